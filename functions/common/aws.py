@@ -1,0 +1,148 @@
+"""boto3 adapters of the domain's ports, shared by the handlers.
+
+Clients are created once per execution environment (at import), as Lambda recommends.
+`AWS_ENDPOINT_URL` (read by boto3 itself) points them at the embedded AWS in local mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from workflow.envelope import Event, parse_cloudevent, put_events_entry
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def env(name: str) -> str:
+    try:
+        return os.environ[name]
+    except KeyError:
+        raise RuntimeError(f"environment variable {name} is not set") from None
+
+
+def item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def unitem(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in values.items()}
+
+
+class PublishFailed(RuntimeError):
+    pass
+
+
+class EventBridgePublisher:
+    def __init__(self, *, bus_name: str, client: Any | None = None) -> None:
+        self.bus_name = bus_name
+        self.client = client or boto3.client("events")
+
+    def publish(self, events: Sequence[Event]) -> None:
+        for start in range(0, len(events), 10):
+            batch = events[start:start + 10]
+            response = self.client.put_events(
+                Entries=[put_events_entry(event, bus_name=self.bus_name) for event in batch])
+            if response.get("FailedEntryCount"):
+                failures = [entry for entry in response["Entries"] if entry.get("ErrorCode")]
+                raise PublishFailed(f"put_events failed for {len(failures)} entries: {failures[:1]}")
+
+
+class DeadLetters:
+    """Sends a message that can never succeed straight to the dead-letter queue, with its
+    reason, instead of burning the retry budget on it."""
+
+    def __init__(self, *, queue_url: str, function_name: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
+        self.function_name = function_name
+        self.client = client or boto3.client("sqs")
+
+    def send(self, body: str, *, reason: str, source: str) -> None:
+        attributes = {
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "function": {"DataType": "String", "StringValue": self.function_name},
+            "source": {"DataType": "String", "StringValue": source},
+        }
+        kwargs: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": body or "(empty)",
+                                  "MessageAttributes": attributes}
+        if self.queue_url.endswith(".fifo"):
+            kwargs["MessageGroupId"] = "dead-letters"
+            kwargs["MessageDeduplicationId"] = str(abs(hash((body, reason))))
+        self.client.send_message(**kwargs)
+
+
+class EffectRecords:
+    """One DynamoDB table as a ledger of effects: an effect is written in one transaction with
+    the event it caused, and asking again returns that recorded event."""
+
+    def __init__(self, *, table_name: str, client: Any | None = None) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.table_name, Key=item({"pk": key}),
+                                        ConsistentRead=True)
+        return unitem(response["Item"]) if "Item" in response else None
+
+    def recorded_event(self, key: str, attribute: str = "event") -> Event | None:
+        record = self.get(key)
+        if record is None or attribute not in record:
+            return None
+        return parse_cloudevent(record[attribute])
+
+    def put_new(self, key: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A transaction item that creates `key`, failing if it exists."""
+        return {"Put": {"TableName": self.table_name, "Item": item({"pk": key, **values}),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def update(self, key: str, expression: str, values: Mapping[str, Any],
+               condition: str | None = None, names: Mapping[str, str] | None = None,
+               ) -> dict[str, Any]:
+        update: dict[str, Any] = {"TableName": self.table_name, "Key": item({"pk": key}),
+                                  "UpdateExpression": expression,
+                                  "ExpressionAttributeValues": item(values)}
+        if condition:
+            update["ConditionExpression"] = condition
+        if names:
+            update["ExpressionAttributeNames"] = dict(names)
+        return {"Update": update}
+
+    def transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """Apply all items or none. Returns None on success, else the cancellation codes."""
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            return [reason.get("Code", "None") for reason in reasons] or ["Unknown"]
+        return None
+
+    def once(self, key: str, event: Event, effects: list[dict[str, Any]],
+             on_conflict: Callable[[list[str]], Event] | None = None,
+             values: Mapping[str, Any] | None = None) -> Event:
+        """Apply `effects` together with a record of `event` under `key`, once."""
+        recorded = self.recorded_event(key)
+        if recorded is not None:
+            return recorded
+        codes = self.transact([self.put_new(key, {"event": event.to_json(), **(values or {})}),
+                               *effects])
+        if codes is None:
+            return event
+        recorded = self.recorded_event(key)
+        if recorded is not None:  # a concurrent delivery won the race: it stands
+            return recorded
+        if on_conflict is None:
+            raise RuntimeError(f"transaction for {key} cancelled: {codes}")
+        return on_conflict(codes)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)

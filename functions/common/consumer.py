@@ -1,0 +1,89 @@
+"""What every event consumer does with a delivered record, whatever delivered it.
+
+1. Parse the double envelope and validate the CloudEvent against the catalogue. A record
+   that can never succeed goes straight to the dead-letter queue with its reason.
+2. Apply the subdomain's action once per CloudEvent `id` (Powertools idempotency on
+   DynamoDB). The action itself is idempotent per order (see `workflow.ports`).
+3. Publish what the action decided. A failure anywhere raises, so the record is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import DeadLetters, EventBridgePublisher, env
+from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
+
+Action = Callable[[Event], Event | Sequence[Event] | None]
+
+logger = Logger()
+
+
+class EventConsumer:
+    def __init__(self, *, actions: Mapping[str, Action], publisher: EventBridgePublisher,
+                 dead_letters: DeadLetters, idempotency_table: str) -> None:
+        self.actions = dict(actions)
+        self.publisher = publisher
+        self.dead_letters = dead_letters
+        self.config = IdempotencyConfig(event_key_jmespath="id",
+                                        expires_after_seconds=7 * 24 * 3600)
+        self._apply_once = idempotent_function(
+            data_keyword_argument="cloudevent",
+            persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table),
+            config=self.config,
+        )(self._apply)
+
+    @classmethod
+    def from_environment(cls, actions: Mapping[str, Action]) -> EventConsumer:
+        return cls(
+            actions=actions,
+            publisher=EventBridgePublisher(bus_name=env("EVENT_BUS_NAME")),
+            dead_letters=DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
+                                     function_name=env("AWS_LAMBDA_FUNCTION_NAME")),
+            idempotency_table=env("IDEMPOTENCY_TABLE_NAME"),
+        )
+
+    def bind(self, context: LambdaContext) -> None:
+        self.config.register_lambda_context(context)
+
+    def consume(self, eventbridge_event: str | dict[str, Any], *, source: str) -> None:
+        try:
+            event = parse_eventbridge(eventbridge_event)
+            if event.type not in self.actions:
+                raise InvalidEvent(f"{event.type} is not consumed here")
+        except InvalidEvent as error:
+            logger.error("dead-lettering an invalid event", reason=str(error), source=source)
+            body = eventbridge_event if isinstance(eventbridge_event, str) else \
+                json.dumps(eventbridge_event)
+            self.dead_letters.send(body, reason=str(error), source=source)
+            return
+        logger.append_keys(correlation_id=event.correlation_id, event_id=event.id,
+                           event_type=event.type, order_id=event.subject)
+        try:
+            self._apply_once(cloudevent=event.to_dict())
+        finally:
+            logger.remove_keys(["correlation_id", "event_id", "event_type", "order_id"])
+
+    def _apply(self, cloudevent: dict[str, Any]) -> dict[str, list[str]]:
+        event = parse_cloudevent(cloudevent)
+        outcome = self.actions[event.type](event)
+        if outcome is None:
+            published: Sequence[Event] = ()
+        elif isinstance(outcome, Event):
+            published = (outcome,)
+        else:
+            published = outcome
+        self.publisher.publish(published)
+        logger.info("applied", published=[f"{e.type} {e.id}" for e in published])
+        return {"published": [e.id for e in published]}
+

@@ -1,0 +1,25 @@
+"""Loyalty: awards points for paid orders. A direct target of the loyalty bus: Lambda invokes
+it asynchronously with one EventBridge event, retries failures, then sends the event to its
+OnFailure destination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import env
+from functions.common.consumer import EventConsumer, logger
+from functions.loyalty.ledger import DynamoLoyalty
+from workflow.domain.loyalty import points_award
+
+ledger = DynamoLoyalty(table_name=env("LOYALTY_TABLE_NAME"))
+consumer = EventConsumer.from_environment({
+    "payment.taken": lambda event: points_award(event, ledger=ledger),
+})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    consumer.bind(context)
+    consumer.consume(event, source=f"eventbridge:{event.get('id', '?')}")

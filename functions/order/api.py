@@ -1,0 +1,102 @@
+"""Order HTTP API (API Gateway HTTP API, payload format 2.0): the catalogue, placing an order,
+an order's status. Errors are RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import EventBridgePublisher, env
+from functions.common.consumer import logger
+from functions.order.openapi import openapi_document
+from functions.order.orders import DynamoOrders
+from workflow.domain.order import FieldProblem, InvalidOrder, order_place
+from workflow.products import PRODUCTS
+
+MAX_BODY_BYTES = 16 * 1024
+
+orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
+publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
+app = APIGatewayHttpResolver()
+
+
+def problem(status: int, title: str, detail: str = "",
+            errors: list[FieldProblem] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = [error.to_dict() for error in errors]
+    return Response(status_code=status, content_type="application/problem+json",
+                    body=json.dumps(body))
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body),
+                    headers=headers)
+
+
+@app.get("/products")
+def products_list() -> Response:
+    return json_response(200, {"products": [product.to_dict() for product in PRODUCTS]})
+
+
+@app.get("/openapi.json")
+def openapi() -> Response:
+    return json_response(200, openapi_document())
+
+
+@app.post("/orders")
+def orders_place() -> Response:
+    request = app.current_event
+    raw = request.decoded_body or ""
+    if len(raw.encode()) > MAX_BODY_BYTES:
+        return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
+    content_type = (request.headers.get("content-type") or "application/json").lower()
+    if "json" not in content_type:
+        return problem(415, "Unsupported media type", "send application/json")
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        return problem(400, "Malformed JSON", str(error))
+    try:
+        placed = order_place(request=body)
+    except InvalidOrder as error:
+        return problem(422, "Invalid order", "the order has invalid fields", error.problems)
+    orders.add(placed)
+    try:
+        publisher.publish([placed])
+    except Exception:
+        orders.remove(placed.subject)
+        logger.exception("could not publish order.placed")
+        return problem(503, "Order not accepted", "the event bus is unavailable; try again")
+    logger.info("order placed", order_id=placed.subject, correlation_id=placed.correlation_id)
+    link = f"/orders/{placed.subject}"
+    return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
+                               "status": "placed", "links": {"status": link}},
+                         headers={"Location": link})
+
+
+@app.get("/orders/<order_id>")
+def orders_get(order_id: str) -> Response:
+    record = orders.get(order_id) if len(order_id) <= 64 else None
+    if record is None:
+        return problem(404, "Order not found", f"no order {order_id[:64]!r}")
+    return json_response(200, {
+        "orderId": record["orderId"], "status": record["status"],
+        "correlationId": record["correlationId"], "placedAt": record["placedAt"],
+        "concludedAt": record.get("concludedAt"),
+        "order": json.loads(record["event"])["data"]["order"]})
+
+
+@app.not_found
+def not_found(_error: Exception) -> Response:
+    return problem(404, "Not found", "no such resource")
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

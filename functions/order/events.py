@@ -1,0 +1,34 @@
+"""Order events: keeps each order's status from the events that end it, and announces
+compensated endings (`order.rejected`, `order.cancelled`). Fed by the `Order` queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import env
+from functions.common.consumer import EventConsumer, logger
+from functions.order.orders import DynamoOrders
+from workflow.domain.order import order_conclude
+
+orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
+consumer = EventConsumer.from_environment({
+    event_type: lambda event: order_conclude(event, orders=orders)
+    for event_type in ("warehouse.order-shipped", "warehouse.stock-unavailable",
+                       "warehouse.stock-released")
+})
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    consumer.consume(record.body, source=record.event_source_arn)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    consumer.bind(context)
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=processor, context=context)

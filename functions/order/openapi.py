@@ -1,0 +1,78 @@
+"""The order API's OpenAPI 3.1 document, served at `GET /openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflow.catalogue import MONEY
+from workflow.domain.order import MAX_LINES, MAX_QUANTITY_PER_LINE, STATUSES
+
+_PROBLEM = {"description": "RFC 9457 problem details",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def openapi_document(server_url: str = "/") -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Order API", "version": "1.0.0",
+                 "description": "Places orders into the choreographed fulfilment workflow."},
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/products": {"get": {
+                "operationId": "listProducts", "summary": "The product catalogue",
+                "responses": {"200": {"description": "Products", "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["products"], "properties": {
+                        "products": {"type": "array",
+                                     "items": {"$ref": "#/components/schemas/Product"}}}}}}}}}},
+            "/orders": {"post": {
+                "operationId": "placeOrder", "summary": "Place an order",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/OrderRequest"}}}},
+                "responses": {
+                    "202": {"description": "Accepted: the order is placed and will be fulfilled",
+                            "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/OrderAccepted"}}}},
+                    "400": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
+                    "503": _PROBLEM}}},
+            "/orders/{orderId}": {"get": {
+                "operationId": "getOrder", "summary": "An order's status",
+                "parameters": [{"name": "orderId", "in": "path", "required": True,
+                                "schema": {"type": "string", "maxLength": 64}}],
+                "responses": {"200": {"description": "The order", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/OrderStatus"}}}},
+                    "404": _PROBLEM}}},
+        },
+        "components": {"schemas": {
+            "Money": MONEY,
+            "Product": {"type": "object", "required": ["sku", "name", "unitPrice", "currency"],
+                        "properties": {"sku": {"type": "string"}, "name": {"type": "string"},
+                                       "unitPrice": {"$ref": "#/components/schemas/Money"},
+                                       "currency": {"type": "string"}}},
+            "OrderRequest": {
+                "type": "object", "required": ["customerId", "items", "card"],
+                "properties": {
+                    "customerId": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "items": {"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": {
+                        "type": "object", "required": ["sku", "quantity"], "properties": {
+                            "sku": {"type": "string"},
+                            "quantity": {"type": "integer", "minimum": 1,
+                                         "maximum": MAX_QUANTITY_PER_LINE}}}},
+                    "card": {"type": "object", "required": ["number"],
+                             "properties": {"number": {"type": "string"}}}}},
+            "OrderAccepted": {"type": "object",
+                              "required": ["orderId", "correlationId", "status", "links"],
+                              "properties": {"orderId": {"type": "string"},
+                                             "correlationId": {"type": "string"},
+                                             "status": {"const": "placed"},
+                                             "links": {"type": "object"}}},
+            "OrderStatus": {"type": "object", "required": ["orderId", "status"],
+                            "properties": {"orderId": {"type": "string"},
+                                           "status": {"enum": list(STATUSES)},
+                                           "correlationId": {"type": "string"}}},
+            "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "message": {"type": "string"}}}}}},
+        }},
+    }

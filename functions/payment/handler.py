@@ -1,0 +1,31 @@
+"""Payment: charges orders whose stock is reserved. Fed by the `Payment` queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import env
+from functions.common.consumer import EventConsumer, logger
+from functions.payment.ledger import DynamoPayments
+from workflow.domain.payment import payment_take
+
+payments = DynamoPayments(table_name=env("PAYMENTS_TABLE_NAME"))
+consumer = EventConsumer.from_environment({
+    "warehouse.stock-reserved": lambda event: payment_take(event, payments=payments),
+})
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    consumer.consume(record.body, source=record.event_source_arn)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    consumer.bind(context)
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=processor, context=context)

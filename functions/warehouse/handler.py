@@ -1,0 +1,34 @@
+"""Warehouse: reserves stock for placed orders, ships paid-and-awarded ones, releases the
+stock of declined ones. Fed by the `Warehouse.fifo` queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import env
+from functions.common.consumer import EventConsumer, logger
+from functions.warehouse.inventory import DynamoInventory
+from workflow.domain.warehouse import order_ship, stock_release, stock_reserve
+
+inventory = DynamoInventory(table_name=env("INVENTORY_TABLE_NAME"))
+consumer = EventConsumer.from_environment({
+    "order.placed": lambda event: stock_reserve(event, inventory=inventory),
+    "loyalty.points-awarded": lambda event: order_ship(event, inventory=inventory),
+    "payment.declined": lambda event: stock_release(event, inventory=inventory),
+})
+processor = SqsFifoPartialProcessor()
+
+
+def record_handler(record: SQSRecord) -> None:
+    consumer.consume(record.body, source=record.event_source_arn)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    consumer.bind(context)
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=processor, context=context)

@@ -1,0 +1,183 @@
+"""The double envelope: a CloudEvent (structured JSON) inside an EventBridge event.
+
+EventBridge `Source` is the CloudEvent `source`, `DetailType` its `type`, and `Detail` the
+CloudEvent JSON itself. Every event of one order carries the same `correlationid`; every event
+but the first carries `causationid`, the `id` of the event that caused it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+from workflow.catalogue import SchemaError, validate_data
+from workflow.model import CHOREOGRAPHY
+
+CONTENT_TYPE = "application/json"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+_REQUIRED = ("specversion", "id", "source", "type", "time", "subject", "dataschema",
+             "correlationid")
+_FORMAT = JSONFormat()
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid CloudEvent of our catalogue. It can never succeed, so it is
+    not retried: consumers send it straight to their dead-letter queue with this reason."""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    correlation_id: str
+    data: dict[str, Any]
+    causation_id: str | None = None
+    dataschema: str = field(default="")
+
+    @property
+    def order(self) -> dict[str, Any]:
+        order: dict[str, Any] = self.data["order"]
+        return order
+
+    def to_cloudevent(self) -> CloudEvent:
+        attributes: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time,
+            "subject": self.subject,
+            "datacontenttype": CONTENT_TYPE,
+            "dataschema": self.dataschema,
+            "correlationid": self.correlation_id,
+        }
+        if self.causation_id:
+            attributes["causationid"] = self.causation_id
+        return CloudEvent(attributes, self.data)
+
+    def to_json(self) -> str:
+        return _FORMAT.write(self.to_cloudevent()).decode()
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.to_json())
+        return body
+
+
+def new_event(*, type: str, data: dict[str, Any], cause: Event | None = None,
+              correlation_id: str | None = None, subject: str | None = None,
+              event_id: str | None = None, time: datetime | None = None) -> Event:
+    """A new event of a catalogued type, validated against its schema before it exists.
+
+    An event caused by another inherits its correlation id and subject; the first event of an
+    order (`cause=None`) starts a correlation of its own.
+    """
+    event_type = CHOREOGRAPHY.event(type)
+    validate_data(type, data)
+    if cause is not None:
+        correlation_id = cause.correlation_id
+        subject = cause.subject
+    if not correlation_id or not subject:
+        raise ValueError("the first event of a correlation needs correlation_id and subject")
+    return Event(
+        id=event_id or str(uuid.uuid4()),
+        type=type,
+        source=event_type.producer.value,
+        subject=subject,
+        time=time or datetime.now(UTC),
+        correlation_id=correlation_id,
+        causation_id=cause.id if cause else None,
+        data=data,
+        dataschema=event_type.dataschema,
+    )
+
+
+def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
+    """Validate a structured CloudEvent JSON against the envelope rules and its schema.
+
+    Required attributes are checked before the SDK sees the body, because the SDK would
+    invent a missing `id` or `time`.
+    """
+    if isinstance(body, dict):
+        raw: Any = body
+    else:
+        try:
+            raw = json.loads(body)
+        except ValueError as error:
+            raise InvalidEvent(f"not JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise InvalidEvent("a CloudEvent is a JSON object")
+    missing = [name for name in _REQUIRED if not raw.get(name)]
+    if missing:
+        raise InvalidEvent(f"CloudEvent lacks {', '.join(missing)}")
+    if raw["specversion"] != "1.0":
+        raise InvalidEvent(f"unsupported specversion {raw['specversion']!r}")
+    try:
+        event_type = CHOREOGRAPHY.event(raw["type"])
+    except KeyError:
+        raise InvalidEvent(f"unknown event type {raw['type']!r}") from None
+    if raw["source"] != event_type.producer.value:
+        raise InvalidEvent(f"{raw['type']} comes from {event_type.producer.value}, "
+                           f"not {raw['source']!r}")
+    if raw["dataschema"] != event_type.dataschema:
+        raise InvalidEvent(f"unsupported dataschema {raw['dataschema']!r}")
+    try:
+        cloudevent = _FORMAT.read(CloudEvent, json.dumps(raw).encode())
+    except (BaseCloudEventException, ValueError, TypeError) as error:
+        raise InvalidEvent(f"invalid CloudEvent: {error}") from None
+    data = cloudevent.get_data()
+    if not isinstance(data, dict):
+        raise InvalidEvent("CloudEvent data must be a JSON object")
+    try:
+        validate_data(raw["type"], data)
+    except SchemaError as error:
+        raise InvalidEvent(str(error)) from None
+    time = cloudevent.get_time()
+    assert time is not None
+    return Event(
+        id=cloudevent.get_id(),
+        type=cloudevent.get_type(),
+        source=cloudevent.get_source(),
+        subject=raw["subject"],
+        time=time,
+        correlation_id=raw["correlationid"],
+        causation_id=raw.get("causationid"),
+        data=data,
+        dataschema=raw["dataschema"],
+    )
+
+
+def parse_eventbridge(envelope: str | bytes | dict[str, Any]) -> Event:
+    """The CloudEvent inside an EventBridge event (an SQS body or a direct target's event)."""
+    if isinstance(envelope, dict):
+        outer: Any = envelope
+    else:
+        try:
+            outer = json.loads(envelope)
+        except ValueError as error:
+            raise InvalidEvent(f"not JSON: {error}") from None
+    if not isinstance(outer, dict) or not isinstance(outer.get("detail"), dict):
+        raise InvalidEvent("not an EventBridge event with a JSON detail")
+    event = parse_cloudevent(outer["detail"])
+    if outer.get("source") != event.source or outer.get("detail-type") != event.type:
+        raise InvalidEvent("EventBridge source/detail-type disagree with the CloudEvent")
+    return event
+
+
+def put_events_entry(event: Event, *, bus_name: str) -> dict[str, str]:
+    """The `PutEvents` entry that carries an event onto a bus."""
+    return {
+        "EventBusName": bus_name,
+        "Source": event.source,
+        "DetailType": event.type,
+        "Detail": event.to_json(),
+    }

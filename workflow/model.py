@@ -1,0 +1,286 @@
+"""The choreography, declared once as data.
+
+Every reader follows this one model: the CDK app builds rules, queues and functions from it,
+the local runtime finds its pollers through the template built from it, and the dashboard
+draws its graph from it. Adding a consumer is one `Route` here plus one handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Bus(StrEnum):
+    GLOBAL = "global"
+    LOYALTY = "loyalty"
+
+
+class Subdomain(StrEnum):
+    ORDER = "order"
+    WAREHOUSE = "warehouse"
+    PAYMENT = "payment"
+    LOYALTY = "loyalty"
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One kind of fact a subdomain announces. `name` is the CloudEvent `type` and the
+    EventBridge `DetailType`; `producer` is the CloudEvent `source`."""
+
+    name: str
+    producer: Subdomain
+    version: int
+    summary: str
+    terminal: bool = False
+
+    @property
+    def dataschema(self) -> str:
+        return f"urn:choreo:schema:{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function: one per service. `handler` is the dotted path Lambda calls."""
+
+    id: str
+    subdomain: Subdomain
+    handler: str
+    summary: str
+    tables: tuple[str, ...] = ()
+    publishes_to: Bus | None = None
+    timeout_seconds: int = 10
+    memory_mb: int = 256
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue that buffers events for one function (an SQS event source mapping)."""
+
+    id: str
+    subdomain: Subdomain
+    consumer: str
+    fifo: bool = False
+    batch_size: int = 10
+    max_receive_count: int = 3
+
+    @property
+    def message_group_id(self) -> str | None:
+        # EventBridge gives a FIFO target one static group; ordering is per queue.
+        return f"{self.id.lower()}-events" if self.fifo else None
+
+
+@dataclass(frozen=True)
+class ToQueue:
+    queue: str
+
+
+@dataclass(frozen=True)
+class ToFunction:
+    """A direct EventBridge → Lambda target: asynchronous invocation, retried by Lambda,
+    failures sent to an OnFailure destination."""
+
+    function: str
+    retry_attempts: int = 2
+    max_event_age_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class ToBus:
+    bus: Bus
+
+
+@dataclass(frozen=True)
+class ToNotification:
+    """An EventBridge API destination: an HTTP POST of the CloudEvent to an outside endpoint."""
+
+    destination: str
+
+
+Target = ToQueue | ToFunction | ToBus | ToNotification
+
+
+@dataclass(frozen=True)
+class Route:
+    """An EventBridge rule on `bus` that matches exactly one (source, detail-type) pair."""
+
+    event: str
+    bus: Bus
+    target: Target
+
+    @property
+    def rule_id(self) -> str:
+        target = self.target
+        if isinstance(target, ToQueue):
+            to = target.queue
+        elif isinstance(target, ToFunction):
+            to = target.function
+        elif isinstance(target, ToBus):
+            to = f"{target.bus.value.title()}Bus"
+        else:
+            to = target.destination
+        words = self.event.replace("-", ".").split(".")
+        return "".join(w.title() for w in words) + "To" + to
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    id: str
+    function: str
+    routes: tuple[HttpRoute, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    subdomain: Subdomain | None
+    summary: str
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Choreography:
+    events: tuple[EventType, ...]
+    functions: tuple[Function, ...]
+    queues: tuple[Queue, ...]
+    routes: tuple[Route, ...]
+    tables: tuple[Table, ...]
+    http_apis: tuple[HttpApi, ...]
+    observed_buses: tuple[Bus, ...] = (Bus.GLOBAL, Bus.LOYALTY)
+    happy_path: tuple[str, ...] = field(default=())
+
+    def event(self, name: str) -> EventType:
+        for event in self.events:
+            if event.name == name:
+                return event
+        raise KeyError(f"unknown event type {name!r}")
+
+    def function(self, function_id: str) -> Function:
+        for function in self.functions:
+            if function.id == function_id:
+                return function
+        raise KeyError(f"unknown function {function_id!r}")
+
+    def queue(self, queue_id: str) -> Queue:
+        for queue in self.queues:
+            if queue.id == queue_id:
+                return queue
+        raise KeyError(f"unknown queue {queue_id!r}")
+
+    def routes_on(self, bus: Bus) -> tuple[Route, ...]:
+        return tuple(route for route in self.routes if route.bus == bus)
+
+    def routes_of(self, event_name: str) -> tuple[Route, ...]:
+        return tuple(route for route in self.routes if route.event == event_name)
+
+    def consumers_of(self, event_name: str) -> tuple[str, ...]:
+        """The functions that act on an event, wherever its routes lead."""
+        consumers: list[str] = []
+        for route in self.routes_of(event_name):
+            target = route.target
+            if isinstance(target, ToQueue):
+                consumers.append(self.queue(target.queue).consumer)
+            elif isinstance(target, ToFunction):
+                consumers.append(target.function)
+        return tuple(dict.fromkeys(consumers))
+
+    def sources(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(event.producer.value for event in self.events))
+
+
+WAREHOUSE_QUEUE = "Warehouse"
+PAYMENT_QUEUE = "Payment"
+ORDER_QUEUE = "Order"
+NOTIFICATIONS = "OrderNotifications"
+
+CHOREOGRAPHY = Choreography(
+    events=(
+        EventType("order.placed", Subdomain.ORDER, 1, "A customer placed an order."),
+        EventType("warehouse.stock-reserved", Subdomain.WAREHOUSE, 1,
+                  "Every line of the order is reserved in the warehouse."),
+        EventType("warehouse.stock-unavailable", Subdomain.WAREHOUSE, 1,
+                  "At least one line could not be reserved; nothing was reserved."),
+        EventType("payment.taken", Subdomain.PAYMENT, 1, "The order's total was charged."),
+        EventType("payment.declined", Subdomain.PAYMENT, 1, "The card was declined."),
+        EventType("loyalty.points-awarded", Subdomain.LOYALTY, 1,
+                  "The customer earned points for the order."),
+        EventType("warehouse.order-shipped", Subdomain.WAREHOUSE, 1,
+                  "The reserved stock left the warehouse.", terminal=True),
+        EventType("warehouse.stock-released", Subdomain.WAREHOUSE, 1,
+                  "A reservation was given back after a failed payment."),
+        EventType("order.rejected", Subdomain.ORDER, 1,
+                  "The order cannot be fulfilled: stock was short.", terminal=True),
+        EventType("order.cancelled", Subdomain.ORDER, 1,
+                  "The order was cancelled after its payment was declined.", terminal=True),
+    ),
+    functions=(
+        Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
+                 "Order HTTP API: catalogue, place an order, order status.",
+                 tables=("Orders",), publishes_to=Bus.GLOBAL),
+        Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
+                 "Keeps each order's status from the events that end it.",
+                 tables=("Orders", "Idempotency"), publishes_to=Bus.GLOBAL),
+        Function("Warehouse", Subdomain.WAREHOUSE, "functions.warehouse.handler.lambda_handler",
+                 "Reserves, ships and releases stock.",
+                 tables=("Inventory", "Idempotency"), publishes_to=Bus.GLOBAL),
+        Function("Payment", Subdomain.PAYMENT, "functions.payment.handler.lambda_handler",
+                 "Takes payment for reserved orders.",
+                 tables=("Payments", "Idempotency"), publishes_to=Bus.GLOBAL),
+        Function("Loyalty", Subdomain.LOYALTY, "functions.loyalty.handler.lambda_handler",
+                 "Awards loyalty points for paid orders.",
+                 tables=("Loyalty", "Idempotency"), publishes_to=Bus.LOYALTY),
+    ),
+    queues=(
+        Queue(WAREHOUSE_QUEUE, Subdomain.WAREHOUSE, consumer="Warehouse", fifo=True),
+        Queue(PAYMENT_QUEUE, Subdomain.PAYMENT, consumer="Payment"),
+        Queue(ORDER_QUEUE, Subdomain.ORDER, consumer="OrderEvents"),
+    ),
+    routes=(
+        # 1. the order placed reaches the warehouse, which reserves stock
+        Route("order.placed", Bus.GLOBAL, ToQueue(WAREHOUSE_QUEUE)),
+        # 2. reserved stock is paid for
+        Route("warehouse.stock-reserved", Bus.GLOBAL, ToQueue(PAYMENT_QUEUE)),
+        # 3. payments cross into the loyalty subdomain's private bus ...
+        Route("payment.taken", Bus.GLOBAL, ToBus(Bus.LOYALTY)),
+        # ... where the loyalty function is a direct target
+        Route("payment.taken", Bus.LOYALTY, ToFunction("Loyalty")),
+        # 4. awarded points come back to the global bus, and the warehouse ships
+        Route("loyalty.points-awarded", Bus.LOYALTY, ToBus(Bus.GLOBAL)),
+        Route("loyalty.points-awarded", Bus.GLOBAL, ToQueue(WAREHOUSE_QUEUE)),
+        # 5. shipping ends the order and is notified to the outside world
+        Route("warehouse.order-shipped", Bus.GLOBAL, ToQueue(ORDER_QUEUE)),
+        Route("warehouse.order-shipped", Bus.GLOBAL, ToNotification(NOTIFICATIONS)),
+        # compensation: short stock rejects the order
+        Route("warehouse.stock-unavailable", Bus.GLOBAL, ToQueue(ORDER_QUEUE)),
+        Route("order.rejected", Bus.GLOBAL, ToNotification(NOTIFICATIONS)),
+        # compensation: a declined card releases the reservation, then cancels the order
+        Route("payment.declined", Bus.GLOBAL, ToQueue(WAREHOUSE_QUEUE)),
+        Route("warehouse.stock-released", Bus.GLOBAL, ToQueue(ORDER_QUEUE)),
+        Route("order.cancelled", Bus.GLOBAL, ToNotification(NOTIFICATIONS)),
+    ),
+    tables=(
+        Table("Idempotency", None, "Powertools idempotency records, keyed by CloudEvent id.",
+              ttl_attribute="expiration"),
+        Table("Orders", Subdomain.ORDER, "Each order and its status."),
+        Table("Inventory", Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
+        Table("Payments", Subdomain.PAYMENT, "One charge (or decline) per order."),
+        Table("Loyalty", Subdomain.LOYALTY, "Points awarded per order and per customer."),
+    ),
+    http_apis=(
+        HttpApi("OrderHttpApi", "OrderApi", (
+            HttpRoute("GET", "/products", "The product catalogue."),
+            HttpRoute("POST", "/orders", "Place an order."),
+            HttpRoute("GET", "/orders/{orderId}", "An order's status."),
+            HttpRoute("GET", "/openapi.json", "This API's OpenAPI document."),
+        )),
+    ),
+    happy_path=("order.placed", "warehouse.stock-reserved", "payment.taken",
+                "loyalty.points-awarded", "warehouse.order-shipped"),
+)
