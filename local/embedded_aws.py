@@ -1,0 +1,66 @@
+"""The embedded AWS: moto's server in a child process, so any AWS client can use it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import boto3
+import requests
+
+from local.config import LocalConfig
+
+
+class EmbeddedAwsError(RuntimeError):
+    pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+class EmbeddedAws:
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        if port_in_use(self.config.host, self.config.aws_port):
+            raise EmbeddedAwsError(
+                f"port {self.config.aws_port} is in use: stop what listens there, or set "
+                "CHOREO_AWS_PORT")
+        env = {**os.environ, "MOTO_EVENTS_INVOKE_HTTP": "false"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.config.host,
+             "-p", str(self.config.aws_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmbeddedAwsError(f"moto server exited with {self.process.returncode}")
+            try:
+                requests.get(f"{self.config.aws_endpoint}/moto-api/", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise EmbeddedAwsError(f"moto server did not answer within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def client(config: LocalConfig, service: str) -> Any:
+    return boto3.client(service, endpoint_url=config.aws_endpoint, region_name=config.region,
+                        aws_access_key_id="test", aws_secret_access_key="test")

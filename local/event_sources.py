@@ -1,0 +1,177 @@
+"""Lambda's SQS event source mapping, emulated: long-poll a queue, hand the batch to the
+function in AWS's own event shape, delete what succeeded, leave the rest to come back.
+
+Semantics kept from Lambda:
+- batches of up to `BatchSize` records, with the real record shape and attributes;
+- a function error fails the whole batch; with `ReportBatchItemFailures` the function's
+  `batchItemFailures` fail just those records (an unknown identifier fails the batch);
+- failed records are not deleted: they return after the queue's visibility timeout, their
+  receive count grows, and the queue's redrive policy moves them to its dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.config import Chaos
+from local.lambda_runtime import FunctionWorker, InvocationResult
+
+log = logging.getLogger("choreo.local")
+
+
+@dataclass(frozen=True)
+class SqsMapping:
+    queue_url: str
+    queue_arn: str
+    function_name: str
+    batch_size: int
+    report_batch_item_failures: bool
+
+    @property
+    def fifo(self) -> bool:
+        return self.queue_url.endswith(".fifo")
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    records: int = 0
+    failed_records: int = 0
+    injected_failures: int = 0
+    injected_duplicates: int = 0
+    delayed_records: int = 0
+    by_function: dict[str, int] = field(default_factory=dict)
+
+
+def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """One SQS message as Lambda hands it to a function (see AWS's sample `sqsEvent.json`)."""
+    attributes = {key: value for key, value in message.get("Attributes", {}).items()
+                  if key in {"ApproximateReceiveCount", "SentTimestamp", "SenderId",
+                             "ApproximateFirstReceiveTimestamp", "SequenceNumber",
+                             "MessageGroupId", "MessageDeduplicationId", "AWSTraceHeader"}}
+    message_attributes = {
+        name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
+               "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+        for name, value in message.get("MessageAttributes", {}).items()}
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def failed_message_ids(result: InvocationResult, batch_ids: list[str],
+                       report_batch_item_failures: bool) -> list[str]:
+    """Which records of a batch Lambda would leave on the queue after this invocation."""
+    if result.failed:
+        return batch_ids
+    if not report_batch_item_failures or not isinstance(result.payload, dict):
+        return []
+    failures = result.payload.get("batchItemFailures") or []
+    ids = [failure.get("itemIdentifier") if isinstance(failure, dict) else None
+           for failure in failures]
+    if any(not isinstance(item, str) or item not in batch_ids for item in ids):
+        return batch_ids  # an invalid response fails the whole batch, as Lambda does
+    return [item for item in ids if isinstance(item, str)]
+
+
+class SqsPoller(threading.Thread):
+    def __init__(self, *, mapping: SqsMapping, worker: FunctionWorker, sqs: Any, region: str,
+                 stop: threading.Event, chaos: Chaos, stats: PollerStats,
+                 on_batch: Callable[[SqsMapping, list[dict[str, Any]], list[str]], None]
+                 | None = None) -> None:
+        super().__init__(name=f"sqs-poller:{mapping.function_name}", daemon=True)
+        self.mapping = mapping
+        self.worker = worker
+        self.sqs = sqs
+        self.region = region
+        self.stop_event = stop
+        self.chaos = chaos
+        self.stats = stats
+        self.on_batch = on_batch
+        self.random = random.Random()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self.stop_event.is_set():
+                    return
+                log.exception("poller for %s failed; retrying", self.mapping.queue_url)
+                time.sleep(1)
+
+    def poll_once(self, wait_seconds: int = 1) -> int:
+        response = self.sqs.receive_message(
+            QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=self.mapping.batch_size,
+            WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
+            MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        if self.chaos.jitter_seconds and not self.mapping.fifo:
+            messages = self._defer_some(messages)
+            if not messages:
+                return 0
+        self.deliver(messages)
+        return len(messages)
+
+    def _defer_some(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Reordering: hold back a random share of messages for a random while."""
+        kept = []
+        for message in messages:
+            if self.random.random() < 0.5:
+                delay = max(1, round(self.random.uniform(0, self.chaos.jitter_seconds)))
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.mapping.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=delay)
+                self.stats.delayed_records += 1
+            else:
+                kept.append(message)
+        return kept
+
+    def deliver(self, messages: list[dict[str, Any]]) -> list[str]:
+        records = [sqs_record(message, queue_arn=self.mapping.queue_arn, region=self.region)
+                   for message in messages]
+        event = {"Records": records}
+        batch_ids = [record["messageId"] for record in records]
+        if self.chaos.failure_rate and self.random.random() < self.chaos.failure_rate:
+            self.stats.injected_failures += 1
+            result = InvocationResult("chaos", error={
+                "errorType": "ChaosFailure", "errorMessage": "failure injected before the handler"})
+        else:
+            result = self.worker.invoke(event)
+            if self.chaos.duplicate_rate and self.random.random() < self.chaos.duplicate_rate:
+                self.stats.injected_duplicates += 1
+                self.worker.invoke(event)  # at-least-once: the same batch, delivered again
+        if result.failed:
+            log.warning("%s failed a batch of %d: %s: %s", self.mapping.function_name,
+                        len(records), result.error and result.error.get("errorType"),
+                        result.error and result.error.get("errorMessage"))
+        failed = failed_message_ids(result, batch_ids, self.mapping.report_batch_item_failures)
+        succeeded = [message for message in messages if message["MessageId"] not in failed]
+        if succeeded:
+            self.sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(succeeded)])
+        self.stats.batches += 1
+        self.stats.records += len(records)
+        self.stats.failed_records += len(failed)
+        if self.on_batch is not None:
+            self.on_batch(self.mapping, records, failed)
+        return failed

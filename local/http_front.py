@@ -1,0 +1,212 @@
+"""The local HTTP front: what API Gateway (HTTP API, payload format 2.0) does for the order
+function, plus a stand-in for the outside notification endpoint the API destination calls.
+
+- `/notifications` accepts a CloudEvent (`application/cloudevents+json`) with the right API
+  key (else 401), rejects a malformed body (400), and keeps what it received, newest last
+  (`GET /notifications?subject=<orderId>` lists them).
+- Anything else is matched against the HTTP API's route keys, turned into an API Gateway v2
+  event, and handed to the integrated function; no matching route is API Gateway's 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.lambda_runtime import FunctionWorker
+from workflow.envelope import InvalidEvent, parse_cloudevent
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    function_name: str
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method and self.method != "ANY":
+            return None
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+class NotificationInbox:
+    def __init__(self, *, api_key_header: str, api_key: str, keep: int = 5000) -> None:
+        self.api_key_header = api_key_header.lower()
+        self.api_key = api_key
+        self.received: deque[dict[str, Any]] = deque(maxlen=keep)
+        self.lock = threading.Lock()
+
+    def accept(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        if headers.get(self.api_key_header) != self.api_key:
+            return 401, {"title": "Unauthorized", "status": 401,
+                         "detail": f"missing or wrong {self.api_key_header}"}
+        try:
+            event = parse_cloudevent(body)
+        except InvalidEvent as error:
+            return 400, {"title": "Malformed notification", "status": 400, "detail": str(error)}
+        with self.lock:
+            self.received.append({"receivedAt": datetime.now(UTC).isoformat(),
+                                  "contentType": headers.get("content-type", ""),
+                                  "event": event.to_dict()})
+        return 202, {"status": "accepted", "id": event.id}
+
+    def list(self, subject: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [n for n in self.received if subject is None or n["event"]["subject"] == subject]
+
+
+def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, str],
+                      body: bytes, route: ApiRoute, path_parameters: dict[str, str],
+                      source_ip: str, api_id: str, host: str) -> dict[str, Any]:
+    """The API Gateway HTTP API payload 2.0 (see AWS's sample `apiGatewayProxyV2Event.json`)."""
+    now = time.time()
+    text: str | None = None
+    is_base64 = False
+    if body:
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            text, is_base64 = base64.b64encode(body).decode(), True
+    query_parameters: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        query_parameters[key] = f"{query_parameters[key]},{value}" if key in query_parameters \
+            else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": api_id, "domainName": host,
+            "domainPrefix": host.split(".")[0],
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
+            "requestId": uuid.uuid4().hex[:16], "routeKey": route.route_key, "stage": "$default",
+            "time": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if "cookie" in headers:
+        event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+    if query_parameters:
+        event["queryStringParameters"] = query_parameters
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if text is not None:
+        event["body"] = text
+    return event
+
+
+class HttpFront:
+    def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
+                 workers: dict[str, FunctionWorker], inbox: NotificationInbox,
+                 api_id: str = "local") -> None:
+        self.routes = routes
+        self.workers = workers
+        self.inbox = inbox
+        self.api_id = api_id
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _respond(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, body: Any, content_type: str = "application/json") -> None:
+                self._respond(status, json.dumps(body).encode(), {"Content-Type": content_type})
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    self.close_connection = True
+                    self._json(413, {"message": "Request Entity Too Large"})
+                    return
+                body = self.rfile.read(length) if length else b""
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                url = urlsplit(self.path)
+                if url.path.rstrip("/") == "/notifications":
+                    front.notifications(self, url.query, headers, body)
+                    return
+                front.api(self, url.path, url.query, headers, body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="http-front",
+                                       daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def notifications(self, request: Any, query: str, headers: dict[str, str],
+                      body: bytes) -> None:
+        if request.command == "GET":
+            subject = dict(parse_qsl(query)).get("subject")
+            request._json(200, {"notifications": self.inbox.list(subject)})
+        elif request.command == "POST":
+            status, answer = self.inbox.accept(headers, body)
+            request._json(status, answer, "application/json" if status < 300
+                          else "application/problem+json")
+        else:
+            request._json(405, {"message": "Method Not Allowed"})
+
+    def api(self, request: Any, path: str, query: str, headers: dict[str, str],
+            body: bytes) -> None:
+        for route in self.routes:
+            parameters = route.match(request.command, path)
+            if parameters is not None:
+                break
+        else:
+            request._json(404, {"message": "Not Found"})
+            return
+        event = api_gateway_event(
+            method=request.command, path=path, query=query, headers=headers, body=body,
+            route=route, path_parameters=parameters, source_ip=request.client_address[0],
+            api_id=self.api_id, host=headers.get("host", "localhost"))
+        result = self.workers[route.function_name].invoke(event)
+        response = result.payload
+        if result.failed or not isinstance(response, dict) or "statusCode" not in response:
+            request._json(500, {"message": "Internal Server Error"})
+            return
+        response_body = response.get("body") or ""
+        raw = base64.b64decode(response_body) if response.get("isBase64Encoded") \
+            else response_body.encode()
+        response_headers = {name: str(value) for name, value in
+                            (response.get("headers") or {}).items()}
+        response_headers.setdefault("Content-Type", "application/json")
+        response_headers["apigw-requestid"] = event["requestContext"]["requestId"]
+        request._respond(int(response["statusCode"]), raw, response_headers)

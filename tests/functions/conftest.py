@@ -1,0 +1,99 @@
+"""Handlers against moto's in-process AWS: real DynamoDB conditions and transactions, a real
+bus whose rule copies everything published into a capture queue."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from workflow.envelope import Event, parse_eventbridge
+from workflow.model import CHOREOGRAPHY
+
+REGION = "us-east-1"
+
+
+class FakeContext:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    memory_limit_in_mb = 256
+    aws_request_id = "request-1"
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@dataclass
+class Aws:
+    sqs: Any
+    dynamodb: Any
+    capture_url: str
+    dead_letter_url: str
+    tables: dict[str, str]
+
+    def handler(self, module: str) -> ModuleType:
+        sys.modules.pop(module, None)
+        return importlib.import_module(module)
+
+    def published(self) -> list[Event]:
+        events = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.capture_url,
+                                                MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(parse_eventbridge(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.capture_url,
+                                        ReceiptHandle=message["ReceiptHandle"])
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(QueueUrl=self.dead_letter_url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"]).get("Messages", [])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test",
+                        "AWS_SECRET_ACCESS_KEY": "test", "AWS_LAMBDA_FUNCTION_NAME": "test-function",
+                        "POWERTOOLS_LOG_LEVEL": "WARNING"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        tables = {}
+        for table in CHOREOGRAPHY.tables:
+            key = "id" if table.id == "Idempotency" else "pk"
+            name = f"test-{table.id}"
+            dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                                  AttributeDefinitions=[{"AttributeName": key,
+                                                         "AttributeType": "S"}])
+            tables[table.id] = name
+            monkeypatch.setenv(f"{table.id.upper()}_TABLE_NAME", name)
+        sqs = boto3.client("sqs", region_name=REGION)
+        events = boto3.client("events", region_name=REGION)
+        events.create_event_bus(Name="test-bus")
+        capture_url = sqs.create_queue(QueueName="capture")["QueueUrl"]
+        dead_letter_url = sqs.create_queue(QueueName="dead-letters")["QueueUrl"]
+        capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        events.put_rule(Name="everything", EventBusName="test-bus",
+                        EventPattern=json.dumps({"source": list(CHOREOGRAPHY.sources())}))
+        events.put_targets(Rule="everything", EventBusName="test-bus",
+                           Targets=[{"Id": "capture", "Arn": capture_arn}])
+        monkeypatch.setenv("EVENT_BUS_NAME", "test-bus")
+        monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_url)
+        yield Aws(sqs=sqs, dynamodb=dynamodb, capture_url=capture_url,
+                  dead_letter_url=dead_letter_url, tables=tables)

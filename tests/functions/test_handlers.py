@@ -1,0 +1,220 @@
+"""Each handler fed with AWS's own event shapes, applying its effect once and publishing the
+next event of the choreography."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from tests.functions.conftest import Aws, FakeContext
+from tests.support import aws_sample, eventbridge_event, sqs_event
+from workflow.domain.order import order_place
+from workflow.envelope import Event, new_event
+
+CARD = "4242 4242 4242 4242"
+NOW = "2026-01-02T03:04:05+00:00"
+
+
+def placed(*, quantity: int = 2, card: str = CARD, sku: str = "MUG-STONEWARE") -> Event:
+    return order_place(request={"customerId": "c-1", "items": [{"sku": sku, "quantity": quantity}],
+                                "card": {"number": card}})
+
+
+def body(event: Event) -> str:
+    return json.dumps(eventbridge_event(event))
+
+
+def warehouse_stock(aws: Aws, sku: str) -> dict[str, int]:
+    item = aws.dynamodb.get_item(TableName=aws.tables["Inventory"],
+                                 Key={"pk": {"S": f"PRODUCT#{sku}"}})["Item"]
+    return {name: int(item[name]["N"]) for name in ("available", "reserved", "shipped")}
+
+
+@pytest.fixture
+def warehouse(aws: Aws):
+    module = aws.handler("functions.warehouse.handler")
+    module.inventory.seed()
+    return module
+
+
+def test_warehouse_reserves_stock_and_announces_it(aws: Aws, warehouse):
+    order = placed(quantity=2)
+    before = warehouse_stock(aws, "MUG-STONEWARE")
+
+    response = warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+
+    assert response == {"batchItemFailures": []}
+    [reserved] = aws.published()
+    assert reserved.type == "warehouse.stock-reserved"
+    assert reserved.causation_id == order.id
+    assert reserved.correlation_id == order.correlation_id
+    after = warehouse_stock(aws, "MUG-STONEWARE")
+    assert after["available"] == before["available"] - 2
+    assert after["reserved"] == 2
+
+
+def test_the_same_event_twice_reserves_once_and_publishes_once(aws: Aws, warehouse):
+    order = placed(quantity=1)
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
+    assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 1
+
+
+def test_two_different_events_for_one_order_reserve_once(aws: Aws, warehouse):
+    """A re-placed copy with a new CloudEvent id is still the same order: one reservation,
+    and the recorded outcome (same event id) is published again."""
+    order = placed(quantity=1)
+    copy = Event(**{**order.__dict__, "id": "another-id"})
+    warehouse.lambda_handler(sqs_event(body(order), body(copy), fifo=True), FakeContext())
+    published = aws.published()
+    assert {e.id for e in published} == {published[0].id}
+    assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 1
+
+
+def test_short_stock_reserves_nothing_and_says_what_is_short(aws: Aws, warehouse):
+    order = order_place(request={"customerId": "c-1", "card": {"number": CARD}, "items": [
+        {"sku": "MUG-STONEWARE", "quantity": 1}, {"sku": "TEAPOT-CAST", "quantity": 11}]})
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    [unavailable] = aws.published()
+    assert unavailable.type == "warehouse.stock-unavailable"
+    assert unavailable.data["unavailable"]["shortages"] == [
+        {"sku": "TEAPOT-CAST", "requested": 11, "available": 10}]
+    assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 0
+
+
+def test_shipping_before_reserving_is_retried_not_applied(aws: Aws, warehouse):
+    order = placed()
+    awarded = new_event(type="loyalty.points-awarded", cause=order, data={
+        "order": order.order, "reservation": {"reservationId": "r", "reservedAt": NOW},
+        "payment": {"paymentId": "p", "amount": order.order["total"], "takenAt": NOW},
+        "points": {"points": 24, "awardedAt": NOW}})
+    # a batch whose every record failed fails as a whole: Lambda leaves it all on the queue
+    with pytest.raises(BatchProcessingError, match="no reservation yet"):
+        warehouse.lambda_handler(sqs_event(body(awarded), fifo=True), FakeContext())
+    assert aws.published() == []
+
+    # once the reservation exists, the same delivery ships
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    warehouse.lambda_handler(sqs_event(body(awarded), fifo=True), FakeContext())
+    assert [e.type for e in aws.published()] == ["warehouse.stock-reserved",
+                                                 "warehouse.order-shipped"]
+    assert warehouse_stock(aws, "MUG-STONEWARE") == {
+        "available": 23, "reserved": 0, "shipped": 2}
+
+
+def test_a_message_that_is_not_a_cloudevent_goes_to_the_dead_letter_queue(aws: Aws, warehouse):
+    response = warehouse.lambda_handler(
+        sqs_event("Test message.", body(placed()), fifo=True), FakeContext())
+    assert response == {"batchItemFailures": []}
+    [dead] = aws.dead_letters()
+    assert dead["Body"] == "Test message."
+    assert "not JSON" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
+
+
+def reserved_event(order: Event) -> Event:
+    return new_event(type="warehouse.stock-reserved", cause=order, data={
+        "order": order.order, "reservation": {"reservationId": "r", "reservedAt": NOW}})
+
+
+def test_payment_is_taken_once(aws: Aws):
+    payment = aws.handler("functions.payment.handler")
+    reserved = reserved_event(placed())
+    payment.lambda_handler(sqs_event(body(reserved), body(reserved)), FakeContext())
+    [taken] = aws.published()
+    assert taken.type == "payment.taken"
+    assert taken.data["payment"]["amount"] == reserved.order["total"]
+
+
+def test_the_declining_test_card_is_declined(aws: Aws):
+    payment = aws.handler("functions.payment.handler")
+    payment.lambda_handler(sqs_event(body(reserved_event(placed(card="4000 0000 0000 0002")))),
+                           FakeContext())
+    [declined] = aws.published()
+    assert declined.type == "payment.declined"
+    assert declined.data["decline"]["reason"] == "card declined"
+
+
+def test_loyalty_takes_an_eventbridge_event_directly(aws: Aws):
+    loyalty = aws.handler("functions.loyalty.handler")
+    order = placed(quantity=3)  # 3 x 12.00 GBP
+    taken = new_event(type="payment.taken", cause=order, data={
+        "order": order.order, "reservation": {"reservationId": "r", "reservedAt": NOW},
+        "payment": {"paymentId": "p", "amount": order.order["total"], "takenAt": NOW}})
+    loyalty.lambda_handler(eventbridge_event(taken), FakeContext())
+    loyalty.lambda_handler(eventbridge_event(taken), FakeContext())
+    [awarded] = aws.published()
+    assert awarded.type == "loyalty.points-awarded"
+    assert awarded.data["points"]["points"] == 36
+    assert loyalty.ledger.balance("c-1") == 36
+
+
+def api_request(method: str, path: str, body: str | None = None) -> dict:
+    event = aws_sample("apiGatewayProxyV2Event")
+    event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
+                  "headers": {"content-type": "application/json"}, "isBase64Encoded": False})
+    event.pop("queryStringParameters", None)
+    event.pop("pathParameters", None)
+    event["requestContext"]["http"].update(method=method, path=path)
+    if body is None:
+        event.pop("body", None)
+    else:
+        event["body"] = body
+    return event
+
+
+def test_the_order_api_places_an_order_and_reports_its_status(aws: Aws):
+    api = aws.handler("functions.order.api")
+    request = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
+               "card": {"number": CARD}}
+    response = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)),
+                                  FakeContext())
+    assert response["statusCode"] == 202
+    accepted = json.loads(response["body"])
+    [placed_event] = aws.published()
+    assert placed_event.type == "order.placed"
+    assert placed_event.subject == accepted["orderId"]
+    assert placed_event.correlation_id == accepted["correlationId"]
+
+    status = api.lambda_handler(api_request("GET", f"/orders/{accepted['orderId']}"),
+                                FakeContext())
+    assert json.loads(status["body"])["status"] == "placed"
+
+
+@pytest.mark.parametrize("raw, status, field", [
+    ("{not json", 400, None),
+    (json.dumps({"customerId": "c", "items": [{"sku": "NOPE", "quantity": 1}],
+                 "card": {"number": CARD}}), 422, "items[0].sku"),
+    (json.dumps({"customerId": "c", "items": [{"sku": "BISCUIT-TIN", "quantity": -1}],
+                 "card": {"number": CARD}}), 422, "items[0].quantity"),
+    ("x" * 20_000, 413, None),
+])
+def test_bad_orders_get_problem_details_and_publish_nothing(aws: Aws, raw, status, field):
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", raw), FakeContext())
+    assert response["statusCode"] == status
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    problem = json.loads(response["body"])
+    assert problem["status"] == status
+    if field:
+        assert field in {error["field"] for error in problem["errors"]}
+    assert aws.published() == []
+
+
+def test_order_events_conclude_the_order_once(aws: Aws):
+    api = aws.handler("functions.order.api")
+    order_events = aws.handler("functions.order.events")
+    order = placed()
+    api.orders.add(order)
+    shipped = new_event(type="warehouse.order-shipped", cause=order, data={
+        "order": order.order, "reservation": {"reservationId": "r", "reservedAt": NOW},
+        "payment": {"paymentId": "p", "amount": order.order["total"], "takenAt": NOW},
+        "points": {"points": 1, "awardedAt": NOW},
+        "shipping": {"shipmentId": "s", "shippedAt": datetime.now(UTC).isoformat()}})
+    order_events.lambda_handler(sqs_event(body(shipped), body(shipped)), FakeContext())
+    assert api.orders.get(order.subject)["status"] == "shipped"
+    assert aws.published() == []

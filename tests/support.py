@@ -1,0 +1,43 @@
+"""Helpers shared by the tests: AWS's own sample events, filled with our events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from workflow.envelope import Event
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def aws_sample(name: str) -> dict[str, Any]:
+    sample: dict[str, Any] = json.loads((FIXTURES / "aws-events" / f"{name}.json").read_text())
+    return sample
+
+
+def eventbridge_event(event: Event) -> dict[str, Any]:
+    """AWS's sample EventBridge event, carrying `event` as the double envelope does."""
+    envelope = aws_sample("eventBridgeEvent")
+    envelope.pop("replay-name", None)
+    envelope.update({"source": event.source, "detail-type": event.type,
+                     "detail": event.to_dict(), "region": "us-east-1", "resources": []})
+    return envelope
+
+
+def sqs_event(*bodies: str, queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:Payment",
+              fifo: bool = False) -> dict[str, Any]:
+    """AWS's sample SQS event with one record per body."""
+    template = aws_sample("sqsEvent")["Records"][0]
+    records = []
+    for index, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record.update({"messageId": f"message-{index}", "body": body, "eventSourceARN": queue_arn,
+                       "awsRegion": "us-east-1", "messageAttributes": {}})
+        if fifo:
+            record["attributes"].update({"MessageGroupId": "warehouse-events",
+                                         "SequenceNumber": str(index + 1),
+                                         "MessageDeduplicationId": f"dedup-{index}"})
+        records.append(record)
+    return {"Records": records}

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from workflow.catalogue import SCHEMAS, schema_document
+from workflow.model import CHOREOGRAPHY, Bus, ToBus, ToFunction, ToQueue
+
+
+def test_every_route_names_a_catalogued_event_and_a_declared_target():
+    names = {event.name for event in CHOREOGRAPHY.events}
+    for route in CHOREOGRAPHY.routes:
+        assert route.event in names
+        if isinstance(route.target, ToQueue):
+            CHOREOGRAPHY.queue(route.target.queue)
+        if isinstance(route.target, ToFunction):
+            CHOREOGRAPHY.function(route.target.function)
+
+
+def test_the_happy_path_is_connected_hop_by_hop():
+    path = CHOREOGRAPHY.happy_path
+    assert path[0] == "order.placed" and path[-1] == "warehouse.order-shipped"
+    for event in path[:-1]:
+        assert CHOREOGRAPHY.consumers_of(event), f"nobody consumes {event}"
+
+
+def test_payment_crosses_into_the_loyalty_bus_and_points_come_back():
+    forwards = {(r.event, r.bus, r.target.bus) for r in CHOREOGRAPHY.routes
+                if isinstance(r.target, ToBus)}
+    assert ("payment.taken", Bus.GLOBAL, Bus.LOYALTY) in forwards
+    assert ("loyalty.points-awarded", Bus.LOYALTY, Bus.GLOBAL) in forwards
+    assert CHOREOGRAPHY.consumers_of("payment.taken") == ("Loyalty",)
+
+
+def test_rule_ids_are_unique():
+    ids = [route.rule_id for route in CHOREOGRAPHY.routes]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_event_has_a_versioned_schema_document():
+    for event in CHOREOGRAPHY.events:
+        document = schema_document(event.name)
+        assert document["$id"] == event.dataschema
+        assert document["$id"].endswith(f":{event.version}")
+        assert SCHEMAS[event.name]["required"][0] == "order"
