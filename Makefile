@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make up` (run it) and `make test` (prove it).
+# Each installs what is missing first, into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install up test test-fast synth lint bench browser clean
+
+$(STAMP): pyproject.toml
+	@echo "==> installing Python packages into $(VENV) (first run takes a few minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Chromium from the distribution, for the browser tests (Playwright drives it by path).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "==> installing chromium (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+up: install
+	@$(PY) -m local up
+
+test: install browser
+	@$(PY) -m pytest
+
+test-fast: install
+	@$(PY) -m pytest -m "not e2e and not browser"
+
+synth: install
+	@$(PY) -m cdk.app --nag
+
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy workflow functions cdk local dashboard
+
+bench: install
+	@$(PY) -m bench
+
+clean:
+	rm -rf cdk.out .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,170 @@
+"""Deploy the CDK app into the embedded AWS the way `cdk deploy` would: synthesize (cached by
+a hash of everything that shapes the template), publish the file assets to the bootstrap
+bucket, create the stack with CloudFormation, then do what moto's CloudFormation leaves out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.config import ACCOUNT_ID, ROOT, LocalConfig
+from local.embedded_aws import client
+from local.template import AdaptedTemplate, Template, adapt_for_moto, dumps
+
+log = logging.getLogger("choreo.local")
+
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+SOURCES = ("workflow", "functions", "cdk")
+Progress = Callable[[str], None]
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Deployment:
+    original: Template
+    adapted: AdaptedTemplate
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+    assembly: Path
+
+
+def synth_context(config: LocalConfig) -> dict[str, str]:
+    return {"choreo:notificationEndpoint": config.notification_endpoint,
+            "choreo:notificationApiKey": config.notification_api_key}
+
+
+def _inputs_hash(context: dict[str, str]) -> str:
+    digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode())
+    for folder in SOURCES:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    for name in ("cdk.json", "pyproject.toml"):
+        if (ROOT / name).exists():
+            digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def synthesize(config: LocalConfig, progress: Progress = print) -> Path:
+    """The cloud assembly for this source tree, synthesized in a child process (the CDK's
+    Node runtime needs ~1 GB while it works; the running system should not keep it)."""
+    context = synth_context(config)
+    assembly = config.cache_dir / "synth" / _inputs_hash(context)
+    if (assembly / "choreo.template.json").exists():
+        progress(f"CDK template unchanged: reusing {assembly.relative_to(ROOT) if assembly.is_relative_to(ROOT) else assembly}")
+        return assembly
+    progress("synthesizing the CDK app (first run or sources changed, ~10 s)")
+    started = time.monotonic()
+    shutil.rmtree(assembly, ignore_errors=True)
+    assembly.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CDK_OUTDIR": str(assembly), "CDK_CONTEXT_JSON": json.dumps(context),
+           "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    result = subprocess.run([sys.executable, "-m", "cdk.app"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0 or not (assembly / "choreo.template.json").exists():
+        raise DeployError(f"cdk synth failed:\n{result.stderr[-3000:]}")
+    for stale in assembly.parent.iterdir():  # keep the cache to the newest few
+        if stale != assembly and stale.stat().st_mtime < time.time() - 7 * 86400:
+            shutil.rmtree(stale, ignore_errors=True)
+    progress(f"synthesized in {time.monotonic() - started:.1f}s")
+    return assembly
+
+
+def _resolve_placeholders(text: str, region: str) -> str:
+    return text.replace("${AWS::AccountId}", ACCOUNT_ID).replace("${AWS::Region}", region) \
+        .replace("${AWS::Partition}", "aws")
+
+
+def publish_assets(config: LocalConfig, assembly: Path) -> int:
+    """What `cdk deploy` does with file assets: zip and upload them to the bootstrap bucket."""
+    s3 = client(config, "s3")
+    manifest_path = assembly / "choreo.assets.json"
+    if not manifest_path.exists():
+        return 0
+    manifest = json.loads(manifest_path.read_text())
+    published = 0
+    for asset in manifest.get("files", {}).values():
+        source = assembly / asset["source"]["path"]
+        if asset["source"].get("packaging") == "zip" or source.is_dir():
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(source.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(source))
+            body = buffer.getvalue()
+        else:
+            body = source.read_bytes()
+        for destination in asset["destinations"].values():
+            bucket = _resolve_placeholders(destination["bucketName"], config.region)
+            try:
+                s3.create_bucket(Bucket=bucket)
+            except s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
+            s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+            published += 1
+    return published
+
+
+def deploy(config: LocalConfig, progress: Progress = print) -> Deployment:
+    assembly = synthesize(config, progress)
+    original: Template = json.loads((assembly / "choreo.template.json").read_text())
+    adapted = adapt_for_moto(original, api_url=config.api_url)
+    progress(f"publishing assets: {publish_assets(config, assembly)} uploaded")
+    client(config, "ssm").put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="30",
+                                        Type="String", Overwrite=True)
+    cloudformation = client(config, "cloudformation")
+    started = time.monotonic()
+    cloudformation.create_stack(StackName=config.stack_name, TemplateBody=dumps(adapted.template),
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+    while True:
+        stack = cloudformation.describe_stacks(StackName=config.stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
+            break
+        time.sleep(0.2)
+    if status != "CREATE_COMPLETE":
+        events = cloudformation.describe_stack_events(StackName=config.stack_name)["StackEvents"]
+        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
+                   if e.get("ResourceStatusReason")]
+        raise DeployError(f"stack {config.stack_name} is {status}: {reasons[:5]}")
+    resources = cloudformation.describe_stack_resources(StackName=config.stack_name)
+    physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                    for r in resources["StackResources"]}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    progress(f"stack {config.stack_name} created in {time.monotonic() - started:.1f}s: "
+             f"{len(physical_ids)} resources")
+    _apply_time_to_live(config, original, physical_ids)
+    return Deployment(original=original, adapted=adapted, outputs=outputs,
+                      physical_ids=physical_ids, assembly=assembly)
+
+
+def _apply_time_to_live(config: LocalConfig, template: Template,
+                        physical_ids: dict[str, str]) -> None:
+    """moto's CloudFormation does not apply a table's TimeToLiveSpecification."""
+    dynamodb = client(config, "dynamodb")
+    for logical_id, resource in template["Resources"].items():
+        ttl = resource.get("Properties", {}).get("TimeToLiveSpecification")
+        if resource["Type"] == "AWS::DynamoDB::Table" and ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=physical_ids[logical_id],
+                                         TimeToLiveSpecification=ttl)
+
+
+def resource_properties(template: Template, logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][logical_id].get("Properties", {})
+    return properties

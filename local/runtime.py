@@ -1,0 +1,205 @@
+"""The local runtime: everything Lambda, EventBridge targets and API Gateway would do around
+the handlers, wired from the deployed template rather than from a second description."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.config import LocalConfig
+from local.deploy import Deployment
+from local.embedded_aws import client
+from local.event_sources import PollerStats, SqsMapping, SqsPoller
+from local.http_front import ApiRoute, HttpFront, NotificationInbox
+from local.lambda_runtime import FunctionSpec, FunctionWorker
+from local.targets import (
+    ApiDestinationCaller,
+    ApiDestinationTap,
+    AsyncInvoker,
+    AsyncInvokeTap,
+    TapPoller,
+    TapStats,
+)
+from local.template import Template
+
+log = logging.getLogger("choreo.local")
+
+
+def _logical_id(value: Any) -> str:
+    """The resource a `Ref` or `Fn::GetAtt` points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+    raise ValueError(f"not a reference: {value!r}")
+
+
+def _resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {logical_id: resource.get("Properties", {})
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == resource_type}
+
+
+@dataclass
+class Topology:
+    """What the runtime needs, read from the original template and the deployed stack."""
+
+    functions: dict[str, FunctionSpec]  # by logical id
+    mappings: list[SqsMapping]
+    async_taps: list[AsyncInvokeTap]
+    api_destination_taps: list[ApiDestinationTap]
+    routes: list[ApiRoute]
+    notification_api_key: tuple[str, str]  # header name, value
+    queue_urls: dict[str, str] = field(default_factory=dict)  # by logical id
+
+
+def read_topology(deployment: Deployment, config: LocalConfig) -> Topology:
+    template = deployment.original
+    ids = deployment.physical_ids
+    sqs = client(config, "sqs")
+    lambda_client = client(config, "lambda")
+
+    queue_urls: dict[str, str] = {}
+    for logical_id in [*_resources(template, "AWS::SQS::Queue"),
+                       *(tap.queue_logical_id for tap in deployment.adapted.taps)]:
+        physical = ids[logical_id]
+        queue_urls[logical_id] = physical if physical.startswith("http") else \
+            sqs.get_queue_url(QueueName=physical)["QueueUrl"]
+
+    def queue_arn(logical_id: str) -> str:
+        return f"arn:aws:sqs:{config.region}:123456789012:{queue_urls[logical_id].rsplit('/', 1)[1]}"
+
+    functions: dict[str, FunctionSpec] = {}
+    for logical_id in _resources(template, "AWS::Lambda::Function"):
+        deployed = lambda_client.get_function_configuration(FunctionName=ids[logical_id])
+        functions[logical_id] = FunctionSpec(
+            name=deployed["FunctionName"], arn=deployed["FunctionArn"],
+            handler=deployed["Handler"], timeout_seconds=int(deployed.get("Timeout", 3)),
+            memory_mb=int(deployed.get("MemorySize", 128)),
+            environment=deployed.get("Environment", {}).get("Variables", {}))
+
+    mappings = []
+    for properties in _resources(template, "AWS::Lambda::EventSourceMapping").values():
+        queue_id = _logical_id(properties["EventSourceArn"])
+        function_id = _logical_id(properties["FunctionName"])
+        mappings.append(SqsMapping(
+            queue_url=queue_urls[queue_id], queue_arn=queue_arn(queue_id),
+            function_name=functions[function_id].name,
+            batch_size=int(properties.get("BatchSize", 10)),
+            report_batch_item_failures="ReportBatchItemFailures" in
+            properties.get("FunctionResponseTypes", [])))
+
+    invoke_configs = {_logical_id(p["FunctionName"]): p
+                      for p in _resources(template, "AWS::Lambda::EventInvokeConfig").values()}
+    connections = _resources(template, "AWS::Events::Connection")
+    destinations = _resources(template, "AWS::Events::ApiDestination")
+    api_key = ("x-api-key", config.notification_api_key)
+    async_taps, api_destination_taps = [], []
+    for tap in deployment.adapted.taps:
+        target = tap.target
+        if tap.kind == "function":
+            spec = functions[tap.target_logical_id]
+            invoke = invoke_configs.get(tap.target_logical_id, {})
+            on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
+            async_taps.append(AsyncInvokeTap(
+                queue_url=queue_urls[tap.queue_logical_id], function_name=spec.name,
+                function_arn=spec.arn,
+                maximum_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
+                on_failure_queue_url=queue_urls[_logical_id(on_failure["Destination"])]
+                if on_failure else None))
+            continue
+        destination = destinations[tap.target_logical_id]
+        connection = connections.get(_logical_id(destination["ConnectionArn"]), {})
+        key_auth = connection.get("AuthParameters", {}).get("ApiKeyAuthParameters", {})
+        if isinstance(key_auth.get("ApiKeyName"), str) and isinstance(key_auth.get("ApiKeyValue"), str):
+            api_key = (key_auth["ApiKeyName"], key_auth["ApiKeyValue"])
+        headers = dict(target.get("HttpParameters", {}).get("HeaderParameters", {}))
+        headers[api_key[0]] = api_key[1]
+        dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
+        api_destination_taps.append(ApiDestinationTap(
+            queue_url=queue_urls[tap.queue_logical_id],
+            endpoint=destination["InvocationEndpoint"],
+            method=destination.get("HttpMethod", "POST"), headers=headers,
+            input_path=target.get("InputPath"),
+            maximum_retry_attempts=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
+            dead_letter_queue_url=queue_urls[_logical_id(dead_letter)] if dead_letter else None,
+            rule_arn=f"arn:aws:events:{config.region}:123456789012:rule/{tap.rule_logical_id}",
+            target_arn=f"arn:aws:events:{config.region}:123456789012:api-destination/"
+                       f"{tap.target_logical_id}"))
+
+    integrations = {logical_id: _logical_id(p["IntegrationUri"])
+                    for logical_id, p in _resources(template, "AWS::ApiGatewayV2::Integration").items()}
+    routes = []
+    for properties in _resources(template, "AWS::ApiGatewayV2::Route").values():
+        method, path = properties["RouteKey"].split(" ", 1)
+        target = properties["Target"]
+        integration_id = next(part["Ref"] for part in target["Fn::Join"][1]
+                              if isinstance(part, dict) and "Ref" in part)
+        routes.append(ApiRoute(method, path, functions[integrations[integration_id]].name))
+    return Topology(functions=functions, mappings=mappings, async_taps=async_taps,
+                    api_destination_taps=api_destination_taps, routes=routes,
+                    notification_api_key=api_key, queue_urls=queue_urls)
+
+
+@dataclass
+class RuntimeStats:
+    pollers: PollerStats = field(default_factory=PollerStats)
+    taps: TapStats = field(default_factory=TapStats)
+
+
+class LocalRuntime:
+    def __init__(self, *, config: LocalConfig, topology: Topology) -> None:
+        self.config = config
+        self.topology = topology
+        self.stop_event = threading.Event()
+        self.stats = RuntimeStats()
+        worker_env = {**config.client_environment(),
+                      "CHOREO_LOG_DIR": str(config.cache_dir / "logs")}
+        self.workers = {spec.name: FunctionWorker(spec, worker_env)
+                        for spec in topology.functions.values()}
+        self.threads: list[SqsPoller | TapPoller] = []
+        for mapping in topology.mappings:
+            self.threads.append(SqsPoller(
+                mapping=mapping, worker=self.workers[mapping.function_name],
+                sqs=client(config, "sqs"), region=config.region, stop=self.stop_event,
+                chaos=config.chaos, stats=self.stats.pollers))
+        for tap in topology.async_taps:
+            self.threads.append(AsyncInvoker(tap=tap, worker=self.workers[tap.function_name],
+                                             sqs=client(config, "sqs"), stop=self.stop_event,
+                                             stats=self.stats.taps))
+        for destination in topology.api_destination_taps:
+            self.threads.append(ApiDestinationCaller(tap=destination, sqs=client(config, "sqs"),
+                                                     stop=self.stop_event, stats=self.stats.taps))
+        header, key = topology.notification_api_key
+        self.inbox = NotificationInbox(api_key_header=header, api_key=key)
+        self.front = HttpFront(host=config.host, port=config.api_port, routes=topology.routes,
+                               workers=self.workers, inbox=self.inbox)
+
+    def start(self) -> None:
+        self.front.start()
+        for thread in self.threads:
+            thread.start()
+
+    def warm(self) -> None:
+        """Start every function's execution environment now rather than on first use."""
+        def start(worker: FunctionWorker) -> None:
+            with worker.lock:
+                if worker.process is None:
+                    worker._start()
+        threads = [threading.Thread(target=start, args=(worker,)) for worker in self.workers.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.front.stop()
+        for thread in self.threads:
+            thread.join(timeout=3)
+        for worker in self.workers.values():
+            worker.stop()
+

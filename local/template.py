@@ -1,0 +1,142 @@
+"""The one place where the CDK template is adapted to what moto can run.
+
+Every change here stands for a gap of moto 5.2.5 (measured; see docs/local-mode.md) and is
+pinned by tests/local/test_template.py:
+
+- EventBridge rule targets moto cannot deliver (a Lambda function, an API destination) are
+  pointed at a tap queue of their own; the local runtime drains it with the real target's
+  semantics (asynchronous invocation; HTTP call with the connection's auth).
+- SQS event source mappings are created disabled: moto would invoke one record at a time
+  and ignore batch item failures; the local runtime polls the queues instead.
+- Resource types moto's CloudFormation does not model (the HTTP API, the API destination and
+  its connection) are left out, with whatever refers to them; the local HTTP front and the
+  runtime read them from the original template.
+- `Ref` to an `AWS::Events::EventBus` becomes the bus's name, which is what it means.
+- `OrderApiUrl` becomes the local HTTP front's URL.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Template = dict[str, Any]
+
+UNSUPPORTED_TYPES = ("AWS::ApiGatewayV2::", "AWS::Events::Connection",
+                     "AWS::Events::ApiDestination", "AWS::SecretsManager::Secret")
+
+
+@dataclass(frozen=True)
+class Tap:
+    """A rule target re-pointed at a tap queue."""
+
+    kind: Literal["function", "api-destination"]
+    queue_logical_id: str
+    rule_logical_id: str
+    target: dict[str, Any]  # the original target, as the template declares it
+    target_logical_id: str  # the function or API destination it stood for
+
+
+@dataclass(frozen=True)
+class AdaptedTemplate:
+    template: Template
+    taps: tuple[Tap, ...]
+
+
+def _getatt_target(value: Any) -> str | None:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical_id, _attribute = value["Fn::GetAtt"]
+        return str(logical_id)
+    return None
+
+
+def _refers_to(value: Any, logical_ids: set[str]) -> bool:
+    if isinstance(value, dict):
+        if value.get("Ref") in logical_ids:
+            return True
+        getatt = value.get("Fn::GetAtt")
+        if isinstance(getatt, list) and getatt and getatt[0] in logical_ids:
+            return True
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            if any(f"${{{logical_id}" in text for logical_id in logical_ids):
+                return True
+        return any(_refers_to(item, logical_ids) for item in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(item, logical_ids) for item in value)
+    return False
+
+
+def _replace_bus_refs(value: Any, bus_names: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and value.get("Ref") in bus_names:
+            return bus_names[value["Ref"]]
+        return {key: _replace_bus_refs(item, bus_names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_bus_refs(item, bus_names) for item in value]
+    return value
+
+
+def adapt_for_moto(original: Template, *, api_url: str) -> AdaptedTemplate:
+    template = copy.deepcopy(original)
+    resources: dict[str, Any] = template["Resources"]
+    types = {logical_id: resource["Type"] for logical_id, resource in resources.items()}
+
+    taps: list[Tap] = []
+    for rule_id, rule in list(resources.items()):
+        if rule["Type"] != "AWS::Events::Rule":
+            continue
+        for target in rule["Properties"].get("Targets", []):
+            target_id = _getatt_target(target["Arn"])
+            kind: Literal["function", "api-destination"] | None = None
+            if target_id and types.get(target_id) == "AWS::Lambda::Function":
+                kind = "function"
+            elif target_id and types.get(target_id) == "AWS::Events::ApiDestination":
+                kind = "api-destination"
+            if kind is None or target_id is None:
+                continue
+            queue_id = f"LocalTap{rule_id}{target['Id']}"[:255]
+            taps.append(Tap(kind, queue_id, rule_id, copy.deepcopy(target), target_id))
+            resources[queue_id] = {"Type": "AWS::SQS::Queue",
+                                   "Properties": {"VisibilityTimeout": 30}}
+            target["Arn"] = {"Fn::GetAtt": [queue_id, "Arn"]}
+            for key in ("InputPath", "InputTransformer", "Input", "HttpParameters", "RoleArn"):
+                target.pop(key, None)
+
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+            resource["Properties"]["Enabled"] = False
+
+    unsupported = {logical_id for logical_id, kind in types.items()
+                   if kind.startswith(UNSUPPORTED_TYPES)}
+    # drop them, then whatever refers to what was dropped, until nothing more goes
+    dropped = set(unsupported)
+    while True:
+        more = {logical_id for logical_id, resource in resources.items()
+                if logical_id not in dropped and _refers_to(resource, dropped)}
+        if not more:
+            break
+        dropped |= more
+    for logical_id in dropped:
+        resources.pop(logical_id, None)
+
+    bus_names = {logical_id: resource["Properties"]["Name"]
+                 for logical_id, resource in resources.items()
+                 if resource["Type"] == "AWS::Events::EventBus"}
+    template["Resources"] = _replace_bus_refs(resources, bus_names)
+
+    outputs: dict[str, Any] = template.get("Outputs", {})
+    for key, output in list(outputs.items()):
+        if key == "OrderApiUrl":
+            output["Value"] = api_url
+        elif _refers_to(output, dropped):
+            outputs.pop(key)
+        else:
+            outputs[key] = _replace_bus_refs(output, bus_names)
+    return AdaptedTemplate(template=template, taps=tuple(taps))
+
+
+def dumps(template: Template) -> str:
+    return json.dumps(template, separators=(",", ":"))

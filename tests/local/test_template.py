@@ -1,0 +1,85 @@
+"""The moto adaptations, each pinned: if moto closes a gap, the test says which."""
+
+from __future__ import annotations
+
+from local.template import adapt_for_moto
+
+TEMPLATE = {
+    "Resources": {
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "choreo-loyalty"}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "h.handler"}},
+        "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {}},
+        "ApiPermission": {"Type": "AWS::Lambda::Permission",
+                          "Properties": {"SourceArn": {"Fn::Join": ["", [{"Ref": "Api"}, "/*"]]}}},
+        "Connection": {"Type": "AWS::Events::Connection", "Properties": {}},
+        "Destination": {"Type": "AWS::Events::ApiDestination",
+                        "Properties": {"ConnectionArn": {"Fn::GetAtt": ["Connection", "Arn"]}}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "Mapping": {"Type": "AWS::Lambda::EventSourceMapping",
+                    "Properties": {"FunctionName": {"Ref": "Fn"}, "Enabled": True}},
+        "DirectRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventBusName": {"Ref": "Bus"},
+            "Targets": [{"Id": "Target0", "Arn": {"Fn::GetAtt": ["Fn", "Arn"]},
+                         "RetryPolicy": {"MaximumRetryAttempts": 2}}]}},
+        "NotifyRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "Targets": [{"Id": "Target0", "Arn": {"Fn::GetAtt": ["Destination", "Arn"]},
+                         "InputPath": "$.detail", "RoleArn": "role",
+                         "HttpParameters": {"HeaderParameters": {"Content-Type": "x"}}}]}},
+        "QueueRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "Targets": [{"Id": "Target0", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}]}},
+    },
+    "Outputs": {
+        "OrderApiUrl": {"Value": {"Fn::GetAtt": ["Api", "ApiEndpoint"]}},
+        "LoyaltyEventBusName": {"Value": {"Ref": "Bus"}},
+        "QueueUrl": {"Value": {"Ref": "Queue"}},
+    },
+}
+
+
+def adapted():
+    return adapt_for_moto(TEMPLATE, api_url="http://127.0.0.1:4567")
+
+
+def test_lambda_and_api_destination_targets_are_tapped_into_queues():
+    result = adapted()
+    kinds = {(tap.kind, tap.rule_logical_id, tap.target_logical_id) for tap in result.taps}
+    assert kinds == {("function", "DirectRule", "Fn"),
+                     ("api-destination", "NotifyRule", "Destination")}
+    resources = result.template["Resources"]
+    for tap in result.taps:
+        assert resources[tap.queue_logical_id]["Type"] == "AWS::SQS::Queue"
+    [notify_target] = resources["NotifyRule"]["Properties"]["Targets"]
+    assert notify_target["Arn"]["Fn::GetAtt"][0].startswith("LocalTapNotifyRule")
+    assert "InputPath" not in notify_target and "HttpParameters" not in notify_target
+    # the runtime keeps the original target to apply its input path and headers itself
+    notify_tap = next(tap for tap in result.taps if tap.kind == "api-destination")
+    assert notify_tap.target["InputPath"] == "$.detail"
+
+
+def test_queue_targets_are_left_to_moto():
+    [target] = adapted().template["Resources"]["QueueRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+
+
+def test_event_source_mappings_are_disabled_for_the_runtime_to_poll():
+    assert adapted().template["Resources"]["Mapping"]["Properties"]["Enabled"] is False
+
+
+def test_unsupported_resources_go_with_whatever_refers_to_them():
+    resources = adapted().template["Resources"]
+    for gone in ("Api", "ApiPermission", "Connection", "Destination"):
+        assert gone not in resources
+    assert "Fn" in resources
+
+
+def test_bus_refs_become_names_and_the_api_url_is_the_local_front():
+    result = adapted().template
+    assert result["Resources"]["DirectRule"]["Properties"]["EventBusName"] == "choreo-loyalty"
+    assert result["Outputs"]["LoyaltyEventBusName"]["Value"] == "choreo-loyalty"
+    assert result["Outputs"]["OrderApiUrl"]["Value"] == "http://127.0.0.1:4567"
+
+
+def test_the_original_template_is_not_modified():
+    adapted()
+    assert TEMPLATE["Resources"]["Mapping"]["Properties"]["Enabled"] is True
+    assert "Api" in TEMPLATE["Resources"]
