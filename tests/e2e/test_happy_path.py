@@ -1,0 +1,116 @@
+"""One order through the happy path, driven over HTTP and read back from the embedded AWS,
+as any client would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+from tests.e2e.conftest import RunningSystem, place, wait_status
+from workflow.model import CHOREOGRAPHY
+
+pytestmark = pytest.mark.e2e
+CHAIN = list(CHOREOGRAPHY.happy_path)
+
+
+def log_group_trace(system: RunningSystem, correlation_id: str) -> list[dict[str, Any]]:
+    """Every CloudEvent of one correlation in the observability log group, by term pattern."""
+    logs = system.client("logs")
+    kwargs = {"logGroupName": system.outputs["ObservabilityLogGroupName"],
+              "filterPattern": f'"{correlation_id}"'}
+    events: dict[str, dict[str, Any]] = {}
+    while True:
+        page = logs.filter_log_events(**kwargs)
+        for record in page["events"]:
+            detail = json.loads(record["message"])["detail"]
+            if detail.get("correlationid") == correlation_id:
+                events.setdefault(detail["id"], detail)
+        if not page.get("nextToken"):
+            return list(events.values())
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def test_an_order_ships_and_its_five_cloudevents_are_in_the_log_group(
+        running_system: RunningSystem) -> None:
+    products = requests.get(f"{running_system.api}/products", timeout=10).json()["products"]
+    response = place(running_system, [{"sku": products[0]["sku"], "quantity": 1}])
+    assert response.status_code == 202
+    accepted = response.json()
+
+    assert wait_status(running_system, accepted["orderId"], {"shipped", "rejected",
+                                                             "cancelled"}) == "shipped"
+
+    deadline = time.monotonic() + 10
+    while True:
+        events = log_group_trace(running_system, accepted["correlationId"])
+        if {event["type"] for event in events} >= set(CHAIN) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    by_type = {event["type"]: event for event in events}
+    assert sorted(by_type) == sorted(CHAIN)
+    for event in events:
+        JSONFormat().read(CloudEvent, json.dumps(event).encode())  # valid CloudEvents 1.0
+        assert event["dataschema"]
+        assert event["subject"] == accepted["orderId"]
+    assert "causationid" not in by_type["order.placed"]
+    for cause, effect in zip(CHAIN, CHAIN[1:], strict=False):
+        assert by_type[effect]["causationid"] == by_type[cause]["id"], f"{effect} after {cause}"
+
+
+def test_the_shipping_notification_reaches_the_endpoint_with_the_cloudevent(
+        running_system: RunningSystem) -> None:
+    response = place(running_system, [{"sku": "TEA-EARL-GREY", "quantity": 1}])
+    order_id = response.json()["orderId"]
+    assert wait_status(running_system, order_id, {"shipped"}) == "shipped"
+    deadline = time.monotonic() + 10
+    notifications: list[dict[str, Any]] = []
+    while not notifications and time.monotonic() < deadline:
+        notifications = requests.get(f"{running_system.api}/notifications",
+                                     params={"subject": order_id}, timeout=10).json()["notifications"]
+        time.sleep(0.1)
+    [notification] = notifications
+    assert notification["contentType"] == "application/cloudevents+json"
+    assert notification["event"]["type"] == "warehouse.order-shipped"
+
+
+def test_a_raw_put_events_reaches_the_observability_queue(running_system: RunningSystem) -> None:
+    marker = f"raw-{uuid.uuid4()}"
+    running_system.client("events").put_events(Entries=[{
+        "EventBusName": running_system.outputs["GlobalEventBusName"], "Source": "order",
+        "DetailType": "order.placed", "Detail": json.dumps({"marker": marker})}])
+    sqs = running_system.client("sqs")
+    queue_url = running_system.outputs["ObservabilityQueueUrl"]
+    deadline = time.monotonic() + 10
+    seen: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not seen:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=1).get("Messages", []):
+            body = json.loads(message["Body"])
+            if marker in message["Body"]:
+                seen.append(body)
+    assert seen, "the raw event did not reach the observability queue"
+    assert seen[0]["bus"] == "global"
+    assert seen[0]["event"]["detail"] == {"marker": marker}
+
+
+def test_the_aws_cli_sees_the_same_system(running_system: RunningSystem) -> None:
+    cli = Path(sys.executable).with_name("aws")
+    result = subprocess.run([str(cli), "--endpoint-url", running_system.aws_endpoint,
+                             "events", "list-rules", "--event-bus-name",
+                             running_system.outputs["GlobalEventBusName"], "--output", "json"],
+                            capture_output=True, text=True, timeout=60,
+                            env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                                 "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["Rules"]) >= len(CHOREOGRAPHY.routes_on(
+        CHOREOGRAPHY.routes[0].bus))
