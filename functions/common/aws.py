@@ -128,10 +128,8 @@ class EffectRecords:
     def once(self, key: str, event: Event, effects: list[dict[str, Any]],
              on_conflict: Callable[[list[str]], Event] | None = None,
              values: Mapping[str, Any] | None = None) -> Event:
-        """Apply `effects` together with a record of `event` under `key`, once."""
-        recorded = self.recorded_event(key)
-        if recorded is not None:
-            return recorded
+        """Apply `effects` together with a record of `event` under `key`, once. The write
+        comes first: a repeat is rare, and its cancelled transaction tells us to read."""
         codes = self.transact([self.put_new(key, {"event": event.to_json(), **(values or {})}),
                                *effects])
         if codes is None:
