@@ -5,6 +5,7 @@ bucket, create the stack with CloudFormation, then do what moto's CloudFormation
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -115,10 +116,8 @@ def publish_assets(config: LocalConfig, assembly: Path) -> int:
             body = source.read_bytes()
         for destination in asset["destinations"].values():
             bucket = _resolve_placeholders(destination["bucketName"], config.region)
-            try:
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
                 s3.create_bucket(Bucket=bucket)
-            except s3.exceptions.BucketAlreadyOwnedByYou:
-                pass
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
             published += 1
     return published

@@ -62,5 +62,6 @@ class EmbeddedAws:
 
 
 def client(config: LocalConfig, service: str) -> Any:
-    return boto3.client(service, endpoint_url=config.aws_endpoint, region_name=config.region,
+    factory: Any = boto3.client  # any service by name; callers know which they asked for
+    return factory(service, endpoint_url=config.aws_endpoint, region_name=config.region,
                         aws_access_key_id="test", aws_secret_access_key="test")

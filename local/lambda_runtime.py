@@ -147,8 +147,8 @@ class FunctionWorker:
         request_id = str(uuid.uuid4())
         with self.lock:
             self.invocations += 1
-            connection = self.connection if self.process and self.process.is_alive() \
-                else self._start()
+            alive = self.process is not None and self.process.is_alive()
+            connection = self.connection if alive and self.connection else self._start()
             started = time.perf_counter()
             deadline = time.time() + self.spec.timeout_seconds
             connection.send((event, request_id, deadline))

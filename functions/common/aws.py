@@ -43,7 +43,7 @@ class PublishFailed(RuntimeError):
 class EventBridgePublisher:
     def __init__(self, *, bus_name: str, client: Any | None = None) -> None:
         self.bus_name = bus_name
-        self.client = client or boto3.client("events")
+        self.client: Any = client or boto3.client("events")
 
     def publish(self, events: Sequence[Event]) -> None:
         for start in range(0, len(events), 10):
@@ -62,7 +62,7 @@ class DeadLetters:
     def __init__(self, *, queue_url: str, function_name: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
         self.function_name = function_name
-        self.client = client or boto3.client("sqs")
+        self.client: Any = client or boto3.client("sqs")
 
     def send(self, body: str, *, reason: str, source: str) -> None:
         attributes = {
@@ -84,7 +84,7 @@ class EffectRecords:
 
     def __init__(self, *, table_name: str, client: Any | None = None) -> None:
         self.table_name = table_name
-        self.client = client or boto3.client("dynamodb")
+        self.client: Any = client or boto3.client("dynamodb")
 
     def get(self, key: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table_name, Key=item({"pk": key}),

@@ -3,6 +3,7 @@ as any client would."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def test_an_order_ships_and_its_five_cloudevents_are_in_the_log_group(
         assert event["dataschema"]
         assert event["subject"] == accepted["orderId"]
     assert "causationid" not in by_type["order.placed"]
-    for cause, effect in zip(CHAIN, CHAIN[1:], strict=False):
+    for cause, effect in itertools.pairwise(CHAIN):
         assert by_type[effect]["causationid"] == by_type[cause]["id"], f"{effect} after {cause}"
 
 
