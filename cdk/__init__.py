@@ -1,0 +1,1 @@
+"""The CDK app: one stack built from the choreography model in `workflow.model`."""

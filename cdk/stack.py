@@ -1,0 +1,162 @@
+"""The one stack: every construct built from the choreography model, and the permissions
+and settings that connect them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, SecretValue, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk.assets import dependency_layer_stage, lambda_source_stage
+from cdk.constructs.buses import Buses
+from cdk.constructs.defaults import ARCHITECTURE, RUNTIME
+from cdk.constructs.loyalty import LoyaltySubdomain
+from cdk.constructs.notifications import Notifications
+from cdk.constructs.observability import Observability
+from cdk.constructs.order import OrderSubdomain
+from cdk.constructs.payment import PaymentSubdomain
+from cdk.constructs.queues import RedrivenQueue
+from cdk.constructs.routes import Routes
+from cdk.constructs.subdomain import SubdomainServices
+from cdk.constructs.tables import SharedTables
+from cdk.constructs.warehouse import WarehouseSubdomain
+from cdk.settings import Settings
+from workflow.model import CHOREOGRAPHY, Bus, Choreography, Subdomain
+
+SUBDOMAINS: tuple[type[SubdomainServices], ...] = (
+    OrderSubdomain, WarehouseSubdomain, PaymentSubdomain, LoyaltySubdomain)
+
+# The bus whose every event the observability log group keeps: the history of record.
+LOGGED_BUS = Bus.GLOBAL
+
+
+def table_env_var(table_id: str) -> str:
+    """The environment variable a handler reads a table's name from."""
+    return f"{table_id.upper()}_TABLE_NAME"
+
+
+class ChoreoStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *,
+                 choreography: Choreography = CHOREOGRAPHY, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        settings = Settings.from_context(self)
+        missing = set(Subdomain) - {construct.subdomain for construct in SUBDOMAINS}
+        if missing:
+            raise ValueError(f"no construct for the subdomains {sorted(missing)}")
+
+        code = lambda_.Code.from_asset(str(lambda_source_stage()))
+        layer = lambda_.LayerVersion(
+            self, "DependencyLayer",
+            description="The handlers' third-party packages",
+            code=lambda_.Code.from_asset(str(dependency_layer_stage(
+                bundle=settings.bundle, python_version=RUNTIME.name.removeprefix("python")))),
+            compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE])
+
+        self.buses = Buses(self, "Buses")
+        self.shared_tables = SharedTables(self, "Shared", choreography=choreography)
+        self.subdomains = {
+            construct.subdomain: construct(self, construct.subdomain.value.title(),
+                                           choreography=choreography, code=code, layer=layer)
+            for construct in SUBDOMAINS}
+        self.tables: dict[str, dynamodb.Table] = dict(self.shared_tables.tables)
+        self.functions: dict[str, lambda_.Function] = {}
+        self.queues: dict[str, RedrivenQueue] = {}
+        self.failure_queues: dict[str, sqs.Queue] = {}
+        for subdomain in self.subdomains.values():
+            self.tables.update(subdomain.tables)
+            self.functions.update(subdomain.functions)
+            self.queues.update(subdomain.queues)
+            self.failure_queues.update(subdomain.failure_queues)
+
+        if settings.notification_api_key_secret_name:
+            api_key = SecretValue.secrets_manager(settings.notification_api_key_secret_name)
+        else:
+            # In the template in plain text, which is acceptable only for the local
+            # receiver's well-known key; a real deployment names a secret instead (see
+            # docs/deploy.md).
+            api_key = SecretValue.unsafe_plain_text(settings.notification_api_key)
+        self.notifications = Notifications(self, "Notifications", choreography=choreography,
+                                           endpoint=settings.notification_endpoint,
+                                           api_key=api_key)
+        self.routes = Routes(
+            self, "Routes", choreography=choreography, buses=self.buses.buses,
+            queues={queue_id: redriven.queue for queue_id, redriven in self.queues.items()},
+            functions=dict(self.functions), destinations=self.notifications.destinations,
+            dead_letter_queue=self.buses.rule_target_dead_letter_queue)
+        self.observability = Observability(
+            self, "Observability", buses=self.buses.buses,
+            observed_buses=choreography.observed_buses, sources=choreography.sources(),
+            logged_bus=LOGGED_BUS, dead_letter_queue=self.buses.rule_target_dead_letter_queue)
+
+        self._wire(choreography)
+        self._outputs(choreography)
+
+    def _wire(self, choreography: Choreography) -> None:
+        """Give each function its event sources, environment and permissions."""
+        dead_letter_queues: dict[str, sqs.IQueue] = dict(self.failure_queues)
+        for queue in choreography.queues:
+            redriven = self.queues[queue.id]
+            self.functions[queue.consumer].add_event_source(event_sources.SqsEventSource(
+                redriven.queue, batch_size=queue.batch_size, report_batch_item_failures=True))
+            # A handler dead-letters what can never succeed to one queue.
+            chosen = dead_letter_queues.setdefault(queue.consumer, redriven.dead_letter_queue)
+            if chosen is not redriven.dead_letter_queue:
+                raise ValueError(f"{queue.consumer} would have two dead-letter queues")
+
+        for function in choreography.functions:
+            resource = self.functions[function.id]
+            for table_id in function.tables:
+                table = self.tables[table_id]
+                resource.add_environment(table_env_var(table_id), table.table_name)
+                table.grant_read_write_data(resource)
+            if function.publishes_to is not None:
+                bus = self.buses.buses[function.publishes_to]
+                resource.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
+                bus.grant_put_events_to(resource)
+            dead_letter_queue = dead_letter_queues.get(function.id)
+            if dead_letter_queue is not None:
+                resource.add_environment("DEAD_LETTER_QUEUE_URL", dead_letter_queue.queue_url)
+                dead_letter_queue.grant_send_messages(resource)
+
+    def _outputs(self, choreography: Choreography) -> None:
+        """Everything a client (the dashboard, a test, a script) needs to find."""
+        def output(key: str, value: str, description: str) -> None:
+            CfnOutput(self, key, value=value, description=description)
+
+        for bus, event_bus in self.buses.buses.items():
+            output(f"{bus.value.title()}EventBusName", event_bus.event_bus_name,
+                   f"The {bus.value} event bus")
+        output("RuleTargetDeadLetterQueueUrl", self.buses.rule_target_dead_letter_queue.queue_url,
+               "What EventBridge could not deliver to a rule target")
+        output("ObservabilityQueueUrl", self.observability.queue.queue_url,
+               "Every observed event, tagged with its bus")
+        output("ObservabilityDeadLetterQueueUrl",
+               self.observability.dead_letter_queue.queue_url,
+               "Observations the dashboard's poller failed to handle")
+        output("ObservabilityLogGroupName", self.observability.log_group.log_group_name,
+               f"Every event on the {LOGGED_BUS.value} bus, as EventBridge saw it")
+        for queue in choreography.queues:
+            redriven = self.queues[queue.id]
+            output(f"{queue.id}QueueUrl", redriven.queue.queue_url,
+                   f"Feeds the {queue.consumer} function")
+            output(f"{queue.id}DeadLetterQueueUrl", redriven.dead_letter_queue.queue_url,
+                   f"Dead letters of the {queue.consumer} function")
+        for function_id, failures in self.failure_queues.items():
+            output(f"{function_id}FailureQueueUrl", failures.queue_url,
+                   f"Events Lambda gave up invoking the {function_id} function with")
+        for function in choreography.functions:
+            output(f"{function.id}FunctionName", self.functions[function.id].function_name,
+                   function.summary)
+        for table in choreography.tables:
+            output(f"{table.id}TableName", self.tables[table.id].table_name, table.summary)
+        for api in choreography.http_apis:
+            subdomain = self.subdomains[choreography.function(api.function).subdomain]
+            output(f"{api.function}Url", subdomain.http_apis[api.id].api_endpoint,
+                   f"The HTTP API served by the {api.function} function")
+        output("NotificationEndpoint", self.notifications.endpoint,
+               "Where the API destinations post notifications")

@@ -1,0 +1,557 @@
+"""The synthesized stack, asserted property by property against the choreography model.
+
+Synth takes seconds, so the app is synthesized once per module, with cdk-nag attached: if
+any finding were unacknowledged, the fixture itself would fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from cdk.app import STACK_NAME, build_app, synth_template
+from cdk.constructs.subdomain import direct_targets
+from cdk.stack import table_env_var
+from workflow.model import CHOREOGRAPHY, Bus, ToBus, ToFunction, ToNotification, ToQueue
+
+Resources = dict[str, dict[str, Any]]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ONE_MONTH_DAYS = 30
+# Lambda sets it in every execution environment.
+LAMBDA_PROVIDED_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"
+
+
+@pytest.fixture(scope="module")
+def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("cdk.out")
+    build_app(outdir=str(directory), nag=True).synth()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def template_json(outdir: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+    return document
+
+
+@pytest.fixture(scope="module")
+def template(template_json: dict[str, Any]) -> Template:
+    return Template.from_json(template_json)
+
+
+@pytest.fixture(scope="module")
+def resources(template_json: dict[str, Any]) -> Resources:
+    found: Resources = template_json["Resources"]
+    return found
+
+
+def of_type(resources: Resources, kind: str) -> Resources:
+    return {logical_id: resource for logical_id, resource in resources.items()
+            if resource["Type"] == kind}
+
+
+def ref(value: Any) -> str | None:
+    """The logical id a `Ref` or `Fn::GetAtt` points at; None for anything else."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+    return None
+
+
+def rule_targets(resources: Resources) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, rule in of_type(resources, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            yield logical_id, target
+
+
+def policy_statements(resources: Resources) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        documents = [properties.get("PolicyDocument")]
+        documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        for document in documents:
+            if isinstance(document, dict) and "Fn::Join" in document:
+                # A document rendered as a string, with references joined into it.
+                parts = document["Fn::Join"][1]
+                document = json.loads("".join(p if isinstance(p, str) else "ref" for p in parts))
+            if isinstance(document, dict):
+                for statement in document["Statement"]:
+                    yield logical_id, statement
+
+
+# --- cdk-nag and cfn-lint ------------------------------------------------------------------
+
+def test_cdk_nag_passes_with_every_finding_acknowledged_for_a_reason(outdir: Path) -> None:
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (nag,) = [plugin for plugin in report["pluginReports"] if plugin["pluginName"] == "AwsSolutions"]
+    assert nag["conclusion"] == "success"
+    assert nag["violations"] == []
+    for acknowledged in nag["suppressedViolations"]:
+        assert len(acknowledged["reason"]) > 40, acknowledged["ruleName"]
+
+
+def test_cfn_lint_finds_no_errors(outdir: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "json",
+         str(outdir / f"{STACK_NAME}.template.json")],
+        capture_output=True, text=True, check=False)
+    findings = json.loads(result.stdout or "[]")
+    # Warnings are tolerated: W3005 flags the DependsOn CDK adds from a function to its role,
+    # which is redundant with the role's GetAtt but harmless.
+    errors = [finding for finding in findings if finding["Level"] == "Error"]
+    assert errors == [], result.stdout
+
+
+# --- what the model declares, counted -----------------------------------------------------
+
+def test_resource_counts_follow_the_model(template: Template) -> None:
+    failure_queues = len(direct_targets(CHOREOGRAPHY))
+    template.resource_count_is("AWS::Events::EventBus", len(Bus))
+    template.resource_count_is("AWS::Events::Rule",
+                               len(CHOREOGRAPHY.routes) + len(CHOREOGRAPHY.observed_buses))
+    # each model queue and its DLQ, the observability queue and its DLQ, the rule-target DLQ,
+    # and one OnFailure queue per directly invoked function
+    template.resource_count_is("AWS::SQS::Queue", 2 * len(CHOREOGRAPHY.queues) + 3 + failure_queues)
+    template.resource_count_is("AWS::Lambda::Function", len(CHOREOGRAPHY.functions))
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", len(CHOREOGRAPHY.queues))
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", failure_queues)
+    template.resource_count_is("AWS::DynamoDB::Table", len(CHOREOGRAPHY.tables))
+    template.resource_count_is("AWS::ApiGatewayV2::Route",
+                               sum(len(api.routes) for api in CHOREOGRAPHY.http_apis))
+
+
+def test_there_are_no_custom_resources(resources: Resources) -> None:
+    kinds = {resource["Type"] for resource in resources.values()}
+    assert not {kind for kind in kinds
+                if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource"}
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+def test_every_route_is_a_rule_matching_exactly_its_source_and_detail_type(
+        resources: Resources) -> None:
+    for route in CHOREOGRAPHY.routes:
+        rule = resources[route.rule_id]["Properties"]
+        producer = CHOREOGRAPHY.event(route.event).producer.value
+        assert rule["EventPattern"] == {"source": [producer], "detail-type": [route.event]}
+        assert ref(rule["EventBusName"]) == f"{route.bus.value.title()}EventBus"
+        assert len(rule["Targets"]) == 1
+
+
+def test_order_placed_goes_to_the_warehouse_fifo_queue_in_one_message_group(
+        template: Template, resources: Resources) -> None:
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventBusName": {"Ref": "GlobalEventBus"},
+        "EventPattern": {"source": ["order"], "detail-type": ["order.placed"]},
+        "Targets": [Match.object_like({
+            "Arn": {"Fn::GetAtt": ["WarehouseQueue", "Arn"]},
+            "SqsParameters": {"MessageGroupId": "warehouse-events"},
+        })],
+    })
+    assert resources["WarehouseQueue"]["Properties"]["QueueName"] == "Warehouse.fifo"
+
+
+def test_queue_targets_reach_their_model_queue(resources: Resources) -> None:
+    for route in CHOREOGRAPHY.routes:
+        if isinstance(route.target, ToQueue):
+            (target,) = resources[route.rule_id]["Properties"]["Targets"]
+            assert ref(target["Arn"]) == f"{route.target.queue}Queue"
+            group = CHOREOGRAPHY.queue(route.target.queue).message_group_id
+            assert target.get("SqsParameters", {}).get("MessageGroupId") == group
+
+
+def test_payment_taken_crosses_to_the_loyalty_bus_and_points_come_back(
+        template: Template) -> None:
+    for event, source, from_bus, to_bus in (
+            ("payment.taken", "payment", "GlobalEventBus", "LoyaltyEventBus"),
+            ("loyalty.points-awarded", "loyalty", "LoyaltyEventBus", "GlobalEventBus")):
+        template.has_resource_properties("AWS::Events::Rule", {
+            "EventBusName": {"Ref": from_bus},
+            "EventPattern": {"source": [source], "detail-type": [event]},
+            "Targets": [Match.object_like({
+                "Arn": {"Fn::GetAtt": [to_bus, "Arn"]},
+                "RoleArn": Match.any_value(),
+                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["RuleTargetDeadLetterQueue", "Arn"]}},
+            })],
+        })
+
+
+def test_every_rule_target_has_a_dead_letter_queue_and_all_but_buses_a_retry_policy(
+        resources: Resources) -> None:
+    bus_ids = set(of_type(resources, "AWS::Events::EventBus"))
+    targets = list(rule_targets(resources))
+    assert targets
+    for rule_id, target in targets:
+        assert ref(target["DeadLetterConfig"]["Arn"]) == "RuleTargetDeadLetterQueue", rule_id
+        if ref(target["Arn"]) in bus_ids:
+            # EventBridge accepts no retry policy on an event-bus target.
+            assert "RetryPolicy" not in target
+        else:
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0, rule_id
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60, rule_id
+
+
+def test_the_rule_target_dead_letter_queue_accepts_every_rule(resources: Resources) -> None:
+    (policy,) = [resource["Properties"] for resource in
+                 of_type(resources, "AWS::SQS::QueuePolicy").values()
+                 if [ref(queue) for queue in resource["Properties"]["Queues"]]
+                 == ["RuleTargetDeadLetterQueue"]]
+    allowed = {ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+               for statement in policy["PolicyDocument"]["Statement"]
+               if statement["Effect"] == "Allow"}
+    assert allowed == set(of_type(resources, "AWS::Events::Rule"))
+
+
+# --- the loyalty function, invoked directly -------------------------------------------------
+
+def test_the_loyalty_function_is_a_direct_target_with_retries_and_an_on_failure_queue(
+        template: Template) -> None:
+    (route,) = [r for r in CHOREOGRAPHY.routes if isinstance(r.target, ToFunction)]
+    assert isinstance(route.target, ToFunction)
+    template.has_resource_properties("AWS::Events::Rule", {
+        "EventBusName": {"Ref": "LoyaltyEventBus"},
+        "EventPattern": {"source": ["payment"], "detail-type": ["payment.taken"]},
+        "Targets": [Match.object_like({
+            "Arn": {"Fn::GetAtt": ["LoyaltyFunction", "Arn"]},
+            "RetryPolicy": Match.any_value(),
+            "DeadLetterConfig": Match.any_value(),
+        })],
+    })
+    template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
+        "FunctionName": {"Ref": "LoyaltyFunction"},
+        "MaximumRetryAttempts": route.target.retry_attempts,
+        "MaximumEventAgeInSeconds": route.target.max_event_age_seconds,
+        "DestinationConfig": {"OnFailure": {
+            "Destination": {"Fn::GetAtt": ["LoyaltyFailureQueue", "Arn"]}}},
+    })
+    template.has_resource_properties("AWS::Lambda::Permission", {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": {"Fn::GetAtt": ["LoyaltyFunction", "Arn"]},
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": [route.rule_id, "Arn"]},
+    })
+
+
+# --- queues -----------------------------------------------------------------------------------
+
+def test_every_queue_is_encrypted_and_tls_only(resources: Resources) -> None:
+    queues = of_type(resources, "AWS::SQS::Queue")
+    tls_only: set[str | None] = set()
+    for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if (statement["Effect"] == "Deny"
+                    and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}):
+                tls_only.update(ref(queue) for queue in policy["Properties"]["Queues"])
+    for logical_id, queue in queues.items():
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True, logical_id
+    assert tls_only == set(queues)
+
+
+def test_every_queue_has_a_dead_letter_queue_or_is_one(resources: Resources) -> None:
+    named_as_dead_letter_queue = {ref(target["DeadLetterConfig"]["Arn"])
+                                  for _, target in rule_targets(resources)}
+    for config in of_type(resources, "AWS::Lambda::EventInvokeConfig").values():
+        named_as_dead_letter_queue.add(
+            ref(config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]))
+    queues = of_type(resources, "AWS::SQS::Queue")
+    for queue in queues.values():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            named_as_dead_letter_queue.add(ref(redrive["deadLetterTargetArn"]))
+    for logical_id, queue in queues.items():
+        assert ("RedrivePolicy" in queue["Properties"]
+                or logical_id in named_as_dead_letter_queue), logical_id
+
+
+def test_model_queues_redrive_and_outlast_their_consumer(resources: Resources) -> None:
+    for model_queue in CHOREOGRAPHY.queues:
+        queue = resources[f"{model_queue.id}Queue"]["Properties"]
+        dead_letter_queue = resources[f"{model_queue.id}DeadLetterQueue"]["Properties"]
+        assert queue["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [f"{model_queue.id}DeadLetterQueue", "Arn"]},
+            "maxReceiveCount": model_queue.max_receive_count}
+        consumer = CHOREOGRAPHY.function(model_queue.consumer)
+        # AWS's guidance for SQS event sources: six times the function's timeout.
+        assert queue["VisibilityTimeout"] == 6 * consumer.timeout_seconds
+        assert queue.get("FifoQueue", False) == model_queue.fifo
+        assert dead_letter_queue.get("FifoQueue", False) == model_queue.fifo
+        if model_queue.fifo:
+            assert queue["QueueName"] == f"{model_queue.id}.fifo"
+            assert queue["ContentBasedDeduplication"] is True
+            assert dead_letter_queue["QueueName"].endswith(".fifo")
+
+
+# --- functions --------------------------------------------------------------------------------
+
+def test_event_source_mappings_report_batch_item_failures_with_the_model_batch_size(
+        resources: Resources) -> None:
+    mappings = {(ref(mapping["Properties"]["EventSourceArn"]),
+                 ref(mapping["Properties"]["FunctionName"])): mapping["Properties"]
+                for mapping in of_type(resources, "AWS::Lambda::EventSourceMapping").values()}
+    assert len(mappings) == len(CHOREOGRAPHY.queues)
+    for queue in CHOREOGRAPHY.queues:
+        mapping = mappings[(f"{queue.id}Queue", f"{queue.consumer}Function")]
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["BatchSize"] == queue.batch_size
+        if queue.fifo:
+            assert "MaximumBatchingWindowInSeconds" not in mapping
+
+
+def test_functions_run_the_model_handlers_with_their_environment(resources: Resources) -> None:
+    dead_letter_queue_of = {queue.consumer: f"{queue.id}DeadLetterQueue"
+                            for queue in CHOREOGRAPHY.queues}
+    dead_letter_queue_of.update({function_id: f"{function_id}FailureQueue"
+                                 for function_id in direct_targets(CHOREOGRAPHY)})
+    for function in CHOREOGRAPHY.functions:
+        properties = resources[f"{function.id}Function"]["Properties"]
+        assert properties["Handler"] == function.handler
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Architectures"] == ["x86_64"]
+        assert properties["Timeout"] == function.timeout_seconds
+        assert properties["MemorySize"] == function.memory_mb
+        assert len(properties["Layers"]) == 1
+        environment = properties["Environment"]["Variables"]
+        expected: dict[str, Any] = {"POWERTOOLS_SERVICE_NAME": function.subdomain.value,
+                                    "POWERTOOLS_LOG_LEVEL": "INFO"}
+        expected.update({table_env_var(table_id): {"Ref": f"{table_id}Table"}
+                         for table_id in function.tables})
+        if function.publishes_to is not None:
+            expected["EVENT_BUS_NAME"] = {"Ref": f"{function.publishes_to.value.title()}EventBus"}
+        if function.id in dead_letter_queue_of:
+            expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": dead_letter_queue_of[function.id]}
+        assert environment == expected, function.id
+
+
+def test_every_variable_a_handler_reads_is_set(resources: Resources) -> None:
+    read = set()
+    for module in (PROJECT_ROOT / "functions").rglob("*.py"):
+        read.update(re.findall(r"\benv\(\"([A-Z0-9_]+)\"\)", module.read_text()))
+    assert {"ORDERS_TABLE_NAME", "EVENT_BUS_NAME", "DEAD_LETTER_QUEUE_URL"} <= read
+    provided = {LAMBDA_PROVIDED_VARIABLE}
+    for function in of_type(resources, "AWS::Lambda::Function").values():
+        provided.update(function["Properties"]["Environment"]["Variables"])
+    assert read <= provided, read - provided
+
+
+def test_every_log_group_keeps_a_month_and_every_function_logs_to_its_own(
+        resources: Resources) -> None:
+    log_groups = of_type(resources, "AWS::Logs::LogGroup")
+    for logical_id, log_group in log_groups.items():
+        assert log_group["Properties"]["RetentionInDays"] == ONE_MONTH_DAYS, logical_id
+    targets = [ref(function["Properties"]["LoggingConfig"]["LogGroup"])
+               for function in of_type(resources, "AWS::Lambda::Function").values()]
+    assert len(set(targets)) == len(CHOREOGRAPHY.functions)
+    assert set(targets) <= set(log_groups)
+
+
+def test_the_lambda_code_holds_only_the_handlers_packages(
+        outdir: Path, resources: Resources) -> None:
+    (key,) = {function["Properties"]["Code"]["S3Key"]
+              for function in of_type(resources, "AWS::Lambda::Function").values()}
+    code = outdir / f"asset.{key.removesuffix('.zip')}"
+    assert sorted(path.name for path in code.iterdir()) == ["functions", "workflow"]
+    assert (code / "functions" / "warehouse" / "handler.py").is_file()
+    assert not list(code.rglob("__pycache__"))
+
+
+def test_the_dependency_layer_is_a_placeholder_unless_bundled(
+        outdir: Path, resources: Resources) -> None:
+    (layer,) = of_type(resources, "AWS::Lambda::LayerVersion").values()
+    content = outdir / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
+    assert [path.name for path in content.iterdir()] == ["README.md"]
+    assert "choreo:bundle" in (content / "README.md").read_text()
+
+
+# --- least privilege --------------------------------------------------------------------------
+
+def test_no_allow_statement_grants_a_wildcard_action(resources: Resources) -> None:
+    statements = list(policy_statements(resources))
+    assert statements
+    for logical_id, statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            assert action != "*" and not action.endswith(":*"), (logical_id, action)
+
+
+def test_no_role_carries_a_managed_policy(resources: Resources) -> None:
+    for logical_id, role in of_type(resources, "AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+def test_tables_follow_the_model(resources: Resources) -> None:
+    for table in CHOREOGRAPHY.tables:
+        properties = resources[f"{table.id}Table"]["Properties"]
+        key = "id" if table.id == "Idempotency" else "pk"
+        assert properties["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True}
+        if table.ttl_attribute:
+            assert properties["TimeToLiveSpecification"] == {
+                "AttributeName": table.ttl_attribute, "Enabled": True}
+
+
+def test_the_idempotency_table_is_keyed_on_id_and_expires_records(template: Template) -> None:
+    template.has_resource_properties("AWS::DynamoDB::Table", {
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+    })
+
+
+# --- the order API ----------------------------------------------------------------------------
+
+def test_the_order_api_serves_the_model_routes_and_logs_access(
+        template: Template, resources: Resources) -> None:
+    (api,) = CHOREOGRAPHY.http_apis
+    route_keys = {route["Properties"]["RouteKey"]
+                  for route in of_type(resources, "AWS::ApiGatewayV2::Route").values()}
+    assert route_keys == {f"{route.method} {route.path}" for route in api.routes}
+    assert {"GET /products", "POST /orders", "GET /orders/{orderId}",
+            "GET /openapi.json"} <= route_keys
+    template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "StageName": "$default", "AutoDeploy": True,
+        "AccessLogSettings": {"DestinationArn": Match.any_value(),
+                              "Format": Match.string_like_regexp(r"\$context\.requestId")},
+    })
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+def test_notifications_post_the_cloudevent_through_an_api_key_connection(
+        template: Template, resources: Resources) -> None:
+    template.has_resource_properties("AWS::Events::Connection", {
+        "AuthorizationType": "API_KEY",
+        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key",
+                                                     "ApiKeyValue": "local-notification-key"}},
+    })
+    template.has_resource_properties("AWS::Events::ApiDestination", {
+        "HttpMethod": "POST",
+        "InvocationEndpoint": "http://127.0.0.1:4567/notifications",
+    })
+    (destination,) = of_type(resources, "AWS::Events::ApiDestination")
+    notified = set()
+    for route in CHOREOGRAPHY.routes:
+        if isinstance(route.target, ToNotification):
+            (target,) = resources[route.rule_id]["Properties"]["Targets"]
+            assert ref(target["Arn"]) == destination
+            assert target["HttpParameters"] == {
+                "HeaderParameters": {"Content-Type": "application/cloudevents+json"}}
+            assert target["InputPath"] == "$.detail"
+            notified.add(route.event)
+    assert notified == {"order.rejected", "order.cancelled", "warehouse.order-shipped"}
+
+
+def test_the_entry_point_synthesizes_where_the_cdk_cli_says_with_its_context(
+        tmp_path: Path) -> None:
+    # GIVEN the CDK CLI's way of running the app: CDK_OUTDIR and `-c key=value`
+    environment = {**os.environ, "CDK_OUTDIR": str(tmp_path)}
+    # WHEN the app runs as cdk.json says
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk.app", "--no-nag",
+         "-c", "choreo:notificationEndpoint=https://example.com/entry"],
+        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False)
+    # THEN the assembly is where the CLI looks, built with that context
+    assert result.returncode == 0, result.stderr[-2000:]
+    template = json.loads((tmp_path / f"{STACK_NAME}.template.json").read_text())
+    assert template["Outputs"]["NotificationEndpoint"]["Value"] == "https://example.com/entry"
+
+
+def test_notification_settings_come_from_context() -> None:
+    template = synth_template({"choreo:notificationEndpoint": "https://example.com/hooks",
+                               "choreo:notificationApiKeySecretName": "choreo/notifications"},
+                              nag=False)
+    (connection,) = of_type(template["Resources"], "AWS::Events::Connection").values()
+    (destination,) = of_type(template["Resources"], "AWS::Events::ApiDestination").values()
+    api_key = connection["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyValue"]
+    assert "{{resolve:secretsmanager:choreo/notifications:SecretString" in json.dumps(api_key)
+    assert destination["Properties"]["InvocationEndpoint"] == "https://example.com/hooks"
+    assert template["Outputs"]["NotificationEndpoint"]["Value"] == "https://example.com/hooks"
+
+
+# --- observability ----------------------------------------------------------------------------
+
+def test_every_observed_bus_sends_every_model_event_to_the_observability_queue(
+        resources: Resources) -> None:
+    for bus in CHOREOGRAPHY.observed_buses:
+        rule = resources[f"Observe{bus.value.title()}Bus"]["Properties"]
+        assert ref(rule["EventBusName"]) == f"{bus.value.title()}EventBus"
+        assert rule["EventPattern"] == {"source": list(CHOREOGRAPHY.sources())}
+        (queue_target,) = [t for t in rule["Targets"] if ref(t["Arn"]) == "ObservabilityQueue"]
+        assert queue_target["InputTransformer"] == {
+            "InputPathsMap": {},
+            "InputTemplate": f'{{"bus": "{bus.value}", "event": <aws.events.event.json>}}'}
+    assert set(CHOREOGRAPHY.sources()) == {"order", "warehouse", "payment", "loyalty"}
+
+
+def test_the_global_bus_alone_is_logged_raw_to_the_observability_log_group(
+        resources: Resources) -> None:
+    logged = {}
+    for bus in CHOREOGRAPHY.observed_buses:
+        rule = resources[f"Observe{bus.value.title()}Bus"]["Properties"]
+        logged[bus] = [t for t in rule["Targets"] if "ObservabilityLogGroup" in json.dumps(t["Arn"])]
+    assert logged[Bus.LOYALTY] == []
+    (target,) = logged[Bus.GLOBAL]
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    assert ":log-group:" in json.dumps(target["Arn"])
+
+
+def test_the_log_group_resource_policy_lets_eventbridge_write(resources: Resources) -> None:
+    (policy,) = of_type(resources, "AWS::Logs::ResourcePolicy").values()
+    document = json.dumps(policy["Properties"]["PolicyDocument"])
+    for expected in ("events.amazonaws.com", "delivery.logs.amazonaws.com",
+                     "logs:CreateLogStream", "logs:PutLogEvents", "ObservabilityLogGroup"):
+        assert expected in document
+
+
+def test_the_observability_queue_accepts_only_the_observing_rules(resources: Resources) -> None:
+    (policy,) = [resource["Properties"] for resource in
+                 of_type(resources, "AWS::SQS::QueuePolicy").values()
+                 if [ref(queue) for queue in resource["Properties"]["Queues"]]
+                 == ["ObservabilityQueue"]]
+    allowed = {ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+               for statement in policy["PolicyDocument"]["Statement"]
+               if statement["Effect"] == "Allow"}
+    assert allowed == {f"Observe{bus.value.title()}Bus" for bus in CHOREOGRAPHY.observed_buses}
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+def test_outputs_name_everything_a_client_needs(template_json: dict[str, Any]) -> None:
+    outputs = set(template_json["Outputs"])
+    required = {"GlobalEventBusName", "LoyaltyEventBusName", "ObservabilityQueueUrl",
+                "ObservabilityLogGroupName", "OrderApiUrl", "ObservabilityDeadLetterQueueUrl",
+                "LoyaltyFailureQueueUrl", "RuleTargetDeadLetterQueueUrl", "NotificationEndpoint",
+                "WarehouseQueueUrl", "WarehouseDeadLetterQueueUrl"}
+    required |= {f"{queue.id}QueueUrl" for queue in CHOREOGRAPHY.queues}
+    required |= {f"{queue.id}DeadLetterQueueUrl" for queue in CHOREOGRAPHY.queues}
+    required |= {f"{function.id}FunctionName" for function in CHOREOGRAPHY.functions}
+    required |= {f"{table.id}TableName" for table in CHOREOGRAPHY.tables}
+    assert required <= outputs, required - outputs
+    assert template_json["Outputs"]["OrderApiUrl"]["Value"] == {
+        "Fn::GetAtt": ["OrderHttpApi", "ApiEndpoint"]}
+
+
+def test_every_cross_bus_route_is_in_the_template(resources: Resources) -> None:
+    forwards = {(route.bus, route.target.bus) for route in CHOREOGRAPHY.routes
+                if isinstance(route.target, ToBus)}
+    assert forwards == {(Bus.GLOBAL, Bus.LOYALTY), (Bus.LOYALTY, Bus.GLOBAL)}
+    for route in CHOREOGRAPHY.routes:
+        if isinstance(route.target, ToBus):
+            (target,) = resources[route.rule_id]["Properties"]["Targets"]
+            assert ref(target["Arn"]) == f"{route.target.bus.value.title()}EventBus"
