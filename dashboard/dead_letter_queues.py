@@ -1,0 +1,120 @@
+"""Every dead-letter queue of the stack: what sits in each, and redriving it.
+
+A dead-letter queue is any queue named as one: by a queue's redrive policy
+(`<Id>DeadLetterQueueUrl`, whose source is `<Id>QueueUrl`), by the rule targets'
+dead-letter config (`RuleTargetDeadLetterQueueUrl`, `ObservabilityDeadLetterQueueUrl`) or
+by the loyalty function's OnFailure destination (`LoyaltyFailureQueueUrl`).
+
+Redrive hands each message back to where it failed: a queue's dead letters go back to that
+queue, so only its consumer sees them again; an undelivered or failed-invocation event is
+published again on the global bus, from where every route of its type leads (consumers
+that had applied it already absorb it by its CloudEvent id).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from workflow.dead_letters import DeadLetter, read_dead_letter
+
+PEEK_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class DeadLetterQueue:
+    name: str  # the output key's stem, e.g. "Warehouse" or "RuleTarget"
+    url: str
+    source_queue_url: str | None  # where a redrive sends its messages, if a queue
+
+    @property
+    def fifo(self) -> bool:
+        return self.url.endswith(".fifo")
+
+
+def dead_letter_queues(outputs: Mapping[str, str]) -> list[DeadLetterQueue]:
+    queues = []
+    for key, url in sorted(outputs.items()):
+        if key.endswith("DeadLetterQueueUrl"):
+            stem = key.removesuffix("DeadLetterQueueUrl")
+            queues.append(DeadLetterQueue(stem, url, outputs.get(f"{stem}QueueUrl")
+                                          if stem != "Observability" else None))
+        elif key == "LoyaltyFailureQueueUrl":
+            queues.append(DeadLetterQueue("LoyaltyFailure", url, None))
+    return queues
+
+
+def _receive_all(sqs: Any, queue_url: str, *, visibility_timeout: int,
+                 limit: int = PEEK_LIMIT) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while len(messages) < limit:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                    VisibilityTimeout=visibility_timeout, WaitTimeSeconds=0,
+                                    AttributeNames=["All"], MessageAttributeNames=["All"]
+                                    ).get("Messages", [])
+        if not batch:
+            break
+        messages.extend(batch)
+    return messages
+
+
+def dead_letters_peek(*, sqs: Any, queue: DeadLetterQueue,
+                      limit: int = PEEK_LIMIT) -> list[DeadLetter]:
+    """The dead letters in a queue, left in place (they are made visible again at once)."""
+    messages = _receive_all(sqs, queue.url, visibility_timeout=30, limit=limit)
+    for message in messages:
+        sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
+                                      VisibilityTimeout=0)
+    return [read_dead_letter(message) for message in messages]
+
+
+def dead_letters_count(*, sqs: Any, queue: DeadLetterQueue) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessages",
+                                            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0)) + \
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
+
+
+@dataclass(frozen=True)
+class RedriveResult:
+    queue: str
+    redriven: int
+    kept: int  # messages with nothing to hand back (not an event), left in place
+
+
+def dead_letters_redrive(*, sqs: Any, events: Any, queue: DeadLetterQueue,
+                         global_bus_name: str, message_ids: set[str] | None = None,
+                         ) -> RedriveResult:
+    """Hand dead letters back (all of them, or those named) and delete them once handed."""
+    redriven = kept = 0
+    for message in _receive_all(sqs, queue.url, visibility_timeout=60, limit=10_000):
+        if message_ids is not None and message["MessageId"] not in message_ids:
+            sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+            continue
+        letter = read_dead_letter(message)
+        if queue.source_queue_url is not None:
+            send: dict[str, Any] = {"QueueUrl": queue.source_queue_url, "MessageBody": letter.body}
+            if queue.source_queue_url.endswith(".fifo"):
+                group = message.get("Attributes", {}).get("MessageGroupId", "redrive")
+                send.update(MessageGroupId=group, MessageDeduplicationId=str(uuid.uuid4()))
+            sqs.send_message(**send)
+        elif letter.eventbridge_event is not None:
+            event = letter.eventbridge_event
+            response = events.put_events(Entries=[{
+                "EventBusName": global_bus_name, "Source": event["source"],
+                "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}])
+            if response.get("FailedEntryCount"):
+                raise RuntimeError(f"could not publish {letter.message_id} again: {response}")
+        else:
+            kept += 1
+            sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+            continue
+        sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+        redriven += 1
+    return RedriveResult(queue=queue.name, redriven=redriven, kept=kept)

@@ -1,0 +1,83 @@
+"""Listing and redriving dead letters against moto's SQS and EventBridge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dashboard.dead_letter_queues import (
+    dead_letter_queues,
+    dead_letters_count,
+    dead_letters_peek,
+    dead_letters_redrive,
+)
+
+EVENT = {"version": "0", "id": "e", "detail-type": "payment.taken", "source": "payment",
+         "detail": {"type": "payment.taken", "subject": "ord-1", "id": "ce-1"}}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        events = boto3.client("events", region_name="us-east-1")
+        events.create_event_bus(Name="global")
+        urls = {name: sqs.create_queue(QueueName=name)["QueueUrl"]
+                for name in ("Payment", "Payment-dlq", "rule-dlq", "capture")}
+        capture_arn = sqs.get_queue_attributes(QueueUrl=urls["capture"],
+                                               AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventBusName="global", EventPattern='{"source": ["payment"]}')
+        events.put_targets(Rule="all", EventBusName="global",
+                           Targets=[{"Id": "c", "Arn": capture_arn}])
+        outputs = {"PaymentQueueUrl": urls["Payment"], "PaymentDeadLetterQueueUrl": urls["Payment-dlq"],
+                   "RuleTargetDeadLetterQueueUrl": urls["rule-dlq"], "GlobalEventBusName": "global"}
+        yield {"sqs": sqs, "events": events, "urls": urls, "outputs": outputs}
+
+
+def test_dead_letter_queues_are_found_from_the_outputs(aws):
+    queues = {queue.name: queue for queue in dead_letter_queues(aws["outputs"])}
+    assert set(queues) == {"Payment", "RuleTarget"}
+    assert queues["Payment"].source_queue_url == aws["urls"]["Payment"]
+    assert queues["RuleTarget"].source_queue_url is None
+
+
+def test_peeking_leaves_the_dead_letters_in_place(aws):
+    sqs = aws["sqs"]
+    sqs.send_message(QueueUrl=aws["urls"]["Payment-dlq"], MessageBody=json.dumps(EVENT))
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "Payment"]
+    [letter] = dead_letters_peek(sqs=sqs, queue=queue)
+    assert letter.event_type == "payment.taken"
+    assert dead_letters_count(sqs=sqs, queue=queue) == 1
+    assert len(dead_letters_peek(sqs=sqs, queue=queue)) == 1
+
+
+def test_a_queue_dead_letter_goes_back_to_its_queue(aws):
+    sqs = aws["sqs"]
+    sqs.send_message(QueueUrl=aws["urls"]["Payment-dlq"], MessageBody=json.dumps(EVENT))
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "Payment"]
+    result = dead_letters_redrive(sqs=sqs, events=aws["events"], queue=queue,
+                                  global_bus_name="global")
+    assert (result.redriven, result.kept) == (1, 0)
+    [back] = sqs.receive_message(QueueUrl=aws["urls"]["Payment"])["Messages"]
+    assert json.loads(back["Body"]) == EVENT
+    assert dead_letters_count(sqs=sqs, queue=queue) == 0
+
+
+def test_an_undelivered_event_is_published_again_and_garbage_is_kept(aws):
+    sqs = aws["sqs"]
+    sqs.send_message(QueueUrl=aws["urls"]["rule-dlq"], MessageBody=json.dumps(EVENT))
+    sqs.send_message(QueueUrl=aws["urls"]["rule-dlq"], MessageBody="not an event")
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "RuleTarget"]
+    result = dead_letters_redrive(sqs=sqs, events=aws["events"], queue=queue,
+                                  global_bus_name="global")
+    assert (result.redriven, result.kept) == (1, 1)
+    [published] = sqs.receive_message(QueueUrl=aws["urls"]["capture"])["Messages"]
+    assert json.loads(published["Body"])["detail"] == EVENT["detail"]
+    assert dead_letters_count(sqs=sqs, queue=queue) == 1

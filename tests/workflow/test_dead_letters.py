@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+
+from workflow.dead_letters import read_dead_letter
+
+EVENT = {"version": "0", "id": "e", "detail-type": "payment.taken", "source": "payment",
+         "detail": {"type": "payment.taken", "subject": "ord-1", "id": "ce-1"}}
+
+
+def message(body: str, attributes: dict | None = None, receive_count: str = "4") -> dict:
+    return {"MessageId": "m-1", "Body": body, "MessageAttributes": attributes or {},
+            "Attributes": {"ApproximateReceiveCount": receive_count,
+                           "SentTimestamp": "1767225600000"}}
+
+
+def test_a_refused_event_carries_the_consumers_reason():
+    letter = read_dead_letter(message("Test message.", {
+        "reason": {"DataType": "String", "StringValue": "not JSON: Expecting value"}}))
+    assert letter.kind == "refused"
+    assert letter.reason == "not JSON: Expecting value"
+    assert letter.eventbridge_event is None
+
+
+def test_an_exhausted_message_says_how_often_it_was_tried():
+    letter = read_dead_letter(message(json.dumps(EVENT)))
+    assert letter.kind == "exhausted"
+    assert letter.attempts == 4
+    assert letter.event_type == "payment.taken" and letter.order_id == "ord-1"
+
+
+def test_an_undeliverable_event_carries_eventbridge_error_attributes():
+    letter = read_dead_letter(message(json.dumps(EVENT), {
+        "ERROR_CODE": {"DataType": "String", "StringValue": "HTTP_401"},
+        "ERROR_MESSAGE": {"DataType": "String", "StringValue": "401 unauthorized"},
+        "RULE_ARN": {"DataType": "String", "StringValue": "arn:rule"}}))
+    assert letter.kind == "undeliverable"
+    assert letter.reason == "HTTP_401: 401 unauthorized"
+    assert letter.rule_arn == "arn:rule"
+
+
+def test_a_failed_async_invocation_yields_its_request_payload():
+    record = {"version": "1.0", "requestContext": {"approximateInvokeCount": 3,
+                                                   "condition": "RetriesExhausted"},
+              "requestPayload": EVENT,
+              "responsePayload": {"errorType": "KeyError", "errorMessage": "'points'"}}
+    letter = read_dead_letter(message(json.dumps(record)))
+    assert letter.kind == "async-failure"
+    assert letter.attempts == 3
+    assert letter.reason == "KeyError: 'points'"
+    assert letter.eventbridge_event == EVENT
+    assert letter.to_dict()["deadLetteredAt"].startswith("2026-01-01")

@@ -1,0 +1,112 @@
+"""What sits in a dead-letter queue, read the same way whatever put it there.
+
+Four kinds of message end up dead-lettered, each saying why in its own way:
+- a consumer refused an event that can never succeed (not a CloudEvent, fails its schema):
+  the consumer sent it with a `reason` message attribute;
+- a queue's redrive policy moved a message its consumer kept failing: the receive count
+  says how often it was tried, the function's logs say why;
+- an EventBridge rule could not deliver to its target: `ERROR_CODE` / `ERROR_MESSAGE`
+  attributes, and the rule that tried;
+- Lambda gave up on an asynchronous invocation: an invocation record whose
+  `responsePayload` holds the error and whose `requestPayload` holds the event.
+
+Redriving is the same in spirit for all: hand the original event back to where it failed,
+and let idempotency absorb whatever had already been applied.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Kind = Literal["refused", "exhausted", "undeliverable", "async-failure"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    kind: Kind
+    reason: str
+    attempts: int
+    dead_lettered_at: datetime | None
+    body: str
+    eventbridge_event: dict[str, Any] | None  # the event to hand back, if there is one
+    rule_arn: str | None = None
+
+    @property
+    def cloudevent(self) -> dict[str, Any] | None:
+        detail = (self.eventbridge_event or {}).get("detail")
+        return detail if isinstance(detail, dict) else None
+
+    @property
+    def event_type(self) -> str | None:
+        event = self.cloudevent
+        return str(event.get("type")) if event and event.get("type") else None
+
+    @property
+    def order_id(self) -> str | None:
+        event = self.cloudevent
+        return str(event.get("subject")) if event and event.get("subject") else None
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.dead_lettered_at is None:
+            return None
+        return ((now or datetime.now(UTC)) - self.dead_lettered_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messageId": self.message_id, "kind": self.kind, "reason": self.reason,
+                "attempts": self.attempts, "eventType": self.event_type,
+                "orderId": self.order_id, "ageSeconds": self.age_seconds(),
+                "deadLetteredAt": self.dead_lettered_at.isoformat()
+                if self.dead_lettered_at else None, "body": self.body}
+
+
+def _attribute(message: dict[str, Any], name: str) -> str | None:
+    value = message.get("MessageAttributes", {}).get(name)
+    return str(value["StringValue"]) if value and "StringValue" in value else None
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _timestamp(message: dict[str, Any]) -> datetime | None:
+    sent = message.get("Attributes", {}).get("SentTimestamp")
+    return datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None
+
+
+def read_dead_letter(message: dict[str, Any]) -> DeadLetter:
+    """One message received (with all attributes) from a dead-letter queue."""
+    body = message.get("Body", "")
+    parsed = _json(body)
+    attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
+    common = {"message_id": message["MessageId"], "body": body,
+              "dead_lettered_at": _timestamp(message)}
+    eventbridge_event = parsed if isinstance(parsed, dict) and "detail-type" in parsed else None
+
+    if isinstance(parsed, dict) and "requestContext" in parsed and "requestPayload" in parsed:
+        error = parsed.get("responsePayload") or {}
+        payload = parsed.get("requestPayload")
+        return DeadLetter(
+            kind="async-failure", reason=f"{error.get('errorType', 'Error')}: "
+            f"{error.get('errorMessage', 'the function failed')}",
+            attempts=int(parsed["requestContext"].get("approximateInvokeCount", attempts)),
+            eventbridge_event=payload if isinstance(payload, dict) else None, **common)
+    refused = _attribute(message, "reason")
+    if refused is not None:
+        return DeadLetter(kind="refused", reason=refused, attempts=1,
+                          eventbridge_event=eventbridge_event, **common)
+    error_code = _attribute(message, "ERROR_CODE")
+    if error_code is not None:
+        return DeadLetter(kind="undeliverable",
+                          reason=f"{error_code}: {_attribute(message, 'ERROR_MESSAGE') or ''}".strip(),
+                          attempts=attempts, eventbridge_event=eventbridge_event,
+                          rule_arn=_attribute(message, "RULE_ARN"), **common)
+    return DeadLetter(kind="exhausted",
+                      reason="its consumer failed on every delivery; see the function's logs",
+                      attempts=attempts, eventbridge_event=eventbridge_event, **common)
