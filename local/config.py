@@ -26,17 +26,41 @@ class Chaos:
 
     duplicate_rate: float = 0.0  # a delivered batch is delivered again
     failure_rate: float = 0.0  # an invocation fails before the handler runs
-    jitter_seconds: float = 0.0  # each delivery waits up to this long (reordering)
+    jitter_seconds: float = 0.0  # deliveries are held back up to this long (reordering)
+    poison_rate: float = 0.0  # share of events whose every delivery fails, until switched off
+
+    FIELDS = ("duplicate_rate", "failure_rate", "jitter_seconds", "poison_rate")
 
     @classmethod
     def from_environment(cls) -> Chaos:
-        return cls(duplicate_rate=_float("CHOREO_CHAOS_DUPLICATE_RATE", 0.0),
-                   failure_rate=_float("CHOREO_CHAOS_FAILURE_RATE", 0.0),
-                   jitter_seconds=_float("CHOREO_CHAOS_JITTER_SECONDS", 0.0))
+        return cls(**{name: _float(f"CHOREO_CHAOS_{name.upper()}", 0.0) for name in cls.FIELDS})
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> Chaos:
+        unknown = set(values) - set(cls.FIELDS)
+        if unknown:
+            raise ValueError(f"unknown chaos settings: {sorted(unknown)}")
+        chaos = cls(**{name: float(values.get(name, 0.0)) for name in cls.FIELDS})  # type: ignore[arg-type]
+        for name in ("duplicate_rate", "failure_rate", "poison_rate"):
+            if not 0.0 <= getattr(chaos, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if not 0.0 <= chaos.jitter_seconds <= 60.0:
+            raise ValueError("jitter_seconds must be between 0 and 60")
+        return chaos
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     @property
     def active(self) -> bool:
-        return bool(self.duplicate_rate or self.failure_rate or self.jitter_seconds)
+        return any(self.to_dict().values())
+
+
+class ChaosControl:
+    """The chaos in force, switched at run time (the HTTP front's `/_local/chaos`)."""
+
+    def __init__(self, chaos: Chaos) -> None:
+        self.chaos = chaos
 
 
 @dataclass(frozen=True)
@@ -50,6 +74,9 @@ class LocalConfig:
     notification_api_key: str = "local-notification-key"
     cache_dir: Path = ROOT / ".cache"
     chaos: Chaos = field(default_factory=Chaos)
+    # Failed SQS records come back after this many seconds rather than the queue's visibility
+    # timeout (a minute), so failures resolve while you watch; 0 keeps Lambda's behaviour.
+    retry_delay_seconds: int = 2
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -64,6 +91,7 @@ class LocalConfig:
                                                 "local-notification-key"),
             cache_dir=Path(os.environ.get("CHOREO_CACHE_DIR", str(ROOT / ".cache"))),
             chaos=Chaos.from_environment(),
+            retry_delay_seconds=_int("CHOREO_RETRY_DELAY_SECONDS", 2),
         )
 
     @property

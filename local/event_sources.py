@@ -11,15 +11,15 @@ Semantics kept from Lambda:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.config import Chaos
+from local.config import ChaosControl
 from local.lambda_runtime import FunctionWorker, InvocationResult
 
 log = logging.getLogger("choreo.local")
@@ -45,6 +45,7 @@ class PollerStats:
     failed_records: int = 0
     injected_failures: int = 0
     injected_duplicates: int = 0
+    poisoned_records: int = 0
     delayed_records: int = 0
     by_function: dict[str, int] = field(default_factory=dict)
 
@@ -92,18 +93,17 @@ def failed_message_ids(result: InvocationResult, batch_ids: list[str],
 
 class SqsPoller(threading.Thread):
     def __init__(self, *, mapping: SqsMapping, worker: FunctionWorker, sqs: Any, region: str,
-                 stop: threading.Event, chaos: Chaos, stats: PollerStats,
-                 on_batch: Callable[[SqsMapping, list[dict[str, Any]], list[str]], None]
-                 | None = None) -> None:
+                 stop: threading.Event, chaos: ChaosControl, stats: PollerStats,
+                 retry_delay_seconds: int = 0) -> None:
         super().__init__(name=f"sqs-poller:{mapping.function_name}", daemon=True)
         self.mapping = mapping
         self.worker = worker
         self.sqs = sqs
         self.region = region
         self.stop_event = stop
-        self.chaos = chaos
+        self.control = chaos
+        self.retry_delay_seconds = retry_delay_seconds
         self.stats = stats
-        self.on_batch = on_batch
         self.random = random.Random()
 
     def run(self) -> None:
@@ -124,7 +124,7 @@ class SqsPoller(threading.Thread):
         messages = response.get("Messages", [])
         if not messages:
             return 0
-        if self.chaos.jitter_seconds and not self.mapping.fifo:
+        if self.control.chaos.jitter_seconds and not self.mapping.fifo:
             messages = self._defer_some(messages)
             if not messages:
                 return 0
@@ -136,7 +136,7 @@ class SqsPoller(threading.Thread):
         kept = []
         for message in messages:
             if self.random.random() < 0.5:
-                delay = max(1, round(self.random.uniform(0, self.chaos.jitter_seconds)))
+                delay = max(1, round(self.random.uniform(0, self.control.chaos.jitter_seconds)))
                 self.sqs.change_message_visibility(
                     QueueUrl=self.mapping.queue_url, ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=delay)
@@ -145,33 +145,55 @@ class SqsPoller(threading.Thread):
                 kept.append(message)
         return kept
 
+    def _poisoned(self, record: dict[str, Any]) -> bool:
+        """A poison message fails on every delivery; which ones is decided by the body, so
+        the same event stays poison across redeliveries until the knob is switched off."""
+        rate = self.control.chaos.poison_rate
+        if not rate:
+            return False
+        digest = hashlib.sha256(record["body"].encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
     def deliver(self, messages: list[dict[str, Any]]) -> list[str]:
+        chaos = self.control.chaos
         records = [sqs_record(message, queue_arn=self.mapping.queue_arn, region=self.region)
                    for message in messages]
-        event = {"Records": records}
         batch_ids = [record["messageId"] for record in records]
-        if self.chaos.failure_rate and self.random.random() < self.chaos.failure_rate:
-            self.stats.injected_failures += 1
-            result = InvocationResult("chaos", error={
-                "errorType": "ChaosFailure", "errorMessage": "failure injected before the handler"})
-        else:
-            result = self.worker.invoke(event)
-            if self.chaos.duplicate_rate and self.random.random() < self.chaos.duplicate_rate:
-                self.stats.injected_duplicates += 1
-                self.worker.invoke(event)  # at-least-once: the same batch, delivered again
-        if result.failed:
-            log.warning("%s failed a batch of %d: %s: %s", self.mapping.function_name,
-                        len(records), result.error and result.error.get("errorType"),
-                        result.error and result.error.get("errorMessage"))
-        failed = failed_message_ids(result, batch_ids, self.mapping.report_batch_item_failures)
+        poisoned = [record["messageId"] for record in records if self._poisoned(record)]
+        healthy = [record for record in records if record["messageId"] not in poisoned]
+        self.stats.poisoned_records += len(poisoned)
+        failed: list[str] = list(poisoned)
+        if healthy:
+            event = {"Records": healthy}
+            healthy_ids = [record["messageId"] for record in healthy]
+            if chaos.failure_rate and self.random.random() < chaos.failure_rate:
+                self.stats.injected_failures += 1
+                result = InvocationResult("chaos", error={
+                    "errorType": "ChaosFailure",
+                    "errorMessage": "failure injected before the handler"})
+            else:
+                result = self.worker.invoke(event)
+                if chaos.duplicate_rate and self.random.random() < chaos.duplicate_rate:
+                    self.stats.injected_duplicates += 1
+                    self.worker.invoke(event)  # at-least-once: the same batch, delivered again
+            if result.failed:
+                log.warning("%s failed a batch of %d: %s: %s", self.mapping.function_name,
+                            len(healthy), result.error and result.error.get("errorType"),
+                            result.error and result.error.get("errorMessage"))
+            failed += failed_message_ids(result, healthy_ids,
+                                         self.mapping.report_batch_item_failures)
+        by_id = {message["MessageId"]: message for message in messages}
         succeeded = [message for message in messages if message["MessageId"] not in failed]
         if succeeded:
             self.sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=[
                 {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
                 for index, message in enumerate(succeeded)])
+        if failed and self.retry_delay_seconds:
+            self.sqs.change_message_visibility_batch(QueueUrl=self.mapping.queue_url, Entries=[
+                {"Id": str(index), "ReceiptHandle": by_id[message_id]["ReceiptHandle"],
+                 "VisibilityTimeout": self.retry_delay_seconds}
+                for index, message_id in enumerate(failed)])
         self.stats.batches += 1
         self.stats.records += len(records)
         self.stats.failed_records += len(failed)
-        if self.on_batch is not None:
-            self.on_batch(self.mapping, records, failed)
-        return failed
+        return [message_id for message_id in batch_ids if message_id in failed]

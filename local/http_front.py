@@ -4,6 +4,7 @@ function, plus a stand-in for the outside notification endpoint the API destinat
 - `/notifications` accepts a CloudEvent (`application/cloudevents+json`) with the right API
   key (else 401), rejects a malformed body (400), and keeps what it received, newest last
   (`GET /notifications?subject=<orderId>` lists them).
+- `/_local/chaos` shows (GET) and switches (PUT, JSON) the chaos knobs of the runtime.
 - Anything else is matched against the HTTP API's route keys, turned into an API Gateway v2
   event, and handed to the integrated function; no matching route is API Gateway's 404.
 """
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.config import Chaos, ChaosControl
 from local.lambda_runtime import FunctionWorker
 from workflow.envelope import InvalidEvent, parse_cloudevent
 
@@ -120,10 +122,11 @@ def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, 
 class HttpFront:
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
                  workers: dict[str, FunctionWorker], inbox: NotificationInbox,
-                 api_id: str = "local") -> None:
+                 chaos: ChaosControl, api_id: str = "local") -> None:
         self.routes = routes
         self.workers = workers
         self.inbox = inbox
+        self.chaos = chaos
         self.api_id = api_id
         front = self
 
@@ -156,6 +159,9 @@ class HttpFront:
                 if url.path.rstrip("/") == "/notifications":
                     front.notifications(self, url.query, headers, body)
                     return
+                if url.path.rstrip("/") == "/_local/chaos":
+                    front.chaos_knobs(self, body)
+                    return
                 front.api(self, url.path, url.query, headers, body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
@@ -183,6 +189,22 @@ class HttpFront:
                           else "application/problem+json")
         else:
             request._json(405, {"message": "Method Not Allowed"})
+
+    def chaos_knobs(self, request: Any, body: bytes) -> None:
+        if request.command == "PUT":
+            try:
+                values = json.loads(body or b"{}")
+                if not isinstance(values, dict):
+                    raise ValueError("send a JSON object of knobs")
+                self.chaos.chaos = Chaos.from_dict({**self.chaos.chaos.to_dict(), **values})
+            except (ValueError, TypeError) as error:
+                request._json(400, {"title": "Invalid chaos settings", "status": 400,
+                                    "detail": str(error)}, "application/problem+json")
+                return
+        elif request.command != "GET":
+            request._json(405, {"message": "Method Not Allowed"})
+            return
+        request._json(200, self.chaos.chaos.to_dict())
 
     def api(self, request: Any, path: str, query: str, headers: dict[str, str],
             body: bytes) -> None:

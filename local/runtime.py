@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.config import LocalConfig
+from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.embedded_aws import client
 from local.event_sources import PollerStats, SqsMapping, SqsPoller
@@ -156,6 +156,7 @@ class LocalRuntime:
         self.topology = topology
         self.stop_event = threading.Event()
         self.stats = RuntimeStats()
+        self.chaos = ChaosControl(config.chaos)
         worker_env = {**config.client_environment(),
                       "CHOREO_LOG_DIR": str(config.cache_dir / "logs")}
         self.workers = {spec.name: FunctionWorker(spec, worker_env)
@@ -165,7 +166,8 @@ class LocalRuntime:
             self.threads.append(SqsPoller(
                 mapping=mapping, worker=self.workers[mapping.function_name],
                 sqs=client(config, "sqs"), region=config.region, stop=self.stop_event,
-                chaos=config.chaos, stats=self.stats.pollers))
+                chaos=self.chaos, stats=self.stats.pollers,
+                retry_delay_seconds=config.retry_delay_seconds))
         for tap in topology.async_taps:
             self.threads.append(AsyncInvoker(tap=tap, worker=self.workers[tap.function_name],
                                              sqs=client(config, "sqs"), stop=self.stop_event,
@@ -176,7 +178,7 @@ class LocalRuntime:
         header, key = topology.notification_api_key
         self.inbox = NotificationInbox(api_key_header=header, api_key=key)
         self.front = HttpFront(host=config.host, port=config.api_port, routes=topology.routes,
-                               workers=self.workers, inbox=self.inbox)
+                               workers=self.workers, inbox=self.inbox, chaos=self.chaos)
 
     def start(self) -> None:
         self.front.start()

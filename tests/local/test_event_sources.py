@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
+import time
 
-from local.event_sources import failed_message_ids, sqs_record
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.config import Chaos, ChaosControl
+from local.event_sources import PollerStats, SqsMapping, SqsPoller, failed_message_ids, sqs_record
 from local.lambda_runtime import InvocationResult
 from tests.support import aws_sample
 
@@ -47,3 +53,93 @@ def test_records_have_the_shape_of_aws_samples():
     assert record["attributes"]["ApproximateReceiveCount"] == "2"
     assert record["messageAttributes"]["reason"]["stringValue"] == "x"
     assert set(sample["messageAttributes"]["testAttr"]) <= set(record["messageAttributes"]["reason"])
+
+
+class RecordingWorker:
+    """Stands in for a function: records the batches it is given, fails those it is told."""
+
+    def __init__(self, fail_ids: set[str] | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.fail_ids = fail_ids or set()
+
+    def invoke(self, event: dict) -> InvocationResult:
+        ids = [record["messageId"] for record in event["Records"]]
+        self.batches.append(ids)
+        return InvocationResult("r", payload={"batchItemFailures": [
+            {"itemIdentifier": i} for i in ids if i in self.fail_ids]})
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        yield sqs, url
+
+
+def poller(sqs, url: str, worker: RecordingWorker, chaos: Chaos, retry_delay_seconds: int = 0):
+    mapping = SqsMapping(queue_url=url, queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+                         function_name="f", batch_size=10, report_batch_item_failures=True)
+    return SqsPoller(mapping=mapping, worker=worker, sqs=sqs, region="us-east-1",
+                     stop=threading.Event(), chaos=ChaosControl(chaos), stats=PollerStats(),
+                     retry_delay_seconds=retry_delay_seconds)
+
+
+def visible(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def test_succeeded_records_are_deleted_and_failed_ones_stay(queue):
+    sqs, url = queue
+    for body in ("a", "b"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    failing = next(m["MessageId"] for m in messages if m["Body"] == "b")
+    worker = RecordingWorker(fail_ids={failing})
+    assert poller(sqs, url, worker, Chaos()).deliver(messages) == [failing]
+    in_flight = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+        "Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+    assert in_flight == 1  # the failed one waits out its visibility timeout; "a" is gone
+
+
+def test_failed_records_come_back_after_the_local_retry_delay(queue):
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    messages = sqs.receive_message(QueueUrl=url)["Messages"]
+    worker = RecordingWorker(fail_ids={messages[0]["MessageId"]})
+    poller(sqs, url, worker, Chaos(), retry_delay_seconds=1).deliver(messages)
+    time.sleep(1.2)
+    assert visible(sqs, url) == 1
+
+
+def test_poison_records_never_reach_the_handler_until_switched_off(queue):
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    messages = sqs.receive_message(QueueUrl=url)["Messages"]
+    worker = RecordingWorker()
+    the_poller = poller(sqs, url, worker, Chaos(poison_rate=1.0))
+    assert the_poller.deliver(messages) == [messages[0]["MessageId"]]
+    assert worker.batches == []
+    the_poller.control.chaos = Chaos()
+    assert the_poller.deliver(messages) == []
+    assert len(worker.batches) == 1
+
+
+def test_duplicate_delivery_hands_the_same_batch_twice(queue):
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    messages = sqs.receive_message(QueueUrl=url)["Messages"]
+    worker = RecordingWorker()
+    poller(sqs, url, worker, Chaos(duplicate_rate=1.0)).deliver(messages)
+    assert worker.batches == [[messages[0]["MessageId"]]] * 2
+
+
+def test_chaos_settings_are_checked():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Chaos.from_dict({"failure_rate": 2})
+    with pytest.raises(ValueError, match="unknown"):
+        Chaos.from_dict({"explode": 1})
+    assert Chaos.from_dict({"poison_rate": "0.01"}).poison_rate == 0.01
