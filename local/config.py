@@ -44,8 +44,9 @@ class Chaos:
         for name in ("duplicate_rate", "failure_rate", "poison_rate"):
             if not 0.0 <= getattr(chaos, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if not 0.0 <= chaos.jitter_seconds <= 60.0:
-            raise ValueError("jitter_seconds must be between 0 and 60")
+        # held deliveries must come due well within the queues' visibility timeout (60 s)
+        if not 0.0 <= chaos.jitter_seconds <= 30.0:
+            raise ValueError("jitter_seconds must be between 0 and 30")
         return chaos
 
     def to_dict(self) -> dict[str, float]:

@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from local.config import ChaosControl
@@ -47,7 +47,6 @@ class PollerStats:
     injected_duplicates: int = 0
     poisoned_records: int = 0
     delayed_records: int = 0
-    by_function: dict[str, int] = field(default_factory=dict)
 
 
 def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
@@ -105,6 +104,7 @@ class SqsPoller(threading.Thread):
         self.retry_delay_seconds = retry_delay_seconds
         self.stats = stats
         self.random = random.Random()
+        self.held: list[tuple[float, dict[str, Any]]] = []
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -119,31 +119,37 @@ class SqsPoller(threading.Thread):
     def poll_once(self, wait_seconds: int = 1) -> int:
         response = self.sqs.receive_message(
             QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=self.mapping.batch_size,
-            WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
+            WaitTimeSeconds=0 if self.held else wait_seconds, AttributeNames=["All"],
             MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
         messages = response.get("Messages", [])
-        if not messages:
-            return 0
         if self.control.chaos.jitter_seconds and not self.mapping.fifo:
-            messages = self._defer_some(messages)
-            if not messages:
-                return 0
+            messages = self._hold_some(messages)
+        messages += self._due()
+        if not messages:
+            if self.held:
+                time.sleep(0.1)
+            return 0
         self.deliver(messages)
         return len(messages)
 
-    def _defer_some(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Reordering: hold back a random share of messages for a random while."""
+    def _hold_some(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Reordering: hold back a random share of messages for a random while. They stay
+        received (invisible) meanwhile, so holding them costs no receive count."""
         kept = []
         for message in messages:
             if self.random.random() < 0.5:
-                delay = max(1, round(self.random.uniform(0, self.control.chaos.jitter_seconds)))
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.mapping.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=delay)
+                delay = self.random.uniform(0, self.control.chaos.jitter_seconds)
+                self.held.append((time.monotonic() + delay, message))
                 self.stats.delayed_records += 1
             else:
                 kept.append(message)
         return kept
+
+    def _due(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        due = [message for at, message in self.held if at <= now]
+        self.held = [(at, message) for at, message in self.held if at > now]
+        return due
 
     def _poisoned(self, record: dict[str, Any]) -> bool:
         """A poison message fails on every delivery; which ones is decided by the body, so

@@ -4,7 +4,8 @@ function, plus a stand-in for the outside notification endpoint the API destinat
 - `/notifications` accepts a CloudEvent (`application/cloudevents+json`) with the right API
   key (else 401), rejects a malformed body (400), and keeps what it received, newest last
   (`GET /notifications?subject=<orderId>` lists them).
-- `/_local/chaos` shows (GET) and switches (PUT, JSON) the chaos knobs of the runtime.
+- `/_local/chaos` shows (GET) and switches (PUT, JSON) the chaos knobs of the runtime;
+  `/_local/stats` counts what the runtime delivered and injected.
 - Anything else is matched against the HTTP API's route keys, turned into an API Gateway v2
   event, and handed to the integrated function; no matching route is API Gateway's 404.
 """
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,11 +124,13 @@ def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, 
 class HttpFront:
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
                  workers: dict[str, FunctionWorker], inbox: NotificationInbox,
-                 chaos: ChaosControl, api_id: str = "local") -> None:
+                 chaos: ChaosControl, stats: Callable[[], dict[str, Any]],
+                 api_id: str = "local") -> None:
         self.routes = routes
         self.workers = workers
         self.inbox = inbox
         self.chaos = chaos
+        self.stats = stats
         self.api_id = api_id
         front = self
 
@@ -161,6 +165,9 @@ class HttpFront:
                     return
                 if url.path.rstrip("/") == "/_local/chaos":
                     front.chaos_knobs(self, body)
+                    return
+                if url.path.rstrip("/") == "/_local/stats":
+                    self._json(200, front.stats())
                     return
                 front.api(self, url.path, url.query, headers, body)
 

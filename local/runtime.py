@@ -178,7 +178,26 @@ class LocalRuntime:
         header, key = topology.notification_api_key
         self.inbox = NotificationInbox(api_key_header=header, api_key=key)
         self.front = HttpFront(host=config.host, port=config.api_port, routes=topology.routes,
-                               workers=self.workers, inbox=self.inbox, chaos=self.chaos)
+                               workers=self.workers, inbox=self.inbox, chaos=self.chaos,
+                               stats=self.stats_summary)
+
+    def stats_summary(self) -> dict[str, Any]:
+        pollers, taps = self.stats.pollers, self.stats.taps
+        return {
+            "sqs": {"batches": pollers.batches, "records": pollers.records,
+                    "failedRecords": pollers.failed_records,
+                    "injectedFailures": pollers.injected_failures,
+                    "injectedDuplicates": pollers.injected_duplicates,
+                    "poisonedRecords": pollers.poisoned_records,
+                    "delayedRecords": pollers.delayed_records},
+            "asyncInvocations": {"invocations": taps.invocations, "retries": taps.retries,
+                                 "sentToOnFailure": taps.failures_sent},
+            "apiDestinationCalls": len(taps.http_calls),
+            "functions": {name: {"invocations": worker.invocations,
+                                 "coldStarts": worker.cold_starts}
+                          for name, worker in self.workers.items()},
+            "chaos": self.chaos.chaos.to_dict(),
+        }
 
     def start(self) -> None:
         self.front.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -100,3 +101,79 @@ def wait_status(system: RunningSystem, order_id: str, want: set[str],
             return status
         time.sleep(0.1)
     return status
+
+
+def chaos_set(system: RunningSystem, **knobs: float) -> dict[str, float]:
+    response = requests.put(f"{system.api}/_local/chaos", json=knobs, timeout=10)
+    response.raise_for_status()
+    settings: dict[str, float] = response.json()
+    return settings
+
+
+@pytest.fixture
+def chaos(running_system: RunningSystem) -> Iterator[Any]:
+    """Switch chaos knobs for one test; everything is switched off again after it."""
+    yield lambda **knobs: chaos_set(running_system, **knobs)
+    chaos_set(running_system, duplicate_rate=0, failure_rate=0, jitter_seconds=0, poison_rate=0)
+
+
+def runtime_stats(system: RunningSystem) -> dict[str, Any]:
+    stats: dict[str, Any] = requests.get(f"{system.api}/_local/stats", timeout=10).json()
+    return stats
+
+
+def inventory(system: RunningSystem) -> dict[str, dict[str, int]]:
+    """Stock per product, read straight from the warehouse's table."""
+    dynamodb = system.client("dynamodb")
+    stock: dict[str, dict[str, int]] = {}
+    for page in dynamodb.get_paginator("scan").paginate(
+            TableName=system.outputs["InventoryTableName"], ConsistentRead=True):
+        for item in page["Items"]:
+            if item["pk"]["S"].startswith("PRODUCT#"):
+                stock[item["sku"]["S"]] = {name: int(item[name]["N"]) for name in
+                                           ("available", "reserved", "shipped", "initial")}
+    return stock
+
+
+def statuses(system: RunningSystem, order_ids: list[str]) -> dict[str, str | None]:
+    result: dict[str, str | None] = {}
+    for order_id in order_ids:
+        response = requests.get(f"{system.api}/orders/{order_id}", timeout=10)
+        result[order_id] = response.json().get("status") if response.ok else None
+    return result
+
+
+def wait_all_terminal(system: RunningSystem, order_ids: list[str],
+                      seconds: float = 120) -> dict[str, str | None]:
+    deadline = time.monotonic() + seconds
+    while True:
+        current = statuses(system, order_ids)
+        if all(s in {"shipped", "rejected", "cancelled"} for s in current.values()) \
+                or time.monotonic() > deadline:
+            return current
+        time.sleep(0.5)
+
+
+def log_group_events(system: RunningSystem, filter_pattern: str = "") -> list[dict[str, Any]]:
+    """Every CloudEvent in the observability log group (optionally, matching a term pattern),
+    once per CloudEvent id."""
+    logs = system.client("logs")
+    kwargs: dict[str, Any] = {"logGroupName": system.outputs["ObservabilityLogGroupName"]}
+    if filter_pattern:
+        kwargs["filterPattern"] = filter_pattern
+    events: dict[str, dict[str, Any]] = {}
+    while True:
+        page = logs.filter_log_events(**kwargs)
+        for record in page["events"]:
+            detail = json.loads(record["message"]).get("detail")
+            if isinstance(detail, dict) and "id" in detail:
+                events.setdefault(detail["id"], detail)
+        if not page.get("nextToken"):
+            return list(events.values())
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def log_group_trace(system: RunningSystem, correlation_id: str) -> list[dict[str, Any]]:
+    """Every CloudEvent of one correlation, found by a term pattern as on AWS."""
+    return [event for event in log_group_events(system, f'"{correlation_id}"')
+            if event.get("correlationid") == correlation_id]

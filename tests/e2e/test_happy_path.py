@@ -17,28 +17,11 @@ import requests
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from tests.e2e.conftest import RunningSystem, place, wait_status
+from tests.e2e.conftest import RunningSystem, log_group_trace, place, wait_status
 from workflow.model import CHOREOGRAPHY
 
 pytestmark = pytest.mark.e2e
 CHAIN = list(CHOREOGRAPHY.happy_path)
-
-
-def log_group_trace(system: RunningSystem, correlation_id: str) -> list[dict[str, Any]]:
-    """Every CloudEvent of one correlation in the observability log group, by term pattern."""
-    logs = system.client("logs")
-    kwargs = {"logGroupName": system.outputs["ObservabilityLogGroupName"],
-              "filterPattern": f'"{correlation_id}"'}
-    events: dict[str, dict[str, Any]] = {}
-    while True:
-        page = logs.filter_log_events(**kwargs)
-        for record in page["events"]:
-            detail = json.loads(record["message"])["detail"]
-            if detail.get("correlationid") == correlation_id:
-                events.setdefault(detail["id"], detail)
-        if not page.get("nextToken"):
-            return list(events.values())
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def test_an_order_ships_and_its_five_cloudevents_are_in_the_log_group(

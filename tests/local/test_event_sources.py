@@ -143,3 +143,20 @@ def test_chaos_settings_are_checked():
     with pytest.raises(ValueError, match="unknown"):
         Chaos.from_dict({"explode": 1})
     assert Chaos.from_dict({"poison_rate": "0.01"}).poison_rate == 0.01
+
+
+def test_jitter_holds_deliveries_back_without_receiving_them_again(queue):
+    sqs, url = queue
+    for n in range(20):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    worker = RecordingWorker()
+    the_poller = poller(sqs, url, worker, Chaos(jitter_seconds=1))
+    deadline = time.monotonic() + 5
+    delivered: list[str] = []
+    while time.monotonic() < deadline and len(delivered) < 20:
+        the_poller.poll_once(wait_seconds=0)
+        delivered = [i for batch in worker.batches for i in batch]
+    assert len(delivered) == len(set(delivered)) == 20
+    assert the_poller.stats.delayed_records > 0
+    # a held message was received once: its receive count did not grow while it waited
+    assert visible(sqs, url) == 0
