@@ -102,6 +102,9 @@ def _worker_main(spec: FunctionSpec, connection: Connection, extra_env: dict[str
         try:
             result = handler(event, context)
         except Exception as error:
+            # as Lambda does, an unhandled error is written to the function's log
+            print(f"[ERROR] {type(error).__name__}: {error}\n"
+                  + "".join(traceback.format_exception(error)), flush=True)
             connection.send(("error", _error_payload(error)))
         else:
             connection.send(("ok", result))

@@ -52,7 +52,10 @@ def openapi() -> Response:
 @app.post("/orders")
 def orders_place() -> Response:
     request = app.current_event
-    raw = request.decoded_body or ""
+    try:
+        raw = request.decoded_body or ""
+    except (UnicodeDecodeError, ValueError):
+        return problem(400, "Malformed body", "the body is not UTF-8 text")
     if len(raw.encode()) > MAX_BODY_BYTES:
         return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
     content_type = (request.headers.get("content-type") or "application/json").lower()

@@ -6,6 +6,8 @@ from typing import Any
 
 from workflow.catalogue import MONEY
 from workflow.domain.order import MAX_LINES, MAX_QUANTITY_PER_LINE, STATUSES
+from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
+from workflow.products import PRODUCTS
 
 _PROBLEM = {"description": "RFC 9457 problem details",
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -54,11 +56,15 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "customerId": {"type": "string", "minLength": 1, "maxLength": 64},
                     "items": {"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": {
                         "type": "object", "required": ["sku", "quantity"], "properties": {
-                            "sku": {"type": "string"},
+                            "sku": {"type": "string", "enum": [p.sku for p in PRODUCTS]},
                             "quantity": {"type": "integer", "minimum": 1,
                                          "maximum": MAX_QUANTITY_PER_LINE}}}},
-                    "card": {"type": "object", "required": ["number"],
-                             "properties": {"number": {"type": "string"}}}}},
+                    "card": {"type": "object", "required": ["number"], "properties": {
+                        "number": {"type": "string", "description":
+                                   "A card number; 4000 0000 0000 0002 is always declined.",
+                                   "examples": [GOOD_TEST_CARD, DECLINING_TEST_CARD]}}}},
+                "examples": [{"customerId": "ada", "card": {"number": GOOD_TEST_CARD},
+                              "items": [{"sku": PRODUCTS[0].sku, "quantity": 1}]}]},
             "OrderAccepted": {"type": "object",
                               "required": ["orderId", "correlationId", "status", "links"],
                               "properties": {"orderId": {"type": "string"},

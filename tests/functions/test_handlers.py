@@ -3,6 +3,7 @@ next event of the choreography."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 
@@ -153,7 +154,7 @@ def test_loyalty_takes_an_eventbridge_event_directly(aws: Aws):
     assert loyalty.ledger.balance("c-1") == 36
 
 
-def api_request(method: str, path: str, body: str | None = None) -> dict:
+def api_request(method: str, path: str, body: str | bytes | None = None) -> dict:
     event = aws_sample("apiGatewayProxyV2Event")
     event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
                   "headers": {"content-type": "application/json"}, "isBase64Encoded": False})
@@ -162,6 +163,9 @@ def api_request(method: str, path: str, body: str | None = None) -> dict:
     event["requestContext"]["http"].update(method=method, path=path)
     if body is None:
         event.pop("body", None)
+    elif isinstance(body, bytes):  # API Gateway base64-encodes a body that is not text
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
     else:
         event["body"] = body
     return event
@@ -192,6 +196,7 @@ def test_the_order_api_places_an_order_and_reports_its_status(aws: Aws):
     (json.dumps({"customerId": "c", "items": [{"sku": "BISCUIT-TIN", "quantity": -1}],
                  "card": {"number": CARD}}), 422, "items[0].quantity"),
     ("x" * 20_000, 413, None),
+    (b"\xff\xfe\x00", 400, None),  # found by fuzzing: not UTF-8 was a 500
 ])
 def test_bad_orders_get_problem_details_and_publish_nothing(aws: Aws, raw, status, field):
     api = aws.handler("functions.order.api")

@@ -65,3 +65,11 @@ def test_a_quantity_of_one_hundred_is_allowed():
 def test_a_body_that_is_not_an_object_is_refused():
     with pytest.raises(InvalidOrder):
         order_place(request=["not", "an", "order"])
+
+
+@pytest.mark.parametrize("customer", ["\ud800bad", "tab\there", "new\nline"])
+def test_a_customer_id_must_be_printable_unicode(customer):
+    """Found by fuzzing: a lone surrogate was accepted, then no table could store it."""
+    with pytest.raises(InvalidOrder) as raised:
+        order_place(request=request(customerId=customer))
+    assert fields(raised.value) == {"customerId"}

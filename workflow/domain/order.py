@@ -34,6 +34,15 @@ class InvalidOrder(ValueError):
         self.problems = problems
 
 
+def _is_text(value: str) -> bool:
+    """JSON can carry lone surrogates ("\\ud800"), which no UTF-8 store will take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return value.isprintable()
+
+
 def _luhn_ok(digits: str) -> bool:
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -105,6 +114,8 @@ def order_place(*, request: Any, now: datetime | None = None,
         problems.append(FieldProblem("customerId", "is required, as a non-empty string"))
     elif len(customer_id) > 64:
         problems.append(FieldProblem("customerId", "at most 64 characters"))
+    elif not _is_text(customer_id):
+        problems.append(FieldProblem("customerId", "must be valid Unicode text"))
     lines = _lines(request.get("items"), problems)
     digits = _card_digits(request.get("card"), problems)
     if problems:

@@ -10,6 +10,7 @@ from workflow.ports import Payments
 
 # As card processors do, one well-known number always declines.
 DECLINING_TEST_CARD = "4000000000000002"
+GOOD_TEST_CARD = "4242424242424242"
 
 
 def tokenize_card(digits: str) -> str:
