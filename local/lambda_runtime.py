@@ -128,6 +128,7 @@ class FunctionWorker:
         self.connection: Connection | None = None
         self.cold_starts = 0
         self.invocations = 0
+        self.duration_ms_total = 0.0
 
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
@@ -164,6 +165,7 @@ class FunctionWorker:
             except (EOFError, OSError):
                 outcome, payload = "crash", None
             duration_ms = (time.perf_counter() - started) * 1000
+            self.duration_ms_total += duration_ms
             if outcome == "ok":
                 return InvocationResult(request_id, payload=payload, duration_ms=duration_ms)
             if outcome == "error":

@@ -1,0 +1,75 @@
+"""What every benchmark shares: a running local system on spare ports, percentiles, and
+results as `{"id", "metric", "value", "baseline", "ratio", "unit"}` rows."""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from local.__main__ import LocalSystem, local_system
+from local.config import LocalConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Result:
+    id: str
+    metric: str
+    value: float
+    baseline: float | None
+    ratio: float | None
+    unit: str
+    note: str = ""
+
+
+def result(id: str, metric: str, value: float, baseline: float | None, unit: str,
+           note: str = "") -> Result:
+    ratio = round(value / baseline, 3) if baseline else None
+    return Result(id, metric, round(value, 3), None if baseline is None else round(baseline, 3),
+                  ratio, unit, note)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_system() -> Iterator[LocalSystem]:
+    config = replace(LocalConfig.from_environment(), aws_port=free_port(), api_port=free_port())
+    with local_system(config) as system:
+        yield system
+
+
+def write(results: list[Result], path: Path = RESULTS / "latest.json") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return path
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'id':<4} {'metric':<52} {'value':>10} {'baseline':>10} {'ratio':>7}  unit"]
+    for r in results:
+        baseline = "" if r.baseline is None else f"{r.baseline:>10.2f}"
+        ratio = "" if r.ratio is None else f"{r.ratio:>7.2f}"
+        lines.append(f"{r.id:<4} {r.metric:<52} {r.value:>10.2f} {baseline:>10} {ratio:>7}  {r.unit}")
+    return "\n".join(lines)

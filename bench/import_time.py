@@ -1,0 +1,42 @@
+"""P6: cold start, as the import time of each handler module, against a bare `import boto3`
+(each the median of several fresh interpreters)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from bench.common import Result, median, result
+from local.config import ROOT
+from workflow.model import CHOREOGRAPHY
+
+RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
+ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": "bench",
+       "EVENT_BUS_NAME": "b", "DEAD_LETTER_QUEUE_URL": "u",
+       **{f"{table.id.upper()}_TABLE_NAME": "t" for table in CHOREOGRAPHY.tables}}
+
+
+def _import_ms(module: str) -> float:
+    timings = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=ENV, check=True)
+        timings.append((time.perf_counter() - started) * 1000)
+    empty = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], cwd=ROOT, env=ENV, check=True)
+        empty.append((time.perf_counter() - started) * 1000)
+    return median(timings) - median(empty)
+
+
+def run() -> list[Result]:
+    baseline = _import_ms("boto3")
+    results = []
+    for function in CHOREOGRAPHY.functions:
+        module = function.handler.rpartition(".")[0]
+        results.append(result("P6", f"import {module}", _import_ms(module), baseline, "ms",
+                              "baseline = import boto3"))
+    return results
