@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import boto3
@@ -19,6 +20,14 @@ from workflow.envelope import Event, parse_cloudevent, put_events_entry
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """One client per service per execution environment: each costs ~100 ms to create, paid
+    at a cold start, so the handlers and Powertools share them."""
+    factory: Any = boto3.client
+    return factory(service)
 
 
 def env(name: str) -> str:
@@ -43,7 +52,7 @@ class PublishFailed(RuntimeError):
 class EventBridgePublisher:
     def __init__(self, *, bus_name: str, client: Any | None = None) -> None:
         self.bus_name = bus_name
-        self.client: Any = client or boto3.client("events")
+        self.client: Any = client or aws_client("events")
 
     def publish(self, events: Sequence[Event]) -> None:
         for start in range(0, len(events), 10):
@@ -62,7 +71,14 @@ class DeadLetters:
     def __init__(self, *, queue_url: str, function_name: str, client: Any | None = None) -> None:
         self.queue_url = queue_url
         self.function_name = function_name
-        self.client: Any = client or boto3.client("sqs")
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        # only a message that can never succeed needs SQS: no client at a cold start for it
+        if self._client is None:
+            self._client = aws_client("sqs")
+        return self._client
 
     def send(self, body: str, *, reason: str, source: str) -> None:
         attributes = {
@@ -84,7 +100,7 @@ class EffectRecords:
 
     def __init__(self, *, table_name: str, client: Any | None = None) -> None:
         self.table_name = table_name
-        self.client: Any = client or boto3.client("dynamodb")
+        self.client: Any = client or aws_client("dynamodb")
 
     def get(self, key: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table_name, Key=item({"pk": key}),

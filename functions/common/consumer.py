@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import DeadLetters, EventBridgePublisher, env
+from functions.common.aws import DeadLetters, EventBridgePublisher, aws_client, env
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
 
 Action = Callable[[Event], Event | Sequence[Event] | None]
@@ -39,7 +39,8 @@ class EventConsumer:
                                         expires_after_seconds=7 * 24 * 3600)
         self._apply_once = idempotent_function(
             data_keyword_argument="cloudevent",
-            persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table),
+            persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table,
+                                                       boto3_client=aws_client("dynamodb")),
             config=self.config,
         )(self._apply)
 

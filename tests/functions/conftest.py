@@ -15,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from functions.common.aws import aws_client
 from workflow.envelope import Event, parse_eventbridge
 from workflow.model import CHOREOGRAPHY
 
@@ -43,6 +44,7 @@ class Aws:
     tables: dict[str, str]
 
     def handler(self, module: str) -> ModuleType:
+        aws_client.cache_clear()  # clients belong to this test's mocked AWS
         sys.modules.pop(module, None)
         return importlib.import_module(module)
 
