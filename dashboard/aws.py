@@ -1,0 +1,155 @@
+"""Where the dashboard finds AWS: boto3 clients and the stack outputs, the single place that
+names the queues, log group, buses and URLs it uses. Nothing here hard-codes a name.
+
+Environment: `CHOREO_STACK_NAME` (default `choreo`), `AWS_DEFAULT_REGION` (default
+`us-east-1`), `AWS_ENDPOINT_URL` for any AWS-compatible endpoint. In the local profile the
+embedded AWS (`http://CHOREO_HOST:CHOREO_AWS_PORT`, credentials test/test) is the default.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+RETRY_OUTPUTS_SECONDS = 10.0
+
+
+class OutputMissing(LookupError):
+    """The stack has no output the dashboard needs: is the stack deployed, and current?"""
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    stack_name: str
+    values: dict[str, str]
+
+    def get(self, key: str) -> str:
+        try:
+            return self.values[key]
+        except KeyError:
+            raise OutputMissing(f"stack {self.stack_name} has no output {key}") from None
+
+    @property
+    def observability_queue_url(self) -> str:
+        return self.get("ObservabilityQueueUrl")
+
+    @property
+    def observability_log_group_name(self) -> str:
+        return self.get("ObservabilityLogGroupName")
+
+    @property
+    def order_api_url(self) -> str:
+        return self.get("OrderApiUrl").rstrip("/")
+
+    def bus_name(self, bus: str) -> str | None:
+        return self.values.get(f"{bus.title()}EventBusName")
+
+    def function_name(self, function_id: str) -> str | None:
+        return self.values.get(f"{function_id}FunctionName")
+
+    def queue_url(self, queue_id: str) -> str | None:
+        return self.values.get(f"{queue_id}QueueUrl")
+
+    def dead_letter_queue_url(self, queue_id: str) -> str | None:
+        return self.values.get(f"{queue_id}DeadLetterQueueUrl")
+
+
+# The service is a runtime string here, which boto3's typed overloads cannot name.
+_make_client: Any = boto3.client
+
+
+@dataclass
+class AwsContext:
+    """Clients and outputs for one account, region and stack; clients are made once and
+    shared, which boto3 allows across threads."""
+
+    region: str
+    stack_name: str
+    endpoint_url: str | None = None
+    credentials: dict[str, str] = field(default_factory=dict)
+    _outputs: StackOutputs | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _failed_at: float = -1e9
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = _make_client(
+                    service, region_name=self.region, endpoint_url=self.endpoint_url,
+                    # Long polls wait up to 20 s: the read timeout must outlast them, and a
+                    # pool wide enough for the poller's concurrent receives and deletes.
+                    config=Config(read_timeout=30, connect_timeout=5, max_pool_connections=20,
+                                  retries={"max_attempts": 3, "mode": "standard"}),
+                    aws_access_key_id=self.credentials.get("aws_access_key_id"),
+                    aws_secret_access_key=self.credentials.get("aws_secret_access_key"))
+            return self._clients[service]
+
+    def outputs(self, *, refresh: bool = False) -> StackOutputs:
+        if self._outputs is None or refresh:
+            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
+            values = {output["OutputKey"]: output["OutputValue"]
+                      for output in stacks["Stacks"][0].get("Outputs", [])}
+            self._outputs = StackOutputs(stack_name=self.stack_name, values=values)
+        return self._outputs
+
+    def outputs_or_none(self) -> StackOutputs | None:
+        """The outputs if the stack can be read; pages still render without them. A failure
+        is remembered for a while, so that pages do not each wait on an AWS that is down."""
+        if self._outputs is None and time.monotonic() - self._failed_at < RETRY_OUTPUTS_SECONDS:
+            return None
+        try:
+            return self.outputs()
+        except Exception:
+            self._failed_at = time.monotonic()
+            return None
+
+
+def _from_environment() -> AwsContext:
+    local = os.environ.get("CHOREO_PROFILE", "local").strip().lower() != "production"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    credentials: dict[str, str] = {}
+    if local:
+        host = os.environ.get("CHOREO_HOST", "127.0.0.1")
+        endpoint = endpoint or f"http://{host}:{os.environ.get('CHOREO_AWS_PORT', '4566')}"
+        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+            credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    return AwsContext(region=os.environ.get("AWS_DEFAULT_REGION")
+                      or os.environ.get("AWS_REGION") or "us-east-1",
+                      stack_name=os.environ.get("CHOREO_STACK_NAME", "choreo"),
+                      endpoint_url=endpoint, credentials=credentials)
+
+
+_current: AwsContext | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> AwsContext:
+    """The process's AWS context: configured by whoever started the dashboard, else read from
+    the environment on first use."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = _from_environment()
+        return _current
+
+
+def configure(*, region: str, stack_name: str, endpoint_url: str | None,
+              outputs: dict[str, str] | None = None,
+              credentials: dict[str, str] | None = None) -> AwsContext:
+    """Point the dashboard at one stack (the local runtime knows it already, so it passes
+    the outputs it has rather than having them read again)."""
+    global _current
+    context = AwsContext(region=region, stack_name=stack_name, endpoint_url=endpoint_url,
+                         credentials=credentials or {})
+    if outputs is not None:
+        context._outputs = StackOutputs(stack_name=stack_name, values=dict(outputs))
+    with _current_lock:
+        _current = context
+    return context

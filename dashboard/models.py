@@ -1,0 +1,126 @@
+"""The read model: what the dashboard has observed, rebuilt at will from CloudWatch Logs.
+
+Facts are kept per event and per sighting (an event seen on one bus), so that what comes
+next — per-edge statistics, stuck-order deadlines, planned-vs-actual — reads these rows
+instead of reshaping them: each event keeps its cause's type and the hop latency from its
+cause, and its observed lag; each order keeps its last event.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Origin:
+    """Where a sighting came from."""
+
+    LIVE = "live"
+    HISTORY = "history"
+    choices = [(LIVE, "observability queue"), (HISTORY, "CloudWatch Logs")]
+
+
+class OrderStatus:
+    """An order's status, as its events tell it (the order subdomain keeps the same four)."""
+
+    PLACED = "placed"
+    SHIPPED = "shipped"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    values = (PLACED, SHIPPED, REJECTED, CANCELLED)
+    choices = [(value, value) for value in values]
+
+
+class ObservedEvent(models.Model):
+    """One CloudEvent, however many times and on however many buses it was seen.
+
+    An event that failed validation is kept too (`valid=False`, with the reason), because an
+    operator needs to see it; it never changes an order's status.
+    """
+
+    event_id = models.CharField(max_length=128, unique=True)
+    type = models.CharField(max_length=128, blank=True)
+    source = models.CharField(max_length=128, blank=True)
+    order_id = models.CharField(max_length=128, blank=True, db_index=True,
+                                help_text="The CloudEvent subject.")
+    correlation_id = models.CharField(max_length=128, blank=True, db_index=True)
+    causation_id = models.CharField(max_length=128, blank=True, db_index=True)
+    time = models.DateTimeField(null=True, help_text="The CloudEvent time, set by the producer.")
+    observed_at = models.DateTimeField(help_text="When the dashboard first saw it.")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.LIVE)
+    buses = models.JSONField(default=list, help_text="Every bus it was seen on.")
+    valid = models.BooleanField(default=True)
+    invalid_reason = models.TextField(blank=True)
+    envelope = models.JSONField(default=dict, help_text="CloudEvent attributes, without data.")
+    data = models.JSONField(null=True)
+    eventbridge = models.JSONField(default=dict,
+                                   help_text="The first EventBridge envelope, without detail.")
+    # Per-hop facts: filled when both this event and its cause have been seen, in any order.
+    cause_type = models.CharField(max_length=128, blank=True)
+    hop_latency_ms = models.FloatField(null=True, help_text="time - the cause's time")
+    observed_lag_ms = models.FloatField(null=True, help_text="observed_at - time")
+
+    class Meta:
+        ordering = ["time", "observed_at"]
+        indexes = [
+            models.Index(fields=["order_id", "time"], name="event_order_time"),
+            models.Index(fields=["-observed_at"], name="event_recent"),
+            models.Index(fields=["cause_type", "type"], name="event_edge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type or '(invalid)'} {self.event_id}"
+
+    @property
+    def cloudevent(self) -> dict[str, object]:
+        """The CloudEvent as it was published: its attributes, then its data."""
+        if self.data is None:
+            return dict(self.envelope)
+        return {**self.envelope, "data": self.data}
+
+
+class Sighting(models.Model):
+    """An event seen on one bus. A forward to another bus is a new EventBridge envelope
+    (its own id and time) around the same CloudEvent."""
+
+    event = models.ForeignKey(ObservedEvent, on_delete=models.CASCADE, related_name="sightings")
+    bus = models.CharField(max_length=64)
+    observed_at = models.DateTimeField()
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.LIVE)
+    eventbridge_id = models.CharField(max_length=128, blank=True)
+    eventbridge_time = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "bus"], name="one_sighting_per_bus")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} on {self.bus}"
+
+
+class Order(models.Model):
+    """An order as its events tell it; recomputed from them whenever one arrives."""
+
+    order_id = models.CharField(max_length=128, primary_key=True)
+    correlation_id = models.CharField(max_length=128, blank=True, db_index=True)
+    customer_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices,
+                              default=OrderStatus.PLACED, db_index=True)
+    placed_at = models.DateTimeField(help_text="order.placed's time, else the first event's.")
+    concluded_at = models.DateTimeField(null=True, help_text="The terminal event's time.")
+    duration_ms = models.FloatField(null=True)
+    event_count = models.PositiveIntegerField(default=0)
+    last_event_type = models.CharField(max_length=128, blank=True)
+    last_event_at = models.DateTimeField(null=True)
+    total_amount = models.BigIntegerField(null=True, help_text="Minor units.")
+    currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        indexes = [models.Index(fields=["-placed_at"], name="order_recent"),
+                   models.Index(fields=["status", "-placed_at"], name="order_status_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ({self.status})"
+
+    @property
+    def terminal(self) -> bool:
+        return self.status != OrderStatus.PLACED

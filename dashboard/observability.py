@@ -1,0 +1,154 @@
+"""The poller: long-polls the observability queue, records what it sees in the read model,
+broadcasts it, and only then deletes it — at least once, so the read model and the browser
+dedupe by event id.
+
+It is an asyncio task on the server's own event loop: broadcasting from a plain thread would
+not wake that loop, and frames would go out 100 to 500 ms late. The blocking boto3 long poll runs
+in a daemon thread of its own, so that stopping never waits for a 20-second poll to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+from dashboard import services
+from dashboard.broadcast import EventBroadcaster
+from dashboard.models import Origin
+from dashboard.observations import Observation, observation_from_queue_body
+
+log = logging.getLogger("dashboard.poller")
+
+T = TypeVar("T")
+MAX_MESSAGES = 10  # SQS's ceiling per receive
+
+
+async def in_daemon_thread(work: Callable[[], T]) -> T:
+    """Run a blocking call without holding up shutdown: unlike the default executor's, this
+    thread is not waited for when the loop or the interpreter ends."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def run() -> None:
+        outcome: Callable[[], None]
+        try:
+            result = work()
+            outcome = lambda: future.set_result(result)  # noqa: E731
+        except BaseException as error:  # handed to the awaiting task, not lost in a thread
+            failure = error
+            outcome = lambda: future.set_exception(failure)  # noqa: E731
+        # A closed loop means nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name="observability-poll", daemon=True).start()
+    return await future
+
+
+def _record(observations: list[Observation]) -> list[dict[str, Any]]:
+    close_old_connections()  # a long-lived worker thread must not keep a dead connection
+    return services.observation_record(observations=observations)
+
+
+@dataclass
+class PollerStats:
+    receives: int = 0
+    messages: int = 0
+    new_sightings: int = 0
+    invalid: int = 0
+    deleted: int = 0
+    errors: int = 0
+
+
+class ObservabilityPoller:
+    def __init__(self, *, sqs: Any, queue_url: str, broadcaster: EventBroadcaster | None,
+                 wait_seconds: int = 20, receivers: int = 2, delete: bool = True) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.broadcaster = broadcaster
+        self.wait_seconds = wait_seconds
+        self.receivers = receivers
+        self.delete = delete
+        self.stats = PollerStats()
+        self._record = sync_to_async(_record, thread_sensitive=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; several receives in flight keep the queue drained."""
+        log.info("polling %s", self.queue_url)
+        loops = [asyncio.create_task(self._loop(stop)) for _ in range(self.receivers)]
+        waiter = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([waiter, *loops], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [waiter, *loops]:
+                task.cancel()
+            await asyncio.gather(waiter, *loops, return_exceptions=True)
+            if self.broadcaster is not None:
+                await self.broadcaster.close()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self.poll_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                self.stats.errors += 1
+                log.exception("observability poll failed (%d in a row)", failures)
+                await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
+
+    async def poll_once(self, wait_seconds: int | None = None) -> int:
+        """One receive: record, broadcast, then delete. Returns the number of messages."""
+        wait = self.wait_seconds if wait_seconds is None else wait_seconds
+        answer = await in_daemon_thread(lambda: self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=MAX_MESSAGES, WaitTimeSeconds=wait))
+        messages = answer.get("Messages", [])
+        self.stats.receives += 1
+        if not messages:
+            return 0
+        await self.handle(messages)
+        return len(messages)
+
+    async def handle(self, messages: list[dict[str, Any]]) -> None:
+        observed_at = datetime.now(UTC)
+        observations = [observation_from_queue_body(message.get("Body", ""), observed_at=observed_at,
+                                                    origin=Origin.LIVE) for message in messages]
+        for observation in observations:
+            if not observation.valid:
+                log.warning("invalid event %s on %s: %s", observation.event_id, observation.bus,
+                            observation.invalid_reason)
+        items = await self._record(observations)
+        self.stats.messages += len(messages)
+        self.stats.new_sightings += len(items)
+        self.stats.invalid += sum(1 for o in observations if not o.valid)
+        if self.broadcaster is not None:
+            await self.broadcaster.publish(items)
+        if self.delete:
+            await self._delete(messages)
+
+    async def _delete(self, messages: list[dict[str, Any]]) -> None:
+        entries = [{"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                   for index, message in enumerate(messages)]
+        answer = await in_daemon_thread(lambda: self.sqs.delete_message_batch(
+            QueueUrl=self.queue_url, Entries=entries))
+        failed = answer.get("Failed", [])
+        self.stats.deleted += len(entries) - len(failed)
+        for failure in failed:
+            # Seen again after the visibility timeout, and deduplicated then.
+            log.warning("could not delete message %s: %s", failure.get("Id"), failure.get("Message"))

@@ -1,0 +1,95 @@
+"""The order HTTP API, as any client calls it (its URL comes from the stack outputs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 problem details answer."""
+
+    status: int
+    title: str
+    detail: str = ""
+    errors: tuple[FieldError, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "title": self.title, "detail": self.detail,
+                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+
+
+class OrderApiError(Exception):
+    """The order API answered with a problem (4xx: the request is at fault) or not at all."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(f"{problem.status} {problem.title}: {problem.detail}")
+        self.problem = problem
+
+
+def _problem(response: requests.Response) -> Problem:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    errors = tuple(FieldError(field=str(error.get("field", "")), message=str(error.get("message", "")))
+                   for error in body.get("errors") or [] if isinstance(error, dict))
+    return Problem(status=response.status_code,
+                   title=str(body.get("title") or body.get("message") or response.reason or "Error"),
+                   detail=str(body.get("detail") or ""), errors=errors)
+
+
+class OrderApi:
+    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.session.request(method, f"{self.base_url}{path}",
+                                            timeout=TIMEOUT_SECONDS, **kwargs)
+        except requests.RequestException as error:
+            raise OrderApiError(Problem(status=503, title="Order API unreachable",
+                                        detail=f"{self.base_url}: {error.__class__.__name__}")) from None
+        if response.status_code >= 400:
+            raise OrderApiError(_problem(response))
+        try:
+            return response.json()
+        except ValueError:
+            raise OrderApiError(Problem(status=502, title="Order API answered with non-JSON",
+                                        detail=response.text[:200])) from None
+
+    def products(self) -> list[dict[str, Any]]:
+        body = self._call("GET", "/products")
+        products = body.get("products") if isinstance(body, dict) else None
+        return [product for product in products or [] if isinstance(product, dict)]
+
+    def place_order(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self._call("POST", "/orders", json=body)
+        if not isinstance(answer, dict) or not answer.get("orderId"):
+            raise OrderApiError(Problem(status=502, title="Order API answered without an order id"))
+        return answer
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        answer = self._call("GET", f"/orders/{quote(order_id, safe='')}")
+        return answer if isinstance(answer, dict) else {}
+
+    def notifications(self, subject: str) -> list[dict[str, Any]]:
+        """What the local stand-in for the notification endpoint received (local mode only)."""
+        body = self._call("GET", "/notifications", params={"subject": subject})
+        notifications = body.get("notifications") if isinstance(body, dict) else None
+        return [n for n in notifications or [] if isinstance(n, dict)]

@@ -1,0 +1,226 @@
+"""Services: everything that changes state, named `<entity>_<action>`.
+
+`observation_record` is the read model's one way in, for live and historical events alike:
+idempotent by CloudEvent id, in batches, so that a replay of a hundred thousand events is a
+few hundred transactions rather than a few hundred thousand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from dashboard import aws
+from dashboard.models import ObservedEvent, Order, OrderStatus, Sighting
+from dashboard.observations import Observation
+from dashboard.order_api import OrderApi
+from workflow.model import CHOREOGRAPHY
+
+STATUS_BY_TERMINAL_EVENT: dict[str, str] = {
+    "warehouse.order-shipped": OrderStatus.SHIPPED,
+    "order.rejected": OrderStatus.REJECTED,
+    "order.cancelled": OrderStatus.CANCELLED,
+}
+"""How an order ends, by the terminal event that says so (the model marks which are terminal;
+a test keeps the two in step)."""
+
+FIRST_EVENT = CHOREOGRAPHY.happy_path[0]
+
+
+def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return round((later - earlier).total_seconds() * 1000, 3)
+
+
+def _new_event_row(observation: Observation) -> ObservedEvent:
+    return ObservedEvent(
+        event_id=observation.event_id, type=observation.type, source=observation.source,
+        order_id=observation.order_id, correlation_id=observation.correlation_id,
+        causation_id=observation.causation_id, time=observation.time,
+        observed_at=observation.observed_at, origin=observation.origin, buses=[observation.bus],
+        valid=observation.valid, invalid_reason=observation.invalid_reason,
+        envelope=observation.envelope, data=observation.data,
+        eventbridge=observation.eventbridge,
+        observed_lag_ms=_ms(observation.observed_at, observation.time))
+
+
+def _apply_to_order(order: Order, event: ObservedEvent, observation: Observation) -> None:
+    """Fold one newly seen, valid event into its order."""
+    assert event.time is not None
+    order.event_count += 1
+    # order.placed's time is when the order was placed; until it is seen, the earliest event
+    # stands in for it.
+    if event.type == FIRST_EVENT or event.time < order.placed_at:
+        order.placed_at = event.time
+    if not order.correlation_id:
+        order.correlation_id = event.correlation_id
+    details = observation.order
+    if not order.customer_id and isinstance(details.get("customerId"), str):
+        order.customer_id = details["customerId"][:128]
+    total = details.get("total")
+    if order.total_amount is None and isinstance(total, dict) and isinstance(total.get("amount"), int):
+        order.total_amount = total["amount"]
+        order.currency = str(total.get("currency", ""))[:3]
+    if order.last_event_at is None or event.time >= order.last_event_at:
+        order.last_event_at = event.time
+        order.last_event_type = event.type
+    status = STATUS_BY_TERMINAL_EVENT.get(event.type)
+    # The first ending wins: a second one would be a defect upstream, not a change of mind.
+    if status is not None and (order.concluded_at is None or event.time < order.concluded_at):
+        order.status = status
+        order.concluded_at = event.time
+    order.duration_ms = _ms(order.concluded_at, order.placed_at)
+
+
+def _item(event: ObservedEvent, observation: Observation, order: Order | None) -> dict[str, Any]:
+    """What a websocket client receives for one sighting."""
+    return {
+        "eventId": event.event_id,
+        "bus": observation.bus,
+        "buses": list(event.buses),
+        "type": event.type,
+        "source": event.source,
+        "orderId": event.order_id,
+        "correlationId": event.correlation_id,
+        "causationId": event.causation_id or None,
+        "causeType": event.cause_type or None,
+        "time": event.time.isoformat() if event.time else None,
+        "observedAt": observation.observed_at.isoformat(),
+        "hopLatencyMs": event.hop_latency_ms,
+        "observedLagMs": _ms(observation.observed_at, event.time),
+        "valid": event.valid,
+        "invalidReason": event.invalid_reason or None,
+        "orderStatus": order.status if order is not None else None,
+        "event": observation.cloudevent,
+    }
+
+
+@transaction.atomic
+def observation_record(*, observations: Sequence[Observation]) -> list[dict[str, Any]]:
+    """Record observations in the read model; return what is new (an event not seen before,
+    or seen on another bus), as websocket items. Recording the same observation twice changes
+    nothing and returns nothing."""
+    if not observations:
+        return []
+    known = ObservedEvent.objects.in_bulk({o.event_id for o in observations}, field_name="event_id")
+    created: dict[str, ObservedEvent] = {}
+    rebussed: dict[str, ObservedEvent] = {}
+    fresh: list[tuple[Observation, ObservedEvent]] = []
+    for observation in observations:
+        row = known.get(observation.event_id) or created.get(observation.event_id)
+        if row is None:
+            row = created[observation.event_id] = _new_event_row(observation)
+        elif observation.bus in row.buses:
+            continue
+        else:
+            row.buses = [*row.buses, observation.bus]
+            if row.event_id in known:
+                rebussed[row.event_id] = row
+        fresh.append((observation, row))
+    if not fresh:
+        return []
+
+    _link_causes(created)
+    ObservedEvent.objects.bulk_create(created.values())
+    if rebussed:
+        ObservedEvent.objects.bulk_update(rebussed.values(), ["buses"])
+    Sighting.objects.bulk_create(
+        [Sighting(event=row, bus=o.bus, observed_at=o.observed_at, origin=o.origin,
+                  eventbridge_id=str(o.eventbridge.get("id", ""))[:128],
+                  eventbridge_time=_eventbridge_time(o)) for o, row in fresh],
+        ignore_conflicts=True)
+
+    orders = _fold_into_orders(created, {o.event_id: o for o, _ in fresh})
+    return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
+
+
+def _eventbridge_time(observation: Observation) -> datetime | None:
+    value = observation.eventbridge.get("time")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _link_causes(created: dict[str, ObservedEvent]) -> None:
+    """Hop latency needs both ends of a hop; whichever arrives second completes it."""
+    cause_ids = {row.causation_id for row in created.values() if row.causation_id}
+    causes: dict[str, tuple[str, datetime | None]] = {
+        row.event_id: (row.type, row.time) for row in created.values()}
+    missing = cause_ids - causes.keys()
+    if missing:
+        causes.update({event_id: (event_type, time) for event_id, event_type, time in
+                       ObservedEvent.objects.filter(event_id__in=missing)
+                       .values_list("event_id", "type", "time")})
+    for row in created.values():
+        if row.causation_id in causes:
+            cause_type, cause_time = causes[row.causation_id]
+            row.cause_type = cause_type
+            row.hop_latency_ms = _ms(row.time, cause_time)
+    orphans = list(ObservedEvent.objects.filter(causation_id__in=list(created),
+                                                hop_latency_ms__isnull=True))
+    for orphan in orphans:
+        cause = created[orphan.causation_id]
+        orphan.cause_type = cause.type
+        orphan.hop_latency_ms = _ms(orphan.time, cause.time)
+    if orphans:
+        ObservedEvent.objects.bulk_update(orphans, ["cause_type", "hop_latency_ms"])
+
+
+def _fold_into_orders(created: dict[str, ObservedEvent],
+                      observations: dict[str, Observation]) -> dict[str, Order]:
+    counted = [row for row in created.values() if row.valid and row.order_id and row.time]
+    order_ids = {row.order_id for row in observations.values() if row.order_id}
+    orders = Order.objects.in_bulk(order_ids)
+    if not counted:
+        return orders
+    changed: dict[str, Order] = {}
+    for row in sorted(counted, key=lambda r: r.time or r.observed_at):
+        order = orders.get(row.order_id)
+        if order is None:
+            order = orders[row.order_id] = Order(order_id=row.order_id, placed_at=row.time)
+        _apply_to_order(order, row, observations[row.event_id])
+        changed[order.order_id] = order
+    Order.objects.bulk_create(
+        changed.values(), update_conflicts=True, unique_fields=["order_id"],
+        update_fields=["correlation_id", "customer_id", "status", "placed_at", "concluded_at",
+                       "duration_ms", "event_count", "last_event_type", "last_event_at",
+                       "total_amount", "currency"])
+    return orders
+
+
+def read_model_clear() -> tuple[int, int]:
+    """Forget everything observed (a rebuild from the log group starts here). Returns the
+    numbers of events and orders forgotten."""
+    with transaction.atomic():
+        events = ObservedEvent.objects.count()
+        orders = Order.objects.count()
+        Sighting.objects.all().delete()
+        ObservedEvent.objects.all().delete()
+        Order.objects.all().delete()
+    return events, orders
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+
+
+def order_place(*, customer_id: str, lines: Sequence[OrderLine], card_number: str,
+                api: OrderApi | None = None) -> dict[str, Any]:
+    """Place an order through the order HTTP API, as any client would. Raises
+    `OrderApiError` with the API's problem details when it refuses."""
+    api = api or OrderApi(aws.current().outputs().order_api_url)
+    return api.place_order({
+        "customerId": customer_id,
+        "items": [{"sku": line.sku, "quantity": line.quantity} for line in lines],
+        "card": {"number": card_number},
+    })

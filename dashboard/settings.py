@@ -1,0 +1,188 @@
+"""Settings, from environment variables only.
+
+Two profiles (`CHOREO_PROFILE`):
+- `local` (default): one process bound to 127.0.0.1, SQLite under the cache folder, the
+  in-memory channel layer, no login — like Jaeger's or Temporal's development UIs.
+- `production`: several ASGI processes and one poller process sharing PostgreSQL
+  (`DATABASE_URL`) and Redis (`REDIS_URL`); Django auth for every page and websocket, staff
+  for actions; `DJANGO_SECRET_KEY` is required.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent
+ROOT = BASE_DIR.parent
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """Django's DATABASES entry for a `postgres://user:password@host:port/name` or
+    `sqlite:///absolute/path` URL."""
+    parts = urlsplit(url)
+    if parts.scheme in {"postgres", "postgresql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            # Connections are reused by the ASGI server's worker threads.
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if parts.scheme == "sqlite":
+        return _sqlite(Path(unquote(parts.path)))
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
+
+
+def _sqlite(path: Path) -> dict[str, Any]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            # The poller writes while pages read: WAL lets readers go on during a write, and
+            # IMMEDIATE transactions queue writers instead of failing with "database is locked".
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+
+
+PROFILE = os.environ.get("CHOREO_PROFILE", "local").strip().lower()
+if PROFILE not in {"local", "production"}:
+    raise ImproperlyConfigured(f"CHOREO_PROFILE must be local or production, not {PROFILE!r}")
+PRODUCTION = PROFILE == "production"
+
+DEBUG = _flag("DJANGO_DEBUG")
+
+if PRODUCTION:
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("the production profile needs DJANGO_SECRET_KEY")
+else:
+    # Local mode has no login and binds to the loopback interface; nothing signed with this
+    # key outlives the process that matters.
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-mode-only-not-secret")
+
+_bind_host = os.environ.get("CHOREO_HOST", "127.0.0.1")
+ALLOWED_HOSTS = list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _bind_host,
+                                    *_list("DJANGO_ALLOWED_HOSTS")]))
+CSRF_TRUSTED_ORIGINS = _list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "channels",
+    "dashboard.apps.DashboardConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# Login for everything in production: pages, JSON and (in the consumers) websockets.
+DASHBOARD_REQUIRE_LOGIN = PRODUCTION or _flag("DASHBOARD_REQUIRE_LOGIN")
+if DASHBOARD_REQUIRE_LOGIN:
+    MIDDLEWARE.append("django.contrib.auth.middleware.LoginRequiredMiddleware")
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "live"
+LOGOUT_REDIRECT_URL = "login"
+
+ROOT_URLCONF = "dashboard.urls"
+ASGI_APPLICATION = "dashboard.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "dashboard.views.dashboard_context",
+            ],
+        },
+    },
+]
+
+_cache_dir = Path(os.environ.get("CHOREO_CACHE_DIR", str(ROOT / ".cache")))
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+elif PRODUCTION:
+    raise ImproperlyConfigured("the production profile needs DATABASE_URL (postgres://...)")
+else:
+    DATABASES = {"default": _sqlite(_cache_dir / "dashboard.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The in-memory layer's default capacity of 100 makes group_send drop messages silently
+# under load; broadcasts are batched, so this bounds memory, not throughput.
+CHANNEL_CAPACITY = int(os.environ.get("DASHBOARD_CHANNEL_CAPACITY", "10000"))
+if PRODUCTION:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
+                       "capacity": CHANNEL_CAPACITY, "expiry": 30},
+        },
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                    "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": 30}},
+    }
+
+STATIC_URL = "/static/"
+STATIC_ROOT = _cache_dir / "static"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# Production sits behind HTTPS; set DJANGO_SECURE_COOKIES=0 to try the profile over plain HTTP.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _flag("DJANGO_SECURE_COOKIES", PRODUCTION)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "[dashboard] %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"dashboard": {"handlers": ["console"], "level": os.environ.get(
+        "DASHBOARD_LOG_LEVEL", "INFO"), "propagate": False}},
+}

@@ -1,0 +1,195 @@
+// The live view: the graph, the event feed, recent orders and the place-order form.
+import { GraphView } from "./graph.js";
+import { connect, showConnection } from "./stream.js";
+import { clock, duration, el, orderColour, orderUrl, paintSwatches } from "./util.js";
+
+const FEED_LIMIT = 200;
+const RECENT_LIMIT = 12;
+const LEGEND_LIMIT = 8;
+
+const graph = new GraphView(document.querySelector("[data-graph]"),
+  JSON.parse(document.getElementById("graph-data").textContent));
+const feed = document.querySelector("[data-feed]");
+const feedEmpty = document.querySelector("[data-feed-empty]");
+const pauseButton = document.querySelector("[data-pause]");
+const legend = document.querySelector("[data-legend]");
+const recent = document.querySelector("[data-recent]");
+const rate = document.querySelector("[data-rate]");
+paintSwatches();
+
+let paused = false;
+let held = [];
+const inFlight = new Map(); // orderId → {status, seen}
+const arrivals = [];
+
+function badge(text, className) {
+  return el("span", { class: `badge ${className}` }, text);
+}
+
+function feedRow(item) {
+  const type = item.valid
+    ? el("span", { class: `type src-${item.source}` }, item.type)
+    : el("span", {}, el("span", { class: "type invalid", title: item.invalidReason || "" }, item.type || "(not a CloudEvent)"), " ", badge("invalid", "invalid"));
+  const order = item.orderId
+    ? el("a", { class: "order-link", href: orderUrl(item.orderId) },
+      el("span", { class: "swatch", style: `--hit:${orderColour(item.orderId)}` }), item.orderId)
+    : "—";
+  const buses = el("td", {});
+  for (const bus of item.buses || [item.bus]) buses.append(badge(bus, `bus-${bus}`), " ");
+  return el("tr", { class: "fresh", "data-event-id": item.eventId },
+    el("td", { class: "time", title: item.observedAt }, clock(item.observedAt)),
+    el("td", {}, type),
+    el("td", {}, order),
+    buses,
+    el("td", { class: "num" }, duration(item.hopLatencyMs)),
+    el("td", { class: "num" }, duration(item.observedLagMs)));
+}
+
+function addToFeed(items) {
+  // One row per event, whatever the buses it was seen on: the latest sighting lists them all.
+  const latest = new Map();
+  for (const item of items) { latest.delete(item.eventId); latest.set(item.eventId, item); }
+  const rows = document.createDocumentFragment();
+  for (const item of [...latest.values()].reverse()) {
+    feed.querySelector(`tr[data-event-id="${CSS.escape(item.eventId)}"]`)?.remove();
+    rows.append(feedRow(item));
+  }
+  feed.prepend(rows);
+  while (feed.rows.length > FEED_LIMIT) feed.deleteRow(-1);
+  feedEmpty?.classList.add("hidden");
+}
+
+function updateRecent(items) {
+  for (const item of items) {
+    if (!item.orderId || !item.valid) continue;
+    let row = recent.querySelector(`[data-order="${CSS.escape(item.orderId)}"]`);
+    if (!row) {
+      row = el("a", { class: "recent-row", href: orderUrl(item.orderId), "data-order": item.orderId },
+        el("span", { class: "swatch", style: `--hit:${orderColour(item.orderId)}` }),
+        el("span", { class: "mono" }, item.orderId, el("span", { class: "last" }, "")),
+        el("span", { class: "badge", "data-status": "" }, ""));
+      recent.prepend(row);
+      recent.querySelector("[data-recent-empty]")?.remove();
+      while (recent.children.length > RECENT_LIMIT) recent.lastElementChild.remove();
+    }
+    const status = row.querySelector("[data-status]");
+    status.textContent = item.orderStatus || "placed";
+    status.className = `badge status-${item.orderStatus || "placed"}`;
+    row.querySelector(".last").textContent = ` · ${item.type}`;
+  }
+}
+
+function updateLegend(items) {
+  const now = Date.now();
+  for (const item of items) {
+    if (item.orderId && item.valid) inFlight.set(item.orderId, { status: item.orderStatus, seen: now });
+  }
+  for (const [orderId, entry] of inFlight) {
+    const stale = now - entry.seen > (entry.status && entry.status !== "placed" ? 15000 : 120000);
+    if (stale) inFlight.delete(orderId);
+  }
+  const entries = [...inFlight.entries()].sort((a, b) => b[1].seen - a[1].seen).slice(0, LEGEND_LIMIT);
+  legend.replaceChildren(...entries.map(([orderId, entry]) => el("a", { href: orderUrl(orderId) },
+    el("span", { class: "swatch", style: `--hit:${orderColour(orderId)}` }), orderId,
+    el("span", { class: "hint" }, entry.status && entry.status !== "placed" ? ` ${entry.status}` : ""))));
+}
+
+function showRate() {
+  const now = Date.now();
+  while (arrivals.length && now - arrivals[0] > 5000) arrivals.shift();
+  rate.textContent = `${(arrivals.length / 5).toFixed(1)} events/s`;
+}
+setInterval(showRate, 1000);
+
+const stream = connect("/ws/events", {
+  onState: showConnection,
+  onItems(items) {
+    const now = Date.now();
+    for (const item of items) {
+      arrivals.push(now);
+      if (item.valid && item.orderId) graph.play(item, orderColour(item.orderId));
+    }
+    updateRecent(items);
+    updateLegend(items);
+    if (paused) { held.push(...items); pauseButton.textContent = `Resume (${held.length})`; return; }
+    addToFeed(items);
+  },
+});
+// What the page was rendered with is not news.
+for (const row of feed.querySelectorAll("tr[data-event-id]")) {
+  for (const bus of (row.dataset.buses || "").split(" ")) if (bus) stream.markSeen(`${row.dataset.eventId}@${bus}`);
+}
+
+pauseButton?.addEventListener("click", () => {
+  paused = !paused;
+  pauseButton.setAttribute("aria-pressed", String(paused));
+  pauseButton.textContent = paused ? "Resume" : "Pause";
+  if (!paused && held.length) { addToFeed(held); held = []; }
+});
+
+// --- the place-order form: submitted in the background so the graph keeps animating ---
+const form = document.querySelector("[data-order-form]");
+if (form) {
+  const cardNumber = form.querySelector("[data-card-number]");
+  const placed = form.querySelector("[data-placed]");
+  const problem = form.querySelector("[data-problem]");
+  const submit = form.querySelector("[data-submit]");
+  const sending = form.querySelector("[data-sending]");
+  const syncCard = () => {
+    const custom = form.querySelector('input[name="card"]:checked')?.value === "custom";
+    cardNumber.classList.toggle("hidden", !custom);
+  };
+  form.addEventListener("change", syncCard);
+  syncCard();
+
+  const clearErrors = () => {
+    for (const box of form.querySelectorAll("[data-error-for]")) box.textContent = "";
+    for (const field of form.querySelectorAll(".has-error")) field.classList.remove("has-error");
+    problem.classList.add("hidden");
+    problem.replaceChildren();
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors();
+    placed.classList.add("hidden");
+    submit.disabled = true;
+    sending.textContent = "placing…";
+    try {
+      const response = await fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": form.elements.csrfmiddlewaretoken.value },
+      });
+      const body = await response.json().catch(() => ({}));
+      if (body.placed) {
+        placed.replaceChildren("Order ", el("a", { href: body.traceUrl, class: "mono" }, body.orderId),
+          " placed — watch it on the graph, or open its trace.");
+        placed.classList.remove("hidden");
+        updateLegend([{ orderId: body.orderId, valid: true, orderStatus: "placed" }]);
+        return;
+      }
+      const errors = body.fieldErrors || {};
+      for (const [name, messages] of Object.entries(errors)) {
+        const key = name === "card_number" ? "card" : name;
+        const box = form.querySelector(`[data-error-for="${CSS.escape(key)}"]`);
+        if (box && name !== "__all__") {
+          box.textContent = messages.join(" ");
+          box.closest("[data-field]")?.classList.add("has-error");
+        } else {
+          problem.append(el("div", {}, messages.join(" ")));
+          problem.classList.remove("hidden");
+        }
+      }
+      if (!Object.keys(errors).length) {
+        problem.append(el("div", {}, `The dashboard answered ${response.status}.`));
+        problem.classList.remove("hidden");
+      }
+    } catch (error) {
+      problem.append(el("div", {}, `Could not reach the dashboard: ${error.message}`));
+      problem.classList.remove("hidden");
+    } finally {
+      submit.disabled = false;
+      sending.textContent = "";
+    }
+  });
+}

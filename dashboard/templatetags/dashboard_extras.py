@@ -1,0 +1,81 @@
+"""Small template filters: SVG coordinates, durations and JSON for the trace page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+TITLE_CHAR_WIDTH = 7.4  # a bold 12px sans-serif, generously
+
+
+@register.filter
+def num(value: float | int | None) -> str:
+    """A coordinate for SVG: at most one decimal, never localized."""
+    if value is None:
+        return "0"
+    return f"{float(value):.1f}".rstrip("0").rstrip(".")
+
+
+@register.filter
+def add_num(value: float, amount: float) -> str:
+    return num(float(value) + float(amount))
+
+
+@register.filter
+def sub_num(value: float, amount: float) -> str:
+    return num(float(value) - float(amount))
+
+
+@register.filter
+def text_too_wide(text: str, width: float) -> bool:
+    return len(text) * TITLE_CHAR_WIDTH > float(width)
+
+
+@register.filter
+def duration(milliseconds: float | None) -> str:
+    """A human duration: 840 ms, 2.4 s, 3 min 5 s."""
+    if milliseconds is None:
+        return "—"
+    value = float(milliseconds)
+    if abs(value) < 1000:
+        return f"{value:.0f} ms"
+    if abs(value) < 60_000:
+        return f"{value / 1000:.1f} s"
+    minutes, seconds = divmod(int(value / 1000), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Indented JSON for a <pre>; autoescaping still applies where it is shown."""
+    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+
+
+@register.filter
+def percent(part: float | None, whole: float | None) -> str:
+    """A position on the timeline, as a CSS percentage."""
+    if part is None or not whole:
+        return "0%"
+    return f"{max(0.0, min(100.0, float(part) / float(whole) * 100)):.3f}%"
+
+
+@register.filter
+def money(amount: Any, currency: str = "") -> str:
+    """Integer minor units as a price: 650, "GBP" → "6.50 GBP"."""
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        return ""
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 100)
+    return f"{sign}{major}.{minor:02d} {currency}".strip()
+
+
+@register.filter
+def mul_quarter(value: float | None, quarters: int) -> float:
+    return float(value or 0) * int(quarters) / 4

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dashboard import views
+
+urlpatterns = [
+    path("", views.live, name="live"),
+    path("orders/", views.order_list, name="order-list"),
+    path("orders/place", views.order_create, name="order-create"),
+    path("orders/<str:order_id>", views.order_trace, name="order-trace"),
+    path("api/graph", views.graph_json, name="graph-json"),
+    path("api/orders/<str:order_id>", views.order_json, name="order-json"),
+    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,182 @@
+"""Views translate between HTTP and the services and selectors; nothing more."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard import aws, selectors, services
+from dashboard.forms import OrderForm
+from dashboard.graph import Graph, flight_key, graph_build
+from dashboard.models import OrderStatus
+from dashboard.order_api import OrderApiError, Problem
+
+RECENT_EVENTS = 60
+RECENT_ORDERS = 12
+ORDERS_PER_PAGE = 50
+
+
+def dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    return {"stack_name": aws.current().stack_name,
+            "require_login": settings.DASHBOARD_REQUIRE_LOGIN}
+
+
+@lru_cache(maxsize=4)
+def _graph(outputs: tuple[tuple[str, str], ...]) -> Graph:
+    return graph_build(outputs=dict(outputs))
+
+
+def current_graph() -> Graph:
+    """The model's graph, with deployed names once the stack can be read."""
+    outputs = aws.current().outputs_or_none()
+    return _graph(tuple(sorted(outputs.values.items())) if outputs else ())
+
+
+def _may_act(request: HttpRequest) -> bool:
+    return not settings.DASHBOARD_REQUIRE_LOGIN or request.user.is_staff
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _live_context(request: HttpRequest, form: OrderForm | None = None,
+                  placed: dict[str, Any] | None = None,
+                  problem: Problem | None = None) -> dict[str, Any]:
+    products, catalogue_problem = selectors.product_list()
+    graph = current_graph()
+    outputs = aws.current().outputs_or_none()
+    return {
+        "nav": "live",
+        "graph": graph,
+        "graph_data": graph.to_dict(),
+        "form": form or OrderForm(products=products),
+        "catalogue_problem": catalogue_problem,
+        "placed": placed,
+        "problem": problem,
+        "may_act": _may_act(request),
+        "events": selectors.event_recent_list(limit=RECENT_EVENTS),
+        "orders": list(selectors.order_list()[:RECENT_ORDERS]),
+        "outputs": sorted(outputs.values.items()) if outputs else [],
+        "taken": set(), "taken_edges": set(),
+    }
+
+
+@require_GET
+def live(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/live.html", _live_context(request))
+
+
+@require_POST
+def order_create(request: HttpRequest) -> HttpResponse:
+    """Place an order through the order API; its problem details come back next to the fields."""
+    if not _may_act(request):
+        problem = Problem(status=403, title="Staff only", detail="placing orders needs a staff account")
+        if _wants_json(request):
+            return JsonResponse({"placed": False, "status": 403,
+                                 "fieldErrors": {"__all__": [f"{problem.title}: {problem.detail}"]}},
+                                status=403)
+        return render(request, "dashboard/live.html", _live_context(request, problem=problem),
+                      status=403)
+    products, _ = selectors.product_list()
+    form = OrderForm(request.POST, products=products)
+    status = 400
+    placed: dict[str, Any] | None = None
+    if form.is_valid():
+        try:
+            answer = services.order_place(customer_id=form.cleaned_data["customer_id"] or "",
+                                          lines=form.lines(), card_number=form.card_value())
+        except OrderApiError as error:
+            form.add_problem(error.problem)
+            status = error.problem.status if 400 <= error.problem.status < 600 else 502
+        else:
+            placed = {"orderId": answer["orderId"], "correlationId": answer.get("correlationId"),
+                      "status": answer.get("status"),
+                      "traceUrl": reverse("order-trace", args=[answer["orderId"]])}
+            status = 202
+    if _wants_json(request):
+        # A refusal is an answer the page expects, not a failed request: it comes back as
+        # 200 with `placed: false` (browsers log every 4xx fetch as a console error).
+        if placed:
+            return JsonResponse({"placed": True, **placed}, status=202)
+        return JsonResponse({"placed": False, "status": status,
+                             "fieldErrors": {name: [str(e) for e in errors]
+                                             for name, errors in form.errors.items()}})
+    if placed:
+        form = OrderForm(products=products)
+    return render(request, "dashboard/live.html", _live_context(request, form=form, placed=placed),
+                  status=200 if placed else status)
+
+
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or ""
+    if status not in OrderStatus.values:
+        status = ""
+    page = Paginator(selectors.order_list(status=status or None), ORDERS_PER_PAGE) \
+        .get_page(request.GET.get("page"))
+    context = {"nav": "orders", "page": page, "status": status,
+               "counts": selectors.order_status_counts(), "statuses": OrderStatus.values}
+    if request.GET.get("partial"):
+        return render(request, "dashboard/_order_table.html", context)
+    return render(request, "dashboard/order_list.html", context)
+
+
+def _trace_context(order_id: str) -> dict[str, Any]:
+    trace = selectors.trace_get(order_id=order_id)
+    graph = current_graph()
+    taken: set[str] = set()
+    taken_edges: set[str] = set()
+    for event_type, bus in trace.sightings:
+        for flight in graph.flights.get(flight_key(event_type, bus), []):
+            taken.update(flight.connectors)
+            taken_edges.update(flight.edges)
+    return {"nav": "orders", "trace": trace, "order": trace.order, "graph": graph,
+            "graph_data": graph.to_dict(), "taken": taken, "taken_edges": taken_edges,
+            "notifications": selectors.notification_list(order_id=order_id),
+            "sightings": [{"type": item.event.type, "bus": bus, "offsetMs": item.offset_ms}
+                          for item in trace.events for bus in item.event.buses]}
+
+
+@require_GET
+def order_trace(request: HttpRequest, order_id: str) -> HttpResponse:
+    context = _trace_context(order_id)
+    if context["order"] is None and not context["trace"].events and not context["trace"].invalid:
+        raise Http404("no events of this order have been observed")
+    if request.GET.get("partial"):
+        return render(request, "dashboard/_trace_body.html", context)
+    return render(request, "dashboard/trace.html", context)
+
+
+@require_GET
+def graph_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(current_graph().to_dict())
+
+
+@require_GET
+def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
+    """One order's trace as JSON: its read-model row and every event as published."""
+    trace = selectors.trace_get(order_id=order_id)
+    if trace.order is None and not trace.events and not trace.invalid:
+        raise Http404("no events of this order have been observed")
+    order = trace.order
+    return JsonResponse({
+        "orderId": order_id,
+        "status": order.status if order else None,
+        "correlationId": order.correlation_id if order else None,
+        "placedAt": order.placed_at.isoformat() if order and order.placed_at else None,
+        "concludedAt": order.concluded_at.isoformat() if order and order.concluded_at else None,
+        "durationMs": order.duration_ms if order else None,
+        "events": [{"offsetMs": item.offset_ms, "hopLatencyMs": item.hop_latency_ms,
+                    "buses": item.event.buses, "observedAt": item.event.observed_at.isoformat(),
+                    "event": item.event.cloudevent} for item in trace.events],
+        "invalid": [{"eventId": row.event_id, "reason": row.invalid_reason, "buses": row.buses,
+                     "event": row.cloudevent} for row in trace.invalid],
+    })

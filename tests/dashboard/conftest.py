@@ -1,0 +1,173 @@
+"""Fixtures: the embedded AWS (moto's server on a free port), a stand-in order API, the
+dashboard pointed at them, and a fresh channel layer per test."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from channels.layers import channel_layers
+
+from dashboard import aws
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own in-memory layer (and so its own event loop's queues)."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def moto_client(endpoint: str, service: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@dataclass
+class StubOrderApi:
+    """What the order API answers, as far as the dashboard cares."""
+
+    url: str
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    products: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"sku": "MUG-STONEWARE", "name": "Stoneware mug",
+         "unitPrice": {"amount": 1200, "currency": "GBP"}, "currency": "GBP"},
+        {"sku": "TEA-EARL-GREY", "name": "Earl Grey <tea>, 250 g",
+         "unitPrice": {"amount": 650, "currency": "GBP"}, "currency": "GBP"}])
+
+
+def _problem(errors: list[dict[str, str]]) -> tuple[int, dict[str, Any]]:
+    return 400, {"title": "Invalid order", "status": 400, "detail": "the order has problems",
+                 "errors": errors}
+
+
+@pytest.fixture
+def order_api() -> Iterator[StubOrderApi]:
+    port = free_port()
+    stub = StubOrderApi(url=f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/products":
+                self._send(200, {"products": stub.products})
+            elif url.path == "/notifications":
+                subject = parse_qs(url.query).get("subject", [""])[0]
+                self._send(200, {"notifications": stub.notifications.get(subject, [])})
+            else:
+                self._send(404, {"message": "Not Found"})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            errors = []
+            if not body.get("customerId"):
+                errors.append({"field": "customerId", "message": "is required, as a non-empty string"})
+            if not body.get("items"):
+                errors.append({"field": "items", "message": "must be a non-empty list"})
+            for index, item in enumerate(body.get("items", [])):
+                if item["quantity"] > 100:
+                    errors.append({"field": f"items[{index}].quantity",
+                                   "message": "must be between 1 and 100"})
+            if body.get("card", {}).get("number", "").replace(" ", "") == "1234":
+                errors.append({"field": "card.number", "message": "is not a valid card number"})
+            if errors:
+                status, problem = _problem(errors)
+                self._send(status, problem, "application/problem+json")
+                return
+            stub.orders.append(body)
+            order_id = f"ord-{uuid.uuid4().hex[:12]}"
+            self._send(202, {"orderId": order_id, "correlationId": str(uuid.uuid4()),
+                             "status": "placed", "links": {"self": f"/orders/{order_id}"}})
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield stub
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def stack(order_api: StubOrderApi) -> Iterator[aws.AwsContext]:
+    """The dashboard pointed at a stack whose outputs name the stand-in order API (and an AWS
+    endpoint nobody listens on: tests that need AWS use `moto_stack`)."""
+    context = aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9",
+                            outputs={"OrderApiUrl": order_api.url,
+                                     "GlobalEventBusName": "choreo-global",
+                                     "LoyaltyEventBusName": "choreo-loyalty",
+                                     "WarehouseFunctionName": "choreo-WarehouseFunction-1A2B"},
+                            credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"})
+    yield context
+    aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9", outputs={})
+
+
+@dataclass
+class MotoStack:
+    context: aws.AwsContext
+    queue_url: str
+    log_group_name: str
+    sqs: Any
+    logs: Any
+
+
+@pytest.fixture
+def moto_stack(moto_endpoint: str, order_api: StubOrderApi) -> Iterator[MotoStack]:
+    """An observability queue and log group in the embedded AWS, named by stack outputs."""
+    suffix = uuid.uuid4().hex[:8]
+    sqs = moto_client(moto_endpoint, "sqs")
+    logs = moto_client(moto_endpoint, "logs")
+    queue_url = sqs.create_queue(QueueName=f"observability-{suffix}")["QueueUrl"]
+    log_group = f"/choreo/events-{suffix}"
+    logs.create_log_group(logGroupName=log_group)
+    context = aws.configure(region=REGION, stack_name="choreo", endpoint_url=moto_endpoint,
+                            outputs={"ObservabilityQueueUrl": queue_url,
+                                     "ObservabilityLogGroupName": log_group,
+                                     "OrderApiUrl": order_api.url},
+                            credentials={"aws_access_key_id": "test",
+                                         "aws_secret_access_key": "test"})
+    yield MotoStack(context=context, queue_url=queue_url, log_group_name=log_group, sqs=sqs,
+                    logs=logs)
+    sqs.delete_queue(QueueUrl=queue_url)
+    logs.delete_log_group(logGroupName=log_group)
+    aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9", outputs={})

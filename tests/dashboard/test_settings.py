@@ -1,0 +1,55 @@
+"""Settings differ between profiles by environment variables only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = ("import json, django; django.setup(); from django.conf import settings as s; "
+         "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], "
+         "'name': str(s.DATABASES['default']['NAME']), "
+         "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
+         "'capacity': s.CHANNEL_LAYERS['default']['CONFIG']['capacity'], "
+         "'login': s.DASHBOARD_REQUIRE_LOGIN, 'middleware': s.MIDDLEWARE, 'debug': s.DEBUG, "
+         "'hosts': s.ALLOWED_HOSTS}))")
+
+
+def settings_under(**environment: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CHOREO_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "dashboard.settings", **environment})
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_local_mode_is_sqlite_in_memory_layer_and_no_login(tmp_path):
+    result = settings_under(CHOREO_CACHE_DIR=str(tmp_path))
+    found = json.loads(result.stdout)
+    assert found["db"] == "django.db.backends.sqlite3"
+    assert found["name"] == str(tmp_path / "dashboard.sqlite3")
+    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["capacity"] >= 10_000  # the default 100 drops events silently under load
+    assert not found["login"] and not found["debug"]
+    assert {"127.0.0.1", "localhost"} <= set(found["hosts"])
+
+
+def test_production_is_postgres_redis_and_login_for_everything():
+    result = settings_under(CHOREO_PROFILE="production", DJANGO_SECRET_KEY="s3cret",
+                            DATABASE_URL="postgres://dashboard:pw@db.internal:5433/choreo",
+                            REDIS_URL="redis://cache.internal:6379/1")
+    found = json.loads(result.stdout)
+    assert found["db"] == "django.db.backends.postgresql" and found["name"] == "choreo"
+    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["login"]
+    assert "django.contrib.auth.middleware.LoginRequiredMiddleware" in found["middleware"]
+
+
+def test_production_refuses_to_start_without_a_secret_key_or_a_database():
+    no_key = settings_under(CHOREO_PROFILE="production", DATABASE_URL="postgres://x@y/z")
+    no_database = settings_under(CHOREO_PROFILE="production", DJANGO_SECRET_KEY="s3cret")
+    assert no_key.returncode != 0 and "DJANGO_SECRET_KEY" in no_key.stderr
+    assert no_database.returncode != 0 and "DATABASE_URL" in no_database.stderr
