@@ -53,9 +53,12 @@ def seed_inventory(config: LocalConfig, deployment: Deployment) -> int:
 
 
 @contextmanager
-def local_system(config: LocalConfig) -> Iterator[LocalSystem]:
+def local_system(config: LocalConfig, *, dashboard: bool = False) -> Iterator[LocalSystem]:
     """Embedded AWS, deployed stack and running runtime; torn down on exit."""
-    for port, what in ((config.api_port, "CHOREO_API_PORT"),):
+    ports = [(config.api_port, "CHOREO_API_PORT")]
+    if dashboard:
+        ports.append((config.dashboard_port, "CHOREO_DASHBOARD_PORT"))
+    for port, what in ports:
         if port_in_use(config.host, port):
             raise EmbeddedAwsError(f"port {port} is in use: stop what listens there, or set {what}")
     aws = EmbeddedAws(config)
@@ -106,7 +109,7 @@ def up(config: LocalConfig, *, dashboard: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        with local_system(config) as system:
+        with local_system(config, dashboard=dashboard) as system:
             if dashboard:
                 from dashboard.serve import serve_dashboard
 
@@ -133,12 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[choreo] %(message)s")
     config = LocalConfig.from_environment()
     if args.command == "up":
-        try:
-            import dashboard.serve  # noqa: F401
-            has_dashboard = not args.no_dashboard
-        except ImportError:
-            has_dashboard = False
-        return up(config, dashboard=has_dashboard)
+        return up(config, dashboard=not args.no_dashboard)
     return 2
 
 
