@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -47,20 +46,10 @@ def serve_dashboard(config: LocalConfig, system: Any, stop: threading.Event,
     aws.configure(region=config.region, stack_name=config.stack_name,
                   endpoint_url=config.aws_endpoint, outputs=dict(system.deployment.outputs),
                   credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"})
-    _check_port(config.host, config.dashboard_port)
     # The embedded AWS starts empty each time, so the read model restarts from its log group
     # rather than keeping orders the order API no longer knows.
     prepare(clear=True)
     serve(host=config.host, port=config.dashboard_port, stop=stop, ready=ready)
-
-
-def _check_port(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            raise SystemExit(f"[choreo] dashboard port {port} is in use: stop what listens "
-                             "there, or set CHOREO_DASHBOARD_PORT") from None
 
 
 def prepare(*, clear: bool, rebuild: bool = True) -> None:
