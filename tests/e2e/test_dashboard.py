@@ -1,0 +1,172 @@
+"""The dashboard against the running system, as a person uses it: in a real browser, with
+orders flowing through the embedded AWS and the local runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import websockets
+
+from tests.e2e.conftest import ROOT, RunningSystem, free_port, place
+from workflow.model import CHOREOGRAPHY
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp"))
+CHAIN = list(CHOREOGRAPHY.happy_path)
+
+
+@dataclass
+class Dashboard:
+    url: str
+    process: subprocess.Popen[bytes]
+    port: int
+    database: Path
+    log_path: Path
+
+
+def start_dashboard(system: RunningSystem, database: Path, log_path: Path,
+                    port: int | None = None) -> Dashboard:
+    """`manage.py serve` against the running system's embedded AWS, as the production profile
+    runs it beside the workflow (here with SQLite and the in-memory channel layer)."""
+    port = port or free_port()
+    env = {**os.environ, "CHOREO_AWS_PORT": str(urlsplit(system.aws_endpoint).port),
+           "DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dashboard exited:\n{log_path.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{url}/", timeout=2).status_code == 200:
+                return Dashboard(url, process, port, database, log_path)
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"dashboard not up in 60s:\n{log_path.read_text()[-2000:]}")
+
+
+def stop_dashboard(dashboard: Dashboard, sig: int = signal.SIGINT) -> None:
+    dashboard.process.send_signal(sig)
+    try:
+        dashboard.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        dashboard.process.kill()
+        dashboard.process.wait()
+
+
+@pytest.fixture(scope="module")
+def dashboard(running_system: RunningSystem, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[Dashboard]:
+    folder = tmp_path_factory.mktemp("dashboard")
+    started = start_dashboard(running_system, folder / "read-model.sqlite3", folder / "serve.log")
+    yield started
+    stop_dashboard(started)
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed: `make browser` installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.console_errors = []  # type: ignore[attr-defined]
+        page.outside_requests = []  # type: ignore[attr-defined]
+        page.on("console", lambda m: page.console_errors.append(m.text)  # type: ignore[attr-defined]
+                if m.type == "error" else None)
+        page.on("request", lambda r: page.outside_requests.append(r.url)  # type: ignore[attr-defined]
+                if urlsplit(r.url).hostname not in ("127.0.0.1", "localhost") else None)
+        yield page
+        browser.close()
+
+
+def test_an_order_placed_from_the_form_travels_the_graph_and_its_trace_shows_every_event(
+        dashboard: Dashboard, page: Any) -> None:
+    page.goto(f"{dashboard.url}/", wait_until="networkidle")
+    page.fill("input[name=customer_id]", "browser-customer")
+    page.locator(".product input[type=number]").first.fill("1")
+    page.click("[data-submit]")
+    placed = page.locator("[data-placed] a")
+    placed.wait_for(timeout=15_000)
+    order_id = placed.inner_text().strip()
+
+    # the order's path completes on the live graph: its legend entry turns to shipped
+    page.locator("[data-legend]", has_text=order_id).wait_for(timeout=20_000)
+    page.wait_for_function(
+        "id => [...document.querySelectorAll('[data-legend] *')].some(e =>"
+        " e.textContent.includes(id) && e.textContent.includes('shipped'))",
+        arg=order_id, timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "e2e-live.png"))
+
+    page.goto(f"{dashboard.url}/orders/{order_id}", wait_until="networkidle")
+    deadline = time.monotonic() + 15
+    text = page.inner_text("body")
+    while time.monotonic() < deadline and not all(t in text for t in CHAIN):
+        page.wait_for_timeout(500)
+        page.reload(wait_until="networkidle")
+        text = page.inner_text("body")
+    page.screenshot(path=str(SCREENSHOTS / "e2e-trace.png"), full_page=True)
+    assert [t for t in CHAIN if t not in text] == []
+    assert "shipped" in text
+    notifications = page.locator("text=application/cloudevents+json")
+    assert notifications.count() >= 1, "the delivered notification is shown on the trace"
+    assert page.console_errors == []  # type: ignore[attr-defined]
+    assert page.outside_requests == []  # type: ignore[attr-defined]
+
+
+def test_the_websocket_streams_an_orders_events_as_they_happen(
+        running_system: RunningSystem, dashboard: Dashboard) -> None:
+    async def watch() -> tuple[dict[str, float], float]:
+        seen: dict[str, float] = {}
+        ws_url = dashboard.url.replace("http", "ws") + "/ws/events"
+        async with websockets.connect(ws_url, origin=dashboard.url) as socket:  # type: ignore[arg-type]
+            started = time.monotonic()
+            response = await asyncio.to_thread(
+                place, running_system, [{"sku": "INFUSER-MESH", "quantity": 1}])
+            correlation_id = response.json()["correlationId"]
+            while len(seen) < len(CHAIN) and time.monotonic() - started < 30:
+                try:
+                    frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=1))
+                except TimeoutError:
+                    continue
+                for item in frame.get("events", []):
+                    event = item.get("event", {})
+                    if event.get("correlationid") == correlation_id:
+                        seen.setdefault(event["type"], time.monotonic() - started)
+            return seen, time.monotonic() - started
+
+    seen, _ = asyncio.run(watch())
+    print(f"\nwebsocket: {[(t, round(s * 1000)) for t, s in seen.items()]} ms after placing")
+    assert sorted(seen) == sorted(CHAIN)
+
+
+def test_a_cross_origin_websocket_is_refused(dashboard: Dashboard) -> None:
+    async def connect() -> None:
+        ws_url = dashboard.url.replace("http", "ws") + "/ws/events"
+        async with websockets.connect(ws_url, origin="http://evil.example"):  # type: ignore[arg-type]
+            pass
+
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        asyncio.run(connect())
