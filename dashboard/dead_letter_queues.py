@@ -86,35 +86,66 @@ class RedriveResult:
     kept: int  # messages with nothing to hand back (not an event), left in place
 
 
+REDRIVE_LIMIT = 10_000
+
+
+def _hand_back(*, sqs: Any, events: Any, queue: DeadLetterQueue, global_bus_name: str,
+               message: dict[str, Any]) -> bool:
+    """Send one dead letter back to where it failed; False if it holds nothing to send."""
+    letter = read_dead_letter(message)
+    if queue.source_queue_url is not None:
+        send: dict[str, Any] = {"QueueUrl": queue.source_queue_url, "MessageBody": letter.body}
+        if queue.source_queue_url.endswith(".fifo"):
+            group = message.get("Attributes", {}).get("MessageGroupId", "redrive")
+            send.update(MessageGroupId=group, MessageDeduplicationId=str(uuid.uuid4()))
+        sqs.send_message(**send)
+        return True
+    if letter.eventbridge_event is None:
+        return False
+    event = letter.eventbridge_event
+    response = events.put_events(Entries=[{
+        "EventBusName": global_bus_name, "Source": event["source"],
+        "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}])
+    if response.get("FailedEntryCount"):
+        raise RuntimeError(f"could not publish {letter.message_id} again: {response}")
+    return True
+
+
 def dead_letters_redrive(*, sqs: Any, events: Any, queue: DeadLetterQueue,
                          global_bus_name: str, message_ids: set[str] | None = None,
                          ) -> RedriveResult:
-    """Hand dead letters back (all of them, or those named) and delete them once handed."""
+    """Hand dead letters back (all of them, or those named) and delete them once handed.
+
+    Each batch is handed back and deleted before the next is received: a FIFO queue returns
+    nothing more of a message group while some of it is in flight. Messages passed over (not
+    named, or holding nothing to hand back) stay hidden until the end, so that they are not
+    received again, and are then made visible at once — also when a hand-back fails."""
+    wanted = set(message_ids) if message_ids is not None else None
+    passed_over: list[str] = []
     redriven = kept = 0
-    for message in _receive_all(sqs, queue.url, visibility_timeout=60, limit=10_000):
-        if message_ids is not None and message["MessageId"] not in message_ids:
-            sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
+    try:
+        while (wanted is None or wanted) and redriven + len(passed_over) < REDRIVE_LIMIT:
+            batch = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10,
+                                        VisibilityTimeout=60, WaitTimeSeconds=0,
+                                        AttributeNames=["All"], MessageAttributeNames=["All"]
+                                        ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                if wanted is not None and message["MessageId"] not in wanted:
+                    passed_over.append(message["ReceiptHandle"])
+                    continue
+                if wanted is not None:
+                    wanted.discard(message["MessageId"])
+                if not _hand_back(sqs=sqs, events=events, queue=queue,
+                                  global_bus_name=global_bus_name, message=message):
+                    kept += 1
+                    passed_over.append(message["ReceiptHandle"])
+                    continue
+                sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+                redriven += 1
+    finally:
+        for receipt_handle in passed_over:
+            sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=receipt_handle,
                                           VisibilityTimeout=0)
-            continue
-        letter = read_dead_letter(message)
-        if queue.source_queue_url is not None:
-            send: dict[str, Any] = {"QueueUrl": queue.source_queue_url, "MessageBody": letter.body}
-            if queue.source_queue_url.endswith(".fifo"):
-                group = message.get("Attributes", {}).get("MessageGroupId", "redrive")
-                send.update(MessageGroupId=group, MessageDeduplicationId=str(uuid.uuid4()))
-            sqs.send_message(**send)
-        elif letter.eventbridge_event is not None:
-            event = letter.eventbridge_event
-            response = events.put_events(Entries=[{
-                "EventBusName": global_bus_name, "Source": event["source"],
-                "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}])
-            if response.get("FailedEntryCount"):
-                raise RuntimeError(f"could not publish {letter.message_id} again: {response}")
-        else:
-            kept += 1
-            sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
-                                          VisibilityTimeout=0)
-            continue
-        sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
-        redriven += 1
     return RedriveResult(queue=queue.name, redriven=redriven, kept=kept)

@@ -93,3 +93,18 @@ class OrderApi:
         body = self._call("GET", "/notifications", params={"subject": subject})
         notifications = body.get("notifications") if isinstance(body, dict) else None
         return [n for n in notifications or [] if isinstance(n, dict)]
+
+    def chaos(self) -> dict[str, Any]:
+        """The local runtime's chaos knobs; a 404 where there are none (anywhere but local
+        mode)."""
+        answer = self._call("GET", "/_local/chaos")
+        return answer if isinstance(answer, dict) else {}
+
+    def chaos_set(self, knobs: dict[str, float]) -> dict[str, Any]:
+        answer = self._call("PUT", "/_local/chaos", json=knobs)
+        return answer if isinstance(answer, dict) else {}
+
+    def runtime_stats(self) -> dict[str, Any]:
+        """What the local runtime delivered and injected (local mode only)."""
+        answer = self._call("GET", "/_local/stats")
+        return answer if isinstance(answer, dict) else {}

@@ -81,3 +81,44 @@ def test_an_undelivered_event_is_published_again_and_garbage_is_kept(aws):
     [published] = sqs.receive_message(QueueUrl=aws["urls"]["capture"])["Messages"]
     assert json.loads(published["Body"])["detail"] == EVENT["detail"]
     assert dead_letters_count(sqs=sqs, queue=queue) == 1
+
+
+def test_a_fifo_dead_letter_queue_is_redriven_whole_not_ten_at_a_time(aws):
+    # GIVEN more dead letters in one message group than one receive returns: a FIFO queue
+    # hands out nothing more of a group while some of it is in flight
+    sqs = aws["sqs"]
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    source = sqs.create_queue(QueueName="Warehouse.fifo", Attributes=fifo)["QueueUrl"]
+    dead = sqs.create_queue(QueueName="Warehouse-dlq.fifo", Attributes=fifo)["QueueUrl"]
+    for number in range(25):
+        sqs.send_message(QueueUrl=dead, MessageBody=json.dumps({**EVENT, "id": f"e{number}"}),
+                         MessageGroupId="warehouse-events")
+    [queue] = dead_letter_queues({"WarehouseQueueUrl": source, "WarehouseDeadLetterQueueUrl": dead})
+
+    result = dead_letters_redrive(sqs=sqs, events=aws["events"], queue=queue,
+                                  global_bus_name="global")
+
+    assert (result.redriven, result.kept) == (25, 0)
+    assert dead_letters_count(sqs=sqs, queue=queue) == 0
+    back = [json.loads(m["Body"])["id"] for _ in range(3) for m in sqs.receive_message(
+        QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])]
+    assert back[:10] == [f"e{number}" for number in range(10)]  # in their order
+
+
+def test_redriving_one_message_leaves_the_others_visible(aws):
+    sqs = aws["sqs"]
+    for number in range(3):
+        sqs.send_message(QueueUrl=aws["urls"]["Payment-dlq"],
+                         MessageBody=json.dumps({**EVENT, "id": f"e{number}"}))
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "Payment"]
+    letters = dead_letters_peek(sqs=sqs, queue=queue)
+    chosen = letters[1]
+
+    result = dead_letters_redrive(sqs=sqs, events=aws["events"], queue=queue,
+                                  global_bus_name="global", message_ids={chosen.message_id})
+
+    assert (result.redriven, result.kept) == (1, 0)
+    left = {letter.message_id for letter in dead_letters_peek(sqs=sqs, queue=queue)}
+    assert left == {letter.message_id for letter in letters} - {chosen.message_id}
+    [back] = sqs.receive_message(QueueUrl=aws["urls"]["Payment"])["Messages"]
+    assert back["Body"] == chosen.body

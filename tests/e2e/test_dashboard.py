@@ -165,7 +165,7 @@ def test_the_websocket_streams_an_orders_events_as_they_happen(
 def test_a_cross_origin_websocket_is_refused(dashboard: Dashboard) -> None:
     async def connect() -> None:
         ws_url = dashboard.url.replace("http", "ws") + "/ws/events"
-        async with websockets.connect(ws_url, origin="http://evil.example"):  # type: ignore[arg-type]
+        async with websockets.connect(ws_url, origin="http://evil.example"):
             pass
 
     with pytest.raises(websockets.exceptions.InvalidStatus):
