@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import websockets
+from websockets.typing import Origin
 
 from tests.e2e.conftest import ROOT, RunningSystem, free_port, place
 from workflow.model import CHOREOGRAPHY
@@ -82,8 +83,18 @@ def dashboard(running_system: RunningSystem, tmp_path_factory: pytest.TempPathFa
     stop_dashboard(started)
 
 
+@dataclass
+class Watched:
+    """A browser page, and what it did that a user would never want: console errors and
+    requests leaving the machine."""
+
+    page: Any
+    console_errors: list[str]
+    outside_requests: list[str]
+
+
 @pytest.fixture
-def page() -> Iterator[Any]:
+def browser_page() -> Iterator[Watched]:
     if not os.path.exists(CHROMIUM):
         pytest.fail("chromium is not installed: `make browser` installs it")
     from playwright.sync_api import sync_playwright
@@ -91,19 +102,19 @@ def page() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.console_errors = []  # type: ignore[attr-defined]
-        page.outside_requests = []  # type: ignore[attr-defined]
-        page.on("console", lambda m: page.console_errors.append(m.text)  # type: ignore[attr-defined]
-                if m.type == "error" else None)
-        page.on("request", lambda r: page.outside_requests.append(r.url)  # type: ignore[attr-defined]
-                if urlsplit(r.url).hostname not in ("127.0.0.1", "localhost") else None)
-        yield page
+        watched = Watched(browser.new_page(viewport={"width": 1600, "height": 1000}), [], [])
+        watched.page.on("console", lambda message: watched.console_errors.append(message.text)
+                        if message.type == "error" else None)
+        watched.page.on("request", lambda request: watched.outside_requests.append(request.url)
+                        if urlsplit(request.url).hostname not in ("127.0.0.1", "localhost")
+                        else None)
+        yield watched
         browser.close()
 
 
 def test_an_order_placed_from_the_form_travels_the_graph_and_its_trace_shows_every_event(
-        dashboard: Dashboard, page: Any) -> None:
+        dashboard: Dashboard, browser_page: Watched) -> None:
+    page = browser_page.page
     page.goto(f"{dashboard.url}/", wait_until="networkidle")
     page.fill("input[name=customer_id]", "browser-customer")
     page.locator(".product input[type=number]").first.fill("1")
@@ -132,8 +143,8 @@ def test_an_order_placed_from_the_form_travels_the_graph_and_its_trace_shows_eve
     assert "shipped" in text
     notifications = page.locator("text=application/cloudevents+json")
     assert notifications.count() >= 1, "the delivered notification is shown on the trace"
-    assert page.console_errors == []  # type: ignore[attr-defined]
-    assert page.outside_requests == []  # type: ignore[attr-defined]
+    assert browser_page.console_errors == []
+    assert browser_page.outside_requests == []
 
 
 def test_the_websocket_streams_an_orders_events_as_they_happen(
@@ -141,7 +152,7 @@ def test_the_websocket_streams_an_orders_events_as_they_happen(
     async def watch() -> tuple[dict[str, float], float]:
         seen: dict[str, float] = {}
         ws_url = dashboard.url.replace("http", "ws") + "/ws/events"
-        async with websockets.connect(ws_url, origin=dashboard.url) as socket:  # type: ignore[arg-type]
+        async with websockets.connect(ws_url, origin=Origin(dashboard.url)) as socket:
             started = time.monotonic()
             response = await asyncio.to_thread(
                 place, running_system, [{"sku": "INFUSER-MESH", "quantity": 1}])
@@ -165,7 +176,7 @@ def test_the_websocket_streams_an_orders_events_as_they_happen(
 def test_a_cross_origin_websocket_is_refused(dashboard: Dashboard) -> None:
     async def connect() -> None:
         ws_url = dashboard.url.replace("http", "ws") + "/ws/events"
-        async with websockets.connect(ws_url, origin="http://evil.example"):
+        async with websockets.connect(ws_url, origin=Origin("http://evil.example")):
             pass
 
     with pytest.raises(websockets.exceptions.InvalidStatus):
