@@ -246,18 +246,8 @@ def _short_name(value: str) -> str:
 
 
 def producers_of(model: Choreography, event_name: str) -> tuple[Function, ...]:
-    """The functions that publish an event type.
-
-    The model names the producing subdomain; within it, the event that starts an order comes
-    from the function behind an HTTP API, and every other event from the subdomain's
-    event-driven functions.
-    """
-    event = model.event(event_name)
-    candidates = [f for f in model.functions if f.subdomain == event.producer and f.publishes_to]
-    behind_api = {api.function for api in model.http_apis}
-    starts = bool(model.happy_path) and event_name == model.happy_path[0]
-    preferred = [f for f in candidates if (f.id in behind_api) == starts]
-    return tuple(preferred or candidates)
+    """The functions that publish an event type, as the model declares them."""
+    return model.publishers_of(event_name)
 
 
 class _Layout:

@@ -32,7 +32,11 @@ class EventType:
     producer: Subdomain
     version: int
     summary: str
-    terminal: bool = False
+    concludes_as: str | None = None  # the order status this event ends an order with
+
+    @property
+    def terminal(self) -> bool:
+        return self.concludes_as is not None
 
     @property
     def dataschema(self) -> str:
@@ -49,6 +53,7 @@ class Function:
     summary: str
     tables: tuple[str, ...] = ()
     publishes_to: Bus | None = None
+    publishes: tuple[str, ...] = ()  # the event types it announces
     timeout_seconds: int = 10
     memory_mb: int = 256
 
@@ -191,6 +196,17 @@ class Choreography:
                 consumers.append(target.function)
         return tuple(dict.fromkeys(consumers))
 
+    def publishers_of(self, event_name: str) -> tuple[Function, ...]:
+        return tuple(f for f in self.functions if event_name in f.publishes)
+
+    def consumed_by(self, function_id: str) -> tuple[str, ...]:
+        """The event types routed to a function, by queue or directly."""
+        return tuple(dict.fromkeys(
+            route.event for route in self.routes
+            if (isinstance(route.target, ToQueue)
+                and self.queue(route.target.queue).consumer == function_id)
+            or (isinstance(route.target, ToFunction) and route.target.function == function_id)))
+
     def sources(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(event.producer.value for event in self.events))
 
@@ -212,30 +228,36 @@ CHOREOGRAPHY = Choreography(
         EventType("loyalty.points-awarded", Subdomain.LOYALTY, 1,
                   "The customer earned points for the order."),
         EventType("warehouse.order-shipped", Subdomain.WAREHOUSE, 1,
-                  "The reserved stock left the warehouse.", terminal=True),
+                  "The reserved stock left the warehouse.", concludes_as="shipped"),
         EventType("warehouse.stock-released", Subdomain.WAREHOUSE, 1,
                   "A reservation was given back after a failed payment."),
         EventType("order.rejected", Subdomain.ORDER, 1,
-                  "The order cannot be fulfilled: stock was short.", terminal=True),
+                  "The order cannot be fulfilled: stock was short.", concludes_as="rejected"),
         EventType("order.cancelled", Subdomain.ORDER, 1,
-                  "The order was cancelled after its payment was declined.", terminal=True),
+                  "The order was cancelled after its payment was declined.",
+                  concludes_as="cancelled"),
     ),
     functions=(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
                  "Order HTTP API: catalogue, place an order, order status.",
-                 tables=("Orders",), publishes_to=Bus.GLOBAL),
+                 tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",)),
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
                  "Keeps each order's status from the events that end it.",
-                 tables=("Orders", "Idempotency"), publishes_to=Bus.GLOBAL),
+                 tables=("Orders", "Idempotency"), publishes_to=Bus.GLOBAL,
+                 publishes=("order.rejected", "order.cancelled")),
         Function("Warehouse", Subdomain.WAREHOUSE, "functions.warehouse.handler.lambda_handler",
                  "Reserves, ships and releases stock.",
-                 tables=("Inventory", "Idempotency"), publishes_to=Bus.GLOBAL),
+                 tables=("Inventory", "Idempotency"), publishes_to=Bus.GLOBAL,
+                 publishes=("warehouse.stock-reserved", "warehouse.stock-unavailable",
+                            "warehouse.order-shipped", "warehouse.stock-released")),
         Function("Payment", Subdomain.PAYMENT, "functions.payment.handler.lambda_handler",
                  "Takes payment for reserved orders.",
-                 tables=("Payments", "Idempotency"), publishes_to=Bus.GLOBAL),
+                 tables=("Payments", "Idempotency"), publishes_to=Bus.GLOBAL,
+                 publishes=("payment.taken", "payment.declined")),
         Function("Loyalty", Subdomain.LOYALTY, "functions.loyalty.handler.lambda_handler",
                  "Awards loyalty points for paid orders.",
-                 tables=("Loyalty", "Idempotency"), publishes_to=Bus.LOYALTY),
+                 tables=("Loyalty", "Idempotency"), publishes_to=Bus.LOYALTY,
+                 publishes=("loyalty.points-awarded",)),
     ),
     queues=(
         Queue(WAREHOUSE_QUEUE, Subdomain.WAREHOUSE, consumer="Warehouse", fifo=True),

@@ -14,6 +14,7 @@ from tests.functions.conftest import Aws, FakeContext
 from tests.support import aws_sample, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
+from workflow.model import CHOREOGRAPHY
 
 CARD = "4242 4242 4242 4242"
 NOW = "2026-01-02T03:04:05+00:00"
@@ -223,3 +224,11 @@ def test_order_events_conclude_the_order_once(aws: Aws):
     order_events.lambda_handler(sqs_event(body(shipped), body(shipped)), FakeContext())
     assert api.orders.get(order.subject)["status"] == "shipped"
     assert aws.published() == []
+
+
+@pytest.mark.parametrize("function", [f for f in CHOREOGRAPHY.functions
+                                      if CHOREOGRAPHY.consumed_by(f.id)], ids=lambda f: f.id)
+def test_each_consumer_handles_exactly_what_the_model_routes_to_it(aws: Aws, function):
+    """One model, every reader: a route added without its handler fails here."""
+    module = aws.handler(function.handler.rpartition(".")[0])
+    assert set(module.consumer.actions) == set(CHOREOGRAPHY.consumed_by(function.id))

@@ -40,3 +40,15 @@ def test_every_event_has_a_versioned_schema_document():
         assert document["$id"] == event.dataschema
         assert document["$id"].endswith(f":{event.version}")
         assert SCHEMAS[event.name]["required"][0] == "order"
+
+
+def test_every_event_has_one_publisher_in_its_producing_subdomain():
+    for event in CHOREOGRAPHY.events:
+        [publisher] = CHOREOGRAPHY.publishers_of(event.name)
+        assert publisher.subdomain == event.producer, event.name
+
+
+def test_terminal_events_name_the_order_status_they_end_with():
+    assert {e.name: e.concludes_as for e in CHOREOGRAPHY.events if e.terminal} == {
+        "warehouse.order-shipped": "shipped", "order.rejected": "rejected",
+        "order.cancelled": "cancelled"}

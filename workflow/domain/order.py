@@ -9,13 +9,14 @@ from typing import Any
 
 from workflow.domain.payment import tokenize_card
 from workflow.envelope import Event, new_event
+from workflow.model import CHOREOGRAPHY
 from workflow.money import Money
 from workflow.ports import Orders
 from workflow.products import PRODUCTS_BY_SKU, Product
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 20
-TERMINAL_STATUSES = ("shipped", "rejected", "cancelled")
+TERMINAL_STATUSES = tuple(e.concludes_as for e in CHOREOGRAPHY.events if e.concludes_as)
 STATUSES = ("placed", *TERMINAL_STATUSES)
 
 
