@@ -37,7 +37,7 @@ class EmbeddedAws:
                 "CHOREO_AWS_PORT")
         env = {**os.environ, "MOTO_EVENTS_INVOKE_HTTP": "false"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.config.host,
+            [sys.executable, "-m", "local.moto_server", "-H", self.config.host,
              "-p", str(self.config.aws_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + timeout
