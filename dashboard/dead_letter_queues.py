@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow.dead_letters import DeadLetter, read_dead_letter
+from workflow.model import CHOREOGRAPHY
 
 PEEK_LIMIT = 100
 
@@ -29,6 +30,7 @@ class DeadLetterQueue:
     name: str  # the output key's stem, e.g. "Warehouse" or "RuleTarget"
     url: str
     source_queue_url: str | None  # where a redrive sends its messages, if a queue
+    max_receive_count: int | None = None  # the source queue's redrive policy, if the model has it
 
     @property
     def fifo(self) -> bool:
@@ -36,12 +38,14 @@ class DeadLetterQueue:
 
 
 def dead_letter_queues(outputs: Mapping[str, str]) -> list[DeadLetterQueue]:
+    max_receive_counts = {queue.id: queue.max_receive_count for queue in CHOREOGRAPHY.queues}
     queues = []
     for key, url in sorted(outputs.items()):
         if key.endswith("DeadLetterQueueUrl"):
             stem = key.removesuffix("DeadLetterQueueUrl")
             queues.append(DeadLetterQueue(stem, url, outputs.get(f"{stem}QueueUrl")
-                                          if stem != "Observability" else None))
+                                          if stem != "Observability" else None,
+                                          max_receive_counts.get(stem)))
         elif key == "LoyaltyFailureQueueUrl":
             queues.append(DeadLetterQueue("LoyaltyFailure", url, None))
     return queues
@@ -61,14 +65,20 @@ def _receive_all(sqs: Any, queue_url: str, *, visibility_timeout: int,
     return messages
 
 
+def _make_visible(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
+    for start in range(0, len(receipt_handles), 10):
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for index, handle in enumerate(receipt_handles[start:start + 10])])
+
+
 def dead_letters_peek(*, sqs: Any, queue: DeadLetterQueue,
                       limit: int = PEEK_LIMIT) -> list[DeadLetter]:
     """The dead letters in a queue, left in place (they are made visible again at once)."""
     messages = _receive_all(sqs, queue.url, visibility_timeout=30, limit=limit)
-    for message in messages:
-        sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"],
-                                      VisibilityTimeout=0)
-    return [read_dead_letter(message) for message in messages]
+    _make_visible(sqs, queue.url, [message["ReceiptHandle"] for message in messages])
+    return [read_dead_letter(message, max_receive_count=queue.max_receive_count)
+            for message in messages]
 
 
 def dead_letters_count(*, sqs: Any, queue: DeadLetterQueue) -> int:
@@ -145,7 +155,5 @@ def dead_letters_redrive(*, sqs: Any, events: Any, queue: DeadLetterQueue,
                 sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
                 redriven += 1
     finally:
-        for receipt_handle in passed_over:
-            sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=receipt_handle,
-                                          VisibilityTimeout=0)
+        _make_visible(sqs, queue.url, passed_over)
     return RedriveResult(queue=queue.name, redriven=redriven, kept=kept)

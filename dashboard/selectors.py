@@ -1,4 +1,5 @@
-"""Selectors: reads, for views and consumers — the read model, and what the order API tells."""
+"""Selectors: reads, for views and consumers — the read model, what the order API tells, and
+what sits in the dead-letter queues."""
 
 from __future__ import annotations
 
@@ -6,11 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from dashboard import aws
+from dashboard.dead_letter_queues import (
+    DeadLetterQueue,
+    dead_letter_queues,
+    dead_letters_count,
+    dead_letters_peek,
+)
 from dashboard.models import ObservedEvent, Order, OrderStatus
 from dashboard.order_api import OrderApi, OrderApiError, Problem
+from workflow.dead_letters import DeadLetter
+from workflow.model import CHOREOGRAPHY
 
 
 def order_list(*, status: str | None = None) -> QuerySet[Order]:
@@ -34,6 +45,15 @@ def order_get(*, order_id: str) -> Order | None:
 
 def event_recent_list(*, limit: int = 50) -> list[ObservedEvent]:
     return list(ObservedEvent.objects.order_by("-observed_at")[:limit])
+
+
+def event_invalid_list(*, limit: int = 25) -> list[ObservedEvent]:
+    """Events seen on a bus that the catalogue refused, newest first."""
+    return list(ObservedEvent.objects.filter(valid=False).order_by("-observed_at")[:limit])
+
+
+def event_invalid_count() -> int:
+    return ObservedEvent.objects.filter(valid=False).count()
 
 
 @dataclass(frozen=True)
@@ -119,3 +139,140 @@ def notification_list(*, order_id: str) -> list[dict[str, Any]] | None:
         return api.notifications(order_id)
     except OrderApiError:
         return None
+
+
+@dataclass(frozen=True)
+class DeadLetterQueueState:
+    queue: DeadLetterQueue
+    purpose: str
+    """What ends up in this queue."""
+    redrive_to: str
+    """Where a redrive hands its messages."""
+    count: int
+    letters: list[DeadLetter]
+
+    @property
+    def name(self) -> str:
+        return self.queue.name
+
+    @property
+    def not_shown(self) -> int:
+        """Counted but not seen: in flight (being looked at or redriven elsewhere), beyond the
+        peek limit, or — in a FIFO queue — behind the first ten of their message group."""
+        return max(0, self.count - len(self.letters))
+
+
+@dataclass(frozen=True)
+class DeadLetterOverview:
+    queues: list[DeadLetterQueueState]
+    problem: Problem | None = None
+    """Why AWS could not be asked (then `queues` holds what was read before it failed)."""
+
+    @property
+    def total(self) -> int:
+        return sum(state.count for state in self.queues)
+
+
+def _dead_letter_queue_purpose(queue: DeadLetterQueue) -> tuple[str, str]:
+    if queue.source_queue_url is not None:
+        consumer = next((q.consumer for q in CHOREOGRAPHY.queues if q.id == queue.name), queue.name)
+        return (f"what the {consumer} function refused, or failed on every delivery",
+                f"back to the {queue.name} queue")
+    again = "published again on the global bus (a message holding no event stays)"
+    if queue.name == "RuleTarget":
+        return "what EventBridge could not deliver to a rule target", again
+    if queue.name == "Observability":
+        return "observations the dashboard's poller failed to handle", again
+    if queue.name.endswith("Failure"):
+        function = queue.name.removesuffix("Failure")
+        return f"events Lambda gave up invoking the {function} function with", again
+    return "dead letters", again
+
+
+def dead_letter_queue_list(*, peek: bool = True) -> DeadLetterOverview:
+    """Every dead-letter queue of the stack with its count, the non-empty first; with `peek`,
+    the dead letters themselves, left in place and visible (a look is a receive, so it adds
+    one to each message's receive count)."""
+    context = aws.current()
+    outputs = context.outputs_or_none()
+    if outputs is None:
+        where = f" at {context.endpoint_url}" if context.endpoint_url else ""
+        return DeadLetterOverview([], Problem(
+            status=503, title="AWS unreachable",
+            detail=f"the stack {context.stack_name} could not be read{where}; is it up?"))
+    sqs = context.client("sqs")
+    states: list[DeadLetterQueueState] = []
+    problem: Problem | None = None
+    try:
+        for queue in dead_letter_queues(outputs.values):
+            count = dead_letters_count(sqs=sqs, queue=queue)
+            letters = dead_letters_peek(sqs=sqs, queue=queue) if peek and count else []
+            purpose, redrive_to = _dead_letter_queue_purpose(queue)
+            states.append(DeadLetterQueueState(queue=queue, purpose=purpose, redrive_to=redrive_to,
+                                               count=count, letters=letters))
+    except (BotoCoreError, ClientError) as error:
+        problem = Problem(status=503, title="SQS could not be asked", detail=str(error))
+    states.sort(key=lambda state: (state.count == 0, state.name))
+    return DeadLetterOverview(states, problem)
+
+
+CHAOS_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("injected failures", "sqs.injectedFailures", "invocations failed before the handler ran"),
+    ("duplicates", "sqs.injectedDuplicates", "batches delivered a second time"),
+    ("poisoned records", "sqs.poisonedRecords", "deliveries of poisoned events, each failed"),
+    ("held back", "sqs.delayedRecords", "deliveries held back by the jitter"),
+    ("async retries", "asyncInvocations.retries", "asynchronous invocations tried again"),
+    ("failed records", "sqs.failedRecords", "records that failed, for any reason"),
+)
+"""The local runtime's counters worth showing next to the knobs: (label, path in
+`/_local/stats`, what it counts)."""
+
+
+@dataclass(frozen=True)
+class ChaosCounter:
+    label: str
+    value: int | None
+    counts: str
+
+
+@dataclass(frozen=True)
+class ChaosPanel:
+    knobs: dict[str, float]
+    counters: list[ChaosCounter]
+    problem: Problem | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(self.knobs.values())
+
+
+def _stat(stats: dict[str, Any], path: str) -> int | None:
+    value: Any = stats
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def chaos_panel_get() -> ChaosPanel | None:
+    """The local runtime's chaos knobs and counters; None where there are none to show: the
+    production profile, or an order API without `/_local/chaos` (anything but local mode)."""
+    if settings.PRODUCTION:
+        return None
+    api = _order_api()
+    if api is None:
+        return None
+    try:
+        knobs = api.chaos()
+    except OrderApiError as error:
+        if error.problem.status in (404, 405):
+            return None
+        return ChaosPanel(knobs={}, counters=[], problem=error.problem)
+    try:
+        stats = api.runtime_stats()
+    except OrderApiError:
+        stats = {}
+    return ChaosPanel(
+        knobs={name: float(value) for name, value in knobs.items()
+               if isinstance(value, int | float) and not isinstance(value, bool)},
+        counters=[ChaosCounter(label=label, value=_stat(stats, path), counts=counts)
+                  for label, path, counts in CHAOS_COUNTERS])

@@ -15,7 +15,8 @@ from typing import Any
 from django.db import transaction
 
 from dashboard import aws
-from dashboard.models import ObservedEvent, Order, OrderStatus, Sighting
+from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead_letters_redrive
+from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.observations import Observation
 from dashboard.order_api import OrderApi
 from workflow.model import CHOREOGRAPHY
@@ -221,3 +222,38 @@ def order_place(*, customer_id: str, lines: Sequence[OrderLine], card_number: st
         "items": [{"sku": line.sku, "quantity": line.quantity} for line in lines],
         "card": {"number": card_number},
     })
+
+
+class DeadLetterQueueUnknown(LookupError):
+    """The stack names no dead-letter queue by that name."""
+
+
+def _redrive(*, queue_name: str, message_ids: set[str] | None) -> RedriveResult:
+    context = aws.current()
+    outputs = context.outputs()
+    queue = next((q for q in dead_letter_queues(outputs.values) if q.name == queue_name), None)
+    if queue is None:
+        raise DeadLetterQueueUnknown(queue_name)
+    return dead_letters_redrive(sqs=context.client("sqs"), events=context.client("events"),
+                                queue=queue, global_bus_name=outputs.get("GlobalEventBusName"),
+                                message_ids=message_ids)
+
+
+def dead_letters_redrive_all(*, queue_name: str) -> RedriveResult:
+    """Hand every dead letter of a queue back to where it failed."""
+    return _redrive(queue_name=queue_name, message_ids=None)
+
+
+def dead_letter_redrive(*, queue_name: str, message_id: str) -> RedriveResult:
+    """Hand one dead letter back to where it failed (`redriven` is 0 if it is gone)."""
+    return _redrive(queue_name=queue_name, message_ids={message_id})
+
+
+def chaos_update(*, duplicate_rate: float, failure_rate: float, jitter_seconds: float,
+                 poison_rate: float, api: OrderApi | None = None) -> dict[str, Any]:
+    """Switch the local runtime's chaos knobs; returns them as now in force. Raises
+    `OrderApiError` with the runtime's problem details when it refuses (a 404 where there
+    are no knobs: anywhere but local mode)."""
+    api = api or OrderApi(aws.current().outputs().order_api_url)
+    return api.chaos_set({"duplicate_rate": duplicate_rate, "failure_rate": failure_rate,
+                          "jitter_seconds": jitter_seconds, "poison_rate": poison_rate})

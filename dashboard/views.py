@@ -5,15 +5,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import aws, selectors, services
-from dashboard.forms import OrderForm
+from dashboard.dead_letter_queues import RedriveResult
+from dashboard.forms import ChaosForm, OrderForm
 from dashboard.graph import Graph, flight_key, graph_build
 from dashboard.models import OrderStatus
 from dashboard.order_api import OrderApiError, Problem
@@ -21,6 +24,7 @@ from dashboard.order_api import OrderApiError, Problem
 RECENT_EVENTS = 60
 RECENT_ORDERS = 12
 ORDERS_PER_PAGE = 50
+INVALID_EVENTS = 25
 
 
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
@@ -179,4 +183,107 @@ def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
                     "event": item.event.cloudevent} for item in trace.events],
         "invalid": [{"eventId": row.event_id, "reason": row.invalid_reason, "buses": row.buses,
                      "event": row.cloudevent} for row in trace.invalid],
+    })
+
+
+def _invalid_context() -> dict[str, Any]:
+    return {"invalid_events": selectors.event_invalid_list(limit=INVALID_EVENTS),
+            "invalid_count": selectors.event_invalid_count()}
+
+
+def _failures_context(request: HttpRequest, *, chaos_form: ChaosForm | None = None,
+                      problem: Problem | None = None) -> dict[str, Any]:
+    overview = selectors.dead_letter_queue_list()
+    chaos = selectors.chaos_panel_get()
+    if chaos_form is None and chaos is not None and chaos.problem is None:
+        chaos_form = ChaosForm(initial=chaos.knobs)
+    return {"nav": "failures", "overview": overview, "may_act": _may_act(request),
+            "dead_letter_total": None if overview.problem else overview.total,
+            "chaos": chaos, "chaos_form": chaos_form, "problem": problem, **_invalid_context()}
+
+
+@require_GET
+def failures(request: HttpRequest) -> HttpResponse:
+    """Every dead-letter queue with its dead letters, the invalid events seen on the buses,
+    and (in local mode) the chaos knobs that put them there."""
+    if request.GET.get("partial") == "invalid":
+        return render(request, "dashboard/_invalid_events.html", _invalid_context())
+    return render(request, "dashboard/failures.html", _failures_context(request))
+
+
+def _staff_only(request: HttpRequest, action: str) -> HttpResponse:
+    problem = Problem(status=403, title="Staff only", detail=f"{action} needs a staff account")
+    return render(request, "dashboard/failures.html", _failures_context(request, problem=problem),
+                  status=403)
+
+
+def _redriven(result: RedriveResult, message_id: str | None) -> str:
+    if message_id is not None:
+        if result.redriven:
+            return f"{result.queue}: redrove message {message_id}."
+        if result.kept:
+            return f"{result.queue}: kept message {message_id}; it holds no event to hand back."
+        return f"{result.queue}: message {message_id} is no longer there (redriven already?)."
+    if not result.redriven and not result.kept:
+        return f"{result.queue}: nothing to redrive."
+    plural = "" if result.redriven == 1 else "s"
+    summary = f"{result.queue}: redrove {result.redriven} dead letter{plural}"
+    if result.kept:
+        summary += f"; kept {result.kept} that hold{'s' if result.kept == 1 else ''} no event"
+    return summary + "."
+
+
+@require_POST
+def dead_letters_redrive(request: HttpRequest, queue_name: str) -> HttpResponse:
+    """Redrive a queue's dead letters, or the one named by `message_id`; the outcome comes
+    back as a message on the failures page."""
+    if not _may_act(request):
+        return _staff_only(request, "redriving dead letters")
+    message_id = request.POST.get("message_id") or None
+    try:
+        if message_id is None:
+            result = services.dead_letters_redrive_all(queue_name=queue_name)
+        else:
+            result = services.dead_letter_redrive(queue_name=queue_name, message_id=message_id)
+    except services.DeadLetterQueueUnknown:
+        raise Http404(f"the stack names no dead-letter queue {queue_name}") from None
+    except (BotoCoreError, ClientError, aws.OutputMissing, RuntimeError) as error:
+        messages.error(request, f"{queue_name}: could not redrive: {error}")
+    else:
+        messages.success(request, _redriven(result, message_id))
+    return redirect("failures")
+
+
+@require_POST
+def chaos_update(request: HttpRequest) -> HttpResponse:
+    """Switch the local runtime's chaos knobs; its refusals are shown next to the knob."""
+    if settings.PRODUCTION:
+        raise Http404("chaos knobs exist in local mode only")
+    if not _may_act(request):
+        return _staff_only(request, "switching chaos knobs")
+    form = ChaosForm(dict.fromkeys(ChaosForm.KNOBS, "0") if "off" in request.POST else request.POST)
+    if form.is_valid():
+        try:
+            knobs = services.chaos_update(**form.cleaned_data)
+        except OrderApiError as error:
+            if error.problem.status == 404:
+                raise Http404("this order API has no chaos knobs") from None
+            form.add_problem(error.problem)
+        else:
+            in_force = ", ".join(f"{name} {value:g}" for name, value in knobs.items())
+            messages.success(request, f"Chaos knobs set: {in_force}.")
+            return redirect("failures")
+    # A refusal shown next to its knob is an answer the page expects, not a failed request
+    # (browsers log every 4xx page as a console error), as with the place-order form.
+    return render(request, "dashboard/failures.html", _failures_context(request, chaos_form=form))
+
+
+@require_GET
+def dead_letters_json(request: HttpRequest) -> JsonResponse:
+    """How many dead letters each queue holds (counting only: looking at them is a receive)."""
+    overview = selectors.dead_letter_queue_list(peek=False)
+    return JsonResponse({
+        "total": None if overview.problem else overview.total,
+        "queues": [{"name": state.name, "count": state.count} for state in overview.queues],
+        "problem": overview.problem.to_dict() if overview.problem else None,
     })

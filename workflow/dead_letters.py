@@ -12,6 +12,13 @@ Four kinds of message end up dead-lettered, each saying why in its own way:
 
 Redriving is the same in spirit for all: hand the original event back to where it failed,
 and let idempotency absorb whatever had already been applied.
+
+How often a message was tried: SQS's receive count keeps growing in the dead-letter queue,
+because a look at a queue is a receive too. Where the number is known otherwise — the
+redrive policy moved the message after exactly `maxReceiveCount` receives; EventBridge says
+`RETRY_ATTEMPTS`; Lambda counts its invocations — that number is used, so it does not grow
+each time someone looks. An undelivered event without `RETRY_ATTEMPTS` says nothing of its
+tries (its receive count only counts looks), so its attempts are unknown.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ class DeadLetter:
     message_id: str
     kind: Kind
     reason: str
-    attempts: int
+    attempts: int | None  # deliveries tried; None where nothing says (see above)
     dead_lettered_at: datetime | None
     body: str
     eventbridge_event: dict[str, Any] | None  # the event to hand back, if there is one
@@ -80,8 +87,9 @@ def _timestamp(message: dict[str, Any]) -> datetime | None:
     return datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None
 
 
-def read_dead_letter(message: dict[str, Any]) -> DeadLetter:
-    """One message received (with all attributes) from a dead-letter queue."""
+def read_dead_letter(message: dict[str, Any], *, max_receive_count: int | None = None) -> DeadLetter:
+    """One message received (with all attributes) from a dead-letter queue; pass the source
+    queue's `max_receive_count` where a redrive policy feeds the dead-letter queue."""
     body = message.get("Body", "")
     parsed = _json(body)
     attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
@@ -103,10 +111,13 @@ def read_dead_letter(message: dict[str, Any]) -> DeadLetter:
                           eventbridge_event=eventbridge_event, **common)
     error_code = _attribute(message, "ERROR_CODE")
     if error_code is not None:
+        retries = _attribute(message, "RETRY_ATTEMPTS")
         return DeadLetter(kind="undeliverable",
                           reason=f"{error_code}: {_attribute(message, 'ERROR_MESSAGE') or ''}".strip(),
-                          attempts=attempts, eventbridge_event=eventbridge_event,
+                          attempts=int(retries) + 1 if retries and retries.isdigit() else None,
+                          eventbridge_event=eventbridge_event,
                           rule_arn=_attribute(message, "RULE_ARN"), **common)
     return DeadLetter(kind="exhausted",
                       reason="its consumer failed on every delivery; see the function's logs",
-                      attempts=attempts, eventbridge_event=eventbridge_event, **common)
+                      attempts=max_receive_count or attempts, eventbridge_event=eventbridge_event,
+                      **common)

@@ -1,8 +1,9 @@
-"""Small template filters: SVG coordinates, durations and JSON for the trace page."""
+"""Small template filters: SVG coordinates, durations, and JSON for the trace and failures pages."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
@@ -56,6 +57,22 @@ def duration(milliseconds: float | None) -> str:
 def pretty_json(value: Any) -> str:
     """Indented JSON for a <pre>; autoescaping still applies where it is shown."""
     return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+
+
+@register.filter
+def pretty_body(body: str) -> str:
+    """A message body as indented JSON when it parses, else as it is; autoescaping still
+    applies where it is shown."""
+    try:
+        return pretty_json(json.loads(body))
+    except ValueError:
+        return body
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """How long ago, as a human duration (see `duration`)."""
+    return duration(None if moment is None else (datetime.now(UTC) - moment).total_seconds() * 1000)
 
 
 @register.filter

@@ -64,6 +64,30 @@ class StubOrderApi:
          "unitPrice": {"amount": 1200, "currency": "GBP"}, "currency": "GBP"},
         {"sku": "TEA-EARL-GREY", "name": "Earl Grey <tea>, 250 g",
          "unitPrice": {"amount": 650, "currency": "GBP"}, "currency": "GBP"}])
+    chaos: dict[str, float] | None = None
+    """The local runtime's knobs; None stands for an order API without them (not local mode)."""
+    stats: dict[str, Any] = field(default_factory=dict)
+    chaos_puts: list[dict[str, Any]] = field(default_factory=list)
+
+    def with_chaos(self) -> StubOrderApi:
+        self.chaos = {"duplicate_rate": 0.0, "failure_rate": 0.0, "jitter_seconds": 0.0,
+                      "poison_rate": 0.0}
+        self.stats = {"sqs": {"batches": 40, "records": 120, "failedRecords": 9,
+                              "injectedFailures": 7, "injectedDuplicates": 3,
+                              "poisonedRecords": 2, "delayedRecords": 11},
+                      "asyncInvocations": {"invocations": 12, "retries": 4, "sentToOnFailure": 1}}
+        return self
+
+    def chaos_refusal(self, knobs: dict[str, Any]) -> str | None:
+        """What the local runtime says of knobs it refuses (see local.config.Chaos)."""
+        unknown = set(knobs) - set(self.chaos or {})
+        if unknown:
+            return f"unknown chaos settings: {sorted(unknown)}"
+        for name, value in knobs.items():
+            limit = 30.0 if name == "jitter_seconds" else 1.0
+            if not 0.0 <= float(value) <= limit:
+                return f"{name} must be between 0 and {limit:g}"
+        return None
 
 
 def _problem(errors: list[dict[str, str]]) -> tuple[int, dict[str, Any]]:
@@ -95,8 +119,26 @@ def order_api() -> Iterator[StubOrderApi]:
             elif url.path == "/notifications":
                 subject = parse_qs(url.query).get("subject", [""])[0]
                 self._send(200, {"notifications": stub.notifications.get(subject, [])})
+            elif url.path == "/_local/chaos" and stub.chaos is not None:
+                self._send(200, stub.chaos)
+            elif url.path == "/_local/stats" and stub.chaos is not None:
+                self._send(200, {**stub.stats, "chaos": stub.chaos})
             else:
                 self._send(404, {"message": "Not Found"})
+
+        def do_PUT(self) -> None:
+            if urlsplit(self.path).path != "/_local/chaos" or stub.chaos is None:
+                self._send(404, {"message": "Not Found"})
+                return
+            knobs = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            stub.chaos_puts.append(knobs)
+            refusal = stub.chaos_refusal(knobs)
+            if refusal:
+                self._send(400, {"title": "Invalid chaos settings", "status": 400, "detail": refusal},
+                           "application/problem+json")
+                return
+            stub.chaos = {**stub.chaos, **{name: float(value) for name, value in knobs.items()}}
+            self._send(200, stub.chaos)
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -1,26 +1,89 @@
 """The dashboard in a real browser: it renders without a console error, fetches nothing from
-anywhere but itself, animates events as they arrive, and places orders from its form."""
+anywhere but itself, animates events as they arrive, places orders from its form, and shows
+and redrives dead letters."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
-from dashboard import services
+from dashboard import aws, services
+from dashboard.observations import observation_from_queue_body
 from dashboard.serve import serve
 from tests.dashboard import factories
-from tests.dashboard.conftest import free_port
+from tests.dashboard.conftest import REGION, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp")
+
+
+def _send(sqs, queue_url: str, body: object, group: str | None = None, **attributes: str) -> None:
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body if isinstance(body, str) else json.dumps(body),
+                     MessageAttributes={name: {"DataType": "String", "StringValue": value}
+                                        for name, value in attributes.items()},
+                     **({"MessageGroupId": group} if group else {}))
+
+
+@pytest.fixture
+def failures(moto_stack, order_api) -> Iterator[dict[str, str]]:
+    """Dead letters of every kind in the embedded AWS's dead-letter queues, invalid events in
+    the read model, and chaos knobs on the stand-in order API."""
+    sqs = moto_stack.sqs
+    suffix = moto_stack.queue_url.rsplit("-", 1)[-1]
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    urls = {}
+    for name in ("Warehouse", "WarehouseDlq", "Payment", "PaymentDlq", "Order", "OrderDlq",
+                 "RuleTargetDlq", "ObservabilityDlq", "LoyaltyFailure"):
+        is_fifo = name.startswith("Warehouse")
+        urls[name] = sqs.create_queue(QueueName=f"{name}-{suffix}{'.fifo' if is_fifo else ''}",
+                                      Attributes=fifo if is_fifo else {})["QueueUrl"]
+    outputs = {**moto_stack.context.outputs().values, "GlobalEventBusName": "choreo-global",
+               "LoyaltyFailureQueueUrl": urls["LoyaltyFailure"]}
+    for name in ("Warehouse", "Payment", "Order"):
+        outputs[f"{name}QueueUrl"] = urls[name]
+    for name in ("Warehouse", "Payment", "Order", "RuleTarget", "Observability"):
+        outputs[f"{name}DeadLetterQueueUrl"] = urls[f"{name}Dlq"]
+    aws.configure(region=REGION, stack_name="choreo", endpoint_url=moto_stack.context.endpoint_url,
+                  outputs=outputs,
+                  credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"})
+
+    order = factories.happy_path(order_id="ord-dead")
+    _send(sqs, urls["WarehouseDlq"], factories.envelope(order[0]), group="warehouse-events")
+    _send(sqs, urls["PaymentDlq"], factories.schema_failing(order[1]),
+          reason="warehouse.stock-reserved: 'reservation' is a required property")
+    _send(sqs, urls["PaymentDlq"], "<script>alert(1)</script>",
+          reason="not JSON: Expecting value: line 1 column 1")
+    _send(sqs, urls["RuleTargetDlq"], factories.envelope(order[4]), ERROR_CODE="HTTP_500",
+          ERROR_MESSAGE="the notification endpoint answered 500",
+          RULE_ARN="arn:aws:events:us-east-1:123456789012:rule/choreo-global/shipped")
+    _send(sqs, urls["LoyaltyFailure"], {
+        "version": "1.0", "timestamp": datetime.now(UTC).isoformat(),
+        "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
+                           "approximateInvokeCount": 3,
+                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:choreo-Loyalty"},
+        "requestPayload": factories.envelope(order[2]),
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "RuntimeError", "errorMessage": "chaos: injected failure"}})
+
+    now = datetime.now(UTC)
+    schema_failing = factories.schema_failing(factories.placed(order_id="ord-bad"))
+    not_a_cloudevent = {"bus": "global", "event": {"detail": "<b>not a CloudEvent</b>"}}
+    services.observation_record(observations=[
+        observation_from_queue_body(factories.queue_body(schema_failing), observed_at=now, origin="live"),
+        observation_from_queue_body(json.dumps(not_a_cloudevent), observed_at=now, origin="live")])
+    order_api.with_chaos().chaos.update(failure_rate=0.1, jitter_seconds=1.0)
+    yield urls
+    for url in urls.values():
+        sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture
@@ -133,6 +196,51 @@ def test_a_trace_shows_the_path_the_timeline_and_every_event(dashboard_url, brow
     page.goto(dashboard_url + "/orders/")
     page.wait_for_selector("text=ord-declined")
     page.screenshot(path=f"{SCREENSHOTS}/dashboard-orders.png")
+
+    assert errors == []
+    assert elsewhere == []
+
+
+def test_the_failures_page_shows_and_redrives_dead_letters(failures, dashboard_url, browser, moto_stack):
+    page = browser.new_page(viewport={"width": 1680, "height": 1050})
+    errors, elsewhere = watch(page, dashboard_url)
+
+    page.goto(dashboard_url + "/")
+    page.wait_for_selector("[data-dead-letter-badge]:not(.hidden):has-text('5')", timeout=10000)
+
+    page.click(".nav a:has-text('Failures')")
+    page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
+    text = page.inner_text("body")
+    for shown in ("refused", "exhausted", "undeliverable", "async-failure", "chaos: injected failure",
+                  "HTTP_500: the notification endpoint answered 500", "not a CloudEvent",
+                  "seen on a bus but refused by the catalogue", "injected failures"):
+        assert shown in text, shown
+    page.click("#queue-Payment details.letter:has-text('not JSON') summary .letter-reason")
+    assert page.locator("#queue-Payment details[open] pre.json").inner_text() == "<script>alert(1)</script>"
+    page.click("#queue-Warehouse details.letter summary .letter-reason")
+    page.screenshot(path=f"{SCREENSHOTS}/dashboard-failures.png", full_page=True)
+
+    page.click("#queue-Payment details.letter:has-text('not JSON') button:has-text('Redrive')")
+    page.wait_for_selector(".flash.success", timeout=10000)
+    assert "Payment: redrove message" in page.inner_text(".flash.success")
+    assert page.locator("#queue-Payment").get_attribute("data-count") == "1"
+    page.click("#queue-Warehouse [data-redrive-all]")
+    page.wait_for_selector(".flash.success:has-text('Warehouse: redrove 1 dead letter.')", timeout=10000)
+    assert page.locator("#queue-Warehouse").get_attribute("data-count") == "0"
+    assert page.inner_text("[data-dead-letter-badge]") == "3"
+    back = moto_stack.sqs.receive_message(QueueUrl=failures["Warehouse"], VisibilityTimeout=0)["Messages"]
+    assert json.loads(back[0]["Body"])["detail"]["subject"] == "ord-dead"
+
+    page.fill("input[name='poison_rate']", "2")
+    page.click(".chaos-form button:has-text('Set knobs')")
+    page.wait_for_selector("[data-error-for='poison_rate']:has-text('poison_rate must be between 0 and 1')",
+                           timeout=10000)
+    page.fill("input[name='poison_rate']", "0")
+    page.fill("input[name='jitter_seconds']", "2.5")
+    page.click(".chaos-form button:has-text('Set knobs')")
+    page.wait_for_selector(".flash.success:has-text('jitter_seconds 2.5')", timeout=10000)
+    assert page.input_value("input[name='jitter_seconds']") == "2.5"
+    page.screenshot(path=f"{SCREENSHOTS}/dashboard-failures-redriven.png")
 
     assert errors == []
     assert elsewhere == []

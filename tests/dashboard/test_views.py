@@ -177,6 +177,7 @@ def test_in_production_pages_need_a_login_and_orders_need_staff(client, stack, s
 
 
 @pytest.mark.parametrize("path", ["/static/dashboard/css/dashboard.css", "/static/dashboard/js/live.js",
+                                  "/static/dashboard/js/nav.js", "/static/dashboard/js/failures.js",
                                   "/static/dashboard/js/graph.js", "/static/dashboard/favicon.svg"])
 async def test_static_files_are_served_by_the_app_itself(path):
     from dashboard.asgi import application

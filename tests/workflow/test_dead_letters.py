@@ -29,6 +29,16 @@ def test_an_exhausted_message_says_how_often_it_was_tried():
     assert letter.event_type == "payment.taken" and letter.order_id == "ord-1"
 
 
+def test_looking_at_a_dead_letter_again_does_not_make_it_tried_more():
+    # every look at a dead-letter queue is a receive: the count grows, the tries do not
+    looked_at_twice = message(json.dumps(EVENT), receive_count="5")
+    assert read_dead_letter(looked_at_twice, max_receive_count=3).attempts == 3
+    undelivered = message(json.dumps(EVENT), {
+        "ERROR_CODE": {"DataType": "String", "StringValue": "HTTP_500"},
+        "RETRY_ATTEMPTS": {"DataType": "String", "StringValue": "185"}}, receive_count="5")
+    assert read_dead_letter(undelivered).attempts == 186
+
+
 def test_an_undeliverable_event_carries_eventbridge_error_attributes():
     letter = read_dead_letter(message(json.dumps(EVENT), {
         "ERROR_CODE": {"DataType": "String", "StringValue": "HTTP_401"},
@@ -37,6 +47,7 @@ def test_an_undeliverable_event_carries_eventbridge_error_attributes():
     assert letter.kind == "undeliverable"
     assert letter.reason == "HTTP_401: 401 unauthorized"
     assert letter.rule_arn == "arn:rule"
+    assert letter.attempts is None  # no RETRY_ATTEMPTS: its receive count only counts looks
 
 
 def test_a_failed_async_invocation_yields_its_request_payload():

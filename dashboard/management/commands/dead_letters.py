@@ -67,7 +67,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.MIGRATE_HEADING(f"{queue.name}  ({count} dead letters)"))
             for letter in dead_letters_peek(sqs=sqs, queue=queue) if count else []:
                 self.stdout.write(
-                    f"  {letter.message_id}  {letter.kind:<13} tried {letter.attempts}x  "
+                    f"  {letter.message_id}  {letter.kind:<13} tried {letter.attempts or '?'}x  "
                     f"{_age(letter.age_seconds()):>5} ago  {letter.event_type or '-':<28} "
                     f"{letter.order_id or '-'}\n      reason: {letter.reason}")
                 if options["payload"]:
