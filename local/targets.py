@@ -188,6 +188,7 @@ class ApiDestinationCaller(TapPoller):
                                    "StringValue": "SDK_CLIENT_ERROR" if status is None
                                    else f"HTTP_{status}"},
                     "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:250]},
+                    "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempt - 1)},
                     "RULE_ARN": {"DataType": "String", "StringValue": self.tap.rule_arn},
                     "TARGET_ARN": {"DataType": "String", "StringValue": self.tap.target_arn}})
         return True
