@@ -131,7 +131,21 @@ class EffectRecords:
         return {"Update": update}
 
     def transact(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """Apply all items or none. Returns None on success, else the cancellation codes."""
+        """Apply all items or none. Returns None on success, else the cancellation codes.
+
+        A single item is written as a plain conditional write: the same guarantee, half the
+        write capacity of a transaction on AWS, and on the embedded AWS no copy of the
+        whole table (moto backs every transaction item up that way)."""
+        if len(items) == 1:
+            [(operation, request)] = items[0].items()
+            write = {"Put": self.client.put_item, "Update": self.client.update_item}[operation]
+            try:
+                write(**request)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                return ["ConditionalCheckFailed"]
+            return None
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
