@@ -10,19 +10,18 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import pytest
 
 from dashboard import aws, services
 from dashboard.observations import observation_from_queue_body
 from dashboard.serve import serve
+from tests.browser import chromium, watch
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp")
 
 
@@ -111,34 +110,8 @@ def dashboard_url(moto_stack) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
-
-
-def watch(page, base: str) -> tuple[list[str], list[str]]:
-    """Console errors and page errors; and every request that left the dashboard's origin."""
-    errors: list[str] = []
-    elsewhere: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    origin = urlsplit(base).netloc
-
-    def check(request) -> None:
-        url = urlsplit(request.url)
-        if url.scheme in {"data", "about", "blob"}:
-            return
-        if url.netloc != origin:
-            elsewhere.append(request.url)
-
-    page.on("request", check)
-    return errors, elsewhere
+    with chromium() as launched:
+        yield launched
 
 
 def test_the_live_view_animates_orders_and_places_them(dashboard_url, browser, moto_stack):

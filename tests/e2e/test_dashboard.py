@@ -21,12 +21,12 @@ import requests
 import websockets
 from websockets.typing import Origin
 
+from tests.browser import chromium, watch
 from tests.e2e.conftest import ROOT, RunningSystem, free_port, place
 from workflow.model import CHOREOGRAPHY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp"))
 CHAIN = list(CHOREOGRAPHY.happy_path)
 
@@ -83,38 +83,17 @@ def dashboard(running_system: RunningSystem, tmp_path_factory: pytest.TempPathFa
     stop_dashboard(started)
 
 
-@dataclass
-class Watched:
-    """A browser page, and what it did that a user would never want: console errors and
-    requests leaving the machine."""
-
-    page: Any
-    console_errors: list[str]
-    outside_requests: list[str]
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Watched]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("chromium is not installed: `make browser` installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        watched = Watched(browser.new_page(viewport={"width": 1600, "height": 1000}), [], [])
-        watched.page.on("console", lambda message: watched.console_errors.append(message.text)
-                        if message.type == "error" else None)
-        watched.page.on("request", lambda request: watched.outside_requests.append(request.url)
-                        if urlsplit(request.url).hostname not in ("127.0.0.1", "localhost")
-                        else None)
-        yield watched
-        browser.close()
-
-
 def test_an_order_placed_from_the_form_travels_the_graph_and_its_trace_shows_every_event(
-        dashboard: Dashboard, browser_page: Watched) -> None:
-    page = browser_page.page
+        dashboard: Dashboard) -> None:
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        errors, elsewhere = watch(page, dashboard.url)
+        place_and_follow(page, dashboard)
+    assert errors == []
+    assert elsewhere == []
+
+
+def place_and_follow(page: Any, dashboard: Dashboard) -> None:
     page.goto(f"{dashboard.url}/", wait_until="networkidle")
     page.fill("input[name=customer_id]", "browser-customer")
     page.locator(".product input[type=number]").first.fill("1")
@@ -143,8 +122,6 @@ def test_an_order_placed_from_the_form_travels_the_graph_and_its_trace_shows_eve
     assert "shipped" in text
     notifications = page.locator("text=application/cloudevents+json")
     assert notifications.count() >= 1, "the delivered notification is shown on the trace"
-    assert browser_page.console_errors == []
-    assert browser_page.outside_requests == []
 
 
 def test_the_websocket_streams_an_orders_events_as_they_happen(
