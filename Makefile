@@ -38,7 +38,7 @@ synth: install
 
 lint: install
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy workflow functions cdk local dashboard
+	@$(VENV)/bin/mypy workflow functions cdk local dashboard bench
 
 bench: install
 	@$(PY) -m bench
