@@ -177,3 +177,14 @@ def log_group_trace(system: RunningSystem, correlation_id: str) -> list[dict[str
     """Every CloudEvent of one correlation, found by a term pattern as on AWS."""
     return [event for event in log_group_events(system, f'"{correlation_id}"')
             if event.get("correlationid") == correlation_id]
+
+
+def restock(system: RunningSystem, skus: list[str], units: int) -> None:
+    """Put more units on the shelf: the initial count moves with them, so stock stays
+    conserved (available + reserved + shipped = initial)."""
+    dynamodb = system.client("dynamodb")
+    for sku in skus:
+        dynamodb.update_item(TableName=system.outputs["InventoryTableName"],
+                             Key={"pk": {"S": f"PRODUCT#{sku}"}},
+                             UpdateExpression="SET available = available + :n, initial = initial + :n",
+                             ExpressionAttributeValues={":n": {"N": str(units)}})
