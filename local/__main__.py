@@ -43,11 +43,7 @@ class LocalSystem:
 def seed_inventory(config: LocalConfig, deployment: Deployment) -> int:
     from functions.warehouse.inventory import DynamoInventory
 
-    table_ids = [logical_id for logical_id, resource in deployment.original["Resources"].items()
-                 if resource["Type"] == "AWS::DynamoDB::Table" and "Inventory" in logical_id]
-    if len(table_ids) != 1:
-        raise DeployError(f"expected one inventory table, found {table_ids}")
-    inventory = DynamoInventory(table_name=deployment.physical_ids[table_ids[0]],
+    inventory = DynamoInventory(table_name=deployment.outputs["InventoryTableName"],
                                 client=client(config, "dynamodb"))
     return inventory.seed()
 

@@ -19,7 +19,6 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from local.config import ACCOUNT_ID, ROOT, LocalConfig
 from local.embedded_aws import client
@@ -166,7 +165,3 @@ def _apply_time_to_live(config: LocalConfig, template: Template,
             dynamodb.update_time_to_live(TableName=physical_ids[logical_id],
                                          TimeToLiveSpecification=ttl)
 
-
-def resource_properties(template: Template, logical_id: str) -> dict[str, Any]:
-    properties: dict[str, Any] = template["Resources"][logical_id].get("Properties", {})
-    return properties

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from local.config import ACCOUNT_ID
-
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -140,6 +138,12 @@ class FunctionWorker:
         self.cold_starts += 1
         return parent
 
+    def warm(self) -> None:
+        """Start the execution environment now (its cold start) rather than on first use."""
+        with self.lock:
+            if self.process is None or not self.process.is_alive():
+                self._start()
+
     def _discard(self) -> None:
         if self.process is not None and self.process.is_alive():
             self.process.kill()
@@ -186,6 +190,3 @@ class FunctionWorker:
                 self.process.join(timeout=2)
             self._discard()
 
-
-def function_arn(region: str, name: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"

@@ -206,11 +206,7 @@ class LocalRuntime:
 
     def warm(self) -> None:
         """Start every function's execution environment now rather than on first use."""
-        def start(worker: FunctionWorker) -> None:
-            with worker.lock:
-                if worker.process is None:
-                    worker._start()
-        threads = [threading.Thread(target=start, args=(worker,)) for worker in self.workers.values()]
+        threads = [threading.Thread(target=worker.warm) for worker in self.workers.values()]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -6,7 +6,7 @@ Clients are created once per execution environment (at import), as Lambda recomm
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
@@ -90,7 +90,9 @@ class DeadLetters:
                                   "MessageAttributes": attributes}
         if self.queue_url.endswith(".fifo"):
             kwargs["MessageGroupId"] = "dead-letters"
-            kwargs["MessageDeduplicationId"] = str(abs(hash((body, reason))))
+            # the same refusal sent twice (a redelivered record) is kept once
+            kwargs["MessageDeduplicationId"] = hashlib.sha256(
+                f"{reason}\n{body}".encode()).hexdigest()
         self.client.send_message(**kwargs)
 
 
@@ -171,6 +173,3 @@ class EffectRecords:
             raise RuntimeError(f"transaction for {key} cancelled: {codes}")
         return on_conflict(codes)
 
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
