@@ -1,0 +1,343 @@
+"""moto 5.2.5, made to hold load as the embedded AWS.
+
+moto is a reference implementation of AWS's APIs, not a server built for load: several of its
+paths cost time in proportion to everything it holds, so under a steady stream of orders the
+embedded AWS slowed down as its history grew, queues backed up, handlers timed out, and the
+backlog made every call slower still. Each patch below removes one such cost, or one race
+that concurrent callers could lose, without changing what any API answers. Each is named
+after what it fixes, says what it measured, and is checked by tests/local/test_moto_patches.py,
+which also fails loudly when moto is no longer the version they were written against.
+
+Applied in the embedded AWS's process only (`local.moto_server`), and by the tests that check
+them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import jsonpath_ng.ext
+import moto
+import moto.backends
+import moto.core.responses
+import moto.dynamodb.models
+import moto.sqs.models
+from moto.core.utils import camelcase_to_underscores
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import Table
+from moto.sqs.models import Queue, SQSBackend
+
+MOTO_VERSION = "5.2.5"
+
+
+class MotoVersionMismatch(RuntimeError):
+    pass
+
+
+def memoise_jsonpath() -> None:
+    """moto builds a fresh JSONPath parser (a PLY grammar) eight times for every target of
+    every event put on a bus, whether or not the target transforms its input: about a fifth
+    of the embedded AWS's time under load. Parsing is a pure function of the path."""
+    if getattr(jsonpath_ng.ext.parse, "cache_info", None):
+        return
+    parse: Any = jsonpath_ng.ext.parse
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=1024)(parse)
+
+
+def memoise_backend_lookup() -> None:
+    """To route each request, moto's server lists its own package directory and checks every
+    entry with `isdir` (about 200 system calls), under a lock that every request takes: ~8 %
+    of the server's time. The directory does not change while it runs."""
+    if getattr(moto.backends.list_of_moto_modules, "cache_info", None):
+        return
+    modules = tuple(moto.backends.list_of_moto_modules())
+    lookup: Any = functools.lru_cache(maxsize=1)(lambda: modules)
+    moto.backends.list_of_moto_modules = lookup
+
+
+def memoise_action_lookup() -> None:
+    """To find the method that answers a request, moto lists every member of the response
+    class with `inspect.getmembers`, on every request (~0.2 ms). A class's methods do not
+    change while the server runs."""
+    responses: Any = moto.core.responses
+    if getattr(responses.method_names_from_class, "cache_info", None):
+        return
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(
+        responses.method_names_from_class)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _now_millis() -> float:
+    return time.time() * 1000.0
+
+
+def fast_sqs_clock() -> None:
+    """SQS reads the clock for every message it looks at (is it visible? delayed?), through a
+    helper that builds two datetimes each time: ~30 µs a message, which made every receive
+    and every send cost time in proportion to the queue's depth. The POSIX clock gives the
+    same value."""
+    sqs_models: Any = moto.sqs.models
+    sqs_models.unix_time = lambda dt=None: _now() if dt is None else _unix_time(dt)
+    sqs_models.unix_time_millis = lambda dt=None: _now_millis() if dt is None \
+        else _unix_time(dt) * 1000.0
+
+
+def _unix_time(dt: Any) -> float:
+    from moto.core.utils import unix_time
+
+    return float(unix_time(dt))
+
+
+class QueueAttributes(Mapping[str, Any]):
+    """A queue's attributes, each computed when it is read. moto computed all of them (three
+    of which walk every message in the queue) whenever any one was needed: at every send, to
+    see whether the queue deduplicates by content, and at every message received, to read its
+    retention period."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        names = list(Queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += Queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:  # type: ignore[attr-defined]
+            names += Queue.KMS_ATTRIBUTES
+        self.names = names
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.names:
+            raise KeyError(name)
+        queue = self.queue
+        if name == "Policy":
+            value = queue.policy
+        elif name == "RedrivePolicy" and queue.redrive_policy:
+            value = json.dumps(queue.redrive_policy)
+        else:
+            value = getattr(queue, camelcase_to_underscores(name))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def sqs_attributes_on_demand() -> None:
+    queue_class: Any = Queue
+    queue_class.attributes = property(QueueAttributes)
+
+    original = SQSBackend.get_queue_attributes
+    if getattr(original, "patched", False):
+        return
+
+    def get_queue_attributes(self: SQSBackend, queue_name: str,
+                             attribute_names: list[str]) -> dict[str, Any]:
+        # a plain dict, as moto's callers (and its JSON responses) expect
+        return dict(original(self, queue_name, attribute_names))
+
+    get_queue_attributes.patched = True  # type: ignore[attr-defined]
+    backend_class: Any = SQSBackend
+    backend_class.get_queue_attributes = get_queue_attributes
+
+    def is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str,
+                                                   message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        period = queue.message_retention_period  # type: ignore[attr-defined]
+        retain_until = int(period) + message.sent_timestamp / 1000
+        return bool(retain_until > _now())
+
+    backend_class.is_message_valid_based_on_retention_period = \
+        is_message_valid_based_on_retention_period
+
+
+class RecentSet:
+    """A set that keeps only its most recent `limit` members."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.members: dict[str, None] = {}
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.members
+
+    def update(self, members: Any) -> None:
+        for member in members:
+            self.members[member] = None
+        while len(self.members) > self.limit:
+            del self.members[next(iter(self.members))]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+
+# Deleting a message twice succeeds, as on SQS, for as long as its receipt handle is among the
+# queue's most recent deletions.
+DELETED_HANDLES_KEPT = 10_000
+
+
+def sqs_bounded_deleted_handles() -> None:
+    """moto remembers every receipt handle of every message ever deleted from a queue, so
+    that a second delete succeeds: memory that grows with the queue's whole history."""
+    original = Queue.__init__
+    if getattr(original, "patched", False):
+        return
+
+    def __init__(self: Queue, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.deleted_messages = RecentSet(DELETED_HANDLES_KEPT)  # type: ignore[assignment]
+
+    __init__.patched = True  # type: ignore[attr-defined]
+    queue_class: Any = Queue
+    queue_class.__init__ = __init__
+
+
+# One lock for every DynamoDB table of every account and region: moto's item operations are
+# not atomic (a conditional write reads, then writes), so two concurrent requests could both
+# pass the same condition, and a cancelled transaction's rollback could undo another request's
+# write. DynamoDB itself serialises writes to an item and isolates transactions.
+DYNAMODB_LOCK = threading.RLock()
+
+_SERIALISED = ("put_item", "update_item", "delete_item", "get_item", "transact_write_items")
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return method(*args, **kwargs)
+
+    locked.patched = True  # type: ignore[attr-defined]
+    return locked
+
+
+class _NoTableCopy:
+    """moto's `copy` module as its transactions see it: a table is not copied (the whole
+    table was deep-copied for every item of every transaction, so transactions slowed as
+    tables grew, and churned memory); anything else is."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _item_key(backend: DynamoDBBackend, operation: Mapping[str, Any]) -> tuple[Table, Any, Any]:
+    table = backend.get_table(operation["TableName"])
+    if "Item" in operation:
+        attributes = operation["Item"]
+        key = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr)
+               if name is not None and name in attributes}
+    else:
+        key = operation["Key"]
+    hash_value, range_value = backend.get_keys_value(table, key)
+    return table, hash_value, range_value
+
+
+def _restore(table: Table, hash_value: Any, range_value: Any, item: Any) -> None:
+    items: Any = table.items
+    if range_value is None:
+        if item is None:
+            items.pop(hash_value, None)
+        else:
+            items[hash_value] = item
+    elif item is None:
+        items.get(hash_value, {}).pop(range_value, None)
+    else:
+        items[hash_value][range_value] = item
+
+
+def dynamodb_isolated_writes() -> None:
+    """Serialise item operations, and make a transaction's rollback restore only the items it
+    touched (see `DYNAMODB_LOCK` and `_NoTableCopy`)."""
+    backend_class: Any = DynamoDBBackend
+    if getattr(backend_class.put_item, "patched", False):
+        return
+    dynamodb_models: Any = moto.dynamodb.models
+    dynamodb_models.copy = _NoTableCopy
+    transact = backend_class.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        before = []
+        for request in transact_items:
+            for operation in request.values():
+                try:
+                    table, hash_value, range_value = _item_key(self, operation)
+                except Exception:
+                    continue  # moto's own validation answers for a malformed item
+                current = table.get_item(hash_value, range_value) \
+                    if range_value is not None or not table.has_range_key else None
+                before.append((table, hash_value, range_value, copy.deepcopy(current)))
+        try:
+            transact(self, transact_items)
+        except BaseException:
+            for table, hash_value, range_value, item in reversed(before):
+                _restore(table, hash_value, range_value, item)
+            raise
+
+    backend_class.transact_write_items = transact_write_items
+    for name in _SERIALISED:
+        setattr(backend_class, name, _serialised(getattr(backend_class, name)))
+
+
+def _items(table: Table) -> Iterator[Any]:
+    """Every item, unsorted (moto's `all_items` sorts them, which costs more than the sweep)."""
+    for value in table.items.values():
+        if table.range_key_attr:
+            yield from value.values()
+        else:
+            yield value
+
+
+def expire_ttl_items(now: float | None = None) -> int:
+    """Delete the items whose time-to-live has passed, in every table that has TTL enabled,
+    as DynamoDB does in the background (moto never does). Returns how many went."""
+    cutoff = _now() if now is None else now
+    expired = 0
+    for regions in list(dynamodb_backends.values()):
+        for backend in list(regions.values()):
+            for table in list(backend.tables.values()):
+                attribute = table.ttl.get("AttributeName")
+                if table.ttl.get("TimeToLiveStatus") != "ENABLED" or not attribute:
+                    continue
+                with DYNAMODB_LOCK:
+                    for item in list(_items(table)):
+                        value = item.attrs.get(attribute)
+                        if value is None or value.type != "N":
+                            continue
+                        if float(value.value) < cutoff:
+                            table.delete_item(item.hash_key, item.range_key)
+                            expired += 1
+    return expired
+
+
+PATCHES: tuple[Callable[[], None], ...] = (
+    memoise_jsonpath,
+
+    memoise_backend_lookup,
+    memoise_action_lookup,
+    fast_sqs_clock,
+    sqs_attributes_on_demand,
+    sqs_bounded_deleted_handles,
+    dynamodb_isolated_writes,
+)
+
+
+def apply() -> None:
+    """Apply every patch; refuse to run on a moto they were not written against."""
+    if moto.__version__ != MOTO_VERSION:
+        raise MotoVersionMismatch(
+            f"the embedded AWS's patches were written against moto {MOTO_VERSION}, not "
+            f"{moto.__version__}: check each one in local/moto_patches.py, then update it")
+    for patch in PATCHES:
+        patch()

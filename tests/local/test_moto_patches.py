@@ -1,0 +1,249 @@
+"""The embedded AWS's patches to moto: each still applies to the moto we run, and none changes
+what an API answers — only what it costs, or which races it can lose."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import jsonpath_ng.ext
+import moto
+import moto.backends
+import pytest
+from moto import mock_aws
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
+from moto.events.utils import EventTemplateParser
+from moto.sqs.models import Queue, sqs_backends
+
+from local import moto_patches
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def patched() -> None:
+    moto_patches.apply()
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        yield {service: boto3.client(service, region_name=REGION)
+               for service in ("sqs", "dynamodb")}
+
+
+def test_patches_refuse_a_moto_they_were_not_written_against(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    with pytest.raises(moto_patches.MotoVersionMismatch, match=r"moto 5\.2\.5"):
+        moto_patches.apply()
+
+
+def test_moto_still_imports_jsonpaths_parse_at_call_time():
+    import inspect
+
+    assert "from jsonpath_ng.ext import parse" in inspect.getsource(EventTemplateParser.parse)
+
+
+def test_jsonpath_parsing_is_memoised_and_still_correct():
+    first = jsonpath_ng.ext.parse("$.detail.id")
+    assert jsonpath_ng.ext.parse("$.detail.id") is first
+    event = {"id": "e", "detail": {"id": "ce"}, "detail-type": "t", "source": "s", "time": "0",
+             "region": "r", "resources": [], "account": "a", "ingestion-time": "0"}
+    parsed = EventTemplateParser.parse(
+        input_template='{"bus": "global", "event": <aws.events.event.json>}',
+        input_paths_map={}, event=event)
+    assert parsed["bus"] == "global" and parsed["event"]["detail"] == {"id": "ce"}
+
+
+def test_backend_lookup_lists_moto_s_services_once():
+    modules = moto.backends.list_of_moto_modules()
+    assert {"sqs", "dynamodb", "events", "logs", "cloudformation"} <= set(modules)
+    assert moto.backends.list_of_moto_modules() is modules
+
+
+def test_queue_attributes_answer_as_before(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true",
+        "VisibilityTimeout": "30"})["QueueUrl"]
+    for body in ("a", "a", "b", "c"):  # the second "a" is deduplicated by content
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert [m["Body"] for m in received] == ["a"]
+
+    everything = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert everything["ApproximateNumberOfMessages"] == "2"
+    assert everything["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert everything["ApproximateNumberOfMessagesDelayed"] == "0"
+    assert everything["ContentBasedDeduplication"] == "true"
+    assert everything["FifoQueue"] == "true"
+    assert everything["VisibilityTimeout"] == "30"
+    assert "Policy" not in everything and "KmsMasterKeyId" not in everything
+    some = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "QueueArn"])["Attributes"]
+    assert some == {"ApproximateNumberOfMessages": "2",
+                    "QueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q.fifo"}
+
+
+def test_a_redrive_policy_reads_as_json(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="q", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})["QueueUrl"]
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+    assert json.loads(policy["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 3
+
+
+def test_reading_one_attribute_does_not_walk_the_queue(aws: dict[str, Any],
+                                                       monkeypatch: pytest.MonkeyPatch):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="deep")["QueueUrl"]
+    for index in range(50):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+    walked = []
+    monkeypatch.setattr(Queue, "messages", property(lambda self: walked.append(1) or []))
+    queue = sqs_backends[ACCOUNT][REGION].get_queue("deep")
+    assert queue.attributes["VisibilityTimeout"] == 30
+    sqs.send_message(QueueUrl=url, MessageBody="one more")
+    assert walked == []
+
+
+def test_messages_past_their_retention_are_not_delivered(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    backend = sqs_backends[ACCOUNT][REGION]
+    [message] = backend.get_queue("short")._messages
+    assert backend.is_message_valid_based_on_retention_period("short", message)
+    message.sent_timestamp -= 61_000
+    assert not backend.is_message_valid_based_on_retention_period("short", message)
+
+
+def test_deleting_twice_succeeds_and_remembers_only_recent_handles(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    recent = moto_patches.RecentSet(limit=3)
+    recent.update(["a", "b"])
+    recent.update(["c", "d"])
+    assert "a" not in recent and all(h in recent for h in "bcd") and len(recent) == 3
+
+
+def _table(dynamodb: Any, name: str = "t") -> str:
+    dynamodb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    return name
+
+
+def test_item_writes_hold_the_lock(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
+    held = []
+    original = Table.put_item
+
+    def put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
+        held.append(moto_patches.DYNAMODB_LOCK._is_owned())  # type: ignore[attr-defined]
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "put_item", put_item)
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+    dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"S": "b"}}}}])
+    assert held == [True, True]
+
+
+def test_concurrent_conditional_creates_admit_exactly_one(aws: dict[str, Any]):
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb)
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    winners: list[int] = []
+
+    def create(worker: int) -> None:
+        for key in range(100):
+            try:
+                backend.put_item(table, {"pk": {"S": str(key)}, "by": {"N": str(worker)}},
+                                 condition_expression="attribute_not_exists(pk)")
+            except Exception:
+                continue
+            winners.append(key)
+
+    threads = [threading.Thread(target=create, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(winners) == list(range(100))
+
+
+def test_a_cancelled_transaction_restores_what_it_touched_without_copying_tables(
+        aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb)
+    for index in range(200):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"other{index}"}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "stock"}, "n": {"N": "5"}})
+    monkeypatch.setattr(Table, "__deepcopy__", lambda self, memo: pytest.fail("table copied"),
+                        raising=False)
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "stock"}},
+                        "UpdateExpression": "SET n = n - :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "other3"}, "x": {"S": "y"}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+
+    def get(key: str) -> Any:
+        return dynamodb.get_item(TableName=table, Key={"pk": {"S": key}}).get("Item")
+
+    assert get("stock") == {"pk": {"S": "stock"}, "n": {"N": "5"}}
+    assert get("new") is None
+    assert get("other3") == {"pk": {"S": "other3"}}
+    assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 201
+
+    dynamodb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": table, "Key": {"pk": {"S": "stock"}},
+                    "UpdateExpression": "SET n = n - :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+    ])
+    assert get("stock")["n"] == {"N": "4"} and get("new") is not None
+
+
+def test_expired_items_are_swept_from_tables_with_ttl(aws: dict[str, Any]):
+    dynamodb = aws["dynamodb"]
+    with_ttl, without_ttl = _table(dynamodb, "with-ttl"), _table(dynamodb, "without-ttl")
+    dynamodb.update_time_to_live(TableName=with_ttl, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expiration"})
+    now = time.time()
+    for table in (with_ttl, without_ttl):
+        for key, expiration in (("past", now - 10), ("future", now + 3600), ("none", None),
+                                ("text", "soon")):
+            item: dict[str, Any] = {"pk": {"S": key}}
+            if isinstance(expiration, float):
+                item["expiration"] = {"N": str(int(expiration))}
+            elif expiration is not None:
+                item["expiration"] = {"S": expiration}
+            dynamodb.put_item(TableName=table, Item=item)
+
+    assert moto_patches.expire_ttl_items(now) == 1
+
+    def keys(table: str) -> set[str]:
+        return {item["pk"]["S"] for item in dynamodb.scan(TableName=table)["Items"]}
+
+    assert keys(with_ttl) == {"future", "none", "text"}
+    assert keys(without_ttl) == {"past", "future", "none", "text"}
