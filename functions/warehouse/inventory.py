@@ -13,10 +13,7 @@ from functions.common.aws import EffectRecords
 from workflow.envelope import Event
 from workflow.ports import EffectConflict, Line, PreconditionNotMet, Shortage
 from workflow.products import PRODUCTS
-
-
-def product_key(sku: str) -> str:
-    return f"PRODUCT#{sku}"
+from workflow.stock import STOCK_FIELDS, product_key
 
 
 class DynamoInventory:
@@ -35,8 +32,7 @@ class DynamoInventory:
 
     def stock(self, sku: str) -> dict[str, int]:
         record = self.records.get(product_key(sku)) or {}
-        return {name: int(record.get(name, 0)) for name in
-                ("available", "reserved", "shipped", "initial")}
+        return {name: int(record.get(name, 0)) for name in STOCK_FIELDS}
 
     def reserve(self, *, order_id: str, lines: Sequence[Line], reserved: Event,
                 unavailable: Callable[[Sequence[Shortage]], Event]) -> Event:
