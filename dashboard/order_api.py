@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -32,11 +34,28 @@ class Problem:
 
 
 class OrderApiError(Exception):
-    """The order API answered with a problem (4xx: the request is at fault) or not at all."""
+    """The order API answered with a problem (4xx: the request is at fault) or not at all.
+    `retry_after` is the wait, in seconds, that a 429 or 503 answer asked for, if any."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, *, retry_after: float | None = None) -> None:
         super().__init__(f"{problem.status} {problem.title}: {problem.detail}")
         self.problem = problem
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float | None:
+    """A `Retry-After` header as seconds from now: either form HTTP allows (a number of
+    seconds, or a date); None when absent or unreadable."""
+    value = (header or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _problem(response: requests.Response) -> Problem:
@@ -66,7 +85,9 @@ class OrderApi:
             raise OrderApiError(Problem(status=503, title="Order API unreachable",
                                         detail=f"{self.base_url}: {error.__class__.__name__}")) from None
         if response.status_code >= 400:
-            raise OrderApiError(_problem(response))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After")) \
+                if response.status_code in (429, 503) else None
+            raise OrderApiError(_problem(response), retry_after=retry_after)
         try:
             return response.json()
         except ValueError:

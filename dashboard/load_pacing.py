@@ -1,0 +1,96 @@
+"""How fast the load generator asks: when to look at each order again, under a bound on
+requests a second, and how long to wait when the order API says it is too busy."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dashboard.order_api import OrderApiError
+
+MAX_RETRY_WAIT_SECONDS = 60.0
+MAX_THROTTLED_PER_ORDER = 10
+
+
+class PollSchedule:
+    """When to ask for each order's status: `first_after` seconds after it was placed, then
+    every `every` seconds until it ends, earliest first, and never more than `max_per_second`
+    requests a second in all (each at least 1/max_per_second after the one before): the
+    generator must not become the load it measures. Not thread-safe: its user holds a lock."""
+
+    def __init__(self, *, first_after: float = 1.0, every: float = 2.0,
+                 max_per_second: float = 20.0) -> None:
+        self.first_after = first_after
+        self.every = every
+        self.spacing = 1.0 / max_per_second
+        self._due: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
+        self._next_allowed = -math.inf
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def _push(self, order_id: str, due: float) -> None:
+        heapq.heappush(self._due, (due, next(self._order), order_id))
+
+    def add(self, order_id: str, *, placed_at: float) -> None:
+        self._push(order_id, placed_at + self.first_after)
+
+    def again(self, order_id: str, *, now: float, not_before: float = 0.0) -> None:
+        self._push(order_id, max(now + self.every, not_before))
+
+    def take(self, now: float) -> str | None:
+        """The order to ask about now, or None if none is due or the rate allows no request."""
+        if not self._due or self._due[0][0] > now or now < self._next_allowed:
+            return None
+        self._next_allowed = now + self.spacing
+        return heapq.heappop(self._due)[2]
+
+    def wait_seconds(self, now: float) -> float | None:
+        """How long until `take` could answer an order; None when nothing is scheduled."""
+        if not self._due:
+            return None
+        return max(0.0, self._due[0][0] - now, self._next_allowed - now)
+
+
+def throttle_wait(error: OrderApiError, *, attempt: int) -> float | None:
+    """How long to wait before asking again after `error`, or None if asking again cannot
+    help. A 429 or 503 with `Retry-After` is waited out (capped); a 429 without one backs off
+    exponentially from half a second; anything else is a failure."""
+    if error.retry_after is not None:
+        return min(error.retry_after, MAX_RETRY_WAIT_SECONDS)
+    if error.problem.status == 429:
+        return min(0.5 * 2 ** attempt, MAX_RETRY_WAIT_SECONDS)
+    return None
+
+
+class PlacesOrders(Protocol):
+    def place_order(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Placement:
+    answer: dict[str, Any] | None
+    throttled: int
+    error: OrderApiError | None = None
+
+
+def order_place_patiently(api: PlacesOrders, body: dict[str, Any], *,
+                          wait: Callable[[float], bool]) -> Placement:
+    """Place one order, placing it again after each throttled answer once the wait it asks
+    for is over (`wait` returns True when the run is stopping instead)."""
+    throttled = 0
+    while True:
+        try:
+            return Placement(answer=api.place_order(body), throttled=throttled)
+        except OrderApiError as error:
+            delay = throttle_wait(error, attempt=throttled)
+            if delay is None:
+                return Placement(answer=None, throttled=throttled, error=error)
+            throttled += 1
+            if throttled > MAX_THROTTLED_PER_ORDER or wait(delay):
+                return Placement(answer=None, throttled=throttled, error=error)
