@@ -21,12 +21,12 @@ from cdk.constructs.observability import Observability
 from cdk.constructs.order import OrderSubdomain
 from cdk.constructs.payment import PaymentSubdomain
 from cdk.constructs.queues import RedrivenQueue
-from cdk.constructs.routes import Routes
+from cdk.constructs.routes import Routes, rule_delivery_grant
 from cdk.constructs.subdomain import SubdomainServices
 from cdk.constructs.tables import SharedTables
 from cdk.constructs.warehouse import WarehouseSubdomain
 from cdk.settings import Settings
-from workflow.model import CHOREOGRAPHY, Bus, Choreography, Subdomain
+from workflow.model import CHOREOGRAPHY, Bus, Choreography, Subdomain, ToQueue
 
 SUBDOMAINS: tuple[type[SubdomainServices], ...] = (
     OrderSubdomain, WarehouseSubdomain, PaymentSubdomain, LoyaltySubdomain)
@@ -93,8 +93,21 @@ class ChoreoStack(Stack):
             observed_buses=choreography.observed_buses, sources=choreography.sources(),
             logged_bus=LOGGED_BUS, dead_letter_queue=self.buses.rule_target_dead_letter_queue)
 
+        self._grant_rule_deliveries(choreography)
         self._wire(choreography)
         self._outputs(choreography)
+
+    def _grant_rule_deliveries(self, choreography: Choreography) -> None:
+        """Each queue a rule delivers to accepts the rules of the buses its routes are on,
+        in one statement however many rules there are."""
+        rule_delivery_grant(self.buses.rule_target_dead_letter_queue,
+                            list(self.buses.buses.values()), sid="UndeliveredRuleTargets")
+        for queue in choreography.queues:
+            buses = sorted({route.bus for route in choreography.routes
+                            if isinstance(route.target, ToQueue) and route.target.queue == queue.id})
+            if buses:
+                rule_delivery_grant(self.queues[queue.id].queue,
+                                    [self.buses.buses[bus] for bus in buses], sid="RouteRules")
 
     def _wire(self, choreography: Choreography) -> None:
         """Give each function its event sources, environment and permissions."""

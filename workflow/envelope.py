@@ -1,8 +1,9 @@
 """The double envelope: a CloudEvent (structured JSON) inside an EventBridge event.
 
 EventBridge `Source` is the CloudEvent `source`, `DetailType` its `type`, and `Detail` the
-CloudEvent JSON itself. Every event of one order carries the same `correlationid`; every event
-but the first carries `causationid`, the `id` of the event that caused it.
+CloudEvent JSON itself. Every event of one order carries the same `correlationid` and `partitionkey` (the
+CloudEvents partitioning extension: the order's partition, see `Choreography.partitions`);
+every event but the first carries `causationid`, the `id` of the event that caused it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class Event:
     dataschema: str = field(default="")
 
     @property
+    def partition_key(self) -> str:
+        return CHOREOGRAPHY.partition_of(self.subject)
+
+    @property
     def order(self) -> dict[str, Any]:
         order: dict[str, Any] = self.data["order"]
         return order
@@ -60,6 +65,7 @@ class Event:
             "datacontenttype": CONTENT_TYPE,
             "dataschema": self.dataschema,
             "correlationid": self.correlation_id,
+            "partitionkey": self.partition_key,
         }
         if self.causation_id:
             attributes["causationid"] = self.causation_id

@@ -7,8 +7,13 @@ draws its graph from it. Adding a consumer is one `Route` here plus one handler.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# The partition of an event whose subject's partition is unknown: it was not one of ours
+# when it was published (no `partitionkey`, or one that names no partition).
+UNPARTITIONED = "unpartitioned"
 
 
 class Bus(StrEnum):
@@ -69,10 +74,11 @@ class Queue:
     batch_size: int = 10
     max_receive_count: int = 3
 
-    @property
-    def message_group_id(self) -> str | None:
-        # EventBridge gives a FIFO target one static group; ordering is per queue.
-        return f"{self.id.lower()}-events" if self.fifo else None
+    def message_group_id(self, partition: str) -> str:
+        """The FIFO message group of one partition of the orders: SQS keeps the events of a
+        group in order and hands Lambda one batch of a group at a time, so partitions are
+        what lets a FIFO queue be worked on in parallel."""
+        return f"{self.id.lower()}-{partition}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,17 @@ class Route:
 
 
 @dataclass(frozen=True)
+class RouteRule:
+    """One EventBridge rule of a route. A route to a FIFO queue is one rule per partition (and
+    one for events that name no partition), each delivering to its own message group; any
+    other route is one rule for all its events (`partition` None)."""
+
+    rule_id: str
+    partition: str | None
+    message_group_id: str | None
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     method: str
     path: str
@@ -160,6 +177,29 @@ class Choreography:
     http_apis: tuple[HttpApi, ...]
     observed_buses: tuple[Bus, ...] = (Bus.GLOBAL, Bus.LOYALTY)
     happy_path: tuple[str, ...] = field(default=())
+    # Every event of an order carries its order's partition (the CloudEvents `partitionkey`),
+    # so that a FIFO queue can keep each order's events in order while several partitions
+    # are worked on at once. EventBridge gives a rule's SQS target one fixed message group
+    # and cannot compute one from the event, so a route to a FIFO queue is one rule per
+    # partition (see cdk/constructs/routes.py): more partitions, more parallelism, more rules.
+    partitions: int = 4
+
+    def partition_of(self, subject: str) -> str:
+        """The partition of an order's events: a stable hash of the order id (the subject)."""
+        return str(zlib.crc32(subject.encode()) % self.partitions)
+
+    def partition_keys(self) -> tuple[str, ...]:
+        return tuple(str(partition) for partition in range(self.partitions))
+
+    def rules_of(self, route: Route) -> tuple[RouteRule, ...]:
+        target = route.target
+        if not isinstance(target, ToQueue) or not self.queue(target.queue).fifo:
+            return (RouteRule(route.rule_id, None, None),)
+        queue = self.queue(target.queue)
+        rules = [RouteRule(f"{route.rule_id}Partition{partition}", partition,
+                           queue.message_group_id(partition)) for partition in self.partition_keys()]
+        return (*rules, RouteRule(f"{route.rule_id}Unpartitioned", UNPARTITIONED,
+                                  queue.message_group_id(UNPARTITIONED)))
 
     def event(self, name: str) -> EventType:
         for event in self.events:

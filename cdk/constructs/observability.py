@@ -82,12 +82,12 @@ class Observability(Construct):
                 targets=rule_targets)
             rule.override_logical_id(f"Observe{bus.value.title()}Bus")
             self.rules[bus] = rule
-            for queue in (self.queue, dead_letter_queue):
-                queue.add_to_resource_policy(iam.PolicyStatement(
-                    sid=f"Observe{bus.value.title()}Bus",
-                    principals=[EVENTS_PRINCIPAL], actions=["sqs:SendMessage"],
-                    resources=[queue.queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}}))
+            # (the dead-letter queue accepts every rule of the buses: see the stack)
+            self.queue.add_to_resource_policy(iam.PolicyStatement(
+                sid=f"Observe{bus.value.title()}Bus",
+                principals=[EVENTS_PRINCIPAL], actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}}))
 
         # What targets.CloudWatchLogGroup would write through a custom resource.
         self.log_group_policy = logs.ResourcePolicy(

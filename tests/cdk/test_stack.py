@@ -119,8 +119,8 @@ def test_cfn_lint_finds_no_errors(outdir: Path) -> None:
 def test_resource_counts_follow_the_model(template: Template) -> None:
     failure_queues = len(direct_targets(CHOREOGRAPHY))
     template.resource_count_is("AWS::Events::EventBus", len(Bus))
-    template.resource_count_is("AWS::Events::Rule",
-                               len(CHOREOGRAPHY.routes) + len(CHOREOGRAPHY.observed_buses))
+    rules = sum(len(CHOREOGRAPHY.rules_of(route)) for route in CHOREOGRAPHY.routes)
+    template.resource_count_is("AWS::Events::Rule", rules + len(CHOREOGRAPHY.observed_buses))
     # each model queue and its DLQ, the observability queue and its DLQ, the rule-target DLQ,
     # and one OnFailure queue per directly invoked function
     template.resource_count_is("AWS::SQS::Queue", 2 * len(CHOREOGRAPHY.queues) + 3 + failure_queues)
@@ -143,33 +143,48 @@ def test_there_are_no_custom_resources(resources: Resources) -> None:
 def test_every_route_is_a_rule_matching_exactly_its_source_and_detail_type(
         resources: Resources) -> None:
     for route in CHOREOGRAPHY.routes:
-        rule = resources[route.rule_id]["Properties"]
         producer = CHOREOGRAPHY.event(route.event).producer.value
-        assert rule["EventPattern"] == {"source": [producer], "detail-type": [route.event]}
-        assert ref(rule["EventBusName"]) == f"{route.bus.value.title()}EventBus"
-        assert len(rule["Targets"]) == 1
+        for route_rule in CHOREOGRAPHY.rules_of(route):
+            rule = resources[route_rule.rule_id]["Properties"]
+            pattern = dict(rule["EventPattern"])
+            pattern.pop("detail", None)  # a partition's, asserted below
+            assert pattern == {"source": [producer], "detail-type": [route.event]}
+            assert ref(rule["EventBusName"]) == f"{route.bus.value.title()}EventBus"
+            assert len(rule["Targets"]) == 1
 
 
-def test_order_placed_goes_to_the_warehouse_fifo_queue_in_one_message_group(
-        template: Template, resources: Resources) -> None:
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventBusName": {"Ref": "GlobalEventBus"},
-        "EventPattern": {"source": ["order"], "detail-type": ["order.placed"]},
-        "Targets": [Match.object_like({
-            "Arn": {"Fn::GetAtt": ["WarehouseQueue", "Arn"]},
-            "SqsParameters": {"MessageGroupId": "warehouse-events"},
-        })],
-    })
+def test_a_route_to_the_fifo_queue_is_a_rule_per_partition_each_in_its_own_group(
+        resources: Resources) -> None:
+    (route,) = [r for r in CHOREOGRAPHY.routes if r.event == "order.placed"]
+    partitions = CHOREOGRAPHY.partition_keys()
+    groups = []
+    for partition in partitions:
+        rule = resources[f"OrderPlacedToWarehousePartition{partition}"]["Properties"]
+        assert rule["EventPattern"]["detail"] == {"partitionkey": [partition]}
+        (target,) = rule["Targets"]
+        assert ref(target["Arn"]) == "WarehouseQueue"
+        groups.append(target["SqsParameters"]["MessageGroupId"])
+    assert groups == [f"warehouse-{partition}" for partition in partitions]
+    # the events that name no partition of ours still reach the warehouse, which
+    # dead-letters what it cannot use
+    rule = resources["OrderPlacedToWarehouseUnpartitioned"]["Properties"]
+    assert rule["EventPattern"]["detail"] == {"$or": [
+        {"partitionkey": [{"exists": False}]},
+        {"partitionkey": [{"anything-but": list(partitions)}]}]}
+    assert rule["Targets"][0]["SqsParameters"]["MessageGroupId"] == "warehouse-unpartitioned"
     assert resources["WarehouseQueue"]["Properties"]["QueueName"] == "Warehouse.fifo"
+    assert len(CHOREOGRAPHY.rules_of(route)) == len(partitions) + 1
 
 
 def test_queue_targets_reach_their_model_queue(resources: Resources) -> None:
     for route in CHOREOGRAPHY.routes:
         if isinstance(route.target, ToQueue):
-            (target,) = resources[route.rule_id]["Properties"]["Targets"]
-            assert ref(target["Arn"]) == f"{route.target.queue}Queue"
-            group = CHOREOGRAPHY.queue(route.target.queue).message_group_id
-            assert target.get("SqsParameters", {}).get("MessageGroupId") == group
+            for route_rule in CHOREOGRAPHY.rules_of(route):
+                (target,) = resources[route_rule.rule_id]["Properties"]["Targets"]
+                assert ref(target["Arn"]) == f"{route.target.queue}Queue"
+                group = target.get("SqsParameters", {}).get("MessageGroupId")
+                assert group == route_rule.message_group_id
+                assert (group is None) == (not CHOREOGRAPHY.queue(route.target.queue).fifo)
 
 
 def test_payment_taken_crosses_to_the_loyalty_bus_and_points_come_back(
@@ -203,15 +218,46 @@ def test_every_rule_target_has_a_dead_letter_queue_and_all_but_buses_a_retry_pol
             assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60, rule_id
 
 
-def test_the_rule_target_dead_letter_queue_accepts_every_rule(resources: Resources) -> None:
+def queue_policy(resources: Resources, queue_id: str) -> list[dict[str, Any]]:
     (policy,) = [resource["Properties"] for resource in
                  of_type(resources, "AWS::SQS::QueuePolicy").values()
-                 if [ref(queue) for queue in resource["Properties"]["Queues"]]
-                 == ["RuleTargetDeadLetterQueue"]]
-    allowed = {ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
-               for statement in policy["PolicyDocument"]["Statement"]
-               if statement["Effect"] == "Allow"}
-    assert allowed == set(of_type(resources, "AWS::Events::Rule"))
+                 if [ref(queue) for queue in resource["Properties"]["Queues"]] == [queue_id]]
+    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def rule_arn_patterns(statement: dict[str, Any]) -> list[str]:
+    """The rule ARNs an `ArnLike aws:SourceArn` condition admits, with the partition, region
+    and account left as they are written (`${AWS::...}`)."""
+    patterns = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+    rendered = []
+    for pattern in patterns:
+        parts = pattern["Fn::Join"][1]
+        rendered.append("".join(part if isinstance(part, str) else
+                                f"${{{part.get('Ref') or ref(part)}}}" for part in parts))
+    return rendered
+
+
+def test_queues_accept_the_rules_of_their_buses_in_one_statement_however_many_rules(
+        resources: Resources) -> None:
+    """SQS caps a queue policy at 20 statements and 8 KB: one statement per rule (what CDK's
+    targets write) would not survive a few more routes or partitions."""
+    rule_count = len(of_type(resources, "AWS::Events::Rule"))
+    assert rule_count > 20
+    every_bus = {f"${{{bus.value.title()}EventBus}}" for bus in Bus}
+    (grant,) = [s for s in queue_policy(resources, "RuleTargetDeadLetterQueue")
+                if s["Effect"] == "Allow"]
+    assert grant["Action"] == "sqs:SendMessage"
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert {pattern.split(":rule/")[1].removesuffix("/*")
+            for pattern in rule_arn_patterns(grant)} == every_bus
+    for queue in CHOREOGRAPHY.queues:
+        (grant,) = [s for s in queue_policy(resources, f"{queue.id}Queue")
+                    if s["Effect"] == "Allow"]
+        buses = {f"${{{route.bus.value.title()}EventBus}}" for route in CHOREOGRAPHY.routes
+                 if isinstance(route.target, ToQueue) and route.target.queue == queue.id}
+        assert {pattern.split(":rule/")[1].removesuffix("/*")
+                for pattern in rule_arn_patterns(grant)} == buses, queue.id
 
 
 # --- the loyalty function, invoked directly -------------------------------------------------
@@ -520,12 +566,8 @@ def test_the_log_group_resource_policy_lets_eventbridge_write(resources: Resourc
 
 
 def test_the_observability_queue_accepts_only_the_observing_rules(resources: Resources) -> None:
-    (policy,) = [resource["Properties"] for resource in
-                 of_type(resources, "AWS::SQS::QueuePolicy").values()
-                 if [ref(queue) for queue in resource["Properties"]["Queues"]]
-                 == ["ObservabilityQueue"]]
     allowed = {ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
-               for statement in policy["PolicyDocument"]["Statement"]
+               for statement in queue_policy(resources, "ObservabilityQueue")
                if statement["Effect"] == "Allow"}
     assert allowed == {f"Observe{bus.value.title()}Bus" for bus in CHOREOGRAPHY.observed_buses}
 
