@@ -78,6 +78,10 @@ class LocalConfig:
     # Failed SQS records come back after this many seconds rather than the queue's visibility
     # timeout (a minute), so failures resolve while you watch; 0 keeps Lambda's behaviour.
     retry_delay_seconds: int = 2
+    # Execution environments a function may have at once, and concurrent batches an event
+    # source mapping may run, while a queue is backed up: Lambda scales out much further, a
+    # two-core machine gains nothing past a couple.
+    lambda_concurrency: int = 2
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -93,6 +97,7 @@ class LocalConfig:
             cache_dir=Path(os.environ.get("CHOREO_CACHE_DIR", str(ROOT / ".cache"))),
             chaos=Chaos.from_environment(),
             retry_delay_seconds=_int("CHOREO_RETRY_DELAY_SECONDS", 2),
+            lambda_concurrency=_int("CHOREO_LAMBDA_CONCURRENCY", 2),
         )
 
     @property

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import requests
+from botocore.config import Config
 
 from local.config import LocalConfig
 
@@ -61,7 +62,12 @@ class EmbeddedAws:
         self.process = None
 
 
+# A client is shared by the runtime's threads (boto3 allows it), each of which may hold a
+# connection in a long poll: the pool must outnumber them.
+CLIENT_CONFIG = Config(max_pool_connections=64)
+
+
 def client(config: LocalConfig, service: str) -> Any:
     factory: Any = boto3.client  # any service by name; callers know which they asked for
     return factory(service, endpoint_url=config.aws_endpoint, region_name=config.region,
-                        aws_access_key_id="test", aws_secret_access_key="test")
+                   aws_access_key_id="test", aws_secret_access_key="test", config=CLIENT_CONFIG)

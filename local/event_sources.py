@@ -39,6 +39,15 @@ class SqsMapping:
 
 
 @dataclass
+class Backlog:
+    """Whether a mapping's last receive came back full. Lambda adds pollers (and so
+    concurrent batches) while a queue has more waiting than one batch, and takes them away as
+    it drains; the extra pollers of a mapping poll only while this is set."""
+
+    full: bool = False
+
+
+@dataclass
 class PollerStats:
     batches: int = 0
     records: int = 0
@@ -93,7 +102,8 @@ def failed_message_ids(result: InvocationResult, batch_ids: list[str],
 class SqsPoller(threading.Thread):
     def __init__(self, *, mapping: SqsMapping, worker: FunctionWorker, sqs: Any, region: str,
                  stop: threading.Event, chaos: ChaosControl, stats: PollerStats,
-                 retry_delay_seconds: int = 0) -> None:
+                 retry_delay_seconds: int = 0, backlog: Backlog | None = None,
+                 scale_out: bool = False) -> None:
         super().__init__(name=f"sqs-poller:{mapping.function_name}", daemon=True)
         self.mapping = mapping
         self.worker = worker
@@ -105,9 +115,14 @@ class SqsPoller(threading.Thread):
         self.stats = stats
         self.random = random.Random()
         self.held: list[tuple[float, dict[str, Any]]] = []
+        self.backlog = backlog or Backlog()
+        self.scale_out = scale_out
 
     def run(self) -> None:
         while not self.stop_event.is_set():
+            if self.scale_out and not self.backlog.full and not self.held:
+                self.stop_event.wait(0.05)
+                continue
             try:
                 self.poll_once()
             except Exception:
@@ -122,6 +137,7 @@ class SqsPoller(threading.Thread):
             WaitTimeSeconds=0 if self.held else wait_seconds, AttributeNames=["All"],
             MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
         messages = response.get("Messages", [])
+        self.backlog.full = len(messages) >= self.mapping.batch_size
         if self.control.chaos.jitter_seconds and not self.mapping.fifo:
             messages = self._hold_some(messages)
         messages += self._due()

@@ -1,8 +1,16 @@
-"""Lambda emulation without Docker: each function runs in its own worker process.
+"""Lambda emulation without Docker: each execution environment is a worker process.
 
-A worker is an execution environment: it gets the function's environment as deployed, imports
-the handler once (a cold start), then serves invocations one at a time with a real context
-object and the function's timeout. A timed-out or crashed worker is replaced, as Lambda does.
+An execution environment gets the function's environment as deployed, imports the handler
+once (a cold start), then serves one invocation at a time with a real context object and the
+function's timeout; a timed-out or crashed one is replaced, as Lambda does. A function has as
+many environments as it has invocations in flight, up to its concurrency (Lambda scales out
+the same way; here the ceiling is a local setting sized for a laptop), and they are created
+only when an invocation finds every existing one busy.
+
+Environments are forked from one template process (Python's forkserver) that has already
+imported what every handler imports — boto3 with the service models the handlers use,
+Powertools, the core — so a cold start pays only for the handler's own module, and the
+environments share those pages rather than each holding a copy (`local.lambda_preload`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,13 @@ import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
+
+# Lambda's init phase has a budget of its own: the first invocation of an environment may
+# take this much longer than the function's timeout.
+INIT_BUDGET_SECONDS = 10
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["local.lambda_preload"])
 
 
 @dataclass(frozen=True)
@@ -114,79 +129,157 @@ def _error_payload(error: BaseException, error_type: str | None = None) -> dict[
             "stackTrace": traceback.format_exception(error)[-6:]}
 
 
-class FunctionWorker:
-    """One execution environment for one function; invocations are serialised (reserved
-    concurrency of one, which keeps the local machine's two cores for the rest)."""
+class ExecutionEnvironment:
+    """One worker process of a function: one invocation at a time."""
 
     def __init__(self, spec: FunctionSpec, extra_env: dict[str, str]) -> None:
         self.spec = spec
         self.extra_env = extra_env
-        self.lock = threading.Lock()
         self.process: multiprocessing.process.BaseProcess | None = None
         self.connection: Connection | None = None
-        self.cold_starts = 0
-        self.invocations = 0
-        self.duration_ms_total = 0.0
+        self.initialised = False
 
-    def _start(self) -> Connection:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, name=f"lambda:{self.spec.name}",
-                                       args=(self.spec, child, self.extra_env), daemon=True)
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+    def start(self) -> None:
+        parent, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(target=_worker_main, name=f"lambda:{self.spec.name}",
+                                        args=(self.spec, child, self.extra_env), daemon=True)
         self.process.start()
+        child.close()
         self.connection = parent
-        self.cold_starts += 1
-        return parent
+        self.initialised = False
 
-    def warm(self) -> None:
-        """Start the execution environment now (its cold start) rather than on first use."""
-        with self.lock:
-            if self.process is None or not self.process.is_alive():
-                self._start()
+    def invoke(self, event: Any, request_id: str) -> tuple[str, Any]:
+        """Run one invocation: ("ok" | "error", payload), or ("timeout" | "crash", None), after
+        which the environment is gone."""
+        connection = self.connection
+        assert connection is not None
+        deadline = time.time() + self.spec.timeout_seconds
+        budget = self.spec.timeout_seconds + (0 if self.initialised else INIT_BUDGET_SECONDS)
+        try:
+            connection.send((event, request_id, deadline))
+            ready = connection.poll(budget)
+            outcome, payload = connection.recv() if ready else ("timeout", None)
+        except (EOFError, OSError):
+            outcome, payload = "crash", None
+        if outcome in ("ok", "error"):
+            self.initialised = True
+        else:
+            self.discard()
+        return outcome, payload
 
-    def _discard(self) -> None:
+    def discard(self) -> None:
         if self.process is not None and self.process.is_alive():
             self.process.kill()
             self.process.join(timeout=5)
+        if self.connection is not None:
+            self.connection.close()
         self.process = None
         self.connection = None
 
+    def stop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.send(None)
+        if self.process is not None:
+            self.process.join(timeout=2)
+        self.discard()
+
+
+class FunctionWorker:
+    """A function's execution environments: an invocation takes an idle one, or starts one
+    while there are fewer than `concurrency`, or waits for one to be free."""
+
+    def __init__(self, spec: FunctionSpec, extra_env: dict[str, str], *,
+                 concurrency: int = 1) -> None:
+        if concurrency < 1:
+            raise ValueError("a function needs a concurrency of at least one")
+        self.spec = spec
+        self.extra_env = extra_env
+        self.concurrency = concurrency
+        self._idle: list[ExecutionEnvironment] = []
+        self._environments = 0
+        self._in_flight = 0
+        self._available = threading.Condition()
+        self._stopped = False
+        self.cold_starts = 0
+        self.invocations = 0
+        self.duration_ms_total = 0.0
+        self.peak_concurrency = 0
+
+    @property
+    def environments(self) -> int:
+        return self._environments
+
+    def _acquire(self) -> ExecutionEnvironment:
+        with self._available:
+            while True:
+                if self._stopped:
+                    raise RuntimeError(f"{self.spec.name} is stopped")
+                if self._idle:
+                    environment = self._idle.pop()  # the most recently used: it is warm
+                    break
+                if self._environments < self.concurrency:
+                    self._environments += 1
+                    environment = ExecutionEnvironment(self.spec, self.extra_env)
+                    break
+                self._available.wait()
+            self._in_flight += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
+            return environment
+
+    def _release(self, environment: ExecutionEnvironment) -> None:
+        with self._available:
+            self._in_flight -= 1
+            if environment.alive and not self._stopped:
+                self._idle.append(environment)
+            else:
+                self._environments -= 1
+                environment.discard()
+            self._available.notify()
+
+    def warm(self) -> None:
+        """Start one execution environment now (its cold start) rather than on first use."""
+        environment = self._acquire()
+        try:
+            if not environment.alive:
+                environment.start()
+                self.cold_starts += 1
+        finally:
+            self._release(environment)
+
     def invoke(self, event: Any) -> InvocationResult:
         request_id = str(uuid.uuid4())
-        with self.lock:
+        environment = self._acquire()
+        try:
             self.invocations += 1
-            alive = self.process is not None and self.process.is_alive()
-            connection = self.connection if alive and self.connection else self._start()
+            if not environment.alive:
+                environment.start()
+                self.cold_starts += 1
             started = time.perf_counter()
-            deadline = time.time() + self.spec.timeout_seconds
-            connection.send((event, request_id, deadline))
-            # the first invocation also pays for the import: Lambda's init phase has its own
-            # budget (10 s), so the wait is the function timeout plus that
-            budget = self.spec.timeout_seconds + (10 if self.invocations == 1 else 0)
-            try:
-                ready = connection.poll(budget)
-                outcome, payload = connection.recv() if ready else ("timeout", None)
-            except (EOFError, OSError):
-                outcome, payload = "crash", None
+            outcome, payload = environment.invoke(event, request_id)
             duration_ms = (time.perf_counter() - started) * 1000
             self.duration_ms_total += duration_ms
-            if outcome == "ok":
-                return InvocationResult(request_id, payload=payload, duration_ms=duration_ms)
-            if outcome == "error":
-                return InvocationResult(request_id, error=payload, duration_ms=duration_ms)
-            self._discard()
-            message = (f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
-                       if outcome == "timeout" else "Runtime exited without providing a reason")
-            return InvocationResult(request_id, duration_ms=duration_ms, error={
-                "errorType": "Sandbox.Timedout" if outcome == "timeout" else "Runtime.ExitError",
-                "errorMessage": message})
+        finally:
+            self._release(environment)
+        if outcome == "ok":
+            return InvocationResult(request_id, payload=payload, duration_ms=duration_ms)
+        if outcome == "error":
+            return InvocationResult(request_id, error=payload, duration_ms=duration_ms)
+        message = (f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+                   if outcome == "timeout" else "Runtime exited without providing a reason")
+        return InvocationResult(request_id, duration_ms=duration_ms, error={
+            "errorType": "Sandbox.Timedout" if outcome == "timeout" else "Runtime.ExitError",
+            "errorMessage": message})
 
     def stop(self) -> None:
-        with self.lock:
-            if self.connection is not None:
-                with contextlib.suppress(OSError):
-                    self.connection.send(None)
-            if self.process is not None:
-                self.process.join(timeout=2)
-            self._discard()
-
+        with self._available:
+            self._stopped = True
+            idle, self._idle = self._idle, []
+            self._environments -= len(idle)
+            self._available.notify_all()
+        for environment in idle:
+            environment.stop()

@@ -11,7 +11,7 @@ from typing import Any
 from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.embedded_aws import client
-from local.event_sources import PollerStats, SqsMapping, SqsPoller
+from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
 from local.http_front import ApiRoute, HttpFront, NotificationInbox
 from local.lambda_runtime import FunctionSpec, FunctionWorker
 from local.targets import (
@@ -159,21 +159,25 @@ class LocalRuntime:
         self.chaos = ChaosControl(config.chaos)
         worker_env = {**config.client_environment(),
                       "CHOREO_LOG_DIR": str(config.cache_dir / "logs")}
-        self.workers = {spec.name: FunctionWorker(spec, worker_env)
+        self.workers = {spec.name: FunctionWorker(spec, worker_env,
+                                                  concurrency=config.lambda_concurrency)
                         for spec in topology.functions.values()}
         self.threads: list[SqsPoller | TapPoller] = []
+        sqs = client(config, "sqs")  # boto3 clients are thread-safe
         for mapping in topology.mappings:
-            self.threads.append(SqsPoller(
-                mapping=mapping, worker=self.workers[mapping.function_name],
-                sqs=client(config, "sqs"), region=config.region, stop=self.stop_event,
-                chaos=self.chaos, stats=self.stats.pollers,
-                retry_delay_seconds=config.retry_delay_seconds))
+            backlog = Backlog()
+            self.threads += [SqsPoller(
+                mapping=mapping, worker=self.workers[mapping.function_name], sqs=sqs,
+                region=config.region, stop=self.stop_event, chaos=self.chaos,
+                stats=self.stats.pollers, retry_delay_seconds=config.retry_delay_seconds,
+                backlog=backlog, scale_out=index > 0)
+                for index in range(config.lambda_concurrency)]
         for tap in topology.async_taps:
             self.threads.append(AsyncInvoker(tap=tap, worker=self.workers[tap.function_name],
-                                             sqs=client(config, "sqs"), stop=self.stop_event,
+                                             sqs=sqs, stop=self.stop_event,
                                              stats=self.stats.taps))
         for destination in topology.api_destination_taps:
-            self.threads.append(ApiDestinationCaller(tap=destination, sqs=client(config, "sqs"),
+            self.threads.append(ApiDestinationCaller(tap=destination, sqs=sqs,
                                                      stop=self.stop_event, stats=self.stats.taps))
         header, key = topology.notification_api_key
         self.inbox = NotificationInbox(api_key_header=header, api_key=key)
@@ -194,7 +198,9 @@ class LocalRuntime:
                                  "sentToOnFailure": taps.failures_sent},
             "apiDestinationCalls": len(taps.http_calls),
             "functions": {name: {"invocations": worker.invocations,
-                                 "coldStarts": worker.cold_starts}
+                                 "coldStarts": worker.cold_starts,
+                                 "environments": worker.environments,
+                                 "peakConcurrency": worker.peak_concurrency}
                           for name, worker in self.workers.items()},
             "chaos": self.chaos.chaos.to_dict(),
         }

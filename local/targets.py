@@ -94,15 +94,19 @@ class TapPoller(threading.Thread):
                 response = self.sqs.receive_message(
                     QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                     AttributeNames=["ApproximateReceiveCount"])
+                done = []
                 for message in response.get("Messages", []):
                     attempt = int(message["Attributes"].get("ApproximateReceiveCount", "1"))
                     if self.handle(json.loads(message["Body"]), attempt):
-                        self.sqs.delete_message(QueueUrl=self.queue_url,
-                                                ReceiptHandle=message["ReceiptHandle"])
+                        done.append(message["ReceiptHandle"])
                     else:  # try again after a short back-off
                         self.sqs.change_message_visibility(
                             QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
                             VisibilityTimeout=self.retry_delay_seconds * attempt)
+                if done:
+                    self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                        {"Id": str(index), "ReceiptHandle": handle}
+                        for index, handle in enumerate(done)])
             except Exception:
                 if self.stop_event.is_set():
                     return

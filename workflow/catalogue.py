@@ -174,6 +174,12 @@ def _validator(event_type: str) -> Callable[[Any], Any]:
     return fastjsonschema.compile(schema, formats={"date-time": r"^\d{4}-\d\d-\d\dT"})
 
 
+def validators_compile() -> None:
+    """Compile every event type's validator now rather than on its first use."""
+    for event_type in SCHEMAS:
+        _validator(event_type)
+
+
 def validate_data(event_type: str, data: Any) -> None:
     try:
         _validator(event_type)(data)

@@ -10,7 +10,14 @@ import pytest
 from moto import mock_aws
 
 from local.config import Chaos, ChaosControl
-from local.event_sources import PollerStats, SqsMapping, SqsPoller, failed_message_ids, sqs_record
+from local.event_sources import (
+    Backlog,
+    PollerStats,
+    SqsMapping,
+    SqsPoller,
+    failed_message_ids,
+    sqs_record,
+)
 from local.lambda_runtime import InvocationResult
 from tests.support import aws_sample
 
@@ -160,3 +167,36 @@ def test_jitter_holds_deliveries_back_without_receiving_them_again(queue):
     assert the_poller.stats.delayed_records > 0
     # a held message was received once: its receive count did not grow while it waited
     assert visible(sqs, url) == 0
+
+
+def test_a_scale_out_poller_polls_only_while_the_queue_holds_more_than_a_batch(queue):
+    sqs, url = queue
+    backlog = Backlog()
+    first, second = RecordingWorker(), RecordingWorker()
+    mapping = SqsMapping(queue_url=url, queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+                         function_name="f", batch_size=2, report_batch_item_failures=True)
+    stop = threading.Event()
+
+    def make(worker: RecordingWorker, scale_out: bool) -> SqsPoller:
+        return SqsPoller(mapping=mapping, worker=worker, sqs=sqs, region="us-east-1", stop=stop,
+                         chaos=ChaosControl(Chaos()), stats=PollerStats(), backlog=backlog,
+                         scale_out=scale_out)
+
+    main, extra = make(first, False), make(second, True)
+    extra.start()
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="one")
+        main.poll_once(wait_seconds=0)
+        time.sleep(0.3)
+        assert not backlog.full and second.batches == []  # one message: one poller does
+        for n in range(9):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        main.poll_once(wait_seconds=0)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and visible(sqs, url):
+            time.sleep(0.05)
+        assert second.batches, "a full receive lets the second poller in"
+        assert sum(len(batch) for batch in first.batches + second.batches) == 10
+    finally:
+        stop.set()
+        extra.join(timeout=5)
