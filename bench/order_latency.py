@@ -120,10 +120,11 @@ def run(system: LocalSystem) -> list[Result]:
     for event, values in hops.items():
         results.append(result("P1", f"hop to {event}, p50 (queue wait + handler + publish)",
                               median(values), median(baseline) / 5, "ms"))
-    for name, worker in system.runtime.workers.items():
-        if worker.invocations:
+    stats = requests.get(f"{system.config.api_url}/_local/stats", timeout=10).json()
+    for name, function in stats["functions"].items():
+        if function["invocations"]:
             results.append(result("P1", f"invocation of {name.split('-')[1]}, mean",
-                                  worker.duration_ms_total / worker.invocations, None, "ms"))
+                                  function["meanDurationMs"], None, "ms"))
     return results
 
 

@@ -1,7 +1,7 @@
 """`python -m local up`: the whole system on one machine, offline.
 
-The embedded AWS (moto's server), the CDK template deployed into it, the local Lambda
-runtime, the order API's HTTP front and the dashboard; Ctrl-C stops everything.
+The embedded AWS (moto's server, with the Lambda service moto lacks and the order API's HTTP
+front), the CDK template deployed into it, and the dashboard; Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from local.config import LocalConfig
 from local.deploy import DeployError, Deployment, deploy
 from local.embedded_aws import EmbeddedAws, EmbeddedAwsError, client, port_in_use
-from local.runtime import LocalRuntime, read_topology
 
 log = logging.getLogger("choreo.local")
 
@@ -33,10 +32,8 @@ class LocalSystem:
     config: LocalConfig
     aws: EmbeddedAws
     deployment: Deployment
-    runtime: LocalRuntime
 
     def stop(self) -> None:
-        self.runtime.stop()
         self.aws.stop()
 
 
@@ -61,24 +58,19 @@ def local_system(config: LocalConfig, *, dashboard: bool = False) -> Iterator[Lo
     started = time.monotonic()
     say(f"starting the embedded AWS on {config.aws_endpoint}")
     aws.start()
-    runtime = None
     try:
         deployment = deploy(config, progress=say)
         say(f"seeded inventory: {seed_inventory(config, deployment)} products stocked")
-        runtime = LocalRuntime(config=config, topology=read_topology(deployment, config))
-        runtime.warm()
-        runtime.start()
-        say(f"local runtime up: {len(runtime.workers)} functions, "
-            f"{len(runtime.topology.mappings)} queue pollers, "
-            f"{len(runtime.topology.async_taps)} async targets, "
-            f"{len(runtime.topology.api_destination_taps)} API destinations "
+        running = aws.lambda_start(deployment)
+        say(f"Lambda service up: {running['functions']} functions, "
+            f"{running['mappings']} queue event sources, "
+            f"{running['asyncTargets']} async targets, "
+            f"{running['apiDestinations']} API destinations "
             f"({time.monotonic() - started:.1f}s since start)")
         if config.chaos.active:
             say(f"CHAOS: {config.chaos}")
-        yield LocalSystem(config=config, aws=aws, deployment=deployment, runtime=runtime)
+        yield LocalSystem(config=config, aws=aws, deployment=deployment)
     finally:
-        if runtime is not None:
-            runtime.stop()
         aws.stop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -99,6 +100,15 @@ class LocalConfig:
             retry_delay_seconds=_int("CHOREO_RETRY_DELAY_SECONDS", 2),
             lambda_concurrency=_int("CHOREO_LAMBDA_CONCURRENCY", 2),
         )
+
+    def to_dict(self) -> dict[str, object]:
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**values, "cache_dir": str(self.cache_dir), "chaos": self.chaos.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LocalConfig:
+        return cls(**{**values, "cache_dir": Path(values["cache_dir"]),
+                      "chaos": Chaos.from_dict(values["chaos"])})
 
     @property
     def aws_endpoint(self) -> str:

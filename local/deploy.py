@@ -6,6 +6,7 @@ bucket, create the stack with CloudFormation, then do what moto's CloudFormation
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -19,10 +20,11 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from local.config import ACCOUNT_ID, ROOT, LocalConfig
 from local.embedded_aws import client
-from local.template import AdaptedTemplate, Template, adapt_for_moto, dumps
+from local.template import AdaptedTemplate, Tap, Template, adapt_for_moto, dumps
 
 log = logging.getLogger("choreo.local")
 
@@ -42,6 +44,19 @@ class Deployment:
     outputs: dict[str, str]
     physical_ids: dict[str, str]
     assembly: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"original": self.original, "outputs": self.outputs,
+                "physical_ids": self.physical_ids, "assembly": str(self.assembly),
+                "adapted": {"template": self.adapted.template,
+                            "taps": [dataclasses.asdict(tap) for tap in self.adapted.taps]}}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Deployment:
+        adapted = AdaptedTemplate(template=values["adapted"]["template"],
+                                  taps=tuple(Tap(**tap) for tap in values["adapted"]["taps"]))
+        return cls(original=values["original"], adapted=adapted, outputs=values["outputs"],
+                   physical_ids=values["physical_ids"], assembly=Path(values["assembly"]))
 
 
 def synth_context(config: LocalConfig) -> dict[str, str]:

@@ -7,13 +7,16 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
 from botocore.config import Config
 
 from local.config import LocalConfig
+
+if TYPE_CHECKING:
+    from local.deploy import Deployment
 
 
 class EmbeddedAwsError(RuntimeError):
@@ -37,10 +40,10 @@ class EmbeddedAws:
                 f"port {self.config.aws_port} is in use: stop what listens there, or set "
                 "CHOREO_AWS_PORT")
         env = {**os.environ, "MOTO_EVENTS_INVOKE_HTTP": "false"}
+        # Its output is the Lambda service's (what failed, what was retried): ours too.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.moto_server", "-H", self.config.host,
-             "-p", str(self.config.aws_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+             "-p", str(self.config.aws_port)], env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -52,11 +55,21 @@ class EmbeddedAws:
                 time.sleep(0.1)
         raise EmbeddedAwsError(f"moto server did not answer within {timeout:.0f}s")
 
+    def lambda_start(self, deployment: Deployment, timeout: float = 120.0) -> dict[str, Any]:
+        """Start the Lambda service of the deployed stack (see `local.lambda_service`)."""
+        response = requests.post(f"{self.config.aws_endpoint}/_local/lambda", timeout=timeout,
+                                 json={"config": self.config.to_dict(),
+                                       "deployment": deployment.to_dict()})
+        if not response.ok:
+            raise EmbeddedAwsError(f"the Lambda service did not start: {response.text[:500]}")
+        started: dict[str, Any] = response.json()
+        return started
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None

@@ -1,6 +1,7 @@
 """The embedded AWS's process: moto's AWS, with the patches that make it hold load
-(`local.moto_patches`), served by a production WSGI server, plus the background work AWS does
-on its own — items whose DynamoDB time-to-live has passed are deleted.
+(`local.moto_patches`), served by a production WSGI server; the Lambda service moto lacks
+(`local.lambda_service`); and the background work AWS does on its own — items whose DynamoDB
+time-to-live has passed are deleted.
 
 moto ships with werkzeug's development server, which closes the connection after every
 response and starts a thread for every connection: each AWS call paid for a new TCP
@@ -15,6 +16,7 @@ import argparse
 import logging
 import signal
 import threading
+import warnings
 from typing import Any
 
 from local import moto_patches
@@ -52,16 +54,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[choreo] %(message)s")
+    # moto warns about every resource type its CloudFormation skips (local/template.py says
+    # which, and why); the Lambda service's own messages are what a user needs here.
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="moto")
     from cheroot.wsgi import Server
 
-    server = Server((args.host, args.port), wsgi_app(), numthreads=THREADS,
-                    server_name="embedded-aws")
+    from local.lambda_service import LambdaService, with_lambda_service
+
+    lambda_service = LambdaService()
+    server = Server((args.host, args.port), with_lambda_service(wsgi_app(), lambda_service),
+                    numthreads=THREADS, server_name="embedded-aws")
     stop = threading.Event()
     threading.Thread(target=sweep_expired, args=(stop,), name="ttl-sweeper", daemon=True).start()
 
     def shut_down(*_: Any) -> None:
         stop.set()
-        threading.Thread(target=server.stop, daemon=True).start()
+
+        def stop_all() -> None:
+            lambda_service.stop()
+            server.stop()
+
+        threading.Thread(target=stop_all, daemon=True).start()
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)

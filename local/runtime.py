@@ -10,7 +10,6 @@ from typing import Any
 
 from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
-from local.embedded_aws import client
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
 from local.http_front import ApiRoute, HttpFront, NotificationInbox
 from local.lambda_runtime import FunctionSpec, FunctionWorker
@@ -56,11 +55,10 @@ class Topology:
     queue_urls: dict[str, str] = field(default_factory=dict)  # by logical id
 
 
-def read_topology(deployment: Deployment, config: LocalConfig) -> Topology:
+def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
+                  lambda_client: Any) -> Topology:
     template = deployment.original
     ids = deployment.physical_ids
-    sqs = client(config, "sqs")
-    lambda_client = client(config, "lambda")
 
     queue_urls: dict[str, str] = {}
     for logical_id in [*_resources(template, "AWS::SQS::Queue"),
@@ -151,7 +149,10 @@ class RuntimeStats:
 
 
 class LocalRuntime:
-    def __init__(self, *, config: LocalConfig, topology: Topology) -> None:
+    """Lambda's side of the local system, given an SQS client to poll with: in the embedded
+    AWS's own process, one that reaches moto's SQS directly (`local.in_process_sqs`)."""
+
+    def __init__(self, *, config: LocalConfig, topology: Topology, sqs: Any) -> None:
         self.config = config
         self.topology = topology
         self.stop_event = threading.Event()
@@ -163,7 +164,6 @@ class LocalRuntime:
                                                   concurrency=config.lambda_concurrency)
                         for spec in topology.functions.values()}
         self.threads: list[SqsPoller | TapPoller] = []
-        sqs = client(config, "sqs")  # boto3 clients are thread-safe
         for mapping in topology.mappings:
             backlog = Backlog()
             self.threads += [SqsPoller(
@@ -200,7 +200,9 @@ class LocalRuntime:
             "functions": {name: {"invocations": worker.invocations,
                                  "coldStarts": worker.cold_starts,
                                  "environments": worker.environments,
-                                 "peakConcurrency": worker.peak_concurrency}
+                                 "peakConcurrency": worker.peak_concurrency,
+                                 "meanDurationMs": worker.duration_ms_total / worker.invocations
+                                 if worker.invocations else None}
                           for name, worker in self.workers.items()},
             "chaos": self.chaos.chaos.to_dict(),
         }

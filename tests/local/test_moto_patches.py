@@ -247,3 +247,56 @@ def test_expired_items_are_swept_from_tables_with_ttl(aws: dict[str, Any]):
 
     assert keys(with_ttl) == {"future", "none", "text"}
     assert keys(without_ttl) == {"past", "future", "none", "text"}
+
+
+def test_receipt_handles_are_long_random_letters(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    handles = {sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"] for _ in range(3)}
+    assert len(handles) == 3
+    assert all(len(handle) == 185 and handle.isalpha() and handle.islower() for handle in handles)
+
+
+def test_filtering_attributes_on_receive_leaves_the_stored_message_whole(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x", MessageAttributes={
+        "reason": {"DataType": "String", "StringValue": "r"},
+        "source": {"DataType": "String", "StringValue": "s"}})
+    [some] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["reason"])["Messages"]
+    assert set(some["MessageAttributes"]) == {"reason"}
+    [every] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert set(every["MessageAttributes"]) == {"reason", "source"}
+
+
+def test_each_event_reaches_the_rules_it_matches_and_no_others():
+    with mock_aws():
+        events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
+        events.create_event_bus(Name="bus")
+        urls = {}
+        for partition in ("0", "1", "none"):
+            urls[partition] = sqs.create_queue(QueueName=f"q{partition}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=urls[partition],
+                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            detail = ({"partitionkey": [partition]} if partition != "none" else
+                      {"$or": [{"partitionkey": [{"exists": False}]},
+                               {"partitionkey": [{"anything-but": ["0", "1"]}]}]})
+            events.put_rule(Name=f"r{partition}", EventBusName="bus", EventPattern=json.dumps(
+                {"source": ["order"], "detail-type": ["order.placed"], "detail": detail}))
+            events.put_targets(Rule=f"r{partition}", EventBusName="bus",
+                               Targets=[{"Id": "t", "Arn": arn}])
+        details = [{"partitionkey": "1", "n": 1}, {"partitionkey": "0", "n": 2}, {"n": 3},
+                   {"partitionkey": "7", "n": 4}, {"partitionkey": "1", "n": 5}]
+        events.put_events(Entries=[{"EventBusName": "bus", "Source": "order",
+                                    "DetailType": "order.placed", "Detail": json.dumps(d)}
+                                   for d in details])
+
+        def received(partition: str) -> list[int]:
+            messages = sqs.receive_message(QueueUrl=urls[partition],
+                                           MaxNumberOfMessages=10).get("Messages", [])
+            return sorted(json.loads(m["Body"])["detail"]["n"] for m in messages)
+
+        assert received("0") == [2]
+        assert received("1") == [1, 5]
+        assert received("none") == [3, 4]

@@ -1,0 +1,110 @@
+"""SQS as the Lambda service reaches it: from inside the embedded AWS, without HTTP.
+
+AWS's own pollers (SQS event source mappings, asynchronous invocation, API destinations) are
+internal to AWS and never pay for the public API. The local runtime runs them inside the
+embedded AWS's process too, and this client answers the few SQS calls they make straight from
+moto's SQS backend, with the shapes boto3's client returns: under load the pollers' receives
+and deletes were the largest share of every request the embedded AWS served, and each cost a
+round of HTTP, request parsing and response serialisation on both sides.
+
+Every call goes through the backend's own methods (the ones moto's HTTP layer calls), so
+visibility, receive counts, redrive to dead-letter queues and long polling behave exactly as
+they do for any other client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from moto.sqs.models import Message, SQSBackend, sqs_backends
+
+# What `AttributeNames=["All"]` returns for a message, in the order SQS documents.
+SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
+                     "ApproximateFirstReceiveTimestamp", "MessageDeduplicationId",
+                     "MessageGroupId", "SequenceNumber")
+
+
+def queue_name(queue_url: str) -> str:
+    return queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _attributes(message: Message) -> dict[str, str]:
+    values = {
+        "SenderId": message.sender_id,
+        "SentTimestamp": message.sent_timestamp,
+        "ApproximateReceiveCount": message.approximate_receive_count,
+        "ApproximateFirstReceiveTimestamp": message.approximate_first_receive_timestamp,
+        "MessageDeduplicationId": message.deduplication_id,
+        "MessageGroupId": message.group_id,
+        "SequenceNumber": message.sequence_number,
+    }
+    return {name: str(values[name]) for name in SYSTEM_ATTRIBUTES if values[name] is not None}
+
+
+def _received(message: Message) -> dict[str, Any]:
+    received: dict[str, Any] = {"MessageId": message.id, "ReceiptHandle": message.receipt_handle,
+                                "MD5OfBody": message.body_md5, "Body": message.body,
+                                "Attributes": _attributes(message)}
+    if message.message_attributes:
+        received["MessageAttributes"] = message.message_attributes
+        received["MD5OfMessageAttributes"] = message.attribute_md5
+    return received
+
+
+class InProcessSqs:
+    """The subset of boto3's SQS client the local Lambda service uses, with boto3's parameter
+    names."""
+
+    def __init__(self, *, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+
+    @property
+    def backend(self) -> SQSBackend:
+        backend: SQSBackend = sqs_backends[self.account_id][self.region]
+        return backend
+
+    def get_queue_url(self, *, QueueName: str) -> dict[str, str]:
+        queue = self.backend.get_queue(QueueName)
+        return {"QueueUrl": queue.physical_resource_id}
+
+    def receive_message(self, *, QueueUrl: str, MaxNumberOfMessages: int = 1,
+                        WaitTimeSeconds: int | None = None, VisibilityTimeout: int | None = None,
+                        **_names: Sequence[str]) -> dict[str, Any]:
+        """Every system attribute and message attribute comes back, as `["All"]` asks."""
+        name = queue_name(QueueUrl)
+        queue = self.backend.get_queue(name)
+        wait = int(queue.receive_message_wait_time_seconds  # type: ignore[attr-defined]
+                   if WaitTimeSeconds is None else WaitTimeSeconds)
+        visibility = int(queue.visibility_timeout  # type: ignore[attr-defined]
+                         if VisibilityTimeout is None else VisibilityTimeout)
+        messages = self.backend.receive_message(name, MaxNumberOfMessages, wait, visibility,
+                                                message_attribute_names=["All"])
+        return {"Messages": [_received(message) for message in messages]} if messages else {}
+
+    def delete_message_batch(self, *, QueueUrl: str,
+                             Entries: list[dict[str, str]]) -> dict[str, Any]:
+        succeeded, failed = self.backend.delete_message_batch(queue_name(QueueUrl), Entries)
+        return {"Successful": [{"Id": entry_id} for entry_id in succeeded], "Failed": failed}
+
+    def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str,
+                                  VisibilityTimeout: int) -> dict[str, Any]:
+        self.backend.change_message_visibility(queue_name(QueueUrl), ReceiptHandle,
+                                               VisibilityTimeout)
+        return {}
+
+    def change_message_visibility_batch(self, *, QueueUrl: str,
+                                        Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        succeeded, failed = self.backend.change_message_visibility_batch(
+            queue_name(QueueUrl), Entries)
+        return {"Successful": [{"Id": entry_id} for entry_id in succeeded], "Failed": failed}
+
+    def send_message(self, *, QueueUrl: str, MessageBody: str,
+                     MessageAttributes: dict[str, Any] | None = None,
+                     MessageGroupId: str | None = None,
+                     MessageDeduplicationId: str | None = None) -> dict[str, Any]:
+        message = self.backend.send_message(
+            queue_name(QueueUrl), MessageBody, message_attributes=MessageAttributes or {},
+            group_id=MessageGroupId, deduplication_id=MessageDeduplicationId)
+        return {"MessageId": message.id, "MD5OfMessageBody": message.body_md5}
