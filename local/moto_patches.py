@@ -20,6 +20,7 @@ import json
 import string
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -28,11 +29,14 @@ import moto
 import moto.backends
 import moto.core.responses
 import moto.dynamodb.models
+import moto.events.models
 import moto.sqs.models
 from moto.core.utils import camelcase_to_underscores
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventPattern
+from moto.events.utils import _BASE_EVENT_MESSAGE as BASE_EVENT_MESSAGE
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message, Queue, SQSBackend
 
@@ -230,6 +234,55 @@ def shallow_copy_received_messages() -> None:
     sqs_models.deepcopy = _copy_for_receive
 
 
+def fast_events_clock() -> None:
+    """EventBridge builds its event once per rule of the bus, reading the clock twice through
+    the same datetime-heavy helper SQS used (see `fast_sqs_clock`)."""
+    events_models: Any = moto.events.models
+    events_models.unix_time = lambda dt=None: _now() if dt is None else _unix_time(dt)
+    events_models.unix_time_millis = lambda dt=None: _now_millis() if dt is None \
+        else _unix_time(dt) * 1000.0
+
+
+class _EventCopies:
+    """moto's `copy` module as `put_events` sees it: the blank event it fills in once per rule
+    of the bus is copied field by field (its only mutable fields are an empty list and an
+    empty dict) rather than with the generic deep copy."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if value is BASE_EVENT_MESSAGE:
+            return {**value, "resources": [], "detail": {}}
+        return copy.deepcopy(value, memo)
+
+
+def cheap_event_copies() -> None:
+    assert BASE_EVENT_MESSAGE["resources"] == [] and BASE_EVENT_MESSAGE["detail"] == {}
+    events_models: Any = moto.events.models
+    events_models.copy = _EventCopies
+
+
+def memoise_condition_lexing() -> None:
+    """DynamoDB condition expressions are tokenised with a dozen regular expressions compiled
+    anew for every token: about half of every conditional write. The tokens of an expression
+    are a pure function of its text (and immutable), so each text is tokenised once."""
+    parser_class: Any = ConditionExpressionParser
+    original = parser_class._lex_condition_expression
+    if getattr(original, "patched", False):
+        return
+    lexed: dict[str, tuple[Any, ...]] = {}
+
+    def _lex_condition_expression(self: ConditionExpressionParser) -> deque[Any]:
+        expression = self.condition_expression
+        if expression not in lexed:
+            if len(lexed) > 4096:
+                lexed.clear()
+            lexed[expression] = tuple(original(self))
+        return deque(lexed[expression])
+
+    _lex_condition_expression.patched = True  # type: ignore[attr-defined]
+    parser_class._lex_condition_expression = _lex_condition_expression
+
+
 class RecentSet:
     """A set that keeps only its most recent `limit` members."""
 
@@ -398,6 +451,9 @@ PATCHES: tuple[Callable[[], None], ...] = (
     fast_sqs_clock,
     fast_receipt_handles,
     shallow_copy_received_messages,
+    fast_events_clock,
+    cheap_event_copies,
+    memoise_condition_lexing,
     sqs_attributes_on_demand,
     sqs_bounded_deleted_handles,
     dynamodb_isolated_writes,

@@ -300,3 +300,43 @@ def test_each_event_reaches_the_rules_it_matches_and_no_others():
         assert received("0") == [2]
         assert received("1") == [1, 5]
         assert received("none") == [3, 4]
+
+
+def test_delivered_events_carry_a_fresh_envelope_each():
+    with mock_aws():
+        events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
+        events.put_targets(Rule="all", Targets=[{"Id": "t", "Arn": arn}])
+        events.put_events(Entries=[{"Source": "order", "DetailType": "t", "Detail": json.dumps({"n": n}),
+                                    "Resources": [f"r{n}"]} for n in range(2)])
+        bodies = [json.loads(m["Body"]) for m in
+                  sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+        assert sorted(b["detail"]["n"] for b in bodies) == [0, 1]
+        for body in bodies:
+            assert body["resources"] == [f"r{body['detail']['n']}"]
+            assert body["region"] == REGION
+            assert body["time"].startswith(time.strftime("%Y-"))
+        assert moto_patches.BASE_EVENT_MESSAGE["resources"] == []
+        assert moto_patches.BASE_EVENT_MESSAGE["detail"] == {}
+
+
+def test_a_condition_is_evaluated_with_each_request_s_values(aws: dict[str, Any]):
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb)
+    condition = "attribute_not_exists(pk) OR #n < :limit"
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "k"}, "n": {"N": "5"}})
+    for limit, succeeds in (("3", False), ("9", True), ("4", False)):
+        request = {"TableName": table, "Item": {"pk": {"S": "k"}, "n": {"N": "5"}},
+                   "ConditionExpression": condition, "ExpressionAttributeNames": {"#n": "n"},
+                   "ExpressionAttributeValues": {":limit": {"N": limit}}}
+        if succeeds:
+            dynamodb.put_item(**request)
+        else:
+            with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+                dynamodb.put_item(**request)
+    for _ in range(2):  # a malformed expression is refused every time, not remembered
+        with pytest.raises((ValueError, dynamodb.exceptions.ClientError)):
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": "x"}},
+                              ConditionExpression="attribute_not_exists(pk) OR ??")
