@@ -56,9 +56,12 @@ class LoadSettings:
     seed: int | None = None
     skus: tuple[str, ...] = ()
     """the products to order from; every product of the catalogue when empty"""
-    poll_first_after: float = 1.0
+    # An order's status costs the system a function invocation: first asked about when most
+    # have ended, and at most ten asks a second in all (latency comes from the order record's
+    # own timestamps, so asking late distorts nothing).
+    poll_first_after: float = 1.5
     poll_every: float = 2.0
-    poll_max_per_second: float = 20.0
+    poll_max_per_second: float = 10.0
     restock_every: float = 1.0
 
     def __post_init__(self) -> None:

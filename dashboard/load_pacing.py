@@ -22,8 +22,7 @@ class PollSchedule:
     requests a second in all (each at least 1/max_per_second after the one before): the
     generator must not become the load it measures. Not thread-safe: its user holds a lock."""
 
-    def __init__(self, *, first_after: float = 1.0, every: float = 2.0,
-                 max_per_second: float = 20.0) -> None:
+    def __init__(self, *, first_after: float, every: float, max_per_second: float) -> None:
         self.first_after = first_after
         self.every = every
         self.spacing = 1.0 / max_per_second

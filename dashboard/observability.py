@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -30,6 +31,14 @@ log = logging.getLogger("dashboard.poller")
 
 T = TypeVar("T")
 MAX_MESSAGES = 10  # SQS's ceiling per receive
+# A receive returns as soon as one message is there: under a steady stream of events that
+# means batches of one or two, each paying for a receive, a delete and a read-model
+# transaction. A receive that did not come back full is followed, this much later, by one
+# that takes what else arrived meanwhile; receives that come back full (a backlog) are
+# followed at once. Up to GATHER messages are recorded together. The live view waits at most
+# the linger longer; a backlog drains no slower.
+LINGER_SECONDS = 0.1
+GATHER = 50
 
 
 async def in_daemon_thread(work: Callable[[], T]) -> T:
@@ -113,15 +122,28 @@ class ObservabilityPoller:
                 log.exception("observability poll failed (%d in a row)", failures)
                 await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
 
-    async def poll_once(self, wait_seconds: int | None = None) -> int:
-        """One receive: record, broadcast, then delete. Returns the number of messages."""
-        wait = self.wait_seconds if wait_seconds is None else wait_seconds
+    async def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
         answer = await in_daemon_thread(lambda: self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=MAX_MESSAGES, WaitTimeSeconds=wait))
-        messages = answer.get("Messages", [])
+            QueueUrl=self.queue_url, MaxNumberOfMessages=MAX_MESSAGES,
+            WaitTimeSeconds=wait_seconds))
         self.stats.receives += 1
+        messages: list[dict[str, Any]] = answer.get("Messages", [])
+        return messages
+
+    async def poll_once(self, wait_seconds: int | None = None) -> int:
+        """One long poll and what arrives on its heels: record, broadcast, then delete.
+        Returns the number of messages."""
+        messages = await self._receive(self.wait_seconds if wait_seconds is None else wait_seconds)
         if not messages:
             return 0
+        if len(messages) < MAX_MESSAGES:
+            await asyncio.sleep(LINGER_SECONDS)
+            messages += await self._receive(0)
+        while len(messages) % MAX_MESSAGES == 0 and len(messages) < GATHER:
+            more = await self._receive(0)
+            messages += more
+            if len(more) < MAX_MESSAGES:
+                break
         await self.handle(messages)
         return len(messages)
 
@@ -143,12 +165,14 @@ class ObservabilityPoller:
             await self._delete(messages)
 
     async def _delete(self, messages: list[dict[str, Any]]) -> None:
-        entries = [{"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                   for index, message in enumerate(messages)]
-        answer = await in_daemon_thread(lambda: self.sqs.delete_message_batch(
-            QueueUrl=self.queue_url, Entries=entries))
-        failed = answer.get("Failed", [])
-        self.stats.deleted += len(entries) - len(failed)
-        for failure in failed:
-            # Seen again after the visibility timeout, and deduplicated then.
-            log.warning("could not delete message %s: %s", failure.get("Id"), failure.get("Message"))
+        for start in range(0, len(messages), MAX_MESSAGES):
+            entries = [{"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                       for index, message in enumerate(messages[start:start + MAX_MESSAGES])]
+            answer = await in_daemon_thread(functools.partial(
+                self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries))
+            failed = answer.get("Failed", [])
+            self.stats.deleted += len(entries) - len(failed)
+            for failure in failed:
+                # Seen again after the visibility timeout, and deduplicated then.
+                log.warning("could not delete message %s: %s", failure.get("Id"),
+                            failure.get("Message"))

@@ -65,6 +65,9 @@ def _sqlite(path: Path) -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
+        # A file on this machine: keep each thread's connection rather than opening one (and
+        # running the pragmas above) for every batch the poller records.
+        "CONN_MAX_AGE": None,
     }
 
 
