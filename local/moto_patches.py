@@ -272,7 +272,7 @@ def memoise_condition_lexing() -> None:
     lexed: dict[str, tuple[Any, ...]] = {}
 
     def _lex_condition_expression(self: ConditionExpressionParser) -> deque[Any]:
-        expression = self.condition_expression
+        expression = self.condition_expression or ""
         if expression not in lexed:
             if len(lexed) > 4096:
                 lexed.clear()
