@@ -49,6 +49,11 @@ class PublishFailed(RuntimeError):
     pass
 
 
+class TransactionConflict(RuntimeError):
+    """DynamoDB cancelled a transaction because another request was writing one of its items
+    at the same moment: nothing was written, and trying again is the cure."""
+
+
 class EventBridgePublisher:
     def __init__(self, *, bus_name: str, client: Any | None = None) -> None:
         self.bus_name = bus_name
@@ -166,6 +171,8 @@ class EffectRecords:
                                *effects])
         if codes is None:
             return event
+        if "TransactionConflict" in codes:
+            raise TransactionConflict(f"transaction for {key} conflicted with another write")
         recorded = self.recorded_event(key)
         if recorded is not None:  # a concurrent delivery won the race: it stands
             return recorded

@@ -108,6 +108,36 @@ def test_shipping_before_reserving_is_retried_not_applied(aws: Aws, warehouse):
         "available": 23, "reserved": 0, "shipped": 2}
 
 
+def points_awarded(order: Event, order_data: dict | None = None) -> Event:
+    return new_event(type="loyalty.points-awarded", cause=order, data={
+        "order": order_data or order.order,
+        "reservation": {"reservationId": "r", "reservedAt": NOW},
+        "payment": {"paymentId": "p", "amount": order.order["total"], "takenAt": NOW},
+        "points": {"points": 24, "awardedAt": NOW}})
+
+
+def test_shipping_moves_the_units_reserved_whatever_lines_the_event_claims(aws: Aws, warehouse):
+    order = placed(quantity=2)
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    claimed = {**order.order, "lines": [{**order.order["lines"][0], "quantity": 7}]}
+    warehouse.lambda_handler(sqs_event(body(points_awarded(order, claimed)), fifo=True),
+                             FakeContext())
+    assert warehouse_stock(aws, "MUG-STONEWARE") == {"available": 23, "reserved": 0, "shipped": 2}
+
+
+def test_a_reservation_kept_without_its_lines_digest_still_ships(aws: Aws, warehouse):
+    order = placed(quantity=2)
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    aws.dynamodb.update_item(TableName=aws.tables["Inventory"],
+                             Key={"pk": {"S": f"RESERVATION#{order.subject}"}},
+                             UpdateExpression="REMOVE linesDigest")
+    for _ in range(2):  # and asked again, ships once
+        warehouse.lambda_handler(sqs_event(body(points_awarded(order)), fifo=True), FakeContext())
+    shipped = [e for e in aws.published() if e.type == "warehouse.order-shipped"]
+    assert len(shipped) == 2 and len({e.id for e in shipped}) == 1
+    assert warehouse_stock(aws, "MUG-STONEWARE") == {"available": 23, "reserved": 0, "shipped": 2}
+
+
 def test_a_message_that_is_not_a_cloudevent_goes_to_the_dead_letter_queue(aws: Aws, warehouse):
     response = warehouse.lambda_handler(
         sqs_event("Test message.", body(placed()), fifo=True), FakeContext())
@@ -232,3 +262,22 @@ def test_each_consumer_handles_exactly_what_the_model_routes_to_it(aws: Aws, fun
     """One model, every reader: a route added without its handler fails here."""
     module = aws.handler(function.handler.rpartition(".")[0])
     assert set(module.consumer.actions) == set(CHOREOGRAPHY.consumed_by(function.id))
+
+
+def test_a_transaction_that_conflicts_with_another_write_is_retried_not_taken_for_short_stock():
+    from botocore.exceptions import ClientError
+
+    from functions.common.aws import EffectRecords, TransactionConflict
+
+    class ConflictingClient:
+        def transact_write_items(self, **_kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                               "CancellationReasons": [{"Code": "None"},
+                                                       {"Code": "TransactionConflict"}]},
+                              "TransactWriteItems")
+
+    records = EffectRecords(table_name="t", client=ConflictingClient())
+    order = placed()
+    with pytest.raises(TransactionConflict):
+        records.once("RESERVATION#x", order, [records.update("PRODUCT#y", "SET a = :a", {":a": 1})],
+                     on_conflict=lambda codes: pytest.fail(f"taken for a shortage: {codes}"))
