@@ -14,12 +14,14 @@ them.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import string
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -31,6 +33,7 @@ import moto.core.responses
 import moto.dynamodb.models
 import moto.events.models
 import moto.sqs.models
+from moto.core.common_models import BaseModel
 from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
@@ -97,6 +100,37 @@ def match_each_event_once() -> None:
 
     matches_event.patched = True  # type: ignore[attr-defined]
     pattern_class.matches_event = matches_event
+
+
+class LiveInstances(weakref.WeakSet):  # type: ignore[type-arg]
+    """A model class's instances, as long as something else keeps them."""
+
+    def append(self, instance: Any) -> None:  # moto appends to the list this replaces
+        self.add(instance)
+
+
+def track_live_instances_only() -> None:
+    """moto keeps every instance of every model it ever made (for its `/moto-api/data.json`
+    view): every SQS message ever sent, deleted or not, every version of every DynamoDB
+    item ever written, every copy made on the way. That was most of the embedded AWS's
+    growth: ~25 messages and ~30 items an order, forever. Each class now keeps its instances
+    weakly, so the view shows what exists and the rest is freed."""
+    if getattr(BaseModel.__new__, "patched", False):
+        return
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        instance = object.__new__(cls)
+        tracked = cls.__dict__.get("instances_tracked")
+        if not isinstance(tracked, LiveInstances):
+            tracked = LiveInstances(tracked or ())
+            type.__setattr__(cls, "instances_tracked", tracked)
+        with contextlib.suppress(TypeError):  # a class that cannot be referred to weakly
+            tracked.add(instance)
+        return instance
+
+    __new__.patched = True  # type: ignore[attr-defined]
+    model_class: Any = BaseModel
+    model_class.__new__ = staticmethod(__new__)
 
 
 def memoise_backend_lookup() -> None:
@@ -443,6 +477,7 @@ def expire_ttl_items(now: float | None = None) -> int:
 
 
 PATCHES: tuple[Callable[[], None], ...] = (
+    track_live_instances_only,
     memoise_jsonpath,
 
     memoise_backend_lookup,

@@ -340,3 +340,25 @@ def test_a_condition_is_evaluated_with_each_request_s_values(aws: dict[str, Any]
         with pytest.raises((ValueError, dynamodb.exceptions.ClientError)):
             dynamodb.put_item(TableName=table, Item={"pk": {"S": "x"}},
                               ConditionExpression="attribute_not_exists(pk) OR ??")
+
+
+def test_deleted_messages_and_overwritten_items_are_not_kept(aws: dict[str, Any]):
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.sqs.models import Message
+
+    sqs, dynamodb = aws["sqs"], aws["dynamodb"]
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    table = _table(dynamodb)
+    gc.collect()
+    messages_before, items_before = len(Message.instances_tracked), len(Item.instances_tracked)
+    for n in range(50):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "same"}, "n": {"N": str(n)}})
+    for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    gc.collect()
+    # forty messages still queued, one item: what exists is what is kept
+    assert len(Message.instances_tracked) - messages_before == 40
+    assert len(Item.instances_tracked) - items_before <= 2
