@@ -102,7 +102,7 @@ def match_each_event_once() -> None:
     pattern_class.matches_event = matches_event
 
 
-class LiveInstances(weakref.WeakSet):  # type: ignore[type-arg]
+class LiveInstances(weakref.WeakSet[Any]):
     """A model class's instances, as long as something else keeps them."""
 
     def append(self, instance: Any) -> None:  # moto appends to the list this replaces
@@ -119,7 +119,7 @@ def track_live_instances_only() -> None:
         return
 
     def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
-        instance = object.__new__(cls)
+        instance: Any = object.__new__(cls)
         tracked = cls.__dict__.get("instances_tracked")
         if not isinstance(tracked, LiveInstances):
             tracked = LiveInstances(tracked or ())
