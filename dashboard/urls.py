@@ -15,6 +15,7 @@ urlpatterns = [
     path("failures/<str:queue_name>/redrive", views.dead_letters_redrive, name="dead-letters-redrive"),
     path("api/graph", views.graph_json, name="graph-json"),
     path("api/dead-letters", views.dead_letters_json, name="dead-letters-json"),
+    path("api/backlog", views.backlog_json, name="backlog-json"),
     path("api/orders/<str:order_id>", views.order_json, name="order-json"),
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -287,3 +287,16 @@ def dead_letters_json(request: HttpRequest) -> JsonResponse:
         "queues": [{"name": state.name, "count": state.count} for state in overview.queues],
         "problem": overview.problem.to_dict() if overview.problem else None,
     })
+
+
+@require_GET
+def backlog_json(request: HttpRequest) -> JsonResponse:
+    """What the functions have still to do, per queue, and what the order API refused."""
+    backlog = selectors.backlog_get()
+    return JsonResponse({
+        "total": None if backlog.problem else backlog.total,
+        "queues": [{"queue": queue.queue_id, "consumer": queue.consumer, "waiting": queue.waiting,
+                    "inFlight": queue.in_flight} for queue in backlog.queues],
+        "refused": backlog.refused,
+        "problem": backlog.problem.to_dict() if backlog.problem else None,
+    })

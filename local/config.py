@@ -85,6 +85,10 @@ class LocalConfig:
     # sets the pace: one each holds the sustained rate. Raise it to watch a FIFO queue's
     # partitions worked on side by side.
     lambda_concurrency: int = 1
+    # How long an event may wait for a function before the order API refuses new work with
+    # 503 and Retry-After (see local/http_front.py): past the system's capacity, latency stays
+    # near this per hop instead of growing with the queues.
+    behind_after_seconds: float = 1.0
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -101,6 +105,7 @@ class LocalConfig:
             chaos=Chaos.from_environment(),
             retry_delay_seconds=_int("CHOREO_RETRY_DELAY_SECONDS", 2),
             lambda_concurrency=_int("CHOREO_LAMBDA_CONCURRENCY", 1),
+            behind_after_seconds=_float("CHOREO_BEHIND_AFTER_SECONDS", 1.0),
         )
 
     def to_dict(self) -> dict[str, object]:

@@ -8,12 +8,19 @@ function, plus a stand-in for the outside notification endpoint the API destinat
   `/_local/stats` counts what the runtime delivered and injected.
 - Anything else is matched against the HTTP API's route keys, turned into an API Gateway v2
   event, and handed to the integrated function; no matching route is API Gateway's 404.
+- The stage's throttle (rate and burst, from the template) is a token bucket, as API
+  Gateway's is: beyond it, 429 Too Many Requests. The local front adds `Retry-After`.
+- A request that would start work (anything but GET, HEAD, OPTIONS) while the functions are
+  behind (a message has waited longer than `behind_after_seconds` to be received) is answered
+  503 with `Retry-After`, instead of adding to queues that would only grow until handlers time
+  out: the embedded AWS protects itself, as AWS's services shed load. Reads are still served.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -31,6 +38,56 @@ from local.lambda_runtime import FunctionWorker
 from workflow.envelope import InvalidEvent, parse_cloudevent
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_RETRY_AFTER_SECONDS = 10
+
+
+class TokenBucket:
+    """API Gateway's throttle: `rate` tokens a second into a bucket of `burst`; a request
+    takes one or is refused."""
+
+    def __init__(self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.tokens = float(burst)
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> float:
+        """0 if the request may go on, else how many seconds until a token is there."""
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0.0
+            return (1 - self.tokens) / self.rate
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the front lets through: the stage throttle, and work only while the Lambda service
+    keeps up."""
+
+    throttle: TokenBucket | None = None
+    behind: Callable[[], float] | None = None
+    """how long the message that has waited longest to be received has waited, in seconds"""
+    behind_after_seconds: float = 0.0
+
+    def refusal(self, method: str) -> tuple[int, str, float] | None:
+        """(status, message, retry after seconds) for a request that may not go on."""
+        if self.throttle is not None:
+            wait = self.throttle.take()
+            if wait:
+                return 429, "Too Many Requests", wait
+        if self.behind is not None and self.behind_after_seconds and method not in READS:
+            waited = self.behind()
+            if waited > self.behind_after_seconds:
+                return (503, f"the functions are behind: an event has waited {waited:.1f} s to "
+                        "be handled; try again shortly", waited)
+        return None
 
 
 @dataclass(frozen=True)
@@ -125,8 +182,10 @@ class HttpFront:
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
                  workers: dict[str, FunctionWorker], inbox: NotificationInbox,
                  chaos: ChaosControl, stats: Callable[[], dict[str, Any]],
-                 api_id: str = "local") -> None:
+                 admission: Admission | None = None, api_id: str = "local") -> None:
         self.routes = routes
+        self.admission = admission or Admission()
+        self.refused = {429: 0, 503: 0}
         self.workers = workers
         self.inbox = inbox
         self.chaos = chaos
@@ -221,6 +280,19 @@ class HttpFront:
                 break
         else:
             request._json(404, {"message": "Not Found"})
+            return
+        refusal = self.admission.refusal(request.command)
+        if refusal is not None:
+            status, message, wait = refusal
+            self.refused[status] += 1
+            retry_after = str(min(MAX_RETRY_AFTER_SECONDS, max(1, math.ceil(wait))))
+            # API Gateway's own throttling answer, or the order API's problem details
+            answer: dict[str, Any] = {"message": message} if status == 429 else {
+                "type": "about:blank", "title": "Service Unavailable", "status": status,
+                "detail": message}
+            content_type = "application/json" if status == 429 else "application/problem+json"
+            request._respond(status, json.dumps(answer).encode(),
+                             {"Content-Type": content_type, "Retry-After": retry_after})
             return
         event = api_gateway_event(
             method=request.command, path=path, query=query, headers=headers, body=body,

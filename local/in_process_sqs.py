@@ -14,6 +14,7 @@ they do for any other client.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +65,19 @@ class InProcessSqs:
     def backend(self) -> SQSBackend:
         backend: SQSBackend = sqs_backends[self.account_id][self.region]
         return backend
+
+    def depth(self, queue_url: str) -> int:
+        """Messages in the queue, visible or not: what is still to be done."""
+        return len(self.backend.get_queue(queue_name(queue_url))._messages)
+
+    def longest_wait(self, queue_url: str) -> float:
+        """How long the message that has waited longest to be received has waited, in
+        seconds (since it was sent, or since it became visible again after a failure)."""
+        now = time.time() * 1000
+        waits = [now - max(message.sent_timestamp or now, message.visible_at)
+                 for message in list(self.backend.get_queue(queue_name(queue_url))._messages)
+                 if message.visible and not message.delayed]
+        return max(waits, default=0.0) / 1000
 
     def get_queue_url(self, *, QueueName: str) -> dict[str, str]:
         queue = self.backend.get_queue(QueueName)

@@ -11,7 +11,7 @@ from typing import Any
 from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
-from local.http_front import ApiRoute, HttpFront, NotificationInbox
+from local.http_front import Admission, ApiRoute, HttpFront, NotificationInbox, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
 from local.targets import (
     ApiDestinationCaller,
@@ -52,6 +52,7 @@ class Topology:
     api_destination_taps: list[ApiDestinationTap]
     routes: list[ApiRoute]
     notification_api_key: tuple[str, str]  # header name, value
+    throttle: tuple[float, int] | None = None  # the API stage's rate and burst limits
     queue_urls: dict[str, str] = field(default_factory=dict)  # by logical id
 
 
@@ -137,9 +138,15 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
         integration_id = next(part["Ref"] for part in target["Fn::Join"][1]
                               if isinstance(part, dict) and "Ref" in part)
         routes.append(ApiRoute(method, path, functions[integrations[integration_id]].name))
+    throttle = None
+    for stage in _resources(template, "AWS::ApiGatewayV2::Stage").values():
+        settings = stage.get("DefaultRouteSettings", {})
+        if "ThrottlingRateLimit" in settings:
+            throttle = (float(settings["ThrottlingRateLimit"]),
+                        int(settings.get("ThrottlingBurstLimit", settings["ThrottlingRateLimit"])))
     return Topology(functions=functions, mappings=mappings, async_taps=async_taps,
                     api_destination_taps=api_destination_taps, routes=routes,
-                    notification_api_key=api_key, queue_urls=queue_urls)
+                    notification_api_key=api_key, queue_urls=queue_urls, throttle=throttle)
 
 
 @dataclass
@@ -181,9 +188,25 @@ class LocalRuntime:
                                                      stop=self.stop_event, stats=self.stats.taps))
         header, key = topology.notification_api_key
         self.inbox = NotificationInbox(api_key_header=header, api_key=key)
+        self.sqs = sqs
+        self.worked_queues = [mapping.queue_url for mapping in topology.mappings] + \
+            [tap.queue_url for tap in topology.async_taps]
+        throttle = TokenBucket(rate=topology.throttle[0], burst=topology.throttle[1]) \
+            if topology.throttle else None
         self.front = HttpFront(host=config.host, port=config.api_port, routes=topology.routes,
                                workers=self.workers, inbox=self.inbox, chaos=self.chaos,
-                               stats=self.stats_summary)
+                               stats=self.stats_summary, admission=Admission(
+                                   throttle=throttle, behind=self.behind,
+                                   behind_after_seconds=config.behind_after_seconds))
+
+    def backlog(self) -> int:
+        """Messages waiting for, or being worked on by, the functions."""
+        return sum(self.sqs.depth(queue_url) for queue_url in self.worked_queues)
+
+    def behind(self) -> float:
+        """How long the event that has waited longest for a function has waited, in seconds."""
+        return max((self.sqs.longest_wait(queue_url) for queue_url in self.worked_queues),
+                   default=0.0)
 
     def stats_summary(self) -> dict[str, Any]:
         pollers, taps = self.stats.pollers, self.stats.taps
@@ -197,6 +220,9 @@ class LocalRuntime:
             "asyncInvocations": {"invocations": taps.invocations, "retries": taps.retries,
                                  "sentToOnFailure": taps.failures_sent},
             "apiDestinationCalls": len(taps.http_calls),
+            "apiRefused": {str(status): count for status, count in self.front.refused.items()},
+            "backlog": self.backlog(),
+            "behindSeconds": round(self.behind(), 3),
             "functions": {name: {"invocations": worker.invocations,
                                  "coldStarts": worker.cold_starts,
                                  "environments": worker.environments,

@@ -154,9 +154,15 @@ class HttpRoute:
 
 @dataclass(frozen=True)
 class HttpApi:
+    """An HTTP API in front of one function. Its stage admits `rate_limit` requests a second
+    on average, bursts of up to `burst_limit`, and answers 429 beyond: a public endpoint that
+    anyone can call must not let anyone drain the inventory or run up the bill."""
+
     id: str
     function: str
     routes: tuple[HttpRoute, ...]
+    rate_limit: float = 20.0
+    burst_limit: int = 40
 
 
 @dataclass(frozen=True)

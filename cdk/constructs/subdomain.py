@@ -152,6 +152,8 @@ class SubdomainServices(Construct):
                                     removal_policy=REMOVAL_POLICY)
         apigwv2.HttpStage(scope, "DefaultStage", http_api=http_api, auto_deploy=True,
                           stage_name="$default",
+                          throttle=apigwv2.ThrottleSettings(rate_limit=api.rate_limit,
+                                                            burst_limit=api.burst_limit),
                           access_log_settings=_AccessLogSettings(
                               destination=apigwv2.LogGroupLogDestination(access_logs),
                               format=apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT)))

@@ -11,6 +11,14 @@ from workflow.products import PRODUCTS
 
 _PROBLEM = {"description": "RFC 9457 problem details",
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+# Answered by the API's stage, before the function: more requests than its throttle admits.
+_THROTTLED = {"description": "Too many requests: try again after Retry-After seconds",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+              "content": {"application/json": {"schema": {
+                  "type": "object", "required": ["message"],
+                  "properties": {"message": {"type": "string"}}}}}}
+_UNAVAILABLE = {**_PROBLEM, "description": "Not accepted now (the system is behind, or the event "
+                "bus is unavailable): try again, after Retry-After seconds if given"}
 
 
 def openapi_document(server_url: str = "/") -> dict[str, Any]:
@@ -25,7 +33,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                 "responses": {"200": {"description": "Products", "content": {"application/json": {
                     "schema": {"type": "object", "required": ["products"], "properties": {
                         "products": {"type": "array",
-                                     "items": {"$ref": "#/components/schemas/Product"}}}}}}}}}},
+                                     "items": {"$ref": "#/components/schemas/Product"}}}}}}},
+                    "429": _THROTTLED}}},
             "/orders": {"post": {
                 "operationId": "placeOrder", "summary": "Place an order",
                 "requestBody": {"required": True, "content": {"application/json": {
@@ -35,14 +44,14 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                             "content": {"application/json": {
                                 "schema": {"$ref": "#/components/schemas/OrderAccepted"}}}},
                     "400": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
-                    "503": _PROBLEM}}},
+                    "429": _THROTTLED, "503": _UNAVAILABLE}}},
             "/orders/{orderId}": {"get": {
                 "operationId": "getOrder", "summary": "An order's status",
                 "parameters": [{"name": "orderId", "in": "path", "required": True,
                                 "schema": {"type": "string", "maxLength": 64}}],
                 "responses": {"200": {"description": "The order", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/OrderStatus"}}}},
-                    "404": _PROBLEM}}},
+                    "404": _PROBLEM, "429": _THROTTLED}}},
         },
         "components": {"schemas": {
             "Money": MONEY,

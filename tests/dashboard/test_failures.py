@@ -325,3 +325,24 @@ def test_the_nav_links_the_failures_page_everywhere(client, stack):
         html = client.get(url).content.decode()
         assert '<a href="/failures/"' in html and ">Failures<" in html, url
         assert "dashboard/js/nav.js" in html, url
+
+
+def test_the_backlog_counts_what_the_functions_have_still_to_do(client, dead_letters):
+    for n in range(3):
+        dead_letters.sqs.send_message(QueueUrl=dead_letters.urls["Payment"], MessageBody=str(n))
+    dead_letters.sqs.receive_message(QueueUrl=dead_letters.urls["Payment"], MaxNumberOfMessages=1)
+
+    body = client.get("/api/backlog").json()
+
+    assert body["total"] == 3
+    assert body["queues"] == [{"queue": "Payment", "consumer": "Payment", "waiting": 2,
+                               "inFlight": 1}]
+    assert body["problem"] is None
+
+
+def test_an_unreachable_aws_leaves_the_backlog_unknown(client, stack):
+    aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9",
+                  outputs={"PaymentQueueUrl": "http://127.0.0.1:9/000000000000/Payment"},
+                  credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"})
+    body = client.get("/api/backlog").json()
+    assert body["total"] is None and body["problem"]["title"]

@@ -84,10 +84,21 @@ def running_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             process.wait()
 
 
+def api(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """A call to the order API as a polite client makes it: a 429 (the stage's throttle) or a
+    503 (the functions are behind) is tried again after its Retry-After."""
+    for _ in range(30):
+        response = requests.request(method, url, timeout=10, **kwargs)
+        if response.status_code not in (429, 503) or "Retry-After" not in response.headers:
+            return response
+        time.sleep(float(response.headers["Retry-After"]))
+    return response
+
+
 def place(system: RunningSystem, items: list[dict[str, Any]],
           card: str = "4242 4242 4242 4242", customer: str = "e2e-customer") -> requests.Response:
-    return requests.post(f"{system.api}/orders", timeout=10,
-                         json={"customerId": customer, "items": items, "card": {"number": card}})
+    return api("POST", f"{system.api}/orders",
+               json={"customerId": customer, "items": items, "card": {"number": card}})
 
 
 def wait_status(system: RunningSystem, order_id: str, want: set[str],
@@ -95,7 +106,7 @@ def wait_status(system: RunningSystem, order_id: str, want: set[str],
     deadline = time.monotonic() + seconds
     status = None
     while time.monotonic() < deadline:
-        response = requests.get(f"{system.api}/orders/{order_id}", timeout=10)
+        response = api("GET", f"{system.api}/orders/{order_id}")
         status = response.json().get("status") if response.ok else None
         if status in want:
             return status
@@ -138,7 +149,7 @@ def inventory(system: RunningSystem) -> dict[str, dict[str, int]]:
 def statuses(system: RunningSystem, order_ids: list[str]) -> dict[str, str | None]:
     result: dict[str, str | None] = {}
     for order_id in order_ids:
-        response = requests.get(f"{system.api}/orders/{order_id}", timeout=10)
+        response = api("GET", f"{system.api}/orders/{order_id}")
         result[order_id] = response.json().get("status") if response.ok else None
     return result
 

@@ -17,7 +17,7 @@ import requests
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from tests.e2e.conftest import RunningSystem, log_group_trace, place, wait_status
+from tests.e2e.conftest import RunningSystem, api, log_group_trace, place, wait_status
 from workflow.model import CHOREOGRAPHY
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ CHAIN = list(CHOREOGRAPHY.happy_path)
 
 def test_an_order_ships_and_its_five_cloudevents_are_in_the_log_group(
         running_system: RunningSystem) -> None:
-    products = requests.get(f"{running_system.api}/products", timeout=10).json()["products"]
+    products = api("GET", f"{running_system.api}/products").json()["products"]
     response = place(running_system, [{"sku": products[0]["sku"], "quantity": 1}])
     assert response.status_code == 202
     accepted = response.json()

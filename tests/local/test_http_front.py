@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from local.http_front import ApiRoute, NotificationInbox, api_gateway_event
+import pytest
+
+from local.http_front import Admission, ApiRoute, NotificationInbox, TokenBucket, api_gateway_event
 from tests.support import aws_sample
 from workflow.domain.order import order_place
 
@@ -59,3 +61,39 @@ def test_accepted_notifications_are_kept_by_subject():
     subject = json.loads(body)["subject"]
     assert [n["event"]["subject"] for n in box.list(subject)] == [subject]
     assert box.list("someone-else") == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_stage_throttle_admits_a_burst_then_the_rate():
+    clock = Clock()
+    bucket = TokenBucket(rate=2, burst=3, clock=clock)
+    assert [bucket.take() for _ in range(3)] == [0, 0, 0]
+    assert bucket.take() == pytest.approx(0.5)  # empty: the next token in half a second
+    clock.now += 0.5
+    assert bucket.take() == 0
+    clock.now += 100  # a long pause refills the bucket, never beyond the burst
+    assert [bucket.take() for _ in range(4)][-1] > 0
+
+
+def test_work_is_refused_while_the_functions_are_behind_but_reads_are_served():
+    waited = {"seconds": 0.4}
+    admission = Admission(behind=lambda: waited["seconds"], behind_after_seconds=1.0)
+    assert admission.refusal("POST") is None
+    waited["seconds"] = 2.5
+    status, message, wait = admission.refusal("POST")  # type: ignore[misc]
+    assert status == 503 and "waited 2.5 s" in message and wait == pytest.approx(2.5)
+    assert admission.refusal("GET") is None
+
+
+def test_throttled_answers_carry_retry_after():
+    clock = Clock()
+    admission = Admission(throttle=TokenBucket(rate=1, burst=1, clock=clock))
+    assert admission.refusal("GET") is None
+    assert admission.refusal("GET") == (429, "Too Many Requests", pytest.approx(1.0))

@@ -69,3 +69,15 @@ def test_deletes_visibility_and_sends_reach_the_same_queues(sqs: Any):
         {"Id": "0", "ReceiptHandle": two["ReceiptHandle"], "VisibilityTimeout": 0}])
     [again] = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
     assert again["Body"] == "two" and again["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_the_longest_wait_counts_only_messages_waiting_to_be_received(sqs: Any):
+    client = InProcessSqs(account_id="123456789012", region="us-east-1")
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    assert client.longest_wait(url) == 0
+    sqs.send_message(QueueUrl=url, MessageBody="waiting")
+    [message] = client.backend.get_queue("q")._messages
+    message.sent_timestamp -= 3000  # sent three seconds ago, not received yet
+    assert 2.9 < client.longest_wait(url) < 4
+    sqs.receive_message(QueueUrl=url)  # in flight now: a function has it
+    assert client.longest_wait(url) == 0 and client.depth(url) == 1

@@ -31,3 +31,34 @@ async function count() {
 if (badge && !("counted" in badge.dataset)) count();
 setInterval(count, PERIOD_MS);
 document.addEventListener("visibilitychange", () => { if (!document.hidden) count(); });
+
+// The backlog: messages the functions have still to handle. Shown while there is one; it
+// turns to a warning while it grows or while the order API turns orders away.
+const BACKLOG_PERIOD_MS = 3000;
+const backlog = document.querySelector("[data-backlog]");
+let lastRefused = null;
+
+async function measureBacklog() {
+  if (!backlog || document.hidden) return;
+  let body;
+  try {
+    const response = await fetch("/api/backlog", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return;
+    body = await response.json();
+  } catch {
+    return;
+  }
+  if (typeof body.total !== "number") return;
+  const refused = Object.values(body.refused || {}).reduce((sum, n) => sum + n, 0);
+  const refusing = lastRefused !== null && refused > lastRefused;
+  lastRefused = refused;
+  backlog.querySelector("[data-backlog-total]").textContent = String(body.total);
+  backlog.classList.toggle("hidden", body.total === 0 && !refusing);
+  backlog.classList.toggle("warn", refusing);
+  const lines = body.queues.map((q) => `${q.queue} → ${q.consumer}: ${q.waiting} waiting, ${q.inFlight} in flight`);
+  if (refusing) lines.push("the order API is turning orders away (429/503 with Retry-After)");
+  backlog.title = lines.join("\n");
+}
+
+measureBacklog();
+setInterval(measureBacklog, BACKLOG_PERIOD_MS);
