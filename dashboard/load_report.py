@@ -97,6 +97,33 @@ class OrderResult:
 
 
 @dataclass(frozen=True)
+class LatencyWindow:
+    """The orders placed in one minute of a run, and how long they took to end."""
+
+    minute: int
+    orders: int
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+def latency_by_minute(results: Sequence[OrderResult]) -> list[LatencyWindow]:
+    """Place → end latency per minute of placing, counted from the first placement: whether
+    the system holds its pace from the first minute to the last."""
+    ended = [r for r in results if r.placed_at and r.latency_ms is not None]
+    if not ended:
+        return []
+    start = min(r.placed_at for r in ended if r.placed_at)
+    minutes: dict[int, list[float]] = {}
+    for result in ended:
+        assert result.placed_at is not None and result.latency_ms is not None
+        minute = int((result.placed_at - start).total_seconds() // 60)
+        minutes.setdefault(minute, []).append(result.latency_ms)
+    return [LatencyWindow(minute, len(values), _rounded(percentile(values, 0.5)),
+                          _rounded(percentile(values, 0.99)))
+            for minute, values in sorted(minutes.items())]
+
+
+@dataclass(frozen=True)
 class LoadSummary:
     requested: int
     placed: int
@@ -114,6 +141,7 @@ class LoadSummary:
     completion_rate: float
     elapsed_seconds: float
     restocked_units: int
+    by_minute: tuple[LatencyWindow, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -153,7 +181,8 @@ def load_summary(*, requested: int, results: Sequence[OrderResult], throttled: i
         latency_p99_ms=_rounded(percentile(latencies, 0.99)),
         placement_rate=round(len(results) / placing_seconds, 2) if placing_seconds > 0 else 0.0,
         completion_rate=round(_completion_rate(results), 2),
-        elapsed_seconds=round(elapsed_seconds, 2), restocked_units=restocked_units)
+        elapsed_seconds=round(elapsed_seconds, 2), restocked_units=restocked_units,
+        by_minute=tuple(latency_by_minute(results)))
 
 
 def _rounded(value: float | None) -> float | None:
@@ -219,4 +248,7 @@ def summary_lines(summary: LoadSummary) -> list[str]:
         f"rates       {summary.placement_rate:.2f} placed/s, "
         f"{summary.completion_rate:.2f} ended/s",
         f"elapsed     {summary.elapsed_seconds:.1f} s; {summary.restocked_units} units restocked",
+        *([f"per minute  p50 {_ms(summary.by_minute[0].p50_ms)} in the first, "
+           f"{_ms(summary.by_minute[-1].p50_ms)} in the last of {len(summary.by_minute)}"]
+          if len(summary.by_minute) > 1 else []),
     ]

@@ -433,3 +433,20 @@ def test_the_load_command_says_which_output_is_missing(stack: aws.AwsContext) ->
 def test_the_load_command_refuses_settings_that_cannot_run(stack: aws.AwsContext) -> None:
     with pytest.raises(CommandError, match="declined share"):
         call_command("load", "--orders", "5", "--declined-share", "2", stdout=StringIO())
+
+
+def test_latency_is_reported_per_minute_of_placing():
+    from datetime import UTC, datetime, timedelta
+
+    from dashboard.load_report import OrderResult, latency_by_minute
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def ended(second: int, latency_ms: int) -> OrderResult:
+        placed = start + timedelta(seconds=second)
+        return OrderResult(order_id=str(second), declined=False, status="shipped", placed_at=placed,
+                           concluded_at=placed + timedelta(milliseconds=latency_ms))
+
+    windows = latency_by_minute([ended(0, 100), ended(30, 300), ended(61, 900),
+                                 OrderResult(order_id="lost", declined=False)])
+    assert [(w.minute, w.orders, w.p50_ms) for w in windows] == [(0, 2, 200.0), (1, 1, 900.0)]
