@@ -142,6 +142,11 @@ class LoadSummary:
     elapsed_seconds: float
     restocked_units: int
     by_minute: tuple[LatencyWindow, ...] = ()
+    p50_first_ms: float | None = None
+    """p50 latency of the first SLICE orders placed (of the first half, in a shorter run)"""
+    p50_last_ms: float | None = None
+    """p50 latency of the last SLICE orders placed: against the first, whether a long run
+    slows down as history grows"""
 
     @property
     def ok(self) -> bool:
@@ -163,6 +168,14 @@ def _completion_rate(results: Sequence[OrderResult]) -> float:
     return len(concluded) / seconds if seconds > 0 else 0.0
 
 
+# A soak compares the first and the last this many orders.
+SLICE = 1000
+
+
+def _p50_of(results: Sequence[OrderResult]) -> float | None:
+    return _rounded(percentile([r.latency_ms for r in results if r.latency_ms is not None], 0.5))
+
+
 def load_summary(*, requested: int, results: Sequence[OrderResult], throttled: int, errors: int,
                  placing_seconds: float, elapsed_seconds: float,
                  restocked_units: int = 0) -> LoadSummary:
@@ -170,6 +183,8 @@ def load_summary(*, requested: int, results: Sequence[OrderResult], throttled: i
     them took, for the placement rate."""
     statuses = [result.status for result in results]
     latencies = [r.latency_ms for r in results if r.status and r.latency_ms is not None]
+    in_order = sorted((r for r in results if r.placed_at), key=lambda r: r.placed_at or 0)
+    slice_size = min(SLICE, max(1, len(in_order) // 2))
     return LoadSummary(
         requested=requested, placed=len(results), shipped=statuses.count(SHIPPED),
         rejected=statuses.count(REJECTED), cancelled=statuses.count(CANCELLED),
@@ -182,7 +197,8 @@ def load_summary(*, requested: int, results: Sequence[OrderResult], throttled: i
         placement_rate=round(len(results) / placing_seconds, 2) if placing_seconds > 0 else 0.0,
         completion_rate=round(_completion_rate(results), 2),
         elapsed_seconds=round(elapsed_seconds, 2), restocked_units=restocked_units,
-        by_minute=tuple(latency_by_minute(results)))
+        by_minute=tuple(latency_by_minute(results)),
+        p50_first_ms=_p50_of(in_order[:slice_size]), p50_last_ms=_p50_of(in_order[-slice_size:]))
 
 
 def _rounded(value: float | None) -> float | None:
@@ -248,7 +264,8 @@ def summary_lines(summary: LoadSummary) -> list[str]:
         f"rates       {summary.placement_rate:.2f} placed/s, "
         f"{summary.completion_rate:.2f} ended/s",
         f"elapsed     {summary.elapsed_seconds:.1f} s; {summary.restocked_units} units restocked",
-        *([f"per minute  p50 {_ms(summary.by_minute[0].p50_ms)} in the first, "
-           f"{_ms(summary.by_minute[-1].p50_ms)} in the last of {len(summary.by_minute)}"]
-          if len(summary.by_minute) > 1 else []),
+        *([f"over time   p50 {_ms(summary.by_minute[0].p50_ms)} in the first minute, "
+           f"{_ms(summary.by_minute[-1].p50_ms)} in the last of {len(summary.by_minute)}; "
+           f"{_ms(summary.p50_first_ms)} for the first orders, {_ms(summary.p50_last_ms)} "
+           f"for the last"] if len(summary.by_minute) > 1 else []),
     ]
