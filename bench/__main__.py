@@ -1,32 +1,80 @@
 """`make bench`: run the benchmarks, print a table, write bench/results/latest.json.
 
 Every figure that matters is a ratio against a baseline measured in the same run, because
-the machine is shared and noisy. Sizes: BENCH_ORDERS (P1, default 200), BENCH_RECORDS (P5,
-default 200), BENCH_IMPORT_RUNS (P6, default 7).
+the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b runs some):
+
+- import    P6   import times (BENCH_IMPORT_RUNS, 7)
+- latency   P1   sequential orders (BENCH_ORDERS, 200); P5 handler overhead (BENCH_RECORDS, 200)
+- fanout    P3a, P3b  websocket fan-out to BENCH_WS_CLIENTS (100)
+- drain     P3c  poller drain (BENCH_DRAIN_MESSAGES, 20,000)
+- trace     P4   trace load (BENCH_TRACE_EVENTS, 100,000)
+- sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
+            BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (5/s): about 45 minutes
+
+Results are written after every section, so an interrupted run keeps what it measured.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Callable
 
-from bench import handler_overhead, import_time, order_latency
-from bench.common import running_system, table, write
+from bench import (
+    dashboard_fanout,
+    handler_overhead,
+    import_time,
+    order_latency,
+    poller_drain,
+    sustained,
+    trace_load,
+)
+from bench.common import Result, running_system, table, write
 
 
-def main() -> int:
-    started = time.monotonic()
-    print("P6: import times ...", flush=True)
-    results = import_time.run()
+def latency() -> list[Result]:
     print("starting the embedded default for P1 and P5 ...", flush=True)
     with running_system() as system:
         print(f"P1: {order_latency.ORDERS} sequential orders ...", flush=True)
-        results += order_latency.run(system)
+        results = order_latency.run(system)
         print("P5: handler overhead ...", flush=True)
-        results += handler_overhead.run(system)
+        return results + handler_overhead.run(system)
+
+
+def sustained_run() -> list[Result]:
+    print("M1, M2, P2: the whole system under the load generator ...", flush=True)
+    return sustained.run()
+
+
+SECTIONS: dict[str, Callable[[], list[Result]]] = {
+    "import": import_time.run,
+    "latency": latency,
+    "fanout": dashboard_fanout.run,
+    "drain": poller_drain.run,
+    "trace": trace_load.run,
+    "sustained": sustained_run,
+}
+
+
+def main() -> int:
+    chosen = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        print(f"unknown section(s) {', '.join(unknown)}; there are {', '.join(SECTIONS)}",
+              file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    results: list[Result] = []
+    for name, section in SECTIONS.items():
+        if chosen and name not in chosen:
+            continue
+        if name == "import":
+            print("P6: import times ...", flush=True)
+        results += section()
+        path = write(results)
     print()
     print(table(results))
-    path = write(results)
     print(f"\nwrote {path} in {time.monotonic() - started:.0f}s")
     return 0
 
