@@ -20,6 +20,7 @@ import boto3
 
 from bench.common import free_port
 from local.config import ROOT
+from local.memory import tree_pss_mib
 
 
 @dataclass
@@ -40,34 +41,7 @@ class FullSystem:
     def pss_mib(self) -> float:
         """Proportional set size of every process the system started, in MiB: shared pages
         counted once in all, as the machine pays for them."""
-        return sum(_pss_kib(pid) for pid in process_tree(self.pid)) / 1024
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def process_tree(pid: int) -> list[int]:
-    return [pid, *(descendant for child in _children(pid) for descendant in process_tree(child))]
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        return tree_pss_mib(self.pid)
 
 
 @contextmanager

@@ -207,6 +207,8 @@ class FunctionWorker:
         self._stopped = False
         self.cold_starts = 0
         self.invocations = 0
+        self.errors = 0
+        self.timeouts = 0
         self.duration_ms_total = 0.0
         self.peak_concurrency = 0
 
@@ -267,8 +269,10 @@ class FunctionWorker:
             self._release(environment)
         if outcome == "ok":
             return InvocationResult(request_id, payload=payload, duration_ms=duration_ms)
+        self.errors += 1
         if outcome == "error":
             return InvocationResult(request_id, error=payload, duration_ms=duration_ms)
+        self.timeouts += outcome == "timeout"
         message = (f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
                    if outcome == "timeout" else "Runtime exited without providing a reason")
         return InvocationResult(request_id, duration_ms=duration_ms, error={

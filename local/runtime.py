@@ -225,6 +225,8 @@ class LocalRuntime:
             "behindSeconds": round(self.behind(), 3),
             "functions": {name: {"invocations": worker.invocations,
                                  "coldStarts": worker.cold_starts,
+                                 "errors": worker.errors,
+                                 "timeouts": worker.timeouts,
                                  "environments": worker.environments,
                                  "peakConcurrency": worker.peak_concurrency,
                                  "meanDurationMs": worker.duration_ms_total / worker.invocations

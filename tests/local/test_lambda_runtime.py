@@ -78,6 +78,7 @@ def test_an_error_is_lambda_s_error_payload_and_the_environment_stays(workers):
     assert "failed on 'x'" in result.error["errorMessage"]
     worker.invoke("y")
     assert worker.cold_starts == 1
+    assert (worker.errors, worker.timeouts) == (2, 0)
 
 
 def test_a_timed_out_environment_is_replaced(workers):
@@ -90,6 +91,7 @@ def test_a_timed_out_environment_is_replaced(workers):
     assert worker.environments == 0
     assert not worker.invoke({"seconds": 0}).failed
     assert worker.cold_starts == 2
+    assert (worker.errors, worker.timeouts) == (1, 1)
 
 
 def test_a_crashed_environment_is_replaced(workers):
