@@ -318,20 +318,23 @@ def memoise_condition_lexing() -> None:
 
 
 class RecentSet:
-    """A set that keeps only its most recent `limit` members."""
+    """A set that keeps only its most recent `limit` members. The server's threads delete
+    from one queue at once, so adding and evicting hold a lock (a look needs none)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.members: dict[str, None] = {}
+        self._lock = threading.Lock()
 
     def __contains__(self, member: object) -> bool:
         return member in self.members
 
     def update(self, members: Any) -> None:
-        for member in members:
-            self.members[member] = None
-        while len(self.members) > self.limit:
-            del self.members[next(iter(self.members))]
+        with self._lock:
+            for member in members:
+                self.members[member] = None
+            while len(self.members) > self.limit:
+                del self.members[next(iter(self.members))]
 
     def __len__(self) -> int:
         return len(self.members)

@@ -4,6 +4,7 @@ what an API answers — only what it costs, or which races it can lose."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -138,6 +139,31 @@ def test_deleting_twice_succeeds_and_remembers_only_recent_handles(aws: dict[str
     recent.update(["a", "b"])
     recent.update(["c", "d"])
     assert "a" not in recent and all(h in recent for h in "bcd") and len(recent) == 3
+
+
+def test_deleted_handles_survive_concurrent_deletes():
+    """The server deletes from one queue on several threads at once (two pollers' batches)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        recent = moto_patches.RecentSet(limit=50)
+        failures: list[BaseException] = []
+
+        def delete(thread: int) -> None:
+            try:
+                for number in range(5000):
+                    recent.update([f"{thread}-{number}"])
+            except BaseException as error:  # the race shows as RuntimeError
+                failures.append(error)
+
+        threads = [threading.Thread(target=delete, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == [] and len(recent) == 50
 
 
 def _table(dynamodb: Any, name: str = "t") -> str:
