@@ -18,6 +18,8 @@ import boto3
 import pytest
 import requests
 
+from dashboard.dead_letter_queues import dead_letter_queues, dead_letters_count
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +35,8 @@ class RunningSystem:
     dashboard_url: str
     outputs: dict[str, str]
     log_path: Path
+    pid: int
+    """of `local up`, whose process tree is the whole system"""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.aws_endpoint, region_name="us-east-1",
@@ -74,7 +78,7 @@ def running_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         outputs = _wait_ready(process, aws_endpoint, log_path, seconds=240)
         yield RunningSystem(aws_endpoint=aws_endpoint,
                             dashboard_url=f"http://127.0.0.1:{ports['CHOREO_DASHBOARD_PORT']}",
-                            outputs=outputs, log_path=log_path)
+                            outputs=outputs, log_path=log_path, pid=process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -199,3 +203,10 @@ def restock(system: RunningSystem, skus: list[str], units: int) -> None:
                              Key={"pk": {"S": f"PRODUCT#{sku}"}},
                              UpdateExpression="SET available = available + :n, initial = initial + :n",
                              ExpressionAttributeValues={":n": {"N": str(units)}})
+
+
+def dead_letters_total(system: RunningSystem) -> int:
+    """Messages in all the stack's dead-letter queues."""
+    sqs = system.client("sqs")
+    return sum(dead_letters_count(sqs=sqs, queue=queue)
+               for queue in dead_letter_queues(system.outputs))
