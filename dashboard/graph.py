@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workflow import outputs as stack_outputs
 from workflow.model import (
     CHOREOGRAPHY,
     Bus,
@@ -285,16 +286,16 @@ class _Layout:
         return self.outputs.get(key, "")
 
     def _function_node(self, function: Function) -> Node:
-        deployed = self._deployed(f"{function.id}FunctionName")
+        deployed = self._deployed(stack_outputs.function_name(function.id))
         return Node(id=f"function:{function.id}", kind="function", title=function.id,
                     subtitle="Lambda", area=function.subdomain.value,
                     detail=function.summary, deployed=deployed)
 
     def _queue_node(self, queue_id: str) -> Node:
         queue = self.model.queue(queue_id)
-        url = self._deployed(f"{queue.id}QueueUrl")
+        url = self._deployed(stack_outputs.queue_url(queue.id))
         return Node(id=f"queue:{queue.id}", kind="queue",
-                    title=f"{queue.id}.fifo" if queue.fifo else queue.id,
+                    title=queue.name,
                     subtitle="SQS FIFO queue" if queue.fifo else "SQS queue",
                     area=queue.subdomain.value,
                     detail=f"delivers to {queue.consumer} in batches of up to {queue.batch_size}; "
@@ -304,7 +305,7 @@ class _Layout:
     def _bus_node(self, bus: str, area: str) -> Node:
         return Node(id=f"bus:{bus}", kind="bus", title=f"{bus} bus", subtitle="EventBridge bus",
                     area=area, detail=f"the {bus} event bus",
-                    deployed=self._deployed(f"{bus.title()}EventBusName"))
+                    deployed=self._deployed(stack_outputs.bus_name(Bus(bus))))
 
     # --- columns ---------------------------------------------------------------------------
 
@@ -322,7 +323,7 @@ class _Layout:
             title = api.id.removesuffix("HttpApi").removesuffix("Api") + " API"
             api_node = Node(id=f"api:{api.id}", kind="api", title=title, subtitle="HTTP API",
                             area=subdomain.value, detail=routes,
-                            deployed=self._deployed("OrderApiUrl"))
+                            deployed=self._deployed(stack_outputs.ORDER_API_URL))
             columns.append((self._function_node(function), api_node))
             placed.add(function.id)
         for queue in model.queues:
@@ -359,8 +360,8 @@ class _Layout:
             function.publishes_to is None or function.publishes_to.value == bus)
 
     def _observability_columns(self) -> list[Column]:
-        queue_url = self._deployed("ObservabilityQueueUrl")
-        log_group = self._deployed("ObservabilityLogGroupName")
+        queue_url = self._deployed(stack_outputs.OBSERVABILITY_QUEUE_URL)
+        log_group = self._deployed(stack_outputs.OBSERVABILITY_LOG_GROUP_NAME)
         return [
             (Node(id="observability:queue", kind="queue", title="Observability",
                   subtitle="SQS queue", area=OBSERVABILITY,
@@ -583,7 +584,7 @@ class _Layout:
         wide = [g for g in gaps if g[1] - g[0] >= BAR_LABEL_W]
         gap_start, gap_end = wide[0] if wide else max(gaps, key=lambda g: g[1] - g[0])
         bar = Bar(bus=self.bar_bus, title=f"{self.bar_bus} bus",
-                  deployed=self._deployed(f"{self.bar_bus.title()}EventBusName"),
+                  deployed=self._deployed(stack_outputs.bus_name(Bus(self.bar_bus))),
                   x1=bar_start, x2=bar_end, y=bar_y, label_x=round((gap_start + gap_end) / 2, 1))
         return Graph(width=round(width, 1), height=round(height, 1), areas=self.areas,
                      nodes=list(self.nodes.values()), edges=self.edges,

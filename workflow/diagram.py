@@ -20,7 +20,7 @@ def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
                 lines.append(f'    {api.id}["HTTP API"] --> {api.function}')
         for queue in choreography.queues:
             if queue.subdomain == subdomain:
-                name = f"{queue.id}.fifo" if queue.fifo else queue.id
+                name = queue.name
                 lines.append(f'    {queue.id}Queue[["{name}"]] --> {queue.consumer}')
         for function in choreography.functions:
             if function.subdomain == subdomain:

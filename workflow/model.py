@@ -63,6 +63,14 @@ class Function:
     memory_mb: int = 256
 
 
+FIFO_SUFFIX = ".fifo"
+
+
+def queue_name(base: str, *, fifo: bool) -> str:
+    """A queue's name: SQS requires a FIFO queue's to end in `.fifo`."""
+    return f"{base}{FIFO_SUFFIX}" if fifo else base
+
+
 @dataclass(frozen=True)
 class Queue:
     """An SQS queue that buffers events for one function (an SQS event source mapping)."""
@@ -73,6 +81,10 @@ class Queue:
     fifo: bool = False
     batch_size: int = 10
     max_receive_count: int = 3
+
+    @property
+    def name(self) -> str:
+        return queue_name(self.id, fifo=self.fifo)
 
     def message_group_id(self, partition: str) -> str:
         """The FIFO message group of one partition of the orders: SQS keeps the events of a
@@ -182,6 +194,9 @@ class Choreography:
     tables: tuple[Table, ...]
     http_apis: tuple[HttpApi, ...]
     observed_buses: tuple[Bus, ...] = (Bus.GLOBAL, Bus.LOYALTY)
+    # The bus whose every event the log group keeps (the history the dashboard replays):
+    # every event of the choreography crosses it.
+    logged_bus: Bus = Bus.GLOBAL
     happy_path: tuple[str, ...] = field(default=())
     # Every event of an order carries its order's partition (the CloudEvents `partitionkey`),
     # so that a FIFO queue can keep each order's events in order while several partitions
@@ -206,6 +221,12 @@ class Choreography:
                            queue.message_group_id(partition)) for partition in self.partition_keys()]
         return (*rules, RouteRule(f"{route.rule_id}Unpartitioned", UNPARTITIONED,
                                   queue.message_group_id(UNPARTITIONED)))
+
+    def http_api(self, api_id: str) -> HttpApi:
+        for api in self.http_apis:
+            if api.id == api_id:
+                return api
+        raise KeyError(f"unknown HTTP API {api_id!r}")
 
     def event(self, name: str) -> EventType:
         for event in self.events:
@@ -253,6 +274,16 @@ class Choreography:
                 and self.queue(route.target.queue).consumer == function_id)
             or (isinstance(route.target, ToFunction) and route.target.function == function_id)))
 
+    def direct_targets(self) -> dict[str, ToFunction]:
+        """The functions EventBridge invokes directly, by id, with how Lambda retries them."""
+        found: dict[str, ToFunction] = {}
+        for route in self.routes:
+            target = route.target
+            # Lambda keeps one asynchronous invocation config per function.
+            if isinstance(target, ToFunction) and found.setdefault(target.function, target) != target:
+                raise ValueError(f"{target.function} is a direct target with two retry settings")
+        return found
+
     def sources(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(event.producer.value for event in self.events))
 
@@ -261,6 +292,8 @@ WAREHOUSE_QUEUE = "Warehouse"
 PAYMENT_QUEUE = "Payment"
 ORDER_QUEUE = "Order"
 NOTIFICATIONS = "OrderNotifications"
+ORDER_API = "OrderHttpApi"
+INVENTORY_TABLE = "Inventory"
 
 CHOREOGRAPHY = Choreography(
     events=(
@@ -337,12 +370,12 @@ CHOREOGRAPHY = Choreography(
         Table("Idempotency", None, "Powertools idempotency records, keyed by CloudEvent id.",
               ttl_attribute="expiration"),
         Table("Orders", Subdomain.ORDER, "Each order and its status."),
-        Table("Inventory", Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
+        Table(INVENTORY_TABLE, Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
         Table("Payments", Subdomain.PAYMENT, "One charge (or decline) per order."),
         Table("Loyalty", Subdomain.LOYALTY, "Points awarded per order and per customer."),
     ),
     http_apis=(
-        HttpApi("OrderHttpApi", "OrderApi", (
+        HttpApi(ORDER_API, "OrderApi", (
             HttpRoute("GET", "/products", "The product catalogue."),
             HttpRoute("POST", "/orders", "Place an order."),
             HttpRoute("GET", "/orders/{orderId}", "An order's status."),

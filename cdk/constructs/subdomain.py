@@ -59,17 +59,6 @@ class _AccessLogSettings:
         return self._format
 
 
-def direct_targets(choreography: Choreography) -> dict[str, ToFunction]:
-    """The functions EventBridge invokes directly, by id, with how Lambda retries them."""
-    found: dict[str, ToFunction] = {}
-    for route in choreography.routes:
-        target = route.target
-        # Lambda keeps one asynchronous invocation config per function.
-        if isinstance(target, ToFunction) and found.setdefault(target.function, target) != target:
-            raise ValueError(f"{target.function} is a direct target with two retry settings")
-    return found
-
-
 class SubdomainServices(Construct):
     """A subdomain's resources, as the model declares them. Each subdomain is a subclass
     naming its `subdomain`."""
@@ -94,7 +83,7 @@ class SubdomainServices(Construct):
             for queue in choreography.queues if queue.subdomain == self.subdomain}
         self.failure_queues: dict[str, sqs.Queue] = {
             function_id: self._failure_queue(function_id, target)
-            for function_id, target in direct_targets(choreography).items()
+            for function_id, target in choreography.direct_targets().items()
             if function_id in self.functions}
         self.http_apis: dict[str, apigwv2.HttpApi] = {
             api.id: self._http_api(api)
