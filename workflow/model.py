@@ -28,6 +28,15 @@ class Subdomain(StrEnum):
     LOYALTY = "loyalty"
 
 
+class OrderStatus(StrEnum):
+    """An order's status: placed until one of the events that end it (`concludes_as`)."""
+
+    PLACED = "placed"
+    SHIPPED = "shipped"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class EventType:
     """One kind of fact a subdomain announces. `name` is the CloudEvent `type` and the
@@ -37,7 +46,7 @@ class EventType:
     producer: Subdomain
     version: int
     summary: str
-    concludes_as: str | None = None  # the order status this event ends an order with
+    concludes_as: OrderStatus | None = None  # the order status this event ends an order with
 
     @property
     def terminal(self) -> bool:
@@ -307,14 +316,14 @@ CHOREOGRAPHY = Choreography(
         EventType("loyalty.points-awarded", Subdomain.LOYALTY, 1,
                   "The customer earned points for the order."),
         EventType("warehouse.order-shipped", Subdomain.WAREHOUSE, 1,
-                  "The reserved stock left the warehouse.", concludes_as="shipped"),
+                  "The reserved stock left the warehouse.", concludes_as=OrderStatus.SHIPPED),
         EventType("warehouse.stock-released", Subdomain.WAREHOUSE, 1,
                   "A reservation was given back after a failed payment."),
         EventType("order.rejected", Subdomain.ORDER, 1,
-                  "The order cannot be fulfilled: stock was short.", concludes_as="rejected"),
+                  "The order cannot be fulfilled: stock was short.", concludes_as=OrderStatus.REJECTED),
         EventType("order.cancelled", Subdomain.ORDER, 1,
                   "The order was cancelled after its payment was declined.",
-                  concludes_as="cancelled"),
+                  concludes_as=OrderStatus.CANCELLED),
     ),
     functions=(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",

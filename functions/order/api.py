@@ -14,6 +14,7 @@ from functions.common.consumer import logger
 from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
+from workflow.model import OrderStatus
 from workflow.products import PRODUCTS
 
 MAX_BODY_BYTES = 16 * 1024
@@ -79,7 +80,7 @@ def orders_place() -> Response:
     logger.info("order placed", order_id=placed.subject, correlation_id=placed.correlation_id)
     link = f"/orders/{placed.subject}"
     return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
-                               "status": "placed", "links": {"status": link}},
+                               "status": OrderStatus.PLACED.value, "links": {"status": link}},
                          headers={"Location": link})
 
 
