@@ -24,6 +24,7 @@ from typing import Any
 from workflow import outputs as stack_outputs
 from workflow.model import (
     CHOREOGRAPHY,
+    ORDER_API,
     Bus,
     Choreography,
     Function,
@@ -705,7 +706,7 @@ class _Layout:
         if edge.id == "observe:history":
             return "replays"
         if edge.source == "actor:customer":
-            return "POST /orders"
+            return self.model.http_api(ORDER_API).entry_route
         if edge.kind == "request":
             return "invokes"
         return ""

@@ -12,7 +12,8 @@ def _bus_node(bus: Bus) -> str:
 
 def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
     lines = ["flowchart LR"]
-    lines.append('  client(["client"]) -- "POST /orders" --> OrderHttpApi')
+    for api in choreography.http_apis:
+        lines.append(f'  client(["client"]) -- "{api.entry_route}" --> {api.id}')
     for subdomain in dict.fromkeys(function.subdomain for function in choreography.functions):
         lines.append(f'  subgraph {subdomain.value}["{subdomain.value.title()}"]')
         for api in choreography.http_apis:

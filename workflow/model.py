@@ -171,6 +171,13 @@ class HttpRoute:
     method: str
     path: str
     summary: str
+    publishes: str | None = None
+    """the event a successful call publishes: the route that starts the choreography"""
+
+    @property
+    def key(self) -> str:
+        """API Gateway's route key, `METHOD /path`."""
+        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -185,13 +192,22 @@ class HttpApi:
     rate_limit: float = 20.0
     burst_limit: int = 40
 
+    @property
+    def entry_route(self) -> str:
+        """The route key whose call starts the choreography (what a client does first)."""
+        return next(route.key for route in self.routes if route.publishes is not None)
+
 
 @dataclass(frozen=True)
 class Table:
+    """A DynamoDB table, keyed on one string attribute: `pk` for the subdomains' ledgers,
+    `id` for Powertools' idempotency records (its persistence layer's default)."""
+
     id: str
     subdomain: Subdomain | None
     summary: str
     ttl_attribute: str | None = None
+    partition_key: str = "pk"
 
 
 @dataclass(frozen=True)
@@ -377,7 +393,7 @@ CHOREOGRAPHY = Choreography(
     ),
     tables=(
         Table("Idempotency", None, "Powertools idempotency records, keyed by CloudEvent id.",
-              ttl_attribute="expiration"),
+              ttl_attribute="expiration", partition_key="id"),
         Table("Orders", Subdomain.ORDER, "Each order and its status."),
         Table(INVENTORY_TABLE, Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
         Table("Payments", Subdomain.PAYMENT, "One charge (or decline) per order."),
@@ -386,7 +402,7 @@ CHOREOGRAPHY = Choreography(
     http_apis=(
         HttpApi(ORDER_API, "OrderApi", (
             HttpRoute("GET", "/products", "The product catalogue."),
-            HttpRoute("POST", "/orders", "Place an order."),
+            HttpRoute("POST", "/orders", "Place an order.", publishes="order.placed"),
             HttpRoute("GET", "/orders/{orderId}", "An order's status."),
             HttpRoute("GET", "/openapi.json", "This API's OpenAPI document."),
         )),

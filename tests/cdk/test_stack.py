@@ -443,7 +443,7 @@ def test_no_role_carries_a_managed_policy(resources: Resources) -> None:
 def test_tables_follow_the_model(resources: Resources) -> None:
     for table in CHOREOGRAPHY.tables:
         properties = resources[f"{table.id}Table"]["Properties"]
-        key = "id" if table.id == "Idempotency" else "pk"
+        key = table.partition_key
         assert properties["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
         assert properties["PointInTimeRecoverySpecification"] == {
