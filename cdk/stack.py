@@ -15,22 +15,15 @@ from constructs import Construct
 from cdk.assets import dependency_layer_stage, lambda_source_stage
 from cdk.constructs.buses import Buses
 from cdk.constructs.defaults import ARCHITECTURE, RUNTIME
-from cdk.constructs.loyalty import LoyaltySubdomain
 from cdk.constructs.notifications import Notifications
 from cdk.constructs.observability import Observability
-from cdk.constructs.order import OrderSubdomain
-from cdk.constructs.payment import PaymentSubdomain
 from cdk.constructs.queues import RedrivenQueue
 from cdk.constructs.routes import Routes, rule_delivery_grant
 from cdk.constructs.subdomain import SubdomainServices
 from cdk.constructs.tables import SharedTables
-from cdk.constructs.warehouse import WarehouseSubdomain
 from cdk.settings import Settings
 from workflow import outputs
-from workflow.model import CHOREOGRAPHY, Choreography, Subdomain, ToQueue
-
-SUBDOMAINS: tuple[type[SubdomainServices], ...] = (
-    OrderSubdomain, WarehouseSubdomain, PaymentSubdomain, LoyaltySubdomain)
+from workflow.model import CHOREOGRAPHY, Choreography, ToQueue
 
 # The bus whose every event the observability log group keeps: the history of record.
 
@@ -45,9 +38,6 @@ class ChoreoStack(Stack):
                  choreography: Choreography = CHOREOGRAPHY, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = Settings.from_context(self)
-        missing = set(Subdomain) - {construct.subdomain for construct in SUBDOMAINS}
-        if missing:
-            raise ValueError(f"no construct for the subdomains {sorted(missing)}")
 
         code = lambda_.Code.from_asset(str(lambda_source_stage()))
         layer = lambda_.LayerVersion(
@@ -60,9 +50,9 @@ class ChoreoStack(Stack):
         self.buses = Buses(self, "Buses")
         self.shared_tables = SharedTables(self, "Shared", choreography=choreography)
         self.subdomains = {
-            construct.subdomain: construct(self, construct.subdomain.value.title(),
-                                           choreography=choreography, code=code, layer=layer)
-            for construct in SUBDOMAINS}
+            subdomain: SubdomainServices(self, subdomain.value.title(), subdomain=subdomain,
+                                         choreography=choreography, code=code, layer=layer)
+            for subdomain in choreography.subdomains()}
         self.tables: dict[str, dynamodb.Table] = dict(self.shared_tables.tables)
         self.functions: dict[str, lambda_.Function] = {}
         self.queues: dict[str, RedrivenQueue] = {}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow.dead_letters import DeadLetter, read_dead_letter
-from workflow.model import CHOREOGRAPHY, FIFO_SUFFIX
+from workflow.model import CHOREOGRAPHY, FIFO_SUFFIX, Choreography
 from workflow.outputs import dead_letter_outputs
 
 PEEK_LIMIT = 100
@@ -42,14 +42,15 @@ class DeadLetterQueue:
         return self.url.endswith(FIFO_SUFFIX)
 
 
-def dead_letter_queues(outputs: Mapping[str, str]) -> list[DeadLetterQueue]:
+def dead_letter_queues(outputs: Mapping[str, str],
+                       choreography: Choreography = CHOREOGRAPHY) -> list[DeadLetterQueue]:
     """The stack's dead-letter queues that its outputs locate, in the model's order."""
     return [DeadLetterQueue(
         name=queue.name, url=outputs[queue.key],
         source_queue_url=outputs.get(queue.source_queue_key) if queue.source_queue_key else None,
         max_receive_count=queue.max_receive_count, purpose=queue.purpose,
         redrive_to=queue.redrive)
-        for queue in dead_letter_outputs(CHOREOGRAPHY) if queue.key in outputs]
+        for queue in dead_letter_outputs(choreography) if queue.key in outputs]
 
 
 def _receive_all(sqs: Any, queue_url: str, *, visibility_timeout: int,

@@ -452,7 +452,7 @@ class _Layout:
         self._collect_edges()
         bundles = self._bundles()
         bar_node = f"bus:{self.bar_bus}"
-        subdomains = list(Subdomain)
+        subdomains = list(self.model.subdomains())
         top_count = math.ceil(len(subdomains) / 2)
         # Top row: the first half of the subdomains, then the outside world the events leave
         # for; bottom row: the rest, then observability.

@@ -299,6 +299,11 @@ class Choreography:
                 and self.queue(route.target.queue).consumer == function_id)
             or (isinstance(route.target, ToFunction) and route.target.function == function_id)))
 
+    def subdomains(self) -> tuple[Subdomain, ...]:
+        """Every subdomain that has a function or produces an event, in the model's order."""
+        return tuple(dict.fromkeys([*(function.subdomain for function in self.functions),
+                                    *(event.producer for event in self.events)]))
+
     def direct_targets(self) -> dict[str, ToFunction]:
         """The functions EventBridge invokes directly, by id, with how Lambda retries them."""
         found: dict[str, ToFunction] = {}

@@ -5,7 +5,6 @@ its HTTP API. Permissions between these and anything outside are the stack's bus
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
 import jsii
 from aws_cdk import Duration, Stack
@@ -60,14 +59,14 @@ class _AccessLogSettings:
 
 
 class SubdomainServices(Construct):
-    """A subdomain's resources, as the model declares them. Each subdomain is a subclass
-    naming its `subdomain`."""
+    """A subdomain's resources, as the model declares them: every subdomain of the model is
+    one of these, so a subdomain added to the model needs no construct of its own."""
 
-    subdomain: ClassVar[Subdomain]
-
-    def __init__(self, scope: Construct, construct_id: str, *, choreography: Choreography,
-                 code: lambda_.Code, layer: lambda_.ILayerVersion) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, subdomain: Subdomain,
+                 choreography: Choreography, code: lambda_.Code,
+                 layer: lambda_.ILayerVersion) -> None:
         super().__init__(scope, construct_id)
+        self.subdomain = subdomain
         self.tables: dict[str, dynamodb.Table] = {
             table.id: table_create(self, table)
             for table in choreography.tables if table.subdomain == self.subdomain}
