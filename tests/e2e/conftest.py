@@ -199,3 +199,16 @@ def restock(system: RunningSystem, skus: list[str], units: int) -> None:
                              Key={"pk": {"S": f"PRODUCT#{sku}"}},
                              UpdateExpression="SET available = available + :n, initial = initial + :n",
                              ExpressionAttributeValues={":n": {"N": str(units)}})
+
+
+def wait_idle(system: RunningSystem, seconds: float = 60) -> None:
+    """Until the functions have nothing left to do: no message waiting for one or being
+    worked on, twice in a row half a second apart (a handler that publishes enqueues the
+    next message before its own is deleted)."""
+    deadline = time.monotonic() + seconds
+    quiet = 0
+    while quiet < 2:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still busy after {seconds:.0f}s: {runtime_stats(system)['backlog']}")
+        quiet = quiet + 1 if runtime_stats(system)["backlog"] == 0 else 0
+        time.sleep(0.5)
