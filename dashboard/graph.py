@@ -30,7 +30,6 @@ from workflow.model import (
     Function,
     Route,
     Subdomain,
-    ToBus,
     ToFunction,
     ToNotification,
     ToQueue,
@@ -388,14 +387,7 @@ class _Layout:
     # --- edges -------------------------------------------------------------------------
 
     def _route_target(self, route: Route) -> str:
-        target = route.target
-        if isinstance(target, ToQueue):
-            return f"queue:{target.queue}"
-        if isinstance(target, ToFunction):
-            return f"function:{target.function}"
-        if isinstance(target, ToBus):
-            return f"bus:{target.bus.value}"
-        return f"notification:{target.destination}"
+        return f"{route.target.kind}:{route.target.ref}"
 
     def _collect_edges(self) -> None:
         model = self.model

@@ -3,7 +3,7 @@ test keeps the two equal): `python -m workflow.diagram`."""
 
 from __future__ import annotations
 
-from workflow.model import CHOREOGRAPHY, Bus, Choreography, ToBus, ToFunction, ToNotification, ToQueue
+from workflow.model import CHOREOGRAPHY, Bus, Choreography, ToNotification
 
 
 def _bus_node(bus: Bus) -> str:
@@ -34,14 +34,7 @@ def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
             lines.append(f"  {function.id} -.-> {_bus_node(function.publishes_to)}")
     for route in choreography.routes:
         target = route.target
-        if isinstance(target, ToQueue):
-            to = f"{target.queue}Queue"
-        elif isinstance(target, ToFunction):
-            to = target.function
-        elif isinstance(target, ToBus):
-            to = _bus_node(target.bus)
-        elif isinstance(target, ToNotification):
-            to = target.destination
+        to = {"queue": f"{target.ref}Queue", "bus": f"{target.ref}Bus"}.get(target.kind, target.ref)
         lines.append(f'  {_bus_node(route.bus)} -- "{route.event}" --> {to}')
     for destination in dict.fromkeys(r.target.destination for r in choreography.routes
                                      if isinstance(r.target, ToNotification)):

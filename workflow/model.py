@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 # The partition of an event whose subject's partition is unknown: it was not one of ours
 # when it was published (no `partitionkey`, or one that names no partition).
@@ -102,9 +103,26 @@ class Queue:
         return f"{self.id.lower()}-{partition}"
 
 
+# A rule's target. Each kind says what it delivers to (`kind` and `ref`: the id of the queue,
+# function or destination, or the bus's name), how a rule to it is named (`rule_name`), and
+# which function, if any, ends up handling what it delivers (`consumer`).
+
+
 @dataclass(frozen=True)
 class ToQueue:
     queue: str
+    kind: ClassVar[str] = "queue"
+
+    @property
+    def ref(self) -> str:
+        return self.queue
+
+    @property
+    def rule_name(self) -> str:
+        return self.queue
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return choreography.queue(self.queue).consumer
 
 
 @dataclass(frozen=True)
@@ -115,11 +133,37 @@ class ToFunction:
     function: str
     retry_attempts: int = 2
     max_event_age_seconds: int = 3600
+    kind: ClassVar[str] = "function"
+
+    @property
+    def ref(self) -> str:
+        return self.function
+
+    @property
+    def rule_name(self) -> str:
+        return self.function
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return self.function
 
 
 @dataclass(frozen=True)
 class ToBus:
+    """A bus-to-bus forward: the event goes on, unchanged, to another bus's rules."""
+
     bus: Bus
+    kind: ClassVar[str] = "bus"
+
+    @property
+    def ref(self) -> str:
+        return self.bus.value
+
+    @property
+    def rule_name(self) -> str:
+        return f"{self.bus.value.title()}Bus"
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -127,6 +171,18 @@ class ToNotification:
     """An EventBridge API destination: an HTTP POST of the CloudEvent to an outside endpoint."""
 
     destination: str
+    kind: ClassVar[str] = "notification"
+
+    @property
+    def ref(self) -> str:
+        return self.destination
+
+    @property
+    def rule_name(self) -> str:
+        return self.destination
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return None
 
 
 Target = ToQueue | ToFunction | ToBus | ToNotification
@@ -142,17 +198,8 @@ class Route:
 
     @property
     def rule_id(self) -> str:
-        target = self.target
-        if isinstance(target, ToQueue):
-            to = target.queue
-        elif isinstance(target, ToFunction):
-            to = target.function
-        elif isinstance(target, ToBus):
-            to = f"{target.bus.value.title()}Bus"
-        else:
-            to = target.destination
         words = self.event.replace("-", ".").split(".")
-        return "".join(w.title() for w in words) + "To" + to
+        return "".join(w.title() for w in words) + "To" + self.target.rule_name
 
 
 @dataclass(frozen=True)
@@ -279,25 +326,16 @@ class Choreography:
 
     def consumers_of(self, event_name: str) -> tuple[str, ...]:
         """The functions that act on an event, wherever its routes lead."""
-        consumers: list[str] = []
-        for route in self.routes_of(event_name):
-            target = route.target
-            if isinstance(target, ToQueue):
-                consumers.append(self.queue(target.queue).consumer)
-            elif isinstance(target, ToFunction):
-                consumers.append(target.function)
-        return tuple(dict.fromkeys(consumers))
+        consumers = (route.target.consumer(self) for route in self.routes_of(event_name))
+        return tuple(dict.fromkeys(consumer for consumer in consumers if consumer is not None))
 
     def publishers_of(self, event_name: str) -> tuple[Function, ...]:
         return tuple(f for f in self.functions if event_name in f.publishes)
 
     def consumed_by(self, function_id: str) -> tuple[str, ...]:
         """The event types routed to a function, by queue or directly."""
-        return tuple(dict.fromkeys(
-            route.event for route in self.routes
-            if (isinstance(route.target, ToQueue)
-                and self.queue(route.target.queue).consumer == function_id)
-            or (isinstance(route.target, ToFunction) and route.target.function == function_id)))
+        return tuple(dict.fromkeys(route.event for route in self.routes
+                                   if route.target.consumer(self) == function_id))
 
     def subdomains(self) -> tuple[Subdomain, ...]:
         """Every subdomain that has a function or produces an event, in the model's order."""
