@@ -39,6 +39,7 @@ synth: install
 lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy workflow functions cdk local dashboard bench
+	@$(VENV)/bin/lint-imports
 
 bench: install
 	@$(PY) -m bench

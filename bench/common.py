@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from local.__main__ import LocalSystem, local_system
+from local.__main__ import stock_seeded
 from local.config import LocalConfig
+from local.system import LocalSystem, local_system
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,7 +57,7 @@ def free_port() -> int:
 @contextmanager
 def running_system() -> Iterator[LocalSystem]:
     config = replace(LocalConfig.from_environment(), aws_port=free_port(), api_port=free_port())
-    with local_system(config) as system:
+    with local_system(config, seed=stock_seeded) as system:
         yield system
 
 

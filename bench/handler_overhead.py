@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from bench.common import Result, median, result
-from local.__main__ import LocalSystem
 from local.embedded_aws import client
+from local.system import LocalSystem
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
 

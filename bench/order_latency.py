@@ -15,8 +15,8 @@ from typing import Any
 import requests
 
 from bench.common import Result, median, percentile, result
-from local.__main__ import LocalSystem
 from local.embedded_aws import client
+from local.system import LocalSystem
 from workflow.model import CHOREOGRAPHY
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "200"))

@@ -19,6 +19,7 @@ from aws_cdk import App
 from cdk.assets import PROJECT_ROOT
 from cdk.nag import nag_checks_add
 from cdk.stack import ChoreoStack
+from workflow.model import CHOREOGRAPHY, Choreography
 
 STACK_NAME = "choreo"
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -34,12 +35,13 @@ def project_context() -> dict[str, Any]:
 
 
 def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = None,
-              nag: bool = True) -> App:
-    """The app with its one stack, `choreo`, environment-agnostic. `context` adds to and
-    overrides cdk.json's; with `nag`, synth fails on any unacknowledged cdk-nag finding."""
+              nag: bool = True, choreography: Choreography = CHOREOGRAPHY) -> App:
+    """The app with its one stack, `choreo`, environment-agnostic, built from `choreography`
+    (the model). `context` adds to and overrides cdk.json's; with `nag`, synth fails on any
+    unacknowledged cdk-nag finding."""
     # Passed as defaults: context the CDK CLI hands over (cdk.json, `-c`) still wins.
     app = App(context={**project_context(), **(context or {})}, outdir=outdir)
-    stack = ChoreoStack(app, STACK_NAME,
+    stack = ChoreoStack(app, STACK_NAME, choreography=choreography,
                         description="Order fulfilment choreographed over EventBridge")
     if nag:
         nag_checks_add(app, stack)

@@ -15,24 +15,17 @@ from constructs import Construct
 from cdk.assets import dependency_layer_stage, lambda_source_stage
 from cdk.constructs.buses import Buses
 from cdk.constructs.defaults import ARCHITECTURE, RUNTIME
-from cdk.constructs.loyalty import LoyaltySubdomain
 from cdk.constructs.notifications import Notifications
 from cdk.constructs.observability import Observability
-from cdk.constructs.order import OrderSubdomain
-from cdk.constructs.payment import PaymentSubdomain
 from cdk.constructs.queues import RedrivenQueue
 from cdk.constructs.routes import Routes, rule_delivery_grant
 from cdk.constructs.subdomain import SubdomainServices
 from cdk.constructs.tables import SharedTables
-from cdk.constructs.warehouse import WarehouseSubdomain
 from cdk.settings import Settings
-from workflow.model import CHOREOGRAPHY, Bus, Choreography, Subdomain, ToQueue
-
-SUBDOMAINS: tuple[type[SubdomainServices], ...] = (
-    OrderSubdomain, WarehouseSubdomain, PaymentSubdomain, LoyaltySubdomain)
+from workflow import outputs
+from workflow.model import CHOREOGRAPHY, Choreography, ToQueue
 
 # The bus whose every event the observability log group keeps: the history of record.
-LOGGED_BUS = Bus.GLOBAL
 
 
 def table_env_var(table_id: str) -> str:
@@ -45,9 +38,6 @@ class ChoreoStack(Stack):
                  choreography: Choreography = CHOREOGRAPHY, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         settings = Settings.from_context(self)
-        missing = set(Subdomain) - {construct.subdomain for construct in SUBDOMAINS}
-        if missing:
-            raise ValueError(f"no construct for the subdomains {sorted(missing)}")
 
         code = lambda_.Code.from_asset(str(lambda_source_stage()))
         layer = lambda_.LayerVersion(
@@ -60,9 +50,9 @@ class ChoreoStack(Stack):
         self.buses = Buses(self, "Buses")
         self.shared_tables = SharedTables(self, "Shared", choreography=choreography)
         self.subdomains = {
-            construct.subdomain: construct(self, construct.subdomain.value.title(),
-                                           choreography=choreography, code=code, layer=layer)
-            for construct in SUBDOMAINS}
+            subdomain: SubdomainServices(self, subdomain.value.title(), subdomain=subdomain,
+                                         choreography=choreography, code=code, layer=layer)
+            for subdomain in choreography.subdomains()}
         self.tables: dict[str, dynamodb.Table] = dict(self.shared_tables.tables)
         self.functions: dict[str, lambda_.Function] = {}
         self.queues: dict[str, RedrivenQueue] = {}
@@ -91,7 +81,7 @@ class ChoreoStack(Stack):
         self.observability = Observability(
             self, "Observability", buses=self.buses.buses,
             observed_buses=choreography.observed_buses, sources=choreography.sources(),
-            logged_bus=LOGGED_BUS, dead_letter_queue=self.buses.rule_target_dead_letter_queue)
+            logged_bus=choreography.logged_bus, dead_letter_queue=self.buses.rule_target_dead_letter_queue)
 
         self._grant_rule_deliveries(choreography)
         self._wire(choreography)
@@ -137,39 +127,42 @@ class ChoreoStack(Stack):
                 dead_letter_queue.grant_send_messages(resource)
 
     def _outputs(self, choreography: Choreography) -> None:
-        """Everything a client (the dashboard, a test, a script) needs to find."""
+        """Everything a client (the dashboard, a test, a script) needs to find, under the
+        keys `workflow/outputs.py` names."""
         def output(key: str, value: str, description: str) -> None:
             CfnOutput(self, key, value=value, description=description)
 
         for bus, event_bus in self.buses.buses.items():
-            output(f"{bus.value.title()}EventBusName", event_bus.event_bus_name,
-                   f"The {bus.value} event bus")
-        output("RuleTargetDeadLetterQueueUrl", self.buses.rule_target_dead_letter_queue.queue_url,
-               "What EventBridge could not deliver to a rule target")
-        output("ObservabilityQueueUrl", self.observability.queue.queue_url,
+            output(outputs.bus_name(bus), event_bus.event_bus_name, f"The {bus.value} event bus")
+        output(outputs.OBSERVABILITY_QUEUE_URL, self.observability.queue.queue_url,
                "Every observed event, tagged with its bus")
-        output("ObservabilityDeadLetterQueueUrl",
-               self.observability.dead_letter_queue.queue_url,
-               "Observations the dashboard's poller failed to handle")
-        output("ObservabilityLogGroupName", self.observability.log_group.log_group_name,
-               f"Every event on the {LOGGED_BUS.value} bus, as EventBridge saw it")
+        output(outputs.OBSERVABILITY_LOG_GROUP_NAME, self.observability.log_group.log_group_name,
+               f"Every event on the {choreography.logged_bus.value} bus, as EventBridge saw it")
         for queue in choreography.queues:
-            redriven = self.queues[queue.id]
-            output(f"{queue.id}QueueUrl", redriven.queue.queue_url,
+            output(outputs.queue_url(queue.id), self.queues[queue.id].queue.queue_url,
                    f"Feeds the {queue.consumer} function")
-            output(f"{queue.id}DeadLetterQueueUrl", redriven.dead_letter_queue.queue_url,
-                   f"Dead letters of the {queue.consumer} function")
-        for function_id, failures in self.failure_queues.items():
-            output(f"{function_id}FailureQueueUrl", failures.queue_url,
-                   f"Events Lambda gave up invoking the {function_id} function with")
+        dead_letter_queues = {
+            **{outputs.dead_letter_queue_url(queue.id): self.queues[queue.id].dead_letter_queue
+               for queue in choreography.queues},
+            **{outputs.failure_queue_url(function_id): failures
+               for function_id, failures in self.failure_queues.items()},
+            outputs.dead_letter_queue_url(outputs.RULE_TARGET):
+                self.buses.rule_target_dead_letter_queue,
+            outputs.dead_letter_queue_url(outputs.OBSERVABILITY):
+                self.observability.dead_letter_queue,
+        }
+        for dead_letters in outputs.dead_letter_outputs(choreography):
+            purpose = dead_letters.purpose
+            output(dead_letters.key, dead_letter_queues[dead_letters.key].queue_url,
+                   purpose[0].upper() + purpose[1:])
         for function in choreography.functions:
-            output(f"{function.id}FunctionName", self.functions[function.id].function_name,
+            output(outputs.function_name(function.id), self.functions[function.id].function_name,
                    function.summary)
         for table in choreography.tables:
-            output(f"{table.id}TableName", self.tables[table.id].table_name, table.summary)
+            output(outputs.table_name(table.id), self.tables[table.id].table_name, table.summary)
         for api in choreography.http_apis:
             subdomain = self.subdomains[choreography.function(api.function).subdomain]
-            output(f"{api.function}Url", subdomain.http_apis[api.id].api_endpoint,
+            output(outputs.http_api_url(api), subdomain.http_apis[api.id].api_endpoint,
                    f"The HTTP API served by the {api.function} function")
-        output("NotificationEndpoint", self.notifications.endpoint,
+        output(outputs.NOTIFICATION_ENDPOINT, self.notifications.endpoint,
                "Where the API destinations post notifications")

@@ -17,6 +17,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from workflow import outputs
+from workflow.model import Bus
+
 RETRY_OUTPUTS_SECONDS = 10.0
 
 
@@ -37,27 +40,25 @@ class StackOutputs:
 
     @property
     def observability_queue_url(self) -> str:
-        return self.get("ObservabilityQueueUrl")
+        return self.get(outputs.OBSERVABILITY_QUEUE_URL)
 
     @property
     def observability_log_group_name(self) -> str:
-        return self.get("ObservabilityLogGroupName")
+        return self.get(outputs.OBSERVABILITY_LOG_GROUP_NAME)
 
     @property
     def order_api_url(self) -> str:
-        return self.get("OrderApiUrl").rstrip("/")
+        return self.get(outputs.ORDER_API_URL).rstrip("/")
 
-    def bus_name(self, bus: str) -> str | None:
-        return self.values.get(f"{bus.title()}EventBusName")
+    @property
+    def inventory_table_name(self) -> str:
+        return self.get(outputs.INVENTORY_TABLE_NAME)
 
-    def function_name(self, function_id: str) -> str | None:
-        return self.values.get(f"{function_id}FunctionName")
+    def bus_name(self, bus: Bus) -> str:
+        return self.get(outputs.bus_name(bus))
 
     def queue_url(self, queue_id: str) -> str | None:
-        return self.values.get(f"{queue_id}QueueUrl")
-
-    def dead_letter_queue_url(self, queue_id: str) -> str | None:
-        return self.values.get(f"{queue_id}DeadLetterQueueUrl")
+        return self.values.get(outputs.queue_url(queue_id))
 
 
 # The service is a runtime string here, which boto3's typed overloads cannot name.

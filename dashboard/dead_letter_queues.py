@@ -1,9 +1,9 @@
 """Every dead-letter queue of the stack: what sits in each, and redriving it.
 
-A dead-letter queue is any queue named as one: by a queue's redrive policy
-(`<Id>DeadLetterQueueUrl`, whose source is `<Id>QueueUrl`), by the rule targets'
-dead-letter config (`RuleTargetDeadLetterQueueUrl`, `ObservabilityDeadLetterQueueUrl`) or
-by the loyalty function's OnFailure destination (`LoyaltyFailureQueueUrl`).
+The dead-letter queues are those the model implies (`workflow.outputs.dead_letter_outputs`):
+one behind each queue's redrive policy, the OnFailure destination of each function
+EventBridge invokes directly, and the rule targets' and the observability rule's
+dead-letter queues; the stack outputs say where each is.
 
 Redrive hands each message back to where it failed: a queue's dead letters go back to that
 queue, so only its consumer sees them again; an undelivered or failed-invocation event is
@@ -20,35 +20,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow.dead_letters import DeadLetter, read_dead_letter
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, FIFO_SUFFIX, Choreography
+from workflow.outputs import dead_letter_outputs
 
 PEEK_LIMIT = 100
 
 
 @dataclass(frozen=True)
 class DeadLetterQueue:
-    name: str  # the output key's stem, e.g. "Warehouse" or "RuleTarget"
+    name: str  # e.g. "Warehouse", "RuleTarget", "LoyaltyFailure" (see DeadLetterOutput)
     url: str
     source_queue_url: str | None  # where a redrive sends its messages, if a queue
     max_receive_count: int | None = None  # the source queue's redrive policy, if the model has it
+    purpose: str = "dead letters"
+    """What ends up in this queue."""
+    redrive_to: str = "published again on the global bus"
+    """Where a redrive hands its messages, in words."""
 
     @property
     def fifo(self) -> bool:
-        return self.url.endswith(".fifo")
+        return self.url.endswith(FIFO_SUFFIX)
 
 
-def dead_letter_queues(outputs: Mapping[str, str]) -> list[DeadLetterQueue]:
-    max_receive_counts = {queue.id: queue.max_receive_count for queue in CHOREOGRAPHY.queues}
-    queues = []
-    for key, url in sorted(outputs.items()):
-        if key.endswith("DeadLetterQueueUrl"):
-            stem = key.removesuffix("DeadLetterQueueUrl")
-            queues.append(DeadLetterQueue(stem, url, outputs.get(f"{stem}QueueUrl")
-                                          if stem != "Observability" else None,
-                                          max_receive_counts.get(stem)))
-        elif key == "LoyaltyFailureQueueUrl":
-            queues.append(DeadLetterQueue("LoyaltyFailure", url, None))
-    return queues
+def dead_letter_queues(outputs: Mapping[str, str],
+                       choreography: Choreography = CHOREOGRAPHY) -> list[DeadLetterQueue]:
+    """The stack's dead-letter queues that its outputs locate, in the model's order."""
+    return [DeadLetterQueue(
+        name=queue.name, url=outputs[queue.key],
+        source_queue_url=outputs.get(queue.source_queue_key) if queue.source_queue_key else None,
+        max_receive_count=queue.max_receive_count, purpose=queue.purpose,
+        redrive_to=queue.redrive)
+        for queue in dead_letter_outputs(choreography) if queue.key in outputs]
 
 
 def _receive_all(sqs: Any, queue_url: str, *, visibility_timeout: int,
@@ -105,7 +107,7 @@ def _hand_back(*, sqs: Any, events: Any, queue: DeadLetterQueue, global_bus_name
     letter = read_dead_letter(message)
     if queue.source_queue_url is not None:
         send: dict[str, Any] = {"QueueUrl": queue.source_queue_url, "MessageBody": letter.body}
-        if queue.source_queue_url.endswith(".fifo"):
+        if queue.source_queue_url.endswith(FIFO_SUFFIX):
             group = message.get("Attributes", {}).get("MessageGroupId", "redrive")
             send.update(MessageGroupId=group, MessageDeduplicationId=str(uuid.uuid4()))
         sqs.send_message(**send)

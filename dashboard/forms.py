@@ -10,9 +10,16 @@ from django import forms
 
 from dashboard.order_api import Problem
 from dashboard.services import OrderLine
+from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 
-GOOD_CARD = "4242 4242 4242 4242"
-DECLINING_CARD = "4000 0000 0000 0002"
+
+def spaced(card_number: str) -> str:
+    """A card number as it is printed: in groups of four."""
+    return " ".join(card_number[start:start + 4] for start in range(0, len(card_number), 4))
+
+
+GOOD_CARD = spaced(GOOD_TEST_CARD)
+DECLINING_CARD = spaced(DECLINING_TEST_CARD)
 CARD_CHOICES = [
     ("good", f"Good card · {GOOD_CARD}"),
     ("declining", f"Declining test card · {DECLINING_CARD}"),

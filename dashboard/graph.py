@@ -1,11 +1,12 @@
-"""The choreography graph, laid out from the model — never drawn by hand.
+"""The choreography graph, laid out — never drawn by hand.
 
-Reading `workflow.model.CHOREOGRAPHY` (and, when the stack is up, the deployed names from its
-outputs), this builds the picture the original design drew: subdomains as areas, the global
-bus as a hub, queues and functions inside their subdomain, events as labelled edges, one per
-route. The global bus is drawn as a backplane across the middle: every area sits above or
-below it and talks to it by a straight vertical line, so lines never cross and each event's
-label sits on its own line.
+What is drawn, in which area, row and column, and what joins what, is the model's topology
+(`workflow/topology.py`); this module gives it geometry, and the deployed names from the
+stack's outputs when the stack is up. The picture is the one the original design drew:
+subdomains as areas, the global bus as a hub, queues and functions inside their subdomain,
+events as labelled edges, one per route. The global bus is drawn as a backplane across the
+middle: every area sits above or below it and talks to it by a straight vertical line, so
+lines never cross and each event's label sits on its own line.
 
 Three kinds of data come out, all positions included: edges (one per route, per published
 event type, per queue delivery...), connectors (the lines actually drawn: edges between the
@@ -21,18 +22,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from workflow.model import (
-    CHOREOGRAPHY,
-    Bus,
-    Choreography,
-    Function,
-    Route,
-    Subdomain,
-    ToBus,
-    ToFunction,
-    ToNotification,
-    ToQueue,
-)
+from workflow import outputs as stack_outputs
+from workflow.model import CHOREOGRAPHY, Bus, Choreography
+from workflow.topology import OUTSIDE, Element, FlightPlan, Link, Topology, topology
 
 NODE_W, NODE_H = 138, 52
 TEXT_X = 41  # where a node's text starts, right of its icon
@@ -56,8 +48,6 @@ PAIR_OFFSET = 12  # half the distance between two opposite lines
 MARGIN = 18
 BAR_THICKNESS = 10
 BAR_LABEL_W = 104
-OBSERVABILITY = "observability"
-OUTSIDE = "outside"
 
 
 def chip_width(text: str) -> float:
@@ -97,12 +87,12 @@ class Node:
 
 Column = tuple[Node, Node | None]
 """A column of a row: the node near the bar, and the one behind it, if any."""
+Row = list[tuple[str, list[Column]]]
 
 
 @dataclass
 class Edge:
-    """One fact of the choreography: a route, an event type a function publishes, a queue's
-    delivery to its function, a request, an observation."""
+    """A link of the topology (see `workflow.topology.Link`), and the connector that draws it."""
 
     id: str
     kind: str  # route | publish | delivery | request | observe
@@ -112,6 +102,11 @@ class Edge:
     event: str = ""
     bus: str = ""
     rule: str = ""
+
+    @classmethod
+    def of(cls, link: Link) -> Edge:
+        return cls(id=link.id, kind=link.kind, source=link.source, target=link.target,
+                   event=link.event, bus=link.bus, rule=link.rule)
 
 
 @dataclass
@@ -245,319 +240,206 @@ def _short_name(value: str) -> str:
     return value.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
-def producers_of(model: Choreography, event_name: str) -> tuple[Function, ...]:
-    """The functions that publish an event type, as the model declares them."""
-    return model.publishers_of(event_name)
+@dataclass(frozen=True)
+class _Levels:
+    """Where everything goes vertically: the two rows of areas, the backplane between them,
+    and in each row the level of the nodes next to the backplane and of those behind them."""
+
+    top_far_y: float
+    top_near_y: float
+    top_area_bottom: float
+    bar_y: float
+    bottom_area_top: float
+    bottom_near_y: float
+    bottom_far_y: float
+    height: float
+
+    def of_row(self, row_index: int) -> tuple[float, float]:
+        """(near, far) node levels of a row."""
+        return ((self.top_near_y, self.top_far_y) if row_index == 0
+                else (self.bottom_near_y, self.bottom_far_y))
 
 
 class _Layout:
-    def __init__(self, model: Choreography, outputs: dict[str, str]) -> None:
-        self.model = model
+    def __init__(self, layout: Topology, outputs: dict[str, str]) -> None:
+        self.topology = layout
         self.outputs = outputs
+        self.links = {link.id: link for link in layout.links}
+        self.edges = [Edge.of(link) for link in layout.links]
+        self.bar_node = f"bus:{layout.backplane}"
+        self.rows: list[Row] = [
+            [(area, [(self._node(near), self._node(far) if far else None)
+                     for near, far in columns]) for area, columns in row]
+            for row in layout.rows]
+        self.customer = self._node(layout.customer) if layout.customer else None
         self.nodes: dict[str, Node] = {}
-        self.edges: list[Edge] = []
         self.connectors: dict[str, Connector] = {}
         self.areas: list[Area] = []
-        self.bar_bus = self._bar_bus()
-        self.home = self._private_bus_homes()
-
-    # --- what there is -------------------------------------------------------------------
-
-    def _bar_bus(self) -> str:
-        counts = {bus.value: 0 for bus in Bus}
-        for route in self.model.routes:
-            counts[route.bus.value] += 1
-        return max(counts, key=lambda bus: counts[bus])
-
-    def _private_bus_homes(self) -> dict[str, Subdomain]:
-        homes: dict[str, Subdomain] = {}
-        for bus in Bus:
-            if bus.value == self.bar_bus:
-                continue
-            publishers = [f.subdomain for f in self.model.functions if f.publishes_to == bus]
-            targets = [self.model.function(r.target.function).subdomain
-                       for r in self.model.routes_on(bus) if isinstance(r.target, ToFunction)]
-            if publishers or targets:
-                homes[bus.value] = (publishers or targets)[0]
-        return homes
-
-    def _deployed(self, key: str) -> str:
-        return self.outputs.get(key, "")
-
-    def _function_node(self, function: Function) -> Node:
-        deployed = self._deployed(f"{function.id}FunctionName")
-        return Node(id=f"function:{function.id}", kind="function", title=function.id,
-                    subtitle="Lambda", area=function.subdomain.value,
-                    detail=function.summary, deployed=deployed)
-
-    def _queue_node(self, queue_id: str) -> Node:
-        queue = self.model.queue(queue_id)
-        url = self._deployed(f"{queue.id}QueueUrl")
-        return Node(id=f"queue:{queue.id}", kind="queue",
-                    title=f"{queue.id}.fifo" if queue.fifo else queue.id,
-                    subtitle="SQS FIFO queue" if queue.fifo else "SQS queue",
-                    area=queue.subdomain.value,
-                    detail=f"delivers to {queue.consumer} in batches of up to {queue.batch_size}; "
-                           f"dead-lettered after {queue.max_receive_count} receives",
-                    deployed=_short_name(url) if url else "")
-
-    def _bus_node(self, bus: str, area: str) -> Node:
-        return Node(id=f"bus:{bus}", kind="bus", title=f"{bus} bus", subtitle="EventBridge bus",
-                    area=area, detail=f"the {bus} event bus",
-                    deployed=self._deployed(f"{bus.title()}EventBusName"))
-
-    # --- columns ---------------------------------------------------------------------------
-
-    def _columns_of(self, subdomain: Subdomain) -> list[Column]:
-        """(near the bar, far from it) nodes, column by column, in an order that keeps each
-        subdomain's own lines short: request → function, queue → consumer, bus → target."""
-        model = self.model
-        columns: list[Column] = []
-        placed: set[str] = set()
-        for api in model.http_apis:
-            function = model.function(api.function)
-            if function.subdomain != subdomain:
-                continue
-            routes = ", ".join(f"{r.method} {r.path}" for r in api.routes)
-            title = api.id.removesuffix("HttpApi").removesuffix("Api") + " API"
-            api_node = Node(id=f"api:{api.id}", kind="api", title=title, subtitle="HTTP API",
-                            area=subdomain.value, detail=routes,
-                            deployed=self._deployed("OrderApiUrl"))
-            columns.append((self._function_node(function), api_node))
-            placed.add(function.id)
-        for queue in model.queues:
-            if queue.subdomain != subdomain:
-                continue
-            columns.append((self._queue_node(queue.id), None))
-            consumer = model.function(queue.consumer)
-            if consumer.id not in placed and consumer.subdomain == subdomain:
-                columns.append((self._function_node(consumer), None))
-                placed.add(consumer.id)
-        for bus, home in self.home.items():
-            if home != subdomain:
-                continue
-            far: list[Function] = []
-            for function in model.functions:
-                if function.subdomain == subdomain and function.id not in placed and \
-                        self._lives_on_private_bus(function, bus):
-                    far.append(function)
-            bus_node = self._bus_node(bus, subdomain.value)
-            columns.append((bus_node, self._function_node(far[0]) if far else None))
-            placed.update(function.id for function in far[:1])
-        for function in model.functions:
-            if function.subdomain == subdomain and function.id not in placed:
-                columns.append((self._function_node(function), None))
-                placed.add(function.id)
-        return columns
-
-    def _lives_on_private_bus(self, function: Function, bus: str) -> bool:
-        """A function that only hears from and talks to one private bus sits behind it."""
-        hears = {r.bus.value for r in self.model.routes
-                 if isinstance(r.target, ToFunction) and r.target.function == function.id}
-        fed_by_queue = any(q.consumer == function.id for q in self.model.queues)
-        return hears == {bus} and not fed_by_queue and (
-            function.publishes_to is None or function.publishes_to.value == bus)
-
-    def _observability_columns(self) -> list[Column]:
-        queue_url = self._deployed("ObservabilityQueueUrl")
-        log_group = self._deployed("ObservabilityLogGroupName")
-        return [
-            (Node(id="observability:queue", kind="queue", title="Observability",
-                  subtitle="SQS queue", area=OBSERVABILITY,
-                  detail="every event, from every bus: what this dashboard polls",
-                  deployed=_short_name(queue_url) if queue_url else ""),
-             Node(id="observability:dashboard", kind="dashboard", title="Dashboard",
-                  subtitle="this page", area=OBSERVABILITY,
-                  detail="polls the queue live; rebuilds history from the log group")),
-            (Node(id="observability:logs", kind="logs", title="Log group",
-                  subtitle="CloudWatch Logs", area=OBSERVABILITY,
-                  detail="every event on the global bus: the history of record",
-                  deployed=log_group), None),
-        ]
-
-    def _notification_columns(self) -> list[Column]:
-        destinations = dict.fromkeys(r.target.destination for r in self.model.routes
-                                     if isinstance(r.target, ToNotification))
-        return [(Node(id=f"notification:{destination}", kind="endpoint", title="Notifications",
-                      subtitle="API destination", area=OUTSIDE,
-                      detail=f"{destination}: an outside HTTP endpoint, sent each CloudEvent"),
-                 None) for destination in destinations]
-
-    # --- edges -------------------------------------------------------------------------
-
-    def _route_target(self, route: Route) -> str:
-        target = route.target
-        if isinstance(target, ToQueue):
-            return f"queue:{target.queue}"
-        if isinstance(target, ToFunction):
-            return f"function:{target.function}"
-        if isinstance(target, ToBus):
-            return f"bus:{target.bus.value}"
-        return f"notification:{target.destination}"
-
-    def _collect_edges(self) -> None:
-        model = self.model
-        for api in model.http_apis:
-            self.edges.append(Edge(id=f"request:customer:{api.id}", kind="request",
-                                   source="actor:customer", target=f"api:{api.id}"))
-            self.edges.append(Edge(id=f"request:{api.id}:{api.function}", kind="request",
-                                   source=f"api:{api.id}", target=f"function:{api.function}"))
-        for event in model.events:
-            for function in producers_of(model, event.name):
-                assert function.publishes_to is not None
-                self.edges.append(Edge(
-                    id=f"publish:{function.id}:{event.name}", kind="publish",
-                    source=f"function:{function.id}", target=f"bus:{function.publishes_to.value}",
-                    event=event.name, bus=function.publishes_to.value))
-        for route in model.routes:
-            self.edges.append(Edge(id=route.rule_id, kind="route", source=f"bus:{route.bus.value}",
-                                   target=self._route_target(route), event=route.event,
-                                   bus=route.bus.value, rule=route.rule_id))
-        for queue in model.queues:
-            self.edges.append(Edge(id=f"delivery:{queue.id}", kind="delivery",
-                                   source=f"queue:{queue.id}", target=f"function:{queue.consumer}"))
-        for bus in model.observed_buses:
-            self.edges.append(Edge(id=f"observe:{bus.value}", kind="observe",
-                                   source=f"bus:{bus.value}", target="observability:queue",
-                                   bus=bus.value))
-        self.edges.append(Edge(id=f"observe:{self.bar_bus}:logs", kind="observe",
-                               source=f"bus:{self.bar_bus}", target="observability:logs",
-                               bus=self.bar_bus))
-        self.edges.append(Edge(id="observe:poll", kind="observe", source="observability:queue",
-                               target="observability:dashboard"))
-        self.edges.append(Edge(id="observe:history", kind="observe", source="observability:logs",
-                               target="observability:dashboard"))
-
-    # --- geometry ------------------------------------------------------------------------
-
-    def _bundles(self) -> dict[tuple[str, str], list[Edge]]:
-        bundles: dict[tuple[str, str], list[Edge]] = {}
+        self.bundles: dict[tuple[str, str], list[Edge]] = {}
         for edge in self.edges:
-            bundles.setdefault((edge.source, edge.target), []).append(edge)
-        return bundles
+            self.bundles.setdefault((edge.source, edge.target), []).append(edge)
+        self.to_bar = self._bar_groups()
+        self.captions = {frozenset(pair): self._note(edges) for pair, edges in self.bundles.items()}
+
+    def _node(self, element: Element) -> Node:
+        value = self.outputs.get(element.output, "") if element.output else ""
+        return Node(id=element.id, kind=element.kind, title=element.title,
+                    subtitle=element.subtitle, area=element.area, detail=element.detail,
+                    deployed=_short_name(value) if value and element.short else value)
+
+    # --- what the topology says of edges ----------------------------------------------------
+
+    def _note(self, edges: list[Edge]) -> str:
+        return self.topology.note([self.links[edge.id] for edge in edges])
 
     def _chip_text(self, edge: Edge) -> str:
-        if edge.kind == "observe":
-            return "every event"
-        return edge.event
+        return self.topology.chip_text(self.links[edge.id])
 
     def _producer_area(self, edge: Edge) -> str:
-        if edge.event:
-            return self.model.event(edge.event).producer.value
-        return OBSERVABILITY
+        return self.topology.producer_area(self.links[edge.id])
 
-    def build(self) -> Graph:
-        self._collect_edges()
-        bundles = self._bundles()
-        bar_node = f"bus:{self.bar_bus}"
-        subdomains = list(Subdomain)
-        top_count = math.ceil(len(subdomains) / 2)
-        # Top row: the first half of the subdomains, then the outside world the events leave
-        # for; bottom row: the rest, then observability.
-        rows: list[list[tuple[str, list[Column]]]] = [
-            [(s.value, self._columns_of(s)) for s in subdomains[:top_count]]
-            + [(OUTSIDE, self._notification_columns())],
-            [(s.value, self._columns_of(s)) for s in subdomains[top_count:]]
-            + [(OBSERVABILITY, self._observability_columns())],
-        ]
-        to_bar = self._bar_groups(bundles, bar_node)
-        linked = {frozenset(pair): self._note(edges) for pair, edges in bundles.items()}
+    def _kind(self, edges: list[Edge]) -> str:
+        return Topology.line_kind([self.links[edge.id] for edge in edges])
 
-        def column_width(near: Node, far: Node | None) -> float:
-            widths: list[float] = [NODE_W]
-            for _, edges in to_bar.get(near.id, []):
-                widths += [chip_width(self._chip_text(e)) for e in edges]
-            if far is not None:
-                widths += [chip_width(e.event) for pair in ((near.id, far.id), (far.id, near.id))
-                           for e in bundles.get(pair, []) if e.event]
-            return max(widths)
+    def _bar_groups(self) -> dict[str, list[tuple[str, list[Edge]]]]:
+        """Per node, its bundles to and from the bar: incoming first, then outgoing."""
+        groups: dict[str, list[tuple[str, list[Edge]]]] = {}
+        for (source, target), edges in self.bundles.items():
+            if self.bar_node in (source, target):
+                other = target if source == self.bar_node else source
+                incoming = source == self.bar_node
+                groups.setdefault(other, []).append(("in" if incoming else "out", edges))
+        for found in groups.values():
+            found.sort(key=lambda group: (group[0] == "out", self.edges.index(group[1][0])))
+        return groups
 
-        def band(row: list[tuple[str, list[Column]]]) -> float:
-            """Room between a row and the bar for the tallest stack of labels."""
-            tallest = 0.0
-            for _, columns in row:
-                for near, _far in columns:
-                    groups = to_bar.get(near.id, [])
-                    tallest = max(tallest, sum(_stack_height(len(edges)) for _, edges in groups)
-                                  + 2 * CHIP_GAP * max(0, len(groups) - 1))
-            return tallest + 2 * BAND_MARGIN + BAR_THICKNESS / 2
+    # --- sizes ---------------------------------------------------------------------------
 
-        has_far = [any(far is not None for _, columns in row for _, far in columns) for row in rows]
+    def _column_width(self, near: Node, far: Node | None) -> float:
+        """Wide enough for a node and for the widest label on its lines."""
+        widths: list[float] = [NODE_W]
+        for _, edges in self.to_bar.get(near.id, []):
+            widths += [chip_width(self._chip_text(e)) for e in edges]
+        if far is not None:
+            widths += [chip_width(e.event) for pair in ((near.id, far.id), (far.id, near.id))
+                       for e in self.bundles.get(pair, []) if e.event]
+        return max(widths)
 
-        def far_gap(row: list[tuple[str, list[Column]]]) -> float:
-            labelled = any(e.event for _, columns in row for near, far in columns if far
-                           for pair in ((near.id, far.id), (far.id, near.id))
-                           for e in bundles.get(pair, []))
-            return ROW_GAP if labelled else PLAIN_ROW_GAP
+    def _band(self, row: Row) -> float:
+        """Room between a row and the bar for the tallest stack of labels."""
+        tallest = 0.0
+        for _, columns in row:
+            for near, _far in columns:
+                groups = self.to_bar.get(near.id, [])
+                tallest = max(tallest, sum(_stack_height(len(edges)) for _, edges in groups)
+                              + 2 * CHIP_GAP * max(0, len(groups) - 1))
+        return tallest + 2 * BAND_MARGIN + BAR_THICKNESS / 2
 
+    def _far_gap(self, row: Row) -> float:
+        """Between a column's two nodes: room for labels if any line between them has one."""
+        labelled = any(e.event for _, columns in row for near, far in columns if far
+                       for pair in ((near.id, far.id), (far.id, near.id))
+                       for e in self.bundles.get(pair, []))
+        return ROW_GAP if labelled else PLAIN_ROW_GAP
+
+    @staticmethod
+    def _has_far(row: Row) -> bool:
+        return any(far is not None for _, columns in row for _, far in columns)
+
+    def _levels(self) -> _Levels:
+        top, bottom = self.rows
         # The customer stands above the API it calls, outside the subdomain.
-        customer, called_api = self._customer()
-        top_far_y = MARGIN + (NODE_H + ACTOR_GAP if customer else 0) + AREA_HEADER
-        top_near_y = top_far_y + (NODE_H + far_gap(rows[0]) if has_far[0] else 0)
+        top_far_y = MARGIN + (NODE_H + ACTOR_GAP if self.customer else 0) + AREA_HEADER
+        top_near_y = top_far_y + (NODE_H + self._far_gap(top) if self._has_far(top) else 0)
         top_area_bottom = top_near_y + NODE_H + AREA_PAD
-        bar_y = top_area_bottom + band(rows[0])
-        bottom_area_top = bar_y + band(rows[1])
+        bar_y = top_area_bottom + self._band(top)
+        bottom_area_top = bar_y + self._band(bottom)
         bottom_near_y = bottom_area_top + AREA_HEADER
-        bottom_far_y = bottom_near_y + NODE_H + far_gap(rows[1])
-        bottom_area_bottom = (bottom_far_y if has_far[1] else bottom_near_y) + NODE_H + AREA_PAD
-        height = bottom_area_bottom + MARGIN
-        levels = [(top_near_y, top_far_y), (bottom_near_y, bottom_far_y)]
+        bottom_far_y = bottom_near_y + NODE_H + self._far_gap(bottom)
+        bottom_area_bottom = (bottom_far_y if self._has_far(bottom) else bottom_near_y) \
+            + NODE_H + AREA_PAD
+        return _Levels(top_far_y=top_far_y, top_near_y=top_near_y,
+                       top_area_bottom=top_area_bottom, bar_y=bar_y,
+                       bottom_area_top=bottom_area_top, bottom_near_y=bottom_near_y,
+                       bottom_far_y=bottom_far_y, height=bottom_area_bottom + MARGIN)
 
-        # Columns left to right, row by row; then the narrower row is centred.
-        row_widths: list[float] = []
-        row_nodes: list[list[Node]] = []
-        row_areas: list[list[Area]] = []
-        for row_index, row in enumerate(rows):
-            near_y, far_y = levels[row_index]
-            x: float = MARGIN
-            placed: list[Node] = []
-            areas: list[Area] = []
-            previous: Column | None = None
-            for area_id, columns in row:
-                framed = area_id != OUTSIDE
-                area_x = x
-                for index, (near, far) in enumerate(columns):
-                    width = column_width(near, far)
-                    lead = AREA_PAD if framed and index == 0 else 0.0
-                    if framed and index == 0 and row_index == 1:
-                        # lines come down through the header: keep them clear of the title
-                        port_count = len(to_bar.get(near.id, []))
-                        leftmost = (width / 2) - (port_count - 1) * PORT_SPREAD
-                        title_end = AREA_TITLE_X + len(self._area_title(area_id)) * AREA_TITLE_CHAR_W + 10
-                        lead = max(lead, title_end - leftmost)
-                    if previous is not None:
-                        # Side-by-side nodes joined by a line need room for its caption.
-                        right_edge = max(n.x + n.w for n in previous if n is not None)
-                        gap = x + lead + (width - NODE_W) / 2 - right_edge
-                        needed = max([_link_gap(linked[frozenset((a.id, b.id))])
-                                      for a in previous if a for b in (near, far)
-                                      if b and frozenset((a.id, b.id)) in linked] + [0.0])
-                        x += max(0.0, needed - gap)
-                    if index == 0:
-                        area_x = x
-                    x += lead
-                    for node, y in ((near, near_y), (far, far_y)):
-                        if node is not None:
-                            node.x, node.y = x + (width - NODE_W) / 2, y
-                            placed.append(node)
-                    x += width + COL_GAP
-                    previous = (near, far)
-                x -= COL_GAP
-                if framed:
-                    x += AREA_PAD
-                    own_far = any(far is not None for _, far in columns)
-                    top = (far_y if own_far else near_y) - AREA_HEADER if row_index == 0 \
-                        else bottom_area_top
-                    bottom = top_area_bottom if row_index == 0 else \
-                        (far_y if own_far else near_y) + NODE_H + AREA_PAD
-                    areas.append(Area(id=area_id, title=self._area_title(area_id), x=area_x,
-                                      y=top, w=x - area_x, h=bottom - top))
-                x += AREA_GAP
-            row_widths.append(x - AREA_GAP + MARGIN)
-            row_nodes.append(placed)
-            row_areas.append(areas)
-        width = max(row_widths)
-        for row_width, placed, areas in zip(row_widths, row_nodes, row_areas, strict=True):
+    # --- placing nodes -------------------------------------------------------------------------
+
+    def _lead(self, area_id: str, near: Node, width: float, *, first: bool, framed: bool,
+              row_index: int) -> float:
+        """Room before a column: an area's padding before its first one, and in the bottom
+        row enough that the lines coming down through the header miss the area's title."""
+        lead = AREA_PAD if framed and first else 0.0
+        if framed and first and row_index == 1:
+            port_count = len(self.to_bar.get(near.id, []))
+            leftmost = (width / 2) - (port_count - 1) * PORT_SPREAD
+            title_end = AREA_TITLE_X + len(Topology.area_title(area_id)) * AREA_TITLE_CHAR_W + 10
+            lead = max(lead, title_end - leftmost)
+        return lead
+
+    def _caption_room(self, previous: Column, near: Node, far: Node | None, x: float,
+                      lead: float, width: float) -> float:
+        """How much further right a column must go for the caption of a line joining it to
+        the column before."""
+        right_edge = max(n.x + n.w for n in previous if n is not None)
+        gap = x + lead + (width - NODE_W) / 2 - right_edge
+        needed = max([_link_gap(self.captions[frozenset((a.id, b.id))])
+                      for a in previous if a for b in (near, far)
+                      if b and frozenset((a.id, b.id)) in self.captions] + [0.0])
+        return max(0.0, needed - gap)
+
+    def _area(self, area_id: str, columns: list[Column], x: float, right: float,
+              row_index: int, levels: _Levels) -> Area:
+        """The frame of a row's area, from its first column to `right`: up to the bar's band
+        in the top row, down from it in the bottom one."""
+        near_y, far_y = levels.of_row(row_index)
+        own_far = any(far is not None for _, far in columns)
+        if row_index == 0:
+            top, bottom = (far_y if own_far else near_y) - AREA_HEADER, levels.top_area_bottom
+        else:
+            top = levels.bottom_area_top
+            bottom = (far_y if own_far else near_y) + NODE_H + AREA_PAD
+        return Area(id=area_id, title=Topology.area_title(area_id), x=x, y=top, w=right - x,
+                    h=bottom - top)
+
+    def _place_row(self, row_index: int, levels: _Levels) -> tuple[float, list[Node], list[Area]]:
+        """Columns left to right, each as wide as its labels; returns the row's width, its
+        nodes and its areas."""
+        near_y, far_y = levels.of_row(row_index)
+        x: float = MARGIN
+        placed: list[Node] = []
+        areas: list[Area] = []
+        previous: Column | None = None
+        for area_id, columns in self.rows[row_index]:
+            framed = area_id != OUTSIDE
+            area_x = x
+            for index, (near, far) in enumerate(columns):
+                width = self._column_width(near, far)
+                lead = self._lead(area_id, near, width, first=index == 0, framed=framed,
+                                  row_index=row_index)
+                if previous is not None:
+                    x += self._caption_room(previous, near, far, x, lead, width)
+                if index == 0:
+                    area_x = x
+                x += lead
+                for node, y in ((near, near_y), (far, far_y)):
+                    if node is not None:
+                        node.x, node.y = x + (width - NODE_W) / 2, y
+                        placed.append(node)
+                x += width + COL_GAP
+                previous = (near, far)
+            x -= COL_GAP
+            if framed:
+                x += AREA_PAD
+                areas.append(self._area(area_id, columns, area_x, x, row_index, levels))
+            x += AREA_GAP
+        return x - AREA_GAP + MARGIN, placed, areas
+
+    def _place_rows(self, levels: _Levels) -> float:
+        """Both rows, the narrower one centred under the wider; returns the width."""
+        placed_rows = [self._place_row(row_index, levels) for row_index in range(len(self.rows))]
+        width = max(row_width for row_width, _, _ in placed_rows)
+        for row_width, placed, areas in placed_rows:
             shift = (width - row_width) / 2
             for node in placed:
                 node.x += shift
@@ -565,62 +447,51 @@ class _Layout:
             for area in areas:
                 area.x += shift
                 self.areas.append(area)
-        if customer is not None:
-            api = self.nodes[called_api]
-            customer.x, customer.y = api.x, MARGIN
-            self.nodes[customer.id] = customer
+        if self.customer is not None:
+            api = self.nodes[self.topology.customer_api]
+            self.customer.x, self.customer.y = api.x, MARGIN
+            self.nodes[self.customer.id] = self.customer
+        return width
 
-        self._connect_to_bar(to_bar, bar_y, top_area_bottom, bottom_area_top)
-        self._connect_neighbours(bundles, bar_node)
+    # --- the whole picture -------------------------------------------------------------------
+
+    def build(self) -> Graph:
+        levels = self._levels()
+        width = self._place_rows(levels)
+        self._connect_to_bar(levels.bar_y, levels.top_area_bottom, levels.bottom_area_top)
+        self._connect_neighbours()
         for node in self.nodes.values():
             node.x, node.y = round(node.x, 1), round(node.y, 1)
+        return Graph(width=round(width, 1), height=round(levels.height, 1), areas=self.areas,
+                     nodes=list(self.nodes.values()), edges=self.edges,
+                     connectors=list(self.connectors.values()),
+                     bar=self._bar(levels.bar_y, width),
+                     flights=self._flights(levels.bar_y), observe=self._observe())
+
+    def _bar(self, bar_y: float, width: float) -> Bar:
+        """The backplane, long enough for every line that meets it, its name where none
+        does: the first stretch wide enough, from the left."""
+        backplane = self.topology.backplane
         ports = sorted(x for c in self.connectors.values() for x, y in c.points if y == bar_y)
         bar_start: float = MARGIN
         bar_end = max([*ports, width - 2 * MARGIN]) + MARGIN
-        stops = [bar_start, *ports, bar_end]
-        # The bar's name goes where no line meets it: the first stretch wide enough, from the left.
-        gaps = list(itertools.pairwise(stops))
+        gaps = list(itertools.pairwise([bar_start, *ports, bar_end]))
         wide = [g for g in gaps if g[1] - g[0] >= BAR_LABEL_W]
         gap_start, gap_end = wide[0] if wide else max(gaps, key=lambda g: g[1] - g[0])
-        bar = Bar(bus=self.bar_bus, title=f"{self.bar_bus} bus",
-                  deployed=self._deployed(f"{self.bar_bus.title()}EventBusName"),
-                  x1=bar_start, x2=bar_end, y=bar_y, label_x=round((gap_start + gap_end) / 2, 1))
-        return Graph(width=round(width, 1), height=round(height, 1), areas=self.areas,
-                     nodes=list(self.nodes.values()), edges=self.edges,
-                     connectors=list(self.connectors.values()), bar=bar,
-                     flights=self._flights(bar_y), observe=self._observe())
+        return Bar(bus=backplane, title=f"{backplane} bus",
+                   deployed=self.outputs.get(stack_outputs.bus_name(Bus(backplane)), ""),
+                   x1=bar_start, x2=bar_end, y=bar_y, label_x=round((gap_start + gap_end) / 2, 1))
 
-    def _area_title(self, area_id: str) -> str:
-        return "Observability" if area_id == OBSERVABILITY else area_id.title()
+    # --- lines -------------------------------------------------------------------------
 
-    def _customer(self) -> tuple[Node | None, str]:
-        """Whoever calls the first HTTP API, the actor every order starts from; and that API."""
-        if not self.model.http_apis:
-            return None, ""
-        node = Node(id="actor:customer", kind="actor", title="Customer", subtitle="places orders",
-                    area=OUTSIDE, detail="a client of the order API")
-        return node, f"api:{self.model.http_apis[0].id}"
-
-    def _bar_groups(self, bundles: dict[tuple[str, str], list[Edge]],
-                    bar_node: str) -> dict[str, list[tuple[str, list[Edge]]]]:
-        """Per node, its bundles to and from the bar: incoming first, then outgoing."""
-        groups: dict[str, list[tuple[str, list[Edge]]]] = {}
-        for (source, target), edges in bundles.items():
-            if bar_node in (source, target):
-                other = target if source == bar_node else source
-                groups.setdefault(other, []).append(("in" if source == bar_node else "out", edges))
-        for found in groups.values():
-            found.sort(key=lambda group: (group[0] == "out", self.edges.index(group[1][0])))
-        return groups
-
-    def _connect_to_bar(self, to_bar: dict[str, list[tuple[str, list[Edge]]]], bar_y: float,
-                        top_area_bottom: float, bottom_area_top: float) -> None:
+    def _connect_to_bar(self, bar_y: float, top_area_bottom: float,
+                        bottom_area_top: float) -> None:
         """Straight vertical lines between each node and the bar, several side by side when a
         node both hears and speaks; labels stacked on each, in bands that never overlap."""
         taken_ports: list[float] = []
         # Nodes above the bar first: ports below it step aside so no two lines meet the bar at
         # one point.
-        for node_id, groups in sorted(to_bar.items(), key=lambda item: self.nodes[item[0]].y):
+        for node_id, groups in sorted(self.to_bar.items(), key=lambda item: self.nodes[item[0]].y):
             node = self.nodes[node_id]
             above = node.y < bar_y
             node_edge = node.y + node.h if above else node.y
@@ -647,71 +518,53 @@ class _Layout:
                     y += CHIP_H + CHIP_GAP
                 self._register(connector, edges)
 
-    def _connect_neighbours(self, bundles: dict[tuple[str, str], list[Edge]], bar_node: str) -> None:
+    def _connect_neighbours(self) -> None:
         """Lines between neighbours in a row, or between a column's two rows."""
-        for (source, target), edges in bundles.items():
-            if bar_node in (source, target):
+        for (source, target), edges in self.bundles.items():
+            if self.bar_node in (source, target):
                 continue
             a, b = self.nodes[source], self.nodes[target]
             # Two opposite lines between the same nodes run side by side.
-            offset = PAIR_OFFSET if (target, source) in bundles else 0
-            if abs(a.cx - b.cx) < 1:
-                down = a.y < b.y
-                x = a.cx + (2 * offset if down else -2 * offset)
-                points = [(x, a.y + a.h if down else a.y), (x, b.y if down else b.y + b.h)]
-            elif abs(a.cy - b.cy) < 1:
-                right = a.x < b.x
-                y = a.cy + (offset if right else -offset)
-                points = [(a.x + a.w if right else a.x, y), (b.x if right else b.x + b.w, y)]
-            else:  # leave towards the target's row, turn into its side that faces the source
-                down = a.cy < b.cy
-                points = [(a.cx, a.y + a.h if down else a.y), (a.cx, b.cy),
-                          (b.x + b.w if a.cx > b.cx else b.x, b.cy)]
+            offset = PAIR_OFFSET if (target, source) in self.bundles else 0
+            points = _neighbour_line(a, b, offset)
             connector = Connector(id=f"c:{source}>{target}", kind=self._kind(edges), points=points)
             labelled = [edge for edge in edges if edge.event]
-            vertical = abs(points[0][0] - points[-1][0]) < 1
-            if labelled and vertical:
-                top, bottom = sorted((points[0][1], points[-1][1]))
-                height = _stack_height(len(labelled))
-                if not offset:
-                    y = top + (bottom - top - height) / 2
-                elif points[0][1] < points[-1][1]:  # the downward line labels high, upward low
-                    y = top + 6
-                else:
-                    y = bottom - 6 - height
-                centre = (a.cx if abs(a.cx - points[0][0]) <= 2 * offset + 1 else points[0][0])
-                for edge in labelled:
-                    connector.chips.append(Chip(edge=edge.id, text=edge.event, x=centre,
-                                                y=round(y, 1), w=chip_width(edge.event),
-                                                area=self._producer_area(edge)))
-                    y += CHIP_H + CHIP_GAP
+            if labelled and abs(points[0][0] - points[-1][0]) < 1:
+                self._label_vertical(connector, labelled, a, offset)
             else:
-                (x0, y0), (x1, y1) = points[0], points[1]
-                connector.note = self._note(edges)
-                if vertical:
-                    connector.note_x, connector.note_y = x0 + 8, (y0 + y1) / 2 + 4
-                    connector.note_anchor = "start"
-                else:
-                    connector.note_x, connector.note_y = (x0 + x1) / 2, min(y0, y1) - 7
+                self._caption(connector, self._note(edges))
             self._register(connector, edges)
 
-    def _note(self, edges: list[Edge]) -> str:
-        edge = edges[0]
-        if edge.kind == "delivery":
-            return ""
-        if edge.id == "observe:poll":
-            return "polls"
-        if edge.id == "observe:history":
-            return "replays"
-        if edge.source == "actor:customer":
-            return "POST /orders"
-        if edge.kind == "request":
-            return "invokes"
-        return ""
+    def _label_vertical(self, connector: Connector, labelled: list[Edge], source: Node,
+                        offset: float) -> None:
+        """Event labels stacked on a vertical line: centred on a lone line; of a pair, the
+        downward line's high and the upward line's low, so the two stacks never meet."""
+        points = connector.points
+        top, bottom = sorted((points[0][1], points[-1][1]))
+        height = _stack_height(len(labelled))
+        if not offset:
+            y = top + (bottom - top - height) / 2
+        elif points[0][1] < points[-1][1]:
+            y = top + 6
+        else:
+            y = bottom - 6 - height
+        centre = source.cx if abs(source.cx - points[0][0]) <= 2 * offset + 1 else points[0][0]
+        for edge in labelled:
+            connector.chips.append(Chip(edge=edge.id, text=edge.event, x=centre, y=round(y, 1),
+                                        w=chip_width(edge.event), area=self._producer_area(edge)))
+            y += CHIP_H + CHIP_GAP
 
-    def _kind(self, edges: list[Edge]) -> str:
-        kind = edges[0].kind
-        return "event" if kind in {"route", "publish"} else kind
+    @staticmethod
+    def _caption(connector: Connector, note: str) -> None:
+        """A line that carries no event type gets a small caption: beside it if vertical,
+        above it if not."""
+        (x0, y0), (x1, y1) = connector.points[0], connector.points[1]
+        connector.note = note
+        if abs(connector.points[0][0] - connector.points[-1][0]) < 1:
+            connector.note_x, connector.note_y = x0 + 8, (y0 + y1) / 2 + 4
+            connector.note_anchor = "start"
+        else:
+            connector.note_x, connector.note_y = (x0 + x1) / 2, min(y0, y1) - 7
 
     def _register(self, connector: Connector, edges: Iterable[Edge]) -> None:
         self.connectors[connector.id] = connector
@@ -722,56 +575,26 @@ class _Layout:
 
     def _observe(self) -> dict[str, list[str]]:
         connectors = {edge.id: edge.connector for edge in self.edges}
-        observe: dict[str, list[str]] = {}
-        for bus in self.model.observed_buses:
-            observe[bus.value] = [connectors[f"observe:{bus.value}"]]
-            if f"observe:{bus.value}:logs" in connectors:
-                observe[bus.value].append(connectors[f"observe:{bus.value}:logs"])
-        return observe
+        return {bus: [connectors[link] for link in links]
+                for bus, links in self.topology.observe.items()}
 
     def _flights(self, bar_y: float) -> dict[str, list[Flight]]:
-        model = self.model
         by_id = {edge.id: edge for edge in self.edges}
-        flights: dict[str, list[Flight]] = {}
-        for event in model.events:
-            for bus in Bus:
-                publish = [e for e in self.edges if e.kind == "publish" and e.event == event.name
-                           and e.bus == bus.value]
-                arrival = [e for e in self.edges if e.kind == "route" and e.event == event.name
-                           and e.target == f"bus:{bus.value}"]
-                routes = [r for r in model.routes_of(event.name) if r.bus == bus]
-                if not (publish or arrival):
-                    continue
-                lead: list[Edge] = []
-                start: tuple[float, float] | None = None
-                if publish:
-                    lead = [*self._requests_before(publish[0], event.name), publish[0]]
-                elif bus.value == self.bar_bus:
-                    start = self.connectors[arrival[0].connector].points[-1]
-                else:
-                    node = self.nodes[f"bus:{bus.value}"]
-                    start = (node.cx, node.cy)
-                branches = []
-                for route in routes:
-                    branch = [by_id[route.rule_id]]
-                    if isinstance(route.target, ToQueue):
-                        branch.append(by_id[f"delivery:{route.target.queue}"])
-                    branches.append(branch)
-                flights[flight_key(event.name, bus.value)] = [
-                    self._flight(start, [*lead, *branch], bar_y) for branch in branches or [[]]]
-        return flights
+        return {flight_key(event, bus): [
+            self._flight(self._start(plan), [by_id[e] for e in (*plan.lead, *branch)], bar_y)
+            for branch in plan.branches]
+            for (event, bus), plan in self.topology.flights.items()}
 
-    def _requests_before(self, publish: Edge, event_name: str) -> list[Edge]:
-        """The order that starts it all is asked for over HTTP: its token starts at the
-        customer."""
-        if not self.model.happy_path or event_name != self.model.happy_path[0]:
-            return []
-        into_function = [e for e in self.edges if e.kind == "request" and e.target == publish.source]
-        if not into_function:
-            return []
-        into_api = [e for e in self.edges if e.kind == "request" and
-                    e.target == into_function[0].source]
-        return [*into_api[:1], into_function[0]]
+    def _start(self, plan: FlightPlan) -> tuple[float, float] | None:
+        """Where a token that is not published here appears: at the end of the line it
+        arrives by, or on the bus it is forwarded to."""
+        if plan.arrives_by is not None:
+            arrival = next(edge for edge in self.edges if edge.id == plan.arrives_by)
+            return self.connectors[arrival.connector].points[-1]
+        if plan.starts_at is not None:
+            node = self.nodes[plan.starts_at]
+            return node.cx, node.cy
+        return None
 
     def _flight(self, start: tuple[float, float] | None, edges: list[Edge], bar_y: float) -> Flight:
         points: list[tuple[float, float]] = [start] if start else []
@@ -786,6 +609,21 @@ class _Layout:
         return Flight(path=rounded_path(deduped, radius=8),
                       connectors=list(dict.fromkeys(self.connectors[e.connector].id for e in edges)),
                       edges=[edge.id for edge in edges])
+
+def _neighbour_line(a: Node, b: Node, offset: float) -> list[tuple[float, float]]:
+    """The points of a line from `a` to `b`: straight down (or up) within a column, straight
+    across within a row, else leaving towards `b`'s row and turning into its facing side."""
+    if abs(a.cx - b.cx) < 1:
+        down = a.y < b.y
+        x = a.cx + (2 * offset if down else -2 * offset)
+        return [(x, a.y + a.h if down else a.y), (x, b.y if down else b.y + b.h)]
+    if abs(a.cy - b.cy) < 1:
+        right = a.x < b.x
+        y = a.cy + (offset if right else -offset)
+        return [(a.x + a.w if right else a.x, y), (b.x if right else b.x + b.w, y)]
+    down = a.cy < b.cy
+    return [(a.cx, a.y + a.h if down else a.y), (a.cx, b.cy),
+            (b.x + b.w if a.cx > b.cx else b.x, b.cy)]
 
 
 def _free_port(x: float, taken: list[float], node: Node, gap: float = 16) -> float:
@@ -804,4 +642,4 @@ def _stack_height(count: int) -> float:
 
 def graph_build(model: Choreography = CHOREOGRAPHY, outputs: dict[str, str] | None = None) -> Graph:
     """The laid-out graph of a choreography (the one deployed, by default)."""
-    return _Layout(model, outputs or {}).build()
+    return _Layout(topology(model), outputs or {}).build()

@@ -18,8 +18,9 @@ from typing import Any
 from dashboard import services
 from dashboard.models import Origin
 from dashboard.observations import Observation, observation_from_eventbridge
+from workflow.model import CHOREOGRAPHY
 
-LOGGED_BUS = "global"  # the log group is a target of the global bus's catch-all rule
+LOGGED_BUS = CHOREOGRAPHY.logged_bus.value  # the log group is a target of its catch-all rule
 CHUNK = 500
 
 

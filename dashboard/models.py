@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from workflow.model import OrderStatus as ModelOrderStatus
+
 
 class Origin:
     """Where a sighting came from."""
@@ -20,13 +22,13 @@ class Origin:
 
 
 class OrderStatus:
-    """An order's status, as its events tell it (the order subdomain keeps the same four)."""
+    """An order's status, as its events tell it: the model's (workflow.model.OrderStatus)."""
 
-    PLACED = "placed"
-    SHIPPED = "shipped"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    values = (PLACED, SHIPPED, REJECTED, CANCELLED)
+    PLACED = ModelOrderStatus.PLACED.value
+    SHIPPED = ModelOrderStatus.SHIPPED.value
+    REJECTED = ModelOrderStatus.REJECTED.value
+    CANCELLED = ModelOrderStatus.CANCELLED.value
+    values = tuple(status.value for status in ModelOrderStatus)
     choices = [(value, value) for value in values]
 
 

@@ -22,6 +22,7 @@ from dashboard.models import ObservedEvent, Order, OrderStatus
 from dashboard.order_api import OrderApi, OrderApiError, Problem
 from workflow.dead_letters import DeadLetter
 from workflow.model import CHOREOGRAPHY
+from workflow.outputs import ORDER_API_URL
 
 
 def order_list(*, status: str | None = None) -> QuerySet[Order]:
@@ -112,7 +113,7 @@ def trace_get(*, order_id: str) -> Trace:
 
 def _order_api() -> OrderApi | None:
     outputs = aws.current().outputs_or_none()
-    if outputs is None or "OrderApiUrl" not in outputs.values:
+    if outputs is None or ORDER_API_URL not in outputs.values:
         return None
     return OrderApi(outputs.order_api_url)
 
@@ -122,7 +123,7 @@ def product_list() -> tuple[list[dict[str, Any]], Problem | None]:
     api = _order_api()
     if api is None:
         return [], Problem(status=503, title="Order API unknown",
-                           detail="the stack outputs name no OrderApiUrl (is the stack up?)")
+                           detail=f"the stack outputs name no {ORDER_API_URL} (is the stack up?)")
     try:
         return api.products(), None
     except OrderApiError as error:
@@ -144,16 +145,20 @@ def notification_list(*, order_id: str) -> list[dict[str, Any]] | None:
 @dataclass(frozen=True)
 class DeadLetterQueueState:
     queue: DeadLetterQueue
-    purpose: str
-    """What ends up in this queue."""
-    redrive_to: str
-    """Where a redrive hands its messages."""
     count: int
     letters: list[DeadLetter]
 
     @property
     def name(self) -> str:
         return self.queue.name
+
+    @property
+    def purpose(self) -> str:
+        return self.queue.purpose
+
+    @property
+    def redrive_to(self) -> str:
+        return self.queue.redrive_to
 
     @property
     def not_shown(self) -> int:
@@ -171,22 +176,6 @@ class DeadLetterOverview:
     @property
     def total(self) -> int:
         return sum(state.count for state in self.queues)
-
-
-def _dead_letter_queue_purpose(queue: DeadLetterQueue) -> tuple[str, str]:
-    if queue.source_queue_url is not None:
-        consumer = next((q.consumer for q in CHOREOGRAPHY.queues if q.id == queue.name), queue.name)
-        return (f"what the {consumer} function refused, or failed on every delivery",
-                f"back to the {queue.name} queue")
-    again = "published again on the global bus (a message holding no event stays)"
-    if queue.name == "RuleTarget":
-        return "what EventBridge could not deliver to a rule target", again
-    if queue.name == "Observability":
-        return "observations the dashboard's poller failed to handle", again
-    if queue.name.endswith("Failure"):
-        function = queue.name.removesuffix("Failure")
-        return f"events Lambda gave up invoking the {function} function with", again
-    return "dead letters", again
 
 
 def dead_letter_queue_list(*, peek: bool = True) -> DeadLetterOverview:
@@ -207,9 +196,7 @@ def dead_letter_queue_list(*, peek: bool = True) -> DeadLetterOverview:
         for queue in dead_letter_queues(outputs.values):
             count = dead_letters_count(sqs=sqs, queue=queue)
             letters = dead_letters_peek(sqs=sqs, queue=queue) if peek and count else []
-            purpose, redrive_to = _dead_letter_queue_purpose(queue)
-            states.append(DeadLetterQueueState(queue=queue, purpose=purpose, redrive_to=redrive_to,
-                                               count=count, letters=letters))
+            states.append(DeadLetterQueueState(queue=queue, count=count, letters=letters))
     except (BotoCoreError, ClientError) as error:
         problem = Problem(status=503, title="SQS could not be asked", detail=str(error))
     states.sort(key=lambda state: (state.count == 0, state.name))

@@ -13,13 +13,10 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import uvicorn
-
-if TYPE_CHECKING:
-    from local.config import LocalConfig
 
 log = logging.getLogger("dashboard.serve")
 
@@ -30,26 +27,27 @@ def say(message: str) -> None:
     print(f"[choreo] dashboard: {message}", flush=True)
 
 
-def serve_dashboard(config: LocalConfig, system: Any, stop: threading.Event,
+def serve_dashboard(*, host: str, port: int, cache_dir: Path, region: str, stack_name: str,
+                    endpoint_url: str, outputs: Mapping[str, str], stop: threading.Event,
                     ready: Callable[[str], None]) -> None:
-    """Serve the dashboard of the local system until `stop` is set; `ready(url)` once it
-    answers."""
+    """Serve the dashboard of a local system (the embedded AWS at `endpoint_url`, its stack's
+    `outputs`) until `stop` is set; `ready(url)` once it answers."""
     # Settings are read from the environment: the local system's choices come first.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    os.environ.setdefault("CHOREO_HOST", config.host)
-    os.environ.setdefault("CHOREO_CACHE_DIR", str(config.cache_dir))
+    os.environ.setdefault("CHOREO_HOST", host)
+    os.environ.setdefault("CHOREO_CACHE_DIR", str(cache_dir))
     import django
 
     django.setup()
     from dashboard import aws
 
-    aws.configure(region=config.region, stack_name=config.stack_name,
-                  endpoint_url=config.aws_endpoint, outputs=dict(system.deployment.outputs),
+    aws.configure(region=region, stack_name=stack_name, endpoint_url=endpoint_url,
+                  outputs=dict(outputs),
                   credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"})
     # The embedded AWS starts empty each time, so the read model restarts from its log group
     # rather than keeping orders the order API no longer knows.
     prepare(clear=True)
-    serve(host=config.host, port=config.dashboard_port, stop=stop, ready=ready)
+    serve(host=host, port=port, stop=stop, ready=ready)
 
 
 def prepare(*, clear: bool, rebuild: bool = True) -> None:

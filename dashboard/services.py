@@ -19,7 +19,7 @@ from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead
 from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.observations import Observation
 from dashboard.order_api import OrderApi
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, Bus
 
 STATUS_BY_TERMINAL_EVENT: dict[str, str] = {
     event.name: event.concludes_as for event in CHOREOGRAPHY.events
@@ -235,7 +235,7 @@ def _redrive(*, queue_name: str, message_ids: set[str] | None) -> RedriveResult:
     if queue is None:
         raise DeadLetterQueueUnknown(queue_name)
     return dead_letters_redrive(sqs=context.client("sqs"), events=context.client("events"),
-                                queue=queue, global_bus_name=outputs.get("GlobalEventBusName"),
+                                queue=queue, global_bus_name=outputs.bus_name(Bus.GLOBAL),
                                 message_ids=message_ids)
 
 

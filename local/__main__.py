@@ -1,7 +1,9 @@
 """`python -m local up`: the whole system on one machine, offline.
 
-The embedded AWS (moto's server, with the Lambda service moto lacks and the order API's HTTP
-front), the CDK template deployed into it, and the dashboard; Ctrl-C stops everything.
+The one place where the local system and the dashboard meet: it starts the embedded AWS with
+the stack deployed (local/system.py), stocks the warehouse through the same code as
+`manage.py seed`, and serves the dashboard against the stack; Ctrl-C stops everything.
+Neither `local` nor `dashboard` imports the other anywhere else.
 """
 
 from __future__ import annotations
@@ -11,67 +13,20 @@ import logging
 import signal
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 from local.config import LocalConfig
-from local.deploy import DeployError, Deployment, deploy
-from local.embedded_aws import EmbeddedAws, EmbeddedAwsError, client, port_in_use
-
-log = logging.getLogger("choreo.local")
-
-
-def say(message: str) -> None:
-    print(f"[choreo] {message}", flush=True)
+from local.deploy import DeployError, Deployment
+from local.embedded_aws import EmbeddedAwsError, client
+from local.system import LocalSystem, local_system, say
+from workflow.outputs import INVENTORY_TABLE_NAME
 
 
-@dataclass
-class LocalSystem:
-    config: LocalConfig
-    aws: EmbeddedAws
-    deployment: Deployment
+def stock_seeded(config: LocalConfig, deployment: Deployment) -> str:
+    from dashboard.stock import stock_seed
 
-    def stop(self) -> None:
-        self.aws.stop()
-
-
-def seed_inventory(config: LocalConfig, deployment: Deployment) -> int:
-    from functions.warehouse.inventory import DynamoInventory
-
-    inventory = DynamoInventory(table_name=deployment.outputs["InventoryTableName"],
-                                client=client(config, "dynamodb"))
-    return inventory.seed()
-
-
-@contextmanager
-def local_system(config: LocalConfig, *, dashboard: bool = False) -> Iterator[LocalSystem]:
-    """Embedded AWS, deployed stack and running runtime; torn down on exit."""
-    ports = [(config.api_port, "CHOREO_API_PORT")]
-    if dashboard:
-        ports.append((config.dashboard_port, "CHOREO_DASHBOARD_PORT"))
-    for port, what in ports:
-        if port_in_use(config.host, port):
-            raise EmbeddedAwsError(f"port {port} is in use: stop what listens there, or set {what}")
-    aws = EmbeddedAws(config)
-    started = time.monotonic()
-    say(f"starting the embedded AWS on {config.aws_endpoint}")
-    aws.start()
-    try:
-        deployment = deploy(config, progress=say)
-        say(f"seeded inventory: {seed_inventory(config, deployment)} products stocked")
-        running = aws.lambda_start(deployment)
-        say(f"Lambda service up: {running['functions']} functions, "
-            f"{running['mappings']} queue event sources, "
-            f"{running['asyncTargets']} async targets, "
-            f"{running['apiDestinations']} API destinations "
-            f"({time.monotonic() - started:.1f}s since start)")
-        if config.chaos.active:
-            say(f"CHAOS: {config.chaos}")
-        yield LocalSystem(config=config, aws=aws, deployment=deployment)
-    finally:
-        aws.stop()
+    seeded = stock_seed(dynamodb=client(config, "dynamodb"),
+                        table_name=deployment.outputs[INVENTORY_TABLE_NAME])
+    return f"seeded inventory: {seeded} products stocked"
 
 
 def banner(system: LocalSystem, dashboard_url: str | None) -> str:
@@ -97,12 +52,15 @@ def up(config: LocalConfig, *, dashboard: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        with local_system(config, dashboard=dashboard) as system:
+        with local_system(config, dashboard=dashboard, seed=stock_seeded) as system:
             if dashboard:
                 from dashboard.serve import serve_dashboard
 
-                serve_dashboard(config, system, stop, ready=lambda url: print(banner(system, url),
-                                                                               flush=True))
+                serve_dashboard(
+                    host=config.host, port=config.dashboard_port, cache_dir=config.cache_dir,
+                    region=config.region, stack_name=config.stack_name,
+                    endpoint_url=config.aws_endpoint, outputs=system.deployment.outputs,
+                    stop=stop, ready=lambda url: print(banner(system, url), flush=True))
             else:
                 print(banner(system, None), flush=True)
                 stop.wait()

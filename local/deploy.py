@@ -138,7 +138,12 @@ def publish_assets(config: LocalConfig, assembly: Path) -> int:
 
 
 def deploy(config: LocalConfig, progress: Progress = print) -> Deployment:
-    assembly = synthesize(config, progress)
+    """Synthesize the CDK app (or take it from the cache) and deploy it, as `cdk deploy`."""
+    return assembly_deploy(config, synthesize(config, progress), progress)
+
+
+def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = print) -> Deployment:
+    """Deploy a synthesized cloud assembly (its `choreo` stack) into the embedded AWS."""
     original: Template = json.loads((assembly / "choreo.template.json").read_text())
     adapted = adapt_for_moto(original, api_url=config.api_url)
     progress(f"publishing assets: {publish_assets(config, assembly)} uploaded")

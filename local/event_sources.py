@@ -21,6 +21,7 @@ from typing import Any
 
 from local.config import ChaosControl
 from local.lambda_runtime import FunctionWorker, InvocationResult
+from workflow.model import FIFO_SUFFIX
 
 log = logging.getLogger("choreo.local")
 
@@ -35,7 +36,7 @@ class SqsMapping:
 
     @property
     def fifo(self) -> bool:
-        return self.queue_url.endswith(".fifo")
+        return self.queue_url.endswith(FIFO_SUFFIX)
 
 
 @dataclass

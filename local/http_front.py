@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.config import Chaos, ChaosControl
+from local.config import ACCOUNT_ID, Chaos, ChaosControl
 from local.lambda_runtime import FunctionWorker
 from workflow.envelope import InvalidEvent, parse_cloudevent
 
@@ -157,7 +157,7 @@ def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, 
         "rawQueryString": query,
         "headers": headers,
         "requestContext": {
-            "accountId": "123456789012", "apiId": api_id, "domainName": host,
+            "accountId": ACCOUNT_ID, "apiId": api_id, "domainName": host,
             "domainPrefix": host.split(".")[0],
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                      "sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},

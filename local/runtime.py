@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.config import ChaosControl, LocalConfig
+from local.config import ACCOUNT_ID, ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
 from local.http_front import Admission, ApiRoute, HttpFront, NotificationInbox, TokenBucket
@@ -69,7 +69,7 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
             sqs.get_queue_url(QueueName=physical)["QueueUrl"]
 
     def queue_arn(logical_id: str) -> str:
-        return f"arn:aws:sqs:{config.region}:123456789012:{queue_urls[logical_id].rsplit('/', 1)[1]}"
+        return f"arn:aws:sqs:{config.region}:{ACCOUNT_ID}:{queue_urls[logical_id].rsplit('/', 1)[1]}"
 
     functions: dict[str, FunctionSpec] = {}
     for logical_id in _resources(template, "AWS::Lambda::Function"):
@@ -125,8 +125,8 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
             input_path=target.get("InputPath"),
             maximum_retry_attempts=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
             dead_letter_queue_url=queue_urls[_logical_id(dead_letter)] if dead_letter else None,
-            rule_arn=f"arn:aws:events:{config.region}:123456789012:rule/{tap.rule_logical_id}",
-            target_arn=f"arn:aws:events:{config.region}:123456789012:api-destination/"
+            rule_arn=f"arn:aws:events:{config.region}:{ACCOUNT_ID}:rule/{tap.rule_logical_id}",
+            target_arn=f"arn:aws:events:{config.region}:{ACCOUNT_ID}:api-destination/"
                        f"{tap.target_logical_id}"))
 
     integrations = {logical_id: _logical_id(p["IntegrationUri"])

@@ -22,6 +22,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from workflow.model import CHOREOGRAPHY
+from workflow.outputs import http_api_url
+
 Template = dict[str, Any]
 
 UNSUPPORTED_TYPES = ("AWS::ApiGatewayV2::", "AWS::Events::Connection",
@@ -128,8 +131,10 @@ def adapt_for_moto(original: Template, *, api_url: str) -> AdaptedTemplate:
     template["Resources"] = _replace_bus_refs(resources, bus_names)
 
     outputs: dict[str, Any] = template.get("Outputs", {})
+    # The local front serves every HTTP API of the model.
+    http_api_urls = {http_api_url(api) for api in CHOREOGRAPHY.http_apis}
     for key, output in list(outputs.items()):
-        if key == "OrderApiUrl":
+        if key in http_api_urls:
             output["Value"] = api_url
         elif _refers_to(output, dropped):
             outputs.pop(key)

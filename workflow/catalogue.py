@@ -13,7 +13,7 @@ from typing import Any
 
 import fastjsonschema
 
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, OrderStatus
 
 JsonSchema = dict[str, Any]
 
@@ -126,7 +126,7 @@ OUTCOME: JsonSchema = {
     "type": "object",
     "required": ["status", "reason", "decidedAt"],
     "properties": {
-        "status": {"enum": ["rejected", "cancelled"]},
+        "status": {"enum": [OrderStatus.REJECTED.value, OrderStatus.CANCELLED.value]},
         "reason": {"type": "string"},
         "decidedAt": _TIME,
     },

@@ -3,7 +3,7 @@ test keeps the two equal): `python -m workflow.diagram`."""
 
 from __future__ import annotations
 
-from workflow.model import CHOREOGRAPHY, Bus, Choreography, ToBus, ToFunction, ToNotification, ToQueue
+from workflow.model import CHOREOGRAPHY, Bus, Choreography, ToNotification
 
 
 def _bus_node(bus: Bus) -> str:
@@ -12,7 +12,8 @@ def _bus_node(bus: Bus) -> str:
 
 def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
     lines = ["flowchart LR"]
-    lines.append('  client(["client"]) -- "POST /orders" --> OrderHttpApi')
+    for api in choreography.http_apis:
+        lines.append(f'  client(["client"]) -- "{api.entry_route}" --> {api.id}')
     for subdomain in dict.fromkeys(function.subdomain for function in choreography.functions):
         lines.append(f'  subgraph {subdomain.value}["{subdomain.value.title()}"]')
         for api in choreography.http_apis:
@@ -20,7 +21,7 @@ def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
                 lines.append(f'    {api.id}["HTTP API"] --> {api.function}')
         for queue in choreography.queues:
             if queue.subdomain == subdomain:
-                name = f"{queue.id}.fifo" if queue.fifo else queue.id
+                name = queue.name
                 lines.append(f'    {queue.id}Queue[["{name}"]] --> {queue.consumer}')
         for function in choreography.functions:
             if function.subdomain == subdomain:
@@ -33,14 +34,7 @@ def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
             lines.append(f"  {function.id} -.-> {_bus_node(function.publishes_to)}")
     for route in choreography.routes:
         target = route.target
-        if isinstance(target, ToQueue):
-            to = f"{target.queue}Queue"
-        elif isinstance(target, ToFunction):
-            to = target.function
-        elif isinstance(target, ToBus):
-            to = _bus_node(target.bus)
-        elif isinstance(target, ToNotification):
-            to = target.destination
+        to = {"queue": f"{target.ref}Queue", "bus": f"{target.ref}Bus"}.get(target.kind, target.ref)
         lines.append(f'  {_bus_node(route.bus)} -- "{route.event}" --> {to}')
     for destination in dict.fromkeys(r.target.destination for r in choreography.routes
                                      if isinstance(r.target, ToNotification)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 # The partition of an event whose subject's partition is unknown: it was not one of ours
 # when it was published (no `partitionkey`, or one that names no partition).
@@ -28,6 +29,15 @@ class Subdomain(StrEnum):
     LOYALTY = "loyalty"
 
 
+class OrderStatus(StrEnum):
+    """An order's status: placed until one of the events that end it (`concludes_as`)."""
+
+    PLACED = "placed"
+    SHIPPED = "shipped"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class EventType:
     """One kind of fact a subdomain announces. `name` is the CloudEvent `type` and the
@@ -37,7 +47,7 @@ class EventType:
     producer: Subdomain
     version: int
     summary: str
-    concludes_as: str | None = None  # the order status this event ends an order with
+    concludes_as: OrderStatus | None = None  # the order status this event ends an order with
 
     @property
     def terminal(self) -> bool:
@@ -63,6 +73,14 @@ class Function:
     memory_mb: int = 256
 
 
+FIFO_SUFFIX = ".fifo"
+
+
+def queue_name(base: str, *, fifo: bool) -> str:
+    """A queue's name: SQS requires a FIFO queue's to end in `.fifo`."""
+    return f"{base}{FIFO_SUFFIX}" if fifo else base
+
+
 @dataclass(frozen=True)
 class Queue:
     """An SQS queue that buffers events for one function (an SQS event source mapping)."""
@@ -74,6 +92,10 @@ class Queue:
     batch_size: int = 10
     max_receive_count: int = 3
 
+    @property
+    def name(self) -> str:
+        return queue_name(self.id, fifo=self.fifo)
+
     def message_group_id(self, partition: str) -> str:
         """The FIFO message group of one partition of the orders: SQS keeps the events of a
         group in order and hands Lambda one batch of a group at a time, so partitions are
@@ -81,9 +103,26 @@ class Queue:
         return f"{self.id.lower()}-{partition}"
 
 
+# A rule's target. Each kind says what it delivers to (`kind` and `ref`: the id of the queue,
+# function or destination, or the bus's name), how a rule to it is named (`rule_name`), and
+# which function, if any, ends up handling what it delivers (`consumer`).
+
+
 @dataclass(frozen=True)
 class ToQueue:
     queue: str
+    kind: ClassVar[str] = "queue"
+
+    @property
+    def ref(self) -> str:
+        return self.queue
+
+    @property
+    def rule_name(self) -> str:
+        return self.queue
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return choreography.queue(self.queue).consumer
 
 
 @dataclass(frozen=True)
@@ -94,11 +133,37 @@ class ToFunction:
     function: str
     retry_attempts: int = 2
     max_event_age_seconds: int = 3600
+    kind: ClassVar[str] = "function"
+
+    @property
+    def ref(self) -> str:
+        return self.function
+
+    @property
+    def rule_name(self) -> str:
+        return self.function
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return self.function
 
 
 @dataclass(frozen=True)
 class ToBus:
+    """A bus-to-bus forward: the event goes on, unchanged, to another bus's rules."""
+
     bus: Bus
+    kind: ClassVar[str] = "bus"
+
+    @property
+    def ref(self) -> str:
+        return self.bus.value
+
+    @property
+    def rule_name(self) -> str:
+        return f"{self.bus.value.title()}Bus"
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -106,6 +171,18 @@ class ToNotification:
     """An EventBridge API destination: an HTTP POST of the CloudEvent to an outside endpoint."""
 
     destination: str
+    kind: ClassVar[str] = "notification"
+
+    @property
+    def ref(self) -> str:
+        return self.destination
+
+    @property
+    def rule_name(self) -> str:
+        return self.destination
+
+    def consumer(self, choreography: Choreography) -> str | None:
+        return None
 
 
 Target = ToQueue | ToFunction | ToBus | ToNotification
@@ -121,17 +198,8 @@ class Route:
 
     @property
     def rule_id(self) -> str:
-        target = self.target
-        if isinstance(target, ToQueue):
-            to = target.queue
-        elif isinstance(target, ToFunction):
-            to = target.function
-        elif isinstance(target, ToBus):
-            to = f"{target.bus.value.title()}Bus"
-        else:
-            to = target.destination
         words = self.event.replace("-", ".").split(".")
-        return "".join(w.title() for w in words) + "To" + to
+        return "".join(w.title() for w in words) + "To" + self.target.rule_name
 
 
 @dataclass(frozen=True)
@@ -150,6 +218,13 @@ class HttpRoute:
     method: str
     path: str
     summary: str
+    publishes: str | None = None
+    """the event a successful call publishes: the route that starts the choreography"""
+
+    @property
+    def key(self) -> str:
+        """API Gateway's route key, `METHOD /path`."""
+        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -164,13 +239,22 @@ class HttpApi:
     rate_limit: float = 20.0
     burst_limit: int = 40
 
+    @property
+    def entry_route(self) -> str:
+        """The route key whose call starts the choreography (what a client does first)."""
+        return next(route.key for route in self.routes if route.publishes is not None)
+
 
 @dataclass(frozen=True)
 class Table:
+    """A DynamoDB table, keyed on one string attribute: `pk` for the subdomains' ledgers,
+    `id` for Powertools' idempotency records (its persistence layer's default)."""
+
     id: str
     subdomain: Subdomain | None
     summary: str
     ttl_attribute: str | None = None
+    partition_key: str = "pk"
 
 
 @dataclass(frozen=True)
@@ -182,6 +266,9 @@ class Choreography:
     tables: tuple[Table, ...]
     http_apis: tuple[HttpApi, ...]
     observed_buses: tuple[Bus, ...] = (Bus.GLOBAL, Bus.LOYALTY)
+    # The bus whose every event the log group keeps (the history the dashboard replays):
+    # every event of the choreography crosses it.
+    logged_bus: Bus = Bus.GLOBAL
     happy_path: tuple[str, ...] = field(default=())
     # Every event of an order carries its order's partition (the CloudEvents `partitionkey`),
     # so that a FIFO queue can keep each order's events in order while several partitions
@@ -206,6 +293,12 @@ class Choreography:
                            queue.message_group_id(partition)) for partition in self.partition_keys()]
         return (*rules, RouteRule(f"{route.rule_id}Unpartitioned", UNPARTITIONED,
                                   queue.message_group_id(UNPARTITIONED)))
+
+    def http_api(self, api_id: str) -> HttpApi:
+        for api in self.http_apis:
+            if api.id == api_id:
+                return api
+        raise KeyError(f"unknown HTTP API {api_id!r}")
 
     def event(self, name: str) -> EventType:
         for event in self.events:
@@ -233,25 +326,31 @@ class Choreography:
 
     def consumers_of(self, event_name: str) -> tuple[str, ...]:
         """The functions that act on an event, wherever its routes lead."""
-        consumers: list[str] = []
-        for route in self.routes_of(event_name):
-            target = route.target
-            if isinstance(target, ToQueue):
-                consumers.append(self.queue(target.queue).consumer)
-            elif isinstance(target, ToFunction):
-                consumers.append(target.function)
-        return tuple(dict.fromkeys(consumers))
+        consumers = (route.target.consumer(self) for route in self.routes_of(event_name))
+        return tuple(dict.fromkeys(consumer for consumer in consumers if consumer is not None))
 
     def publishers_of(self, event_name: str) -> tuple[Function, ...]:
         return tuple(f for f in self.functions if event_name in f.publishes)
 
     def consumed_by(self, function_id: str) -> tuple[str, ...]:
         """The event types routed to a function, by queue or directly."""
-        return tuple(dict.fromkeys(
-            route.event for route in self.routes
-            if (isinstance(route.target, ToQueue)
-                and self.queue(route.target.queue).consumer == function_id)
-            or (isinstance(route.target, ToFunction) and route.target.function == function_id)))
+        return tuple(dict.fromkeys(route.event for route in self.routes
+                                   if route.target.consumer(self) == function_id))
+
+    def subdomains(self) -> tuple[Subdomain, ...]:
+        """Every subdomain that has a function or produces an event, in the model's order."""
+        return tuple(dict.fromkeys([*(function.subdomain for function in self.functions),
+                                    *(event.producer for event in self.events)]))
+
+    def direct_targets(self) -> dict[str, ToFunction]:
+        """The functions EventBridge invokes directly, by id, with how Lambda retries them."""
+        found: dict[str, ToFunction] = {}
+        for route in self.routes:
+            target = route.target
+            # Lambda keeps one asynchronous invocation config per function.
+            if isinstance(target, ToFunction) and found.setdefault(target.function, target) != target:
+                raise ValueError(f"{target.function} is a direct target with two retry settings")
+        return found
 
     def sources(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(event.producer.value for event in self.events))
@@ -261,6 +360,8 @@ WAREHOUSE_QUEUE = "Warehouse"
 PAYMENT_QUEUE = "Payment"
 ORDER_QUEUE = "Order"
 NOTIFICATIONS = "OrderNotifications"
+ORDER_API = "OrderHttpApi"
+INVENTORY_TABLE = "Inventory"
 
 CHOREOGRAPHY = Choreography(
     events=(
@@ -274,14 +375,14 @@ CHOREOGRAPHY = Choreography(
         EventType("loyalty.points-awarded", Subdomain.LOYALTY, 1,
                   "The customer earned points for the order."),
         EventType("warehouse.order-shipped", Subdomain.WAREHOUSE, 1,
-                  "The reserved stock left the warehouse.", concludes_as="shipped"),
+                  "The reserved stock left the warehouse.", concludes_as=OrderStatus.SHIPPED),
         EventType("warehouse.stock-released", Subdomain.WAREHOUSE, 1,
                   "A reservation was given back after a failed payment."),
         EventType("order.rejected", Subdomain.ORDER, 1,
-                  "The order cannot be fulfilled: stock was short.", concludes_as="rejected"),
+                  "The order cannot be fulfilled: stock was short.", concludes_as=OrderStatus.REJECTED),
         EventType("order.cancelled", Subdomain.ORDER, 1,
                   "The order was cancelled after its payment was declined.",
-                  concludes_as="cancelled"),
+                  concludes_as=OrderStatus.CANCELLED),
     ),
     functions=(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
@@ -335,16 +436,16 @@ CHOREOGRAPHY = Choreography(
     ),
     tables=(
         Table("Idempotency", None, "Powertools idempotency records, keyed by CloudEvent id.",
-              ttl_attribute="expiration"),
+              ttl_attribute="expiration", partition_key="id"),
         Table("Orders", Subdomain.ORDER, "Each order and its status."),
-        Table("Inventory", Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
+        Table(INVENTORY_TABLE, Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
         Table("Payments", Subdomain.PAYMENT, "One charge (or decline) per order."),
         Table("Loyalty", Subdomain.LOYALTY, "Points awarded per order and per customer."),
     ),
     http_apis=(
-        HttpApi("OrderHttpApi", "OrderApi", (
+        HttpApi(ORDER_API, "OrderApi", (
             HttpRoute("GET", "/products", "The product catalogue."),
-            HttpRoute("POST", "/orders", "Place an order."),
+            HttpRoute("POST", "/orders", "Place an order.", publishes="order.placed"),
             HttpRoute("GET", "/orders/{orderId}", "An order's status."),
             HttpRoute("GET", "/openapi.json", "This API's OpenAPI document."),
         )),

@@ -8,6 +8,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.constructs.naming import logical_id_set
+from workflow.model import queue_name
 
 # The longest SQS allows: a dead letter waits two weeks to be looked at and redriven.
 DEAD_LETTER_RETENTION = Duration.days(14)
@@ -50,13 +51,12 @@ class RedrivenQueue(Construct):
                  logical_id: str, fifo: bool, max_receive_count: int,
                  visibility_timeout: Duration | None = None) -> None:
         super().__init__(scope, construct_id)
-        suffix = ".fifo" if fifo else ""
         self.dead_letter_queue = dead_letter_queue(
             self, "DeadLetterQueue", logical_id=f"{logical_id}DeadLetterQueue",
-            queue_name=f"{name}-dlq{suffix}" if name else None, fifo=fifo)
+            queue_name=queue_name(f"{name}-dlq", fifo=fifo) if name else None, fifo=fifo)
         self.queue = secure_queue(
             self, "Queue", logical_id=f"{logical_id}Queue",
-            queue_name=f"{name}{suffix}" if name else None, fifo=fifo,
+            queue_name=queue_name(name, fifo=fifo) if name else None, fifo=fifo,
             # Identical deliveries within SQS's five-minute window collapse into one; the
             # consumers are idempotent anyway, so this only saves work.
             content_based_deduplication=True if fifo else None,

@@ -5,7 +5,6 @@ its HTTP API. Permissions between these and anything outside are the stack's bus
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
 import jsii
 from aws_cdk import Duration, Stack
@@ -59,26 +58,15 @@ class _AccessLogSettings:
         return self._format
 
 
-def direct_targets(choreography: Choreography) -> dict[str, ToFunction]:
-    """The functions EventBridge invokes directly, by id, with how Lambda retries them."""
-    found: dict[str, ToFunction] = {}
-    for route in choreography.routes:
-        target = route.target
-        # Lambda keeps one asynchronous invocation config per function.
-        if isinstance(target, ToFunction) and found.setdefault(target.function, target) != target:
-            raise ValueError(f"{target.function} is a direct target with two retry settings")
-    return found
-
-
 class SubdomainServices(Construct):
-    """A subdomain's resources, as the model declares them. Each subdomain is a subclass
-    naming its `subdomain`."""
+    """A subdomain's resources, as the model declares them: every subdomain of the model is
+    one of these, so a subdomain added to the model needs no construct of its own."""
 
-    subdomain: ClassVar[Subdomain]
-
-    def __init__(self, scope: Construct, construct_id: str, *, choreography: Choreography,
-                 code: lambda_.Code, layer: lambda_.ILayerVersion) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, subdomain: Subdomain,
+                 choreography: Choreography, code: lambda_.Code,
+                 layer: lambda_.ILayerVersion) -> None:
         super().__init__(scope, construct_id)
+        self.subdomain = subdomain
         self.tables: dict[str, dynamodb.Table] = {
             table.id: table_create(self, table)
             for table in choreography.tables if table.subdomain == self.subdomain}
@@ -94,7 +82,7 @@ class SubdomainServices(Construct):
             for queue in choreography.queues if queue.subdomain == self.subdomain}
         self.failure_queues: dict[str, sqs.Queue] = {
             function_id: self._failure_queue(function_id, target)
-            for function_id, target in direct_targets(choreography).items()
+            for function_id, target in choreography.direct_targets().items()
             if function_id in self.functions}
         self.http_apis: dict[str, apigwv2.HttpApi] = {
             api.id: self._http_api(api)

@@ -9,19 +9,12 @@ from cdk.constructs.defaults import REMOVAL_POLICY
 from cdk.constructs.naming import logical_id_set
 from workflow.model import Choreography, Table
 
-# The table the consumers hand to Powertools' DynamoDB persistence layer (they read its name
-# from IDEMPOTENCY_TABLE_NAME), which keys its records on `id` by default. Every other table
-# is a ledger keyed on `pk` (see functions/common/aws.py).
-IDEMPOTENCY_TABLE = "Idempotency"
-IDEMPOTENCY_PARTITION_KEY = "id"
-PARTITION_KEY = "pk"
-
 
 def table_create(scope: Construct, table: Table) -> dynamodb.Table:
-    partition_key = IDEMPOTENCY_PARTITION_KEY if table.id == IDEMPOTENCY_TABLE else PARTITION_KEY
     resource = dynamodb.Table(
         scope, table.id,
-        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        partition_key=dynamodb.Attribute(name=table.partition_key,
+                                         type=dynamodb.AttributeType.STRING),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         time_to_live_attribute=table.ttl_attribute,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

@@ -17,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from workflow.envelope import Event, parse_cloudevent, put_events_entry
+from workflow.model import FIFO_SUFFIX
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -93,7 +94,7 @@ class DeadLetters:
         }
         kwargs: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": body or "(empty)",
                                   "MessageAttributes": attributes}
-        if self.queue_url.endswith(".fifo"):
+        if self.queue_url.endswith(FIFO_SUFFIX):
             kwargs["MessageGroupId"] = "dead-letters"
             # the same refusal sent twice (a redelivered record) is kept once
             kwargs["MessageDeduplicationId"] = hashlib.sha256(

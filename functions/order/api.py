@@ -4,6 +4,8 @@ an order's status. Errors are RFC 9457 problem details."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -14,6 +16,7 @@ from functions.common.consumer import logger
 from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
+from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
 
 MAX_BODY_BYTES = 16 * 1024
@@ -39,17 +42,14 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
                     headers=headers)
 
 
-@app.get("/products")
 def products_list() -> Response:
     return json_response(200, {"products": [product.to_dict() for product in PRODUCTS]})
 
 
-@app.get("/openapi.json")
 def openapi() -> Response:
     return json_response(200, openapi_document())
 
 
-@app.post("/orders")
 def orders_place() -> Response:
     request = app.current_event
     try:
@@ -79,12 +79,12 @@ def orders_place() -> Response:
     logger.info("order placed", order_id=placed.subject, correlation_id=placed.correlation_id)
     link = f"/orders/{placed.subject}"
     return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
-                               "status": "placed", "links": {"status": link}},
+                               "status": OrderStatus.PLACED.value, "links": {"status": link}},
                          headers={"Location": link})
 
 
-@app.get("/orders/<order_id>")
-def orders_get(order_id: str) -> Response:
+def orders_get(orderId: str) -> Response:  # named as the model names the path parameter
+    order_id = orderId
     record = orders.get(order_id) if len(order_id) <= 64 else None
     if record is None:
         return problem(404, "Order not found", f"no order {order_id[:64]!r}")
@@ -93,6 +93,15 @@ def orders_get(order_id: str) -> Response:
         "correlationId": record["correlationId"], "placedAt": record["placedAt"],
         "concludedAt": record.get("concludedAt"),
         "order": json.loads(record["event"])["data"]["order"]})
+
+
+# Each route of the model's order API, and what answers it: a route the model gains without a
+# handler here fails at import, and a handler the model does not name is never reachable.
+HANDLERS: dict[str, Callable[..., Response]] = {
+    "GET /products": products_list, "GET /openapi.json": openapi,
+    "POST /orders": orders_place, "GET /orders/{orderId}": orders_get}
+for route in CHOREOGRAPHY.http_api(ORDER_API).routes:
+    app.route(re.sub(r"\{(\w+)\}", r"<\1>", route.path), method=route.method)(HANDLERS[route.key])
 
 
 @app.not_found

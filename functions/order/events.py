@@ -18,12 +18,12 @@ from functions.common.aws import env
 from functions.common.consumer import EventConsumer, logger
 from functions.order.orders import DynamoOrders
 from workflow.domain.order import order_conclude
+from workflow.model import CHOREOGRAPHY
 
 orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
 consumer = EventConsumer.from_environment({
     event_type: lambda event: order_conclude(event, orders=orders)
-    for event_type in ("warehouse.order-shipped", "warehouse.stock-unavailable",
-                       "warehouse.stock-released")
+    for event_type in CHOREOGRAPHY.consumed_by("OrderEvents")
 })
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -7,6 +7,7 @@ from typing import Any
 from workflow.catalogue import MONEY
 from workflow.domain.order import MAX_LINES, MAX_QUANTITY_PER_LINE, STATUSES
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
+from workflow.model import CHOREOGRAPHY, ORDER_API
 from workflow.products import PRODUCTS
 
 _PROBLEM = {"description": "RFC 9457 problem details",
@@ -21,38 +22,56 @@ _UNAVAILABLE = {**_PROBLEM, "description": "Not accepted now (the system is behi
                 "bus is unavailable): try again, after Retry-After seconds if given"}
 
 
+# What the document says of each route of the model's order API, beyond its summary.
+_OPERATIONS: dict[str, dict[str, Any]] = {
+    "GET /products": {
+        "operationId": "listProducts",
+        "responses": {"200": {"description": "Products", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["products"], "properties": {
+                "products": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/Product"}}}}}}},
+            "429": _THROTTLED}},
+    "POST /orders": {
+        "operationId": "placeOrder",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/OrderRequest"}}}},
+        "responses": {
+            "202": {"description": "Accepted: the order is placed and will be fulfilled",
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/OrderAccepted"}}}},
+            "400": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
+            "429": _THROTTLED, "503": _UNAVAILABLE}},
+    "GET /orders/{orderId}": {
+        "operationId": "getOrder",
+        "parameters": [{"name": "orderId", "in": "path", "required": True,
+                        "schema": {"type": "string", "maxLength": 64}}],
+        "responses": {"200": {"description": "The order", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/OrderStatus"}}}},
+            "404": _PROBLEM, "429": _THROTTLED}},
+    "GET /openapi.json": {
+        "operationId": "getOpenApi",
+        "responses": {"200": {"description": "This document", "content": {
+            "application/json": {"schema": {"type": "object"}}}}, "429": _THROTTLED}},
+}
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    """Every route of the model's order API, with its summary from the model: a route added
+    there and not described here fails the document (and its test)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in CHOREOGRAPHY.http_api(ORDER_API).routes:
+        operation = {"summary": route.summary.rstrip("."), **_OPERATIONS[route.key]}
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return paths
+
+
 def openapi_document(server_url: str = "/") -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Order API", "version": "1.0.0",
                  "description": "Places orders into the choreographed fulfilment workflow."},
         "servers": [{"url": server_url}],
-        "paths": {
-            "/products": {"get": {
-                "operationId": "listProducts", "summary": "The product catalogue",
-                "responses": {"200": {"description": "Products", "content": {"application/json": {
-                    "schema": {"type": "object", "required": ["products"], "properties": {
-                        "products": {"type": "array",
-                                     "items": {"$ref": "#/components/schemas/Product"}}}}}}},
-                    "429": _THROTTLED}}},
-            "/orders": {"post": {
-                "operationId": "placeOrder", "summary": "Place an order",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/OrderRequest"}}}},
-                "responses": {
-                    "202": {"description": "Accepted: the order is placed and will be fulfilled",
-                            "content": {"application/json": {
-                                "schema": {"$ref": "#/components/schemas/OrderAccepted"}}}},
-                    "400": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
-                    "429": _THROTTLED, "503": _UNAVAILABLE}}},
-            "/orders/{orderId}": {"get": {
-                "operationId": "getOrder", "summary": "An order's status",
-                "parameters": [{"name": "orderId", "in": "path", "required": True,
-                                "schema": {"type": "string", "maxLength": 64}}],
-                "responses": {"200": {"description": "The order", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/OrderStatus"}}}},
-                    "404": _PROBLEM, "429": _THROTTLED}}},
-        },
+        "paths": _paths(),
         "components": {"schemas": {
             "Money": MONEY,
             "Product": {"type": "object", "required": ["sku", "name", "unitPrice", "currency"],

@@ -7,6 +7,7 @@ from typing import Any
 
 from functions.common.aws import EffectRecords
 from workflow.envelope import Event, parse_cloudevent
+from workflow.model import OrderStatus
 from workflow.ports import PreconditionNotMet
 
 
@@ -20,7 +21,8 @@ class DynamoOrders:
 
     def add(self, placed: Event) -> None:
         codes = self.records.transact([self.records.put_new(order_key(placed.subject), {
-            "orderId": placed.subject, "status": "placed", "correlationId": placed.correlation_id,
+            "orderId": placed.subject, "status": OrderStatus.PLACED.value,
+            "correlationId": placed.correlation_id,
             "placedAt": placed.order["placedAt"], "event": placed.to_json()})])
         if codes is not None:
             raise RuntimeError(f"order {placed.subject} exists already")
@@ -34,7 +36,7 @@ class DynamoOrders:
 
     def conclude(self, *, order_id: str, status: str, concluded_by: Event,
                  announcement: Event | None) -> Event | None:
-        values: dict[str, Any] = {":to": status, ":placed": "placed", ":by": concluded_by.id,
+        values: dict[str, Any] = {":to": status, ":placed": OrderStatus.PLACED.value, ":by": concluded_by.id,
                                   ":at": concluded_by.time.isoformat()}
         expression = "SET #status = :to, concludedBy = :by, concludedAt = :at"
         if announcement is not None:

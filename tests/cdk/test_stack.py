@@ -19,8 +19,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from cdk.app import STACK_NAME, build_app, synth_template
-from cdk.constructs.subdomain import direct_targets
 from cdk.stack import table_env_var
+from workflow import outputs
 from workflow.model import CHOREOGRAPHY, Bus, ToBus, ToFunction, ToNotification, ToQueue
 
 Resources = dict[str, dict[str, Any]]
@@ -117,7 +117,7 @@ def test_cfn_lint_finds_no_errors(outdir: Path) -> None:
 # --- what the model declares, counted -----------------------------------------------------
 
 def test_resource_counts_follow_the_model(template: Template) -> None:
-    failure_queues = len(direct_targets(CHOREOGRAPHY))
+    failure_queues = len(CHOREOGRAPHY.direct_targets())
     template.resource_count_is("AWS::Events::EventBus", len(Bus))
     rules = sum(len(CHOREOGRAPHY.rules_of(route)) for route in CHOREOGRAPHY.routes)
     template.resource_count_is("AWS::Events::Rule", rules + len(CHOREOGRAPHY.observed_buses))
@@ -359,7 +359,7 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
     dead_letter_queue_of = {queue.consumer: f"{queue.id}DeadLetterQueue"
                             for queue in CHOREOGRAPHY.queues}
     dead_letter_queue_of.update({function_id: f"{function_id}FailureQueue"
-                                 for function_id in direct_targets(CHOREOGRAPHY)})
+                                 for function_id in CHOREOGRAPHY.direct_targets()})
     for function in CHOREOGRAPHY.functions:
         properties = resources[f"{function.id}Function"]["Properties"]
         assert properties["Handler"] == function.handler
@@ -443,7 +443,7 @@ def test_no_role_carries_a_managed_policy(resources: Resources) -> None:
 def test_tables_follow_the_model(resources: Resources) -> None:
     for table in CHOREOGRAPHY.tables:
         properties = resources[f"{table.id}Table"]["Properties"]
-        key = "id" if table.id == "Idempotency" else "pk"
+        key = table.partition_key
         assert properties["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
         assert properties["PointInTimeRecoverySpecification"] == {
@@ -597,3 +597,25 @@ def test_every_cross_bus_route_is_in_the_template(resources: Resources) -> None:
         if isinstance(route.target, ToBus):
             (target,) = resources[route.rule_id]["Properties"]["Targets"]
             assert ref(target["Arn"]) == f"{route.target.bus.value.title()}EventBus"
+
+
+def test_every_output_is_one_the_naming_module_names(template_json: dict[str, Any]) -> None:
+    """Clients find resources by these keys alone (workflow/outputs.py): the stack writes
+    exactly them, and each dead-letter queue's description is its purpose on the Failures
+    page."""
+    model = CHOREOGRAPHY
+    expected = {
+        outputs.OBSERVABILITY_QUEUE_URL, outputs.OBSERVABILITY_LOG_GROUP_NAME,
+        outputs.NOTIFICATION_ENDPOINT,
+        *(outputs.bus_name(bus) for bus in Bus),
+        *(outputs.queue_url(queue.id) for queue in model.queues),
+        *(dead_letters.key for dead_letters in outputs.dead_letter_outputs(model)),
+        *(outputs.function_name(function.id) for function in model.functions),
+        *(outputs.table_name(table.id) for table in model.tables),
+        *(outputs.http_api_url(api) for api in model.http_apis),
+    }
+    written = template_json["Outputs"]
+    assert set(written) == expected
+    assert outputs.ORDER_API_URL in written and outputs.INVENTORY_TABLE_NAME in written
+    for dead_letters in outputs.dead_letter_outputs(model):
+        assert written[dead_letters.key]["Description"].lower() == dead_letters.purpose.lower()

@@ -210,3 +210,16 @@ def dead_letters_total(system: RunningSystem) -> int:
     sqs = system.client("sqs")
     return sum(dead_letters_count(sqs=sqs, queue=queue)
                for queue in dead_letter_queues(system.outputs))
+
+
+def wait_idle(system: RunningSystem, seconds: float = 60) -> None:
+    """Until the functions have nothing left to do: no message waiting for one or being
+    worked on, twice in a row half a second apart (a handler that publishes enqueues the
+    next message before its own is deleted)."""
+    deadline = time.monotonic() + seconds
+    quiet = 0
+    while quiet < 2:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still busy after {seconds:.0f}s: {runtime_stats(system)['backlog']}")
+        quiet = quiet + 1 if runtime_stats(system)["backlog"] == 0 else 0
+        time.sleep(0.5)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import RunningSystem, log_group_events, place, wait_status
+from tests.e2e.conftest import RunningSystem, log_group_events, place, wait_idle, wait_status
 from tests.e2e.test_dashboard import start_dashboard, stop_dashboard
 
 pytestmark = pytest.mark.e2e
@@ -45,18 +45,27 @@ def test_r6_a_dashboard_restarted_mid_stream_misses_no_event(
     try:
         for order_id in order_ids:
             wait_status(running_system, order_id, {"shipped", "rejected", "cancelled"})
-        time.sleep(3)  # the last events reach the poller
+        wait_idle(running_system)  # the last events are on their way to the poller
         expected: dict[str, set[str]] = {order_id: set() for order_id in order_ids}
         for event in log_group_events(running_system):
             if event.get("subject") in expected:
                 expected[event["subject"]].add(event["id"])
-        missing = {}
-        for order_id, event_ids in expected.items():
-            response = requests.get(f"{second.url}/api/orders/{order_id}", timeout=10)
-            shown = {item["event"]["id"] for item in response.json()["events"]} \
-                if response.ok else set()
-            if event_ids - shown:
-                missing[order_id] = event_ids - shown
+
+        def missing_now() -> dict[str, set[str]]:
+            missing = {}
+            for order_id, event_ids in expected.items():
+                response = requests.get(f"{second.url}/api/orders/{order_id}", timeout=10)
+                shown = {item["event"]["id"] for item in response.json()["events"]} \
+                    if response.ok else set()
+                if event_ids - shown:
+                    missing[order_id] = event_ids - shown
+            return missing
+
+        deadline = time.monotonic() + 30
+        missing = missing_now()
+        while missing and time.monotonic() < deadline:
+            time.sleep(0.5)
+            missing = missing_now()
         print(f"\nR6: {len(order_ids)} orders, {sum(map(len, expected.values()))} events; "
               f"dashboard killed and restarted; missing {sum(map(len, missing.values()))}")
         assert len(order_ids) >= 5

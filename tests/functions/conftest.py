@@ -76,7 +76,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         tables = {}
         for table in CHOREOGRAPHY.tables:
-            key = "id" if table.id == "Idempotency" else "pk"
+            key = table.partition_key
             name = f"test-{table.id}"
             dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                                   KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],

@@ -14,7 +14,7 @@ from tests.functions.conftest import Aws, FakeContext
 from tests.support import aws_sample, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, ORDER_API
 
 CARD = "4242 4242 4242 4242"
 NOW = "2026-01-02T03:04:05+00:00"
@@ -281,3 +281,18 @@ def test_a_transaction_that_conflicts_with_another_write_is_retried_not_taken_fo
     with pytest.raises(TransactionConflict):
         records.once("RESERVATION#x", order, [records.update("PRODUCT#y", "SET a = :a", {":a": 1})],
                      on_conflict=lambda codes: pytest.fail(f"taken for a shortage: {codes}"))
+
+
+def test_the_order_api_answers_exactly_the_model_s_routes_and_documents_them(aws: Aws):
+    api = aws.handler("functions.order.api")
+    routes = CHOREOGRAPHY.http_api(ORDER_API).routes
+    assert set(api.HANDLERS) == {route.key for route in routes}
+    document = json.loads(api.lambda_handler(api_request("GET", "/openapi.json"),
+                                             FakeContext())["body"])
+    documented = {f"{method.upper()} {path}" for path, operations in document["paths"].items()
+                  for method in operations}
+    assert documented == {route.key for route in routes}
+    for route in routes:
+        path = route.path.replace("{orderId}", "ord-nope")
+        answer = api.lambda_handler(api_request(route.method, path, "{}"), FakeContext())
+        assert json.loads(answer["body"]).get("title") != "Not found", route.key

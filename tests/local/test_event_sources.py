@@ -118,8 +118,13 @@ def test_failed_records_come_back_after_the_local_retry_delay(queue):
     messages = sqs.receive_message(QueueUrl=url)["Messages"]
     worker = RecordingWorker(fail_ids={messages[0]["MessageId"]})
     poller(sqs, url, worker, Chaos(), retry_delay_seconds=1).deliver(messages)
-    time.sleep(1.2)
+    failed_at = time.monotonic()
+    assert visible(sqs, url) == 0
+    while visible(sqs, url) == 0 and time.monotonic() - failed_at < 10:
+        time.sleep(0.05)
+    back_after = time.monotonic() - failed_at
     assert visible(sqs, url) == 1
+    assert 0.8 <= back_after < 5, back_after
 
 
 def test_poison_records_never_reach_the_handler_until_switched_off(queue):

@@ -9,15 +9,15 @@ from typing import Any
 
 from workflow.domain.payment import tokenize_card
 from workflow.envelope import Event, new_event
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, OrderStatus
 from workflow.money import Money
 from workflow.ports import Orders
 from workflow.products import PRODUCTS_BY_SKU, Product
 
 MAX_QUANTITY_PER_LINE = 100
 MAX_LINES = 20
-TERMINAL_STATUSES = tuple(e.concludes_as for e in CHOREOGRAPHY.events if e.concludes_as)
-STATUSES = ("placed", *TERMINAL_STATUSES)
+TERMINAL_STATUSES = tuple(OrderStatus(e.concludes_as) for e in CHOREOGRAPHY.events if e.concludes_as)
+STATUSES = (OrderStatus.PLACED, *TERMINAL_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -146,20 +146,21 @@ def order_conclude(event: Event, *, orders: Orders, now: datetime | None = None)
     now = now or datetime.now(UTC)
     order_id = event.order["orderId"]
     if event.type == "warehouse.order-shipped":
-        return orders.conclude(order_id=order_id, status="shipped", concluded_by=event,
+        return orders.conclude(order_id=order_id, status=OrderStatus.SHIPPED, concluded_by=event,
                                announcement=None)
     if event.type == "warehouse.stock-unavailable":
-        outcome = {"status": "rejected", "reason": "stock unavailable", "decidedAt": now.isoformat()}
+        outcome = {"status": OrderStatus.REJECTED.value, "reason": "stock unavailable",
+                   "decidedAt": now.isoformat()}
         rejected = new_event(type="order.rejected", cause=event, data={
             "order": event.order, "unavailable": event.data["unavailable"], "outcome": outcome})
-        return orders.conclude(order_id=order_id, status="rejected", concluded_by=event,
+        return orders.conclude(order_id=order_id, status=OrderStatus.REJECTED, concluded_by=event,
                                announcement=rejected)
     if event.type == "warehouse.stock-released":
-        outcome = {"status": "cancelled", "reason": event.data["decline"]["reason"],
+        outcome = {"status": OrderStatus.CANCELLED.value, "reason": event.data["decline"]["reason"],
                    "decidedAt": now.isoformat()}
         cancelled = new_event(type="order.cancelled", cause=event, data={
             "order": event.order, "decline": event.data["decline"],
             "release": event.data["release"], "outcome": outcome})
-        return orders.conclude(order_id=order_id, status="cancelled", concluded_by=event,
+        return orders.conclude(order_id=order_id, status=OrderStatus.CANCELLED, concluded_by=event,
                                announcement=cancelled)
     raise ValueError(f"the order subdomain does not conclude on {event.type}")

@@ -18,6 +18,8 @@ from dashboard.dead_letter_queues import (
     dead_letters_peek,
     dead_letters_redrive,
 )
+from workflow.model import Bus
+from workflow.outputs import bus_name
 
 
 def _age(seconds: float | None) -> str:
@@ -57,7 +59,7 @@ class Command(BaseCommand):
             wanted = set(options["message_ids"]) if options["message_ids"] else None
             for queue in queues:
                 result = dead_letters_redrive(sqs=sqs, events=events, queue=queue,
-                                              global_bus_name=outputs["GlobalEventBusName"],
+                                              global_bus_name=outputs[bus_name(Bus.GLOBAL)],
                                               message_ids=wanted)
                 kept = f", {result.kept} kept (nothing to hand back)" if result.kept else ""
                 self.stdout.write(f"{queue.name}: redrove {result.redriven}{kept}")

@@ -78,7 +78,7 @@ class Command(BaseCommand):
         context = aws.current()
         with stack_errors(context):
             outputs = context.outputs()
-            api_url, table_name = outputs.order_api_url, outputs.get("InventoryTableName")
+            api_url, table_name = outputs.order_api_url, outputs.inventory_table_name
             dynamodb = context.client("dynamodb")
         mode = f"{settings.rate:g}/s open loop" if settings.rate else "closed loop"
         self.stdout.write(f"placing {settings.orders} orders at {api_url} ({mode}, concurrency "

@@ -55,7 +55,7 @@ class Command(BaseCommand):
                                f"{', '.join(PRODUCTS_BY_SKU)}")
         context = aws.current()
         with stack_errors(context):
-            table_name = context.outputs().get("InventoryTableName")
+            table_name = context.outputs().inventory_table_name
             dynamodb = context.client("dynamodb")
             created = stock_seed(dynamodb=dynamodb, table_name=table_name)
             others = " (the others had stock already)" if created < len(PRODUCTS) else ""
