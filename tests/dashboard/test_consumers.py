@@ -45,6 +45,26 @@ async def test_every_observed_event_reaches_the_events_stream():
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_relaying_a_frame_makes_no_database_hop(monkeypatch: pytest.MonkeyPatch):
+    """A frame goes to every client: Channels' stale-connection check before each handler
+    is a trip to a thread, per client per frame, that the relay does not need."""
+    communicator = await connected("/ws/events")
+    hops: list[str] = []
+
+    async def counted() -> None:
+        hops.append("close_old_connections")
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", counted)
+    try:
+        await events_observed([item("e1", "ord-1")])
+        frame = await communicator.receive_json_from(timeout=2)
+        assert [event["eventId"] for event in frame["events"]] == ["e1"]
+        assert hops == []
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_an_order_stream_carries_only_that_order():
     communicator = await connected("/ws/orders/ord-1")
     try:
