@@ -11,7 +11,9 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
             BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (5/s): about 45 minutes
 
-Results are written after every section, so an interrupted run keeps what it measured.
+Results are written after every section, so an interrupted run keeps what it measured: to
+bench/results/latest.json, or with BENCH_ONLY to latest-<sections>.json, so that a partial run
+never replaces a full one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bench import (
     sustained,
     trace_load,
 )
-from bench.common import Result, running_system, table, write
+from bench.common import RESULTS, Result, running_system, table, write
 
 
 def latency() -> list[Result]:
@@ -65,6 +67,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     started = time.monotonic()
+    target = RESULTS / (f"latest-{'-'.join(chosen)}.json" if chosen else "latest.json")
     results: list[Result] = []
     for name, section in SECTIONS.items():
         if chosen and name not in chosen:
@@ -72,7 +75,7 @@ def main() -> int:
         if name == "import":
             print("P6: import times ...", flush=True)
         results += section()
-        path = write(results)
+        path = write(results, target)
     print()
     print(table(results))
     print(f"\nwrote {path} in {time.monotonic() - started:.0f}s")
