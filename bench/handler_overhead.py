@@ -16,6 +16,7 @@ from local.embedded_aws import client
 from local.system import LocalSystem
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
+from workflow.model import CHOREOGRAPHY
 
 SAMPLES = int(os.environ.get("BENCH_RECORDS", "200"))
 
@@ -53,6 +54,7 @@ def run(system: LocalSystem) -> list[Result]:
     consumer = EventConsumer(
         actions={"warehouse.stock-reserved": lambda e: payment_take(e, payments=payments)},
         publisher=publisher, idempotency_table=f"bench-idem-{suffix}",
+        idempotency_window_seconds=CHOREOGRAPHY.idempotency_window_seconds,
         dead_letters=DeadLetters(queue_url="unused", function_name="bench"))
 
     def envelope(event: Event) -> str:

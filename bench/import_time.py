@@ -10,11 +10,11 @@ import time
 
 from bench.common import Result, median, result
 from local.config import ROOT
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_WINDOW_ENV
 
 RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
 ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": "bench",
-       "EVENT_BUS_NAME": "b", "DEAD_LETTER_QUEUE_URL": "u",
+       "EVENT_BUS_NAME": "b", "DEAD_LETTER_QUEUE_URL": "u", IDEMPOTENCY_WINDOW_ENV: "3600",
        **{f"{table.id.upper()}_TABLE_NAME": "t" for table in CHOREOGRAPHY.tables}}
 
 

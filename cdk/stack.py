@@ -23,7 +23,13 @@ from cdk.constructs.subdomain import SubdomainServices
 from cdk.constructs.tables import SharedTables
 from cdk.settings import Settings
 from workflow import outputs
-from workflow.model import CHOREOGRAPHY, Choreography, ToQueue
+from workflow.model import (
+    CHOREOGRAPHY,
+    IDEMPOTENCY_TABLE,
+    IDEMPOTENCY_WINDOW_ENV,
+    Choreography,
+    ToQueue,
+)
 
 # The bus whose every event the observability log group keeps: the history of record.
 
@@ -117,6 +123,9 @@ class ChoreoStack(Stack):
                 table = self.tables[table_id]
                 resource.add_environment(table_env_var(table_id), table.table_name)
                 table.grant_read_write_data(resource)
+            if IDEMPOTENCY_TABLE in function.tables:
+                resource.add_environment(IDEMPOTENCY_WINDOW_ENV,
+                                         str(choreography.idempotency_window_seconds))
             if function.publishes_to is not None:
                 bus = self.buses.buses[function.publishes_to]
                 resource.add_environment("EVENT_BUS_NAME", bus.event_bus_name)

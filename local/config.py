@@ -89,6 +89,11 @@ class LocalConfig:
     # 503 and Retry-After (see local/http_front.py): past the system's capacity, latency stays
     # near this per hop instead of growing with the queues.
     behind_after_seconds: float = 1.0
+    # How long consumers remember the CloudEvents they handled (the model's idempotency
+    # window, an hour on AWS). Locally every retry comes within seconds, and the embedded AWS
+    # keeps its tables in memory: ten minutes bounds the records instead of letting an hour of
+    # them pile up. 0 keeps the deployed window.
+    idempotency_window_seconds: int = 600
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -106,6 +111,7 @@ class LocalConfig:
             retry_delay_seconds=_int("CHOREO_RETRY_DELAY_SECONDS", 2),
             lambda_concurrency=_int("CHOREO_LAMBDA_CONCURRENCY", 1),
             behind_after_seconds=_float("CHOREO_BEHIND_AFTER_SECONDS", 1.0),
+            idempotency_window_seconds=_int("CHOREO_IDEMPOTENCY_WINDOW_SECONDS", 600),
         )
 
     def to_dict(self) -> dict[str, object]:

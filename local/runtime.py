@@ -22,6 +22,7 @@ from local.targets import (
     TapStats,
 )
 from local.template import Template
+from workflow.model import IDEMPOTENCY_WINDOW_ENV
 
 log = logging.getLogger("choreo.local")
 
@@ -56,6 +57,13 @@ class Topology:
     queue_urls: dict[str, str] = field(default_factory=dict)  # by logical id
 
 
+def _local_environment(config: LocalConfig, deployed: dict[str, str]) -> dict[str, str]:
+    """A function's environment as deployed, with the local idempotency window if set."""
+    if IDEMPOTENCY_WINDOW_ENV in deployed and config.idempotency_window_seconds:
+        return {**deployed, IDEMPOTENCY_WINDOW_ENV: str(config.idempotency_window_seconds)}
+    return deployed
+
+
 def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
                   lambda_client: Any) -> Topology:
     template = deployment.original
@@ -78,7 +86,8 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
             name=deployed["FunctionName"], arn=deployed["FunctionArn"],
             handler=deployed["Handler"], timeout_seconds=int(deployed.get("Timeout", 3)),
             memory_mb=int(deployed.get("MemorySize", 128)),
-            environment=deployed.get("Environment", {}).get("Variables", {}))
+            environment=_local_environment(config, deployed.get("Environment", {}).get(
+                "Variables", {})))
 
     mappings = []
     for properties in _resources(template, "AWS::Lambda::EventSourceMapping").values():

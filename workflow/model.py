@@ -266,6 +266,12 @@ class Choreography:
     tables: tuple[Table, ...]
     http_apis: tuple[HttpApi, ...]
     observed_buses: tuple[Bus, ...] = (Bus.GLOBAL, Bus.LOYALTY)
+    # How long a consumer remembers that it handled a CloudEvent (Powertools idempotency;
+    # its records expire by TTL). Redeliveries come within it (SQS retries, Lambda's
+    # asynchronous retries within their one-hour maximum event age); anything later (a
+    # redrive days on) runs the handler again, and the per-order effect records return the
+    # recorded event, same id, so effects stay exactly-once whatever the window.
+    idempotency_window_seconds: int = 3600
     # The bus whose every event the log group keeps (the history the dashboard replays):
     # every event of the choreography crosses it.
     logged_bus: Bus = Bus.GLOBAL
@@ -362,6 +368,9 @@ ORDER_QUEUE = "Order"
 NOTIFICATIONS = "OrderNotifications"
 ORDER_API = "OrderHttpApi"
 INVENTORY_TABLE = "Inventory"
+IDEMPOTENCY_TABLE = "Idempotency"
+# The environment variable a consumer reads its idempotency window from.
+IDEMPOTENCY_WINDOW_ENV = "IDEMPOTENCY_WINDOW_SECONDS"
 
 CHOREOGRAPHY = Choreography(
     events=(
@@ -390,20 +399,20 @@ CHOREOGRAPHY = Choreography(
                  tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",)),
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
                  "Keeps each order's status from the events that end it.",
-                 tables=("Orders", "Idempotency"), publishes_to=Bus.GLOBAL,
+                 tables=("Orders", IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
                  publishes=("order.rejected", "order.cancelled")),
         Function("Warehouse", Subdomain.WAREHOUSE, "functions.warehouse.handler.lambda_handler",
                  "Reserves, ships and releases stock.",
-                 tables=("Inventory", "Idempotency"), publishes_to=Bus.GLOBAL,
+                 tables=(INVENTORY_TABLE, IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
                  publishes=("warehouse.stock-reserved", "warehouse.stock-unavailable",
                             "warehouse.order-shipped", "warehouse.stock-released")),
         Function("Payment", Subdomain.PAYMENT, "functions.payment.handler.lambda_handler",
                  "Takes payment for reserved orders.",
-                 tables=("Payments", "Idempotency"), publishes_to=Bus.GLOBAL,
+                 tables=("Payments", IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
                  publishes=("payment.taken", "payment.declined")),
         Function("Loyalty", Subdomain.LOYALTY, "functions.loyalty.handler.lambda_handler",
                  "Awards loyalty points for paid orders.",
-                 tables=("Loyalty", "Idempotency"), publishes_to=Bus.LOYALTY,
+                 tables=("Loyalty", IDEMPOTENCY_TABLE), publishes_to=Bus.LOYALTY,
                  publishes=("loyalty.points-awarded",)),
     ),
     queues=(
@@ -435,7 +444,7 @@ CHOREOGRAPHY = Choreography(
         Route("order.cancelled", Bus.GLOBAL, ToNotification(NOTIFICATIONS)),
     ),
     tables=(
-        Table("Idempotency", None, "Powertools idempotency records, keyed by CloudEvent id.",
+        Table(IDEMPOTENCY_TABLE, None, "Powertools idempotency records, keyed by CloudEvent id.",
               ttl_attribute="expiration", partition_key="id"),
         Table("Orders", Subdomain.ORDER, "Each order and its status."),
         Table(INVENTORY_TABLE, Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),

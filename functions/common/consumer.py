@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import DeadLetters, EventBridgePublisher, aws_client, env
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
+from workflow.model import IDEMPOTENCY_WINDOW_ENV
 
 Action = Callable[[Event], Event | Sequence[Event] | None]
 
@@ -31,12 +32,13 @@ logger = Logger()
 
 class EventConsumer:
     def __init__(self, *, actions: Mapping[str, Action], publisher: EventBridgePublisher,
-                 dead_letters: DeadLetters, idempotency_table: str) -> None:
+                 dead_letters: DeadLetters, idempotency_table: str,
+                 idempotency_window_seconds: int) -> None:
         self.actions = dict(actions)
         self.publisher = publisher
         self.dead_letters = dead_letters
         self.config = IdempotencyConfig(event_key_jmespath="id",
-                                        expires_after_seconds=7 * 24 * 3600)
+                                        expires_after_seconds=idempotency_window_seconds)
         self._apply_once = idempotent_function(
             data_keyword_argument="cloudevent",
             persistence_store=DynamoDBPersistenceLayer(table_name=idempotency_table,
@@ -52,6 +54,7 @@ class EventConsumer:
             dead_letters=DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
                                      function_name=env("AWS_LAMBDA_FUNCTION_NAME")),
             idempotency_table=env("IDEMPOTENCY_TABLE_NAME"),
+            idempotency_window_seconds=int(env(IDEMPOTENCY_WINDOW_ENV)),
         )
 
     def bind(self, context: LambdaContext) -> None:

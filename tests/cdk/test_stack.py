@@ -21,7 +21,16 @@ from aws_cdk.assertions import Match, Template
 from cdk.app import STACK_NAME, build_app, synth_template
 from cdk.stack import table_env_var
 from workflow import outputs
-from workflow.model import CHOREOGRAPHY, Bus, ToBus, ToFunction, ToNotification, ToQueue
+from workflow.model import (
+    CHOREOGRAPHY,
+    IDEMPOTENCY_TABLE,
+    IDEMPOTENCY_WINDOW_ENV,
+    Bus,
+    ToBus,
+    ToFunction,
+    ToNotification,
+    ToQueue,
+)
 
 Resources = dict[str, dict[str, Any]]
 
@@ -377,6 +386,8 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
             expected["EVENT_BUS_NAME"] = {"Ref": f"{function.publishes_to.value.title()}EventBus"}
         if function.id in dead_letter_queue_of:
             expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": dead_letter_queue_of[function.id]}
+        if IDEMPOTENCY_TABLE in function.tables:
+            expected[IDEMPOTENCY_WINDOW_ENV] = str(CHOREOGRAPHY.idempotency_window_seconds)
         assert environment == expected, function.id
 
 
@@ -384,6 +395,8 @@ def test_every_variable_a_handler_reads_is_set(resources: Resources) -> None:
     read = set()
     for module in (PROJECT_ROOT / "functions").rglob("*.py"):
         read.update(re.findall(r"\benv\(\"([A-Z0-9_]+)\"\)", module.read_text()))
+        if "env(IDEMPOTENCY_WINDOW_ENV)" in module.read_text():
+            read.add(IDEMPOTENCY_WINDOW_ENV)
     assert {"ORDERS_TABLE_NAME", "EVENT_BUS_NAME", "DEAD_LETTER_QUEUE_URL"} <= read
     provided = {LAMBDA_PROVIDED_VARIABLE}
     for function in of_type(resources, "AWS::Lambda::Function").values():

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from functions.common.aws import aws_client
 from workflow.envelope import Event, parse_eventbridge
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_WINDOW_ENV
 
 REGION = "us-east-1"
 
@@ -96,6 +96,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         events.put_targets(Rule="everything", EventBusName="test-bus",
                            Targets=[{"Id": "capture", "Arn": capture_arn}])
         monkeypatch.setenv("EVENT_BUS_NAME", "test-bus")
+        monkeypatch.setenv(IDEMPOTENCY_WINDOW_ENV, str(CHOREOGRAPHY.idempotency_window_seconds))
         monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_url)
         yield Aws(sqs=sqs, dynamodb=dynamodb, capture_url=capture_url,
                   dead_letter_url=dead_letter_url, tables=tables)
