@@ -9,7 +9,7 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - drain     P3c  poller drain (BENCH_DRAIN_MESSAGES, 20,000)
 - trace     P4   trace load (BENCH_TRACE_EVENTS, 100,000)
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
-            BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (5/s): about 45 minutes
+            BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (10/s): about 25 minutes
 
 Results are written after every section, so an interrupted run keeps what it measured: to
 bench/results/latest.json, or with BENCH_ONLY to latest-<sections>.json, so that a partial run
