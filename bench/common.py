@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import socket
 import statistics
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from local.__main__ import stock_seeded
 from local.config import LocalConfig
@@ -46,6 +48,19 @@ def percentile(values: list[float], pct: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def bare_route(events: Any, sqs: Any, prefix: str) -> tuple[str, str]:
+    """A fresh bus whose one rule sends every `bench` event to a fresh queue: moto alone,
+    the baseline the system's hops are measured against. Returns (bus name, queue URL)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    events.create_event_bus(Name=name)
+    queue_url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=name, EventPattern='{"source": ["bench"]}')
+    events.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
+    return name, queue_url
 
 
 def free_port() -> int:

@@ -8,13 +8,12 @@ import json
 import os
 import threading
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
 import requests
 
-from bench.common import Result, median, percentile, result
+from bench.common import Result, bare_route, median, percentile, result
 from local.embedded_aws import client
 from local.system import LocalSystem
 from workflow.model import CHOREOGRAPHY
@@ -25,13 +24,7 @@ HOPS = len(CHOREOGRAPHY.happy_path)
 
 def bare_hops(system: LocalSystem, samples: int = 100) -> list[float]:
     events, sqs = client(system.config, "events"), client(system.config, "sqs")
-    bus = f"bench-{uuid.uuid4().hex[:6]}"
-    events.create_event_bus(Name=bus)
-    queue_url = sqs.create_queue(QueueName=bus)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    events.put_rule(Name=bus, EventBusName=bus, EventPattern='{"source": ["bench"]}')
-    events.put_targets(Rule=bus, EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    bus, queue_url = bare_route(events, sqs, "bench")
     timings = []
     for _ in range(samples):
         started = time.perf_counter()

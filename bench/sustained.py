@@ -29,7 +29,7 @@ from typing import Any
 
 import requests
 
-from bench.common import Result, result
+from bench.common import Result, bare_route, result
 from bench.full_system import FullSystem, full_system
 from dashboard.load import LoadSettings, load_run
 from dashboard.load_report import LoadProgress, LoadSummary, progress_line, summary_lines
@@ -49,13 +49,7 @@ def substrate_ceiling(system: FullSystem, seconds: float = CEILING_SECONDS) -> f
     """Events per second through moto alone: `put_events` to a bus whose rule targets a
     queue, then receive and delete, CEILING_CONCURRENCY loops at once."""
     events, sqs = system.client("events"), system.client("sqs")
-    name = f"bench-ceiling-{uuid.uuid4().hex[:6]}"
-    events.create_event_bus(Name=name)
-    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    events.put_rule(Name=name, EventBusName=name, EventPattern='{"source": ["bench"]}')
-    events.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
+    name, queue_url = bare_route(events, sqs, "bench-ceiling")
     counts = [0] * CEILING_CONCURRENCY
     deadline = time.monotonic() + seconds
 

@@ -15,7 +15,6 @@ from typing import Any
 from functions.common.aws import EffectRecords
 from workflow.envelope import Event
 from workflow.ports import EffectConflict, Line, PreconditionNotMet, Shortage
-from workflow.products import PRODUCTS
 from workflow.stock import STOCK_FIELDS, product_key
 
 
@@ -33,16 +32,6 @@ def event_lines(event: Event) -> list[tuple[str, int]]:
 class DynamoInventory:
     def __init__(self, *, table_name: str, client: Any | None = None) -> None:
         self.records = EffectRecords(table_name=table_name, client=client)
-
-    def seed(self) -> int:
-        """Stock every catalogue product that has no stock record yet."""
-        seeded = 0
-        for product in PRODUCTS:
-            codes = self.records.transact([self.records.put_new(product_key(product.sku), {
-                "sku": product.sku, "available": product.initial_stock, "reserved": 0,
-                "shipped": 0, "initial": product.initial_stock})])
-            seeded += codes is None
-        return seeded
 
     def stock(self, sku: str) -> dict[str, int]:
         record = self.records.get(product_key(sku)) or {}

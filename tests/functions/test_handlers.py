@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from dashboard.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
 from tests.support import aws_sample, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
@@ -38,7 +39,7 @@ def warehouse_stock(aws: Aws, sku: str) -> dict[str, int]:
 @pytest.fixture
 def warehouse(aws: Aws):
     module = aws.handler("functions.warehouse.handler")
-    module.inventory.seed()
+    stock_seed(dynamodb=aws.dynamodb, table_name=aws.tables["Inventory"])
     return module
 
 

@@ -10,18 +10,22 @@ export function onDeadLetters(listener) {
   listeners.push(listener);
 }
 
+/** The JSON of a dashboard API, or null if it could not be had (the caller keeps what it
+ * last showed). */
+async function fetchJson(path) {
+  try {
+    const response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
 async function count() {
   if (!badge || document.hidden) return;
-  let body;
-  try {
-    const response = await fetch("/api/dead-letters", { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    if (!response.ok) return;
-    body = await response.json();
-  } catch {
-    return;
-  }
+  const body = await fetchJson("/api/dead-letters");
   // AWS unreachable: the badge keeps what it last knew.
-  if (typeof body.total !== "number") return;
+  if (!body || typeof body.total !== "number") return;
   badge.textContent = String(body.total);
   badge.classList.toggle("hidden", body.total === 0);
   for (const listener of listeners) listener(body);
@@ -40,15 +44,8 @@ let lastRefused = null;
 
 async function measureBacklog() {
   if (!backlog || document.hidden) return;
-  let body;
-  try {
-    const response = await fetch("/api/backlog", { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    if (!response.ok) return;
-    body = await response.json();
-  } catch {
-    return;
-  }
-  if (typeof body.total !== "number") return;
+  const body = await fetchJson("/api/backlog");
+  if (!body || typeof body.total !== "number") return;
   const refused = Object.values(body.refused || {}).reduce((sum, n) => sum + n, 0);
   const refusing = lastRefused !== null && refused > lastRefused;
   lastRefused = refused;
