@@ -18,10 +18,14 @@ from aws_cdk import App
 
 from cdk.assets import PROJECT_ROOT
 from cdk.nag import nag_checks_add
+from cdk.settings import SettingsError
 from cdk.stack import ChoreoStack
+from workflow.deployment import STACK_NAME as STACK_NAME_KEY
+from workflow.deployment import stack_name_of, stack_name_problems
 from workflow.model import CHOREOGRAPHY, Choreography
 
-STACK_NAME = "choreo"
+# The stack's name unless `choreo:stackName` says otherwise.
+STACK_NAME = stack_name_of({})
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 # Set by the CDK CLI when it runs the app; the app then writes where the CLI says.
 OUTDIR_ENV = "CDK_OUTDIR"
@@ -36,12 +40,17 @@ def project_context() -> dict[str, Any]:
 
 def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = None,
               nag: bool = True, choreography: Choreography = CHOREOGRAPHY) -> App:
-    """The app with its one stack, `choreo`, environment-agnostic, built from `choreography`
-    (the model). `context` adds to and overrides cdk.json's; with `nag`, synth fails on any
-    unacknowledged cdk-nag finding."""
+    """The app with its one stack (`choreo` unless `choreo:stackName` names another),
+    environment-agnostic, built from `choreography` (the model). `context` adds to and
+    overrides cdk.json's; with `nag`, synth fails on any unacknowledged cdk-nag finding.
+    Settings that cannot deploy raise `SettingsError`."""
     # Passed as defaults: context the CDK CLI hands over (cdk.json, `-c`) still wins.
     app = App(context={**project_context(), **(context or {})}, outdir=outdir)
-    stack = ChoreoStack(app, STACK_NAME, choreography=choreography,
+    stack_name = stack_name_of({STACK_NAME_KEY: app.node.try_get_context(STACK_NAME_KEY)})
+    problems = stack_name_problems(stack_name, choreography)
+    if problems:
+        raise SettingsError("cannot synthesize a deployable stack:\n  - " + "\n  - ".join(problems))
+    stack = ChoreoStack(app, stack_name, choreography=choreography,
                         description="Order fulfilment choreographed over EventBridge")
     if nag:
         nag_checks_add(app, stack)
@@ -52,7 +61,8 @@ def synth_template(context: dict[str, Any] | None = None, *, nag: bool = True) -
     """The stack's CloudFormation template, synthesized into a scratch directory."""
     with tempfile.TemporaryDirectory(prefix="choreo-synth-") as outdir:
         assembly = build_app(context, outdir=outdir, nag=nag).synth()
-        template: dict[str, Any] = assembly.get_stack_by_name(STACK_NAME).template
+        (stack,) = assembly.stacks
+        template: dict[str, Any] = stack.template
         return template
 
 
@@ -65,9 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     context = dict(item.split("=", 1) for item in arguments.context)
     outdir = None if os.environ.get(OUTDIR_ENV) else str(PROJECT_ROOT / "cdk.out")
-    assembly = build_app(context, outdir=outdir, nag=arguments.nag).synth()
+    try:
+        assembly = build_app(context, outdir=outdir, nag=arguments.nag).synth()
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+    (stack,) = assembly.stacks
     checks = "cdk-nag AwsSolutions checks passed" if arguments.nag else "cdk-nag not run"
-    print(f"synthesized {STACK_NAME} into {assembly.directory} ({checks})", file=sys.stderr)
+    print(f"synthesized {stack.stack_name} into {assembly.directory} ({checks})", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ on the narrowest construct it applies to.
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk.aws_secretsmanager import Secret
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -32,7 +33,9 @@ def nag_checks_add(app: App, stack: ChoreoStack) -> None:
                      "This queue is a Lambda OnFailure destination: the dead-letter queue of "
                      "the function's asynchronous invocations; a dead-letter queue needs none.")
 
-    for function in stack.functions.values():
+    receiver = stack.notifications.receiver
+    functions = [*stack.functions.values(), *([receiver.function] if receiver else [])]
+    for function in functions:
         _acknowledge(function, "L1",
                      "The runtime is pinned on purpose: the dependency layer's wheels are "
                      "resolved for this Python version, so the runtime moves only together "
@@ -45,3 +48,10 @@ def nag_checks_add(app: App, stack: ChoreoStack) -> None:
                          "catalogue and place an order. Input is validated and size-capped, "
                          "prices come from the catalogue, never from the client; customer "
                          "sign-in is outside this reference app.")
+
+    if isinstance(stack.notifications.api_key, Secret):
+        _acknowledge(stack.notifications.api_key, "SMG4",
+                     "The notification API key is shared with the endpoint: rotating it "
+                     "means changing it on both sides at once, which an automatic rotation "
+                     "cannot do for an outside endpoint. Rotate it by hand (docs/deploy.md); "
+                     "the stack's own receiver reads the new value within five minutes.")

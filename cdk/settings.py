@@ -1,17 +1,39 @@
-"""What a deployment may choose, read from CDK context (`cdk synth -c key=value`, or the
-`context` argument of `cdk.app.build_app`). Everything else follows from the model."""
+"""What a deployment may choose, read from CDK context (`cdk deploy -c key=value`, or the
+`context` argument of `cdk.app.build_app`). Everything else follows from the model.
+
+With no settings at all, the app synthesizes what `cdk deploy` can deploy and run: the code
+bundled with its packages, notifications going to the stack's own receiver, the API key
+generated into Secrets Manager. A setting that would give a template that cannot work on AWS
+stops the synth with a message naming it (`SettingsError`); only the embedded AWS, where the
+local runtime runs the handlers with the project's own packages, may skip the bundling.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
-BUNDLE = "choreo:bundle"
-NOTIFICATION_ENDPOINT = "choreo:notificationEndpoint"
-NOTIFICATION_API_KEY = "choreo:notificationApiKey"
-NOTIFICATION_API_KEY_SECRET_NAME = "choreo:notificationApiKeySecretName"
+from workflow.deployment import (
+    BUNDLE,
+    LOCAL,
+    NOTIFICATION_API_KEY_SECRET_NAME,
+    NOTIFICATION_ENDPOINT,
+)
+
+# What settings that no longer exist did, and what replaces them.
+RETIRED = {
+    "choreo:notificationApiKey": (
+        "a literal API key would be readable by anyone who can read the template; name a "
+        f"Secrets Manager secret with {NOTIFICATION_API_KEY_SECRET_NAME}, or leave both unset "
+        "to have a key generated"),
+}
+
+
+class SettingsError(ValueError):
+    """A setting that would synthesize a template that cannot work on AWS."""
 
 
 def _truthy(value: Any) -> bool:
@@ -21,27 +43,45 @@ def _truthy(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    # Off by default so that synth is fast and offline; a deployment turns it on to ship the
-    # handlers' third-party packages in the dependency layer.
-    bundle: bool = False
-    # The local notification receiver; a real deployment points this at its HTTPS endpoint.
-    notification_endpoint: str = "http://127.0.0.1:4567/notifications"
-    notification_api_key: str = "local-notification-key"
-    # When set, the API key is read from this Secrets Manager secret at deploy time and the
-    # key above is not used.
+    # The handlers' third-party packages in the dependency layer. Only local mode turns it
+    # off (its runtime imports the packages from the project's environment).
+    bundle: bool = True
+    # Where notifications go; None: the stack's own receiver (its function URL).
+    notification_endpoint: str | None = None
+    # A Secrets Manager secret holding the API key the endpoint expects; None: the stack
+    # generates one (the endpoint's owner reads it from Secrets Manager).
     notification_api_key_secret_name: str | None = None
+    local: bool = False
 
     @classmethod
     def from_context(cls, scope: Construct) -> Settings:
         node = scope.node
-        defaults = cls()
+        retired = [f"{key} is no longer a setting: {why}" for key, why in RETIRED.items()
+                   if node.try_get_context(key) is not None]
         bundle = node.try_get_context(BUNDLE)
+        endpoint = node.try_get_context(NOTIFICATION_ENDPOINT)
         secret_name = node.try_get_context(NOTIFICATION_API_KEY_SECRET_NAME)
-        return cls(
-            bundle=_truthy(bundle) if bundle is not None else defaults.bundle,
-            notification_endpoint=str(node.try_get_context(NOTIFICATION_ENDPOINT)
-                                      or defaults.notification_endpoint),
-            notification_api_key=str(node.try_get_context(NOTIFICATION_API_KEY)
-                                     or defaults.notification_api_key),
+        settings = cls(
+            bundle=_truthy(bundle) if bundle is not None else cls.bundle,
+            notification_endpoint=str(endpoint) if endpoint else None,
             notification_api_key_secret_name=str(secret_name) if secret_name else None,
+            local=_truthy(node.try_get_context(LOCAL)),
         )
+        problems = retired + settings.problems()
+        if problems:
+            raise SettingsError("cannot synthesize a deployable stack:\n  - "
+                                + "\n  - ".join(problems))
+        return settings
+
+    def problems(self) -> list[str]:
+        found = []
+        if not self.bundle and not self.local:
+            found.append(f"{BUNDLE}=false leaves the dependency layer empty: every function "
+                         "would fail to import its packages on AWS (only local mode, whose "
+                         "runtime brings its own packages, may skip the bundling)")
+        endpoint = self.notification_endpoint
+        if endpoint is not None and not re.fullmatch(r"https://[^/\s]+(/\S*)?", endpoint):
+            found.append(f"{NOTIFICATION_ENDPOINT}={endpoint!r}: EventBridge API destinations "
+                         "call only public https:// endpoints (leave it unset to use the "
+                         "stack's own receiver)")
+        return found

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, SecretValue, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
@@ -28,6 +29,7 @@ from workflow.model import (
     IDEMPOTENCY_TABLE,
     IDEMPOTENCY_WINDOW_ENV,
     Choreography,
+    Function,
     ToQueue,
 )
 
@@ -37,6 +39,25 @@ from workflow.model import (
 def table_env_var(table_id: str) -> str:
     """The environment variable a handler reads a table's name from."""
     return f"{table_id.upper()}_TABLE_NAME"
+
+
+# What the handlers do with a table, and nothing more: a ledger is read and written by
+# conditional puts and updates, alone or in transactions (functions/common/aws.py; a
+# transaction needs the actions of its items); Powertools' idempotency layer also deletes the
+# record of a handler that failed, so that a retry may run it.
+LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+IDEMPOTENCY_ACTIONS = (*LEDGER_ACTIONS, "dynamodb:DeleteItem")
+
+
+def table_actions(function: Function, table_id: str) -> tuple[str, ...]:
+    if table_id == IDEMPOTENCY_TABLE or table_id in function.deletes_from:
+        return IDEMPOTENCY_ACTIONS
+    return LEDGER_ACTIONS
+
+
+def publish_sources(choreography: Choreography, function: Function) -> list[str]:
+    """The CloudEvent sources (the EventBridge `source`) of what a function publishes."""
+    return sorted({choreography.event(name).producer.value for name in function.publishes})
 
 
 class ChoreoStack(Stack):
@@ -69,16 +90,10 @@ class ChoreoStack(Stack):
             self.queues.update(subdomain.queues)
             self.failure_queues.update(subdomain.failure_queues)
 
-        if settings.notification_api_key_secret_name:
-            api_key = SecretValue.secrets_manager(settings.notification_api_key_secret_name)
-        else:
-            # In the template in plain text, which is acceptable only for the local
-            # receiver's well-known key; a real deployment names a secret instead (see
-            # docs/deploy.md).
-            api_key = SecretValue.unsafe_plain_text(settings.notification_api_key)
-        self.notifications = Notifications(self, "Notifications", choreography=choreography,
-                                           endpoint=settings.notification_endpoint,
-                                           api_key=api_key)
+        self.notifications = Notifications(
+            self, "Notifications", choreography=choreography,
+            endpoint=settings.notification_endpoint,
+            api_key_secret_name=settings.notification_api_key_secret_name, code=code, layer=layer)
         self.routes = Routes(
             self, "Routes", choreography=choreography, buses=self.buses.buses,
             queues={queue_id: redriven.queue for queue_id, redriven in self.queues.items()},
@@ -122,14 +137,18 @@ class ChoreoStack(Stack):
             for table_id in function.tables:
                 table = self.tables[table_id]
                 resource.add_environment(table_env_var(table_id), table.table_name)
-                table.grant_read_write_data(resource)
+                table.grant(resource, *table_actions(function, table_id))
             if IDEMPOTENCY_TABLE in function.tables:
                 resource.add_environment(IDEMPOTENCY_WINDOW_ENV,
                                          str(choreography.idempotency_window_seconds))
             if function.publishes_to is not None:
                 bus = self.buses.buses[function.publishes_to]
                 resource.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
-                bus.grant_put_events_to(resource)
+                # Only its own subdomain's events: a function cannot speak for another one.
+                resource.add_to_role_policy(iam.PolicyStatement(
+                    actions=["events:PutEvents"], resources=[bus.event_bus_arn],
+                    conditions={"StringEquals": {"events:source": publish_sources(
+                        choreography, function)}}))
             dead_letter_queue = dead_letter_queues.get(function.id)
             if dead_letter_queue is not None:
                 resource.add_environment("DEAD_LETTER_QUEUE_URL", dead_letter_queue.queue_url)
@@ -175,3 +194,11 @@ class ChoreoStack(Stack):
                    f"The HTTP API served by the {api.function} function")
         output(outputs.NOTIFICATION_ENDPOINT, self.notifications.endpoint,
                "Where the API destinations post notifications")
+        output(outputs.NOTIFICATION_API_KEY_SECRET_ARN, self.notifications.api_key.secret_arn,
+               "The API key the notifications are signed with")
+        receiver = self.notifications.receiver
+        if receiver is not None:
+            spec = choreography.notification_receiver
+            output(outputs.table_name(spec.table.id), receiver.table.table_name, spec.table.summary)
+            output(outputs.function_name(spec.function), receiver.function.function_name,
+                   spec.summary)

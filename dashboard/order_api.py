@@ -109,12 +109,6 @@ class OrderApi:
         answer = self._call("GET", f"/orders/{quote(order_id, safe='')}")
         return answer if isinstance(answer, dict) else {}
 
-    def notifications(self, subject: str) -> list[dict[str, Any]]:
-        """What the local stand-in for the notification endpoint received (local mode only)."""
-        body = self._call("GET", "/notifications", params={"subject": subject})
-        notifications = body.get("notifications") if isinstance(body, dict) else None
-        return [n for n in notifications or [] if isinstance(n, dict)]
-
     def chaos(self) -> dict[str, Any]:
         """The local runtime's chaos knobs; a 404 where there are none (anywhere but local
         mode)."""

@@ -3,6 +3,7 @@ what sits in the dead-letter queues."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from dashboard.models import ObservedEvent, Order, OrderStatus
 from dashboard.order_api import OrderApi, OrderApiError, Problem
 from workflow.dead_letters import DeadLetter
 from workflow.model import CHOREOGRAPHY
-from workflow.outputs import ORDER_API_URL
+from workflow.outputs import NOTIFICATIONS_TABLE_NAME, ORDER_API_URL
 
 
 def order_list(*, status: str | None = None) -> QuerySet[Order]:
@@ -131,15 +132,32 @@ def product_list() -> tuple[list[dict[str, Any]], Problem | None]:
 
 
 def notification_list(*, order_id: str) -> list[dict[str, Any]] | None:
-    """What the notification endpoint received for an order; None where it cannot be asked
-    (only the local stand-in keeps what it receives)."""
-    api = _order_api()
-    if api is None:
+    """What the stack's own notification receiver kept for an order, oldest first; None where
+    it cannot be asked (the stack sends its notifications to an endpoint outside it, or the
+    table cannot be read)."""
+    context = aws.current()
+    outputs = context.outputs_or_none()
+    table_name = outputs.values.get(NOTIFICATIONS_TABLE_NAME) if outputs else None
+    if not table_name:
         return None
+    key = CHOREOGRAPHY.notification_receiver.table.partition_key
     try:
-        return api.notifications(order_id)
-    except OrderApiError:
+        items = context.client("dynamodb").query(
+            TableName=table_name, KeyConditionExpression="#key = :subject",
+            ExpressionAttributeNames={"#key": key},
+            ExpressionAttributeValues={":subject": {"S": order_id}})["Items"]
+    except (BotoCoreError, ClientError):
         return None
+    notifications = []
+    for item in items:
+        try:
+            event = json.loads(item["event"]["S"])
+        except (KeyError, ValueError):
+            continue
+        notifications.append({"receivedAt": item.get("receivedAt", {}).get("S", ""),
+                              "contentType": item.get("contentType", {}).get("S", ""),
+                              "event": event})
+    return sorted(notifications, key=lambda notification: notification["receivedAt"])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from local.config import LocalConfig
 from local.deploy import DeployError, Deployment
 from local.embedded_aws import EmbeddedAwsError, client
 from local.system import LocalSystem, local_system, say
-from workflow.outputs import INVENTORY_TABLE_NAME
+from workflow.outputs import INVENTORY_TABLE_NAME, NOTIFICATION_ENDPOINT
 
 
 def stock_seeded(config: LocalConfig, deployment: Deployment) -> str:
@@ -37,7 +37,7 @@ def banner(system: LocalSystem, dashboard_url: str | None) -> str:
     lines += [f"  Order API          {config.api_url}  (try: curl {config.api_url}/products)",
               f"  Embedded AWS       {config.aws_endpoint}  (region {config.region}, "
               "credentials test/test)",
-              f"  Notifications      {config.notification_endpoint}",
+              f"  Notifications      {system.deployment.outputs.get(NOTIFICATION_ENDPOINT, '-')}",
               f"  Function logs      {config.cache_dir / 'logs'}/", "",
               f"  Stack {config.stack_name} outputs:"]
     width = max(len(key) for key in system.deployment.outputs)

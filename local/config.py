@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workflow.deployment import DEFAULT_STACK_NAME
+
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"  # moto's default account
 
@@ -72,8 +74,7 @@ class LocalConfig:
     api_port: int = 4567
     dashboard_port: int = 8000
     region: str = "us-east-1"
-    stack_name: str = "choreo"
-    notification_api_key: str = "local-notification-key"
+    stack_name: str = DEFAULT_STACK_NAME
     cache_dir: Path = ROOT / ".cache"
     chaos: Chaos = field(default_factory=Chaos)
     # Failed SQS records come back after this many seconds rather than the queue's visibility
@@ -103,9 +104,7 @@ class LocalConfig:
             api_port=_int("CHOREO_API_PORT", 4567),
             dashboard_port=_int("CHOREO_DASHBOARD_PORT", 8000),
             region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            stack_name=os.environ.get("CHOREO_STACK_NAME", "choreo"),
-            notification_api_key=os.environ.get("CHOREO_NOTIFICATION_API_KEY",
-                                                "local-notification-key"),
+            stack_name=os.environ.get("CHOREO_STACK_NAME", DEFAULT_STACK_NAME),
             cache_dir=Path(os.environ.get("CHOREO_CACHE_DIR", str(ROOT / ".cache"))),
             chaos=Chaos.from_environment(),
             retry_delay_seconds=_int("CHOREO_RETRY_DELAY_SECONDS", 2),
@@ -130,10 +129,6 @@ class LocalConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
-
-    @property
-    def notification_endpoint(self) -> str:
-        return f"{self.api_url}/notifications"
 
     @property
     def dashboard_url(self) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from local.config import ACCOUNT_ID, ROOT, LocalConfig
 from local.embedded_aws import client
 from local.template import AdaptedTemplate, Tap, Template, adapt_for_moto, dumps
+from workflow.deployment import BUNDLE, LOCAL, STACK_NAME
 
 log = logging.getLogger("choreo.local")
 
@@ -49,19 +50,29 @@ class Deployment:
         return {"original": self.original, "outputs": self.outputs,
                 "physical_ids": self.physical_ids, "assembly": str(self.assembly),
                 "adapted": {"template": self.adapted.template,
-                            "taps": [dataclasses.asdict(tap) for tap in self.adapted.taps]}}
+                            "taps": [dataclasses.asdict(tap) for tap in self.adapted.taps],
+                            "function_urls": self.adapted.function_urls,
+                            "url_functions": self.adapted.url_functions}}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Deployment:
         adapted = AdaptedTemplate(template=values["adapted"]["template"],
-                                  taps=tuple(Tap(**tap) for tap in values["adapted"]["taps"]))
+                                  taps=tuple(Tap(**tap) for tap in values["adapted"]["taps"]),
+                                  function_urls=values["adapted"]["function_urls"],
+                                  url_functions=values["adapted"]["url_functions"])
         return cls(original=values["original"], adapted=adapted, outputs=values["outputs"],
                    physical_ids=values["physical_ids"], assembly=Path(values["assembly"]))
 
 
 def synth_context(config: LocalConfig) -> dict[str, str]:
-    return {"choreo:notificationEndpoint": config.notification_endpoint,
-            "choreo:notificationApiKey": config.notification_api_key}
+    """The settings of the local template: what `make deploy` deploys, but for the stack's
+    name and the dependency layer, which the local runtime does not need (it runs the
+    handlers with the project's own packages), so synth needs no network."""
+    return {STACK_NAME: config.stack_name, LOCAL: "true", BUNDLE: "false"}
+
+
+def template_path(assembly: Path, stack_name: str) -> Path:
+    return assembly / f"{stack_name}.template.json"
 
 
 def _inputs_hash(context: dict[str, str]) -> str:
@@ -81,7 +92,7 @@ def synthesize(config: LocalConfig, progress: Progress = print) -> Path:
     Node runtime needs ~1 GB while it works; the running system should not keep it)."""
     context = synth_context(config)
     assembly = config.cache_dir / "synth" / _inputs_hash(context)
-    if (assembly / "choreo.template.json").exists():
+    if template_path(assembly, config.stack_name).exists():
         progress(f"CDK template unchanged since the last run: reusing {assembly}")
         return assembly
     progress("synthesizing the CDK app (first run or sources changed, ~10 s)")
@@ -95,7 +106,7 @@ def synthesize(config: LocalConfig, progress: Progress = print) -> Path:
     for key, value in context.items():
         command += ["-c", f"{key}={value}"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if result.returncode != 0 or not (assembly / "choreo.template.json").exists():
+    if result.returncode != 0 or not template_path(assembly, config.stack_name).exists():
         raise DeployError(f"cdk synth failed:\n{result.stderr[-3000:]}")
     for stale in assembly.parent.iterdir():  # keep the cache to the newest few
         if stale != assembly and stale.stat().st_mtime < time.time() - 7 * 86400:
@@ -112,7 +123,7 @@ def _resolve_placeholders(text: str, region: str) -> str:
 def publish_assets(config: LocalConfig, assembly: Path) -> int:
     """What `cdk deploy` does with file assets: zip and upload them to the bootstrap bucket."""
     s3 = client(config, "s3")
-    manifest_path = assembly / "choreo.assets.json"
+    manifest_path = assembly / f"{config.stack_name}.assets.json"
     if not manifest_path.exists():
         return 0
     manifest = json.loads(manifest_path.read_text())
@@ -143,9 +154,11 @@ def deploy(config: LocalConfig, progress: Progress = print) -> Deployment:
 
 
 def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = print) -> Deployment:
-    """Deploy a synthesized cloud assembly (its `choreo` stack) into the embedded AWS."""
-    original: Template = json.loads((assembly / "choreo.template.json").read_text())
-    adapted = adapt_for_moto(original, api_url=config.api_url)
+    """Deploy a synthesized cloud assembly (its stack of `config.stack_name`) into the
+    embedded AWS."""
+    original: Template = json.loads(template_path(assembly, config.stack_name).read_text())
+    secrets = _create_secrets(config, original)
+    adapted = adapt_for_moto(original, api_url=config.api_url, provided=secrets)
     progress(f"publishing assets: {publish_assets(config, assembly)} uploaded")
     client(config, "ssm").put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="30",
                                         Type="String", Overwrite=True)
@@ -167,12 +180,35 @@ def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = pr
     resources = cloudformation.describe_stack_resources(StackName=config.stack_name)
     physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                     for r in resources["StackResources"] if r.get("PhysicalResourceId")}
+    physical_ids.update(secrets)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     progress(f"stack {config.stack_name} created in {time.monotonic() - started:.1f}s: "
              f"{len(physical_ids)} resources")
     _apply_time_to_live(config, original, physical_ids)
     return Deployment(original=original, adapted=adapted, outputs=outputs,
                       physical_ids=physical_ids, assembly=assembly)
+
+
+def _create_secrets(config: LocalConfig, template: Template) -> dict[str, str]:
+    """What CloudFormation does with an `AWS::SecretsManager::Secret` (moto's does not model
+    it): a secret named after the stack, its value generated as the template asks. Returns
+    each secret's ARN by logical id."""
+    secretsmanager = client(config, "secretsmanager")
+    arns = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::SecretsManager::Secret":
+            continue
+        properties = resource.get("Properties", {})
+        generate = properties.get("GenerateSecretString", {})
+        value = properties.get("SecretString") or secretsmanager.get_random_password(
+            PasswordLength=int(generate.get("PasswordLength", 32)),
+            ExcludePunctuation=bool(generate.get("ExcludePunctuation", False)),
+            IncludeSpace=bool(generate.get("IncludeSpace", True)))["RandomPassword"]
+        name = properties.get("Name") or f"{config.stack_name}-{logical_id}"
+        arns[logical_id] = secretsmanager.create_secret(
+            Name=name, SecretString=value,
+            Description=properties.get("Description", ""))["ARN"]
+    return arns
 
 
 def _apply_time_to_live(config: LocalConfig, template: Template,

@@ -1,9 +1,8 @@
 """The local HTTP front: what API Gateway (HTTP API, payload format 2.0) does for the order
-function, plus a stand-in for the outside notification endpoint the API destination calls.
+function, and what Lambda function URLs do for the functions that have one.
 
-- `/notifications` accepts a CloudEvent (`application/cloudevents+json`) with the right API
-  key (else 401), rejects a malformed body (400), and keeps what it received, newest last
-  (`GET /notifications?subject=<orderId>` lists them).
+- `/_lambda-url/<function logical id>/...` is that function's URL (local.template says why
+  there): any method and path below it, handed to the function as a function URL event.
 - `/_local/chaos` shows (GET) and switches (PUT, JSON) the chaos knobs of the runtime;
   `/_local/stats` counts what the runtime delivered and injected.
 - Anything else is matched against the HTTP API's route keys, turned into an API Gateway v2
@@ -25,7 +24,6 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local.config import ACCOUNT_ID, Chaos, ChaosControl
 from local.lambda_runtime import FunctionWorker
-from workflow.envelope import InvalidEvent, parse_cloudevent
+from local.template import FUNCTION_URL_PATH
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -108,36 +106,27 @@ class ApiRoute:
         return found.groupdict() if found else None
 
 
-class NotificationInbox:
-    def __init__(self, *, api_key_header: str, api_key: str, keep: int = 5000) -> None:
-        self.api_key_header = api_key_header.lower()
-        self.api_key = api_key
-        self.received: deque[dict[str, Any]] = deque(maxlen=keep)
-        self.lock = threading.Lock()
-
-    def accept(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        if headers.get(self.api_key_header) != self.api_key:
-            return 401, {"title": "Unauthorized", "status": 401,
-                         "detail": f"missing or wrong {self.api_key_header}"}
-        try:
-            event = parse_cloudevent(body)
-        except InvalidEvent as error:
-            return 400, {"title": "Malformed notification", "status": 400, "detail": str(error)}
-        with self.lock:
-            self.received.append({"receivedAt": datetime.now(UTC).isoformat(),
-                                  "contentType": headers.get("content-type", ""),
-                                  "event": event.to_dict()})
-        return 202, {"status": "accepted", "id": event.id}
-
-    def list(self, subject: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            return [n for n in self.received if subject is None or n["event"]["subject"] == subject]
-
-
 def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, str],
                       body: bytes, route: ApiRoute, path_parameters: dict[str, str],
                       source_ip: str, api_id: str, host: str) -> dict[str, Any]:
     """The API Gateway HTTP API payload 2.0 (see AWS's sample `apiGatewayProxyV2Event.json`)."""
+    return _http_event(method=method, path=path, query=query, headers=headers, body=body,
+                       route_key=route.route_key, path_parameters=path_parameters,
+                       source_ip=source_ip, api_id=api_id, host=host, account_id=ACCOUNT_ID)
+
+
+def function_url_event(*, method: str, path: str, query: str, headers: dict[str, str],
+                       body: bytes, source_ip: str, url_id: str, host: str) -> dict[str, Any]:
+    """A function URL's event: payload 2.0 with the `$default` route and an anonymous
+    caller (see AWS's sample `lambdaFunctionUrlEvent.json`)."""
+    return _http_event(method=method, path=path, query=query, headers=headers, body=body,
+                       route_key="$default", path_parameters={}, source_ip=source_ip,
+                       api_id=url_id, host=host, account_id="anonymous")
+
+
+def _http_event(*, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+                route_key: str, path_parameters: dict[str, str], source_ip: str, api_id: str,
+                host: str, account_id: str) -> dict[str, Any]:
     now = time.time()
     text: str | None = None
     is_base64 = False
@@ -152,16 +141,16 @@ def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, 
             else value
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": route.route_key,
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
         "headers": headers,
         "requestContext": {
-            "accountId": ACCOUNT_ID, "apiId": api_id, "domainName": host,
+            "accountId": account_id, "apiId": api_id, "domainName": host,
             "domainPrefix": host.split(".")[0],
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                      "sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
-            "requestId": uuid.uuid4().hex[:16], "routeKey": route.route_key, "stage": "$default",
+            "requestId": uuid.uuid4().hex[:16], "routeKey": route_key, "stage": "$default",
             "time": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now * 1000),
         },
@@ -180,14 +169,14 @@ def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, 
 
 class HttpFront:
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
-                 workers: dict[str, FunctionWorker], inbox: NotificationInbox,
-                 chaos: ChaosControl, stats: Callable[[], dict[str, Any]],
-                 admission: Admission | None = None, api_id: str = "local") -> None:
+                 workers: dict[str, FunctionWorker], chaos: ChaosControl,
+                 stats: Callable[[], dict[str, Any]], admission: Admission | None = None,
+                 function_urls: dict[str, str] | None = None, api_id: str = "local") -> None:
         self.routes = routes
+        self.function_urls = function_urls or {}
         self.admission = admission or Admission()
         self.refused = {429: 0, 503: 0}
         self.workers = workers
-        self.inbox = inbox
         self.chaos = chaos
         self.stats = stats
         self.api_id = api_id
@@ -219,8 +208,8 @@ class HttpFront:
                 body = self.rfile.read(length) if length else b""
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 url = urlsplit(self.path)
-                if url.path.rstrip("/") == "/notifications":
-                    front.notifications(self, url.query, headers, body)
+                if url.path.startswith(FUNCTION_URL_PATH):
+                    front.function_url(self, url.path, url.query, headers, body)
                     return
                 if url.path.rstrip("/") == "/_local/chaos":
                     front.chaos_knobs(self, body)
@@ -244,17 +233,19 @@ class HttpFront:
         self.server.shutdown()
         self.server.server_close()
 
-    def notifications(self, request: Any, query: str, headers: dict[str, str],
-                      body: bytes) -> None:
-        if request.command == "GET":
-            subject = dict(parse_qsl(query)).get("subject")
-            request._json(200, {"notifications": self.inbox.list(subject)})
-        elif request.command == "POST":
-            status, answer = self.inbox.accept(headers, body)
-            request._json(status, answer, "application/json" if status < 300
-                          else "application/problem+json")
-        else:
-            request._json(405, {"message": "Method Not Allowed"})
+    def function_url(self, request: Any, path: str, query: str, headers: dict[str, str],
+                     body: bytes) -> None:
+        prefix = next((prefix for prefix in self.function_urls
+                       if path.startswith(prefix) or path == prefix.rstrip("/")), None)
+        if prefix is None:
+            request._json(404, {"message": "Not Found"})
+            return
+        url_id = prefix.strip("/").rsplit("/", 1)[-1].lower()
+        event = function_url_event(
+            method=request.command, path="/" + path[len(prefix):].lstrip("/"), query=query,
+            headers=headers, body=body, source_ip=request.client_address[0], url_id=url_id,
+            host=headers.get("host", "localhost"))
+        self._invoke(request, self.function_urls[prefix], event, request_id_header="x-amzn-RequestId")
 
     def chaos_knobs(self, request: Any, body: bytes) -> None:
         if request.command == "PUT":
@@ -298,7 +289,12 @@ class HttpFront:
             method=request.command, path=path, query=query, headers=headers, body=body,
             route=route, path_parameters=parameters, source_ip=request.client_address[0],
             api_id=self.api_id, host=headers.get("host", "localhost"))
-        result = self.workers[route.function_name].invoke(event)
+        self._invoke(request, route.function_name, event, request_id_header="apigw-requestid")
+
+    def _invoke(self, request: Any, function_name: str, event: dict[str, Any], *,
+                request_id_header: str) -> None:
+        """Hand `event` to the function and its answer (payload format 2.0) to the client."""
+        result = self.workers[function_name].invoke(event)
         response = result.payload
         if result.failed or not isinstance(response, dict) or "statusCode" not in response:
             request._json(500, {"message": "Internal Server Error"})
@@ -308,6 +304,7 @@ class HttpFront:
             else response_body.encode()
         response_headers = {name: str(value) for name, value in
                             (response.get("headers") or {}).items()}
-        response_headers.setdefault("Content-Type", "application/json")
-        response_headers["apigw-requestid"] = event["requestContext"]["requestId"]
+        if not any(name.lower() == "content-type" for name in response_headers):
+            response_headers["Content-Type"] = "application/json"
+        response_headers[request_id_header] = event["requestContext"]["requestId"]
         request._respond(int(response["statusCode"]), raw, response_headers)

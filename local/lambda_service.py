@@ -40,7 +40,8 @@ class LambdaService:
             deployment = Deployment.from_dict(request["deployment"])
             sqs = InProcessSqs(account_id=ACCOUNT_ID, region=config.region)
             topology = read_topology(deployment, config, sqs=sqs,
-                                     lambda_client=client(config, "lambda"))
+                                     lambda_client=client(config, "lambda"),
+                                     secrets=client(config, "secretsmanager"))
             runtime = LocalRuntime(config=config, topology=topology, sqs=sqs)
             runtime.warm()
             runtime.start()

@@ -3,7 +3,9 @@ the handlers, wired from the deployed template rather than from a second descrip
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 from local.config import ACCOUNT_ID, ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
-from local.http_front import Admission, ApiRoute, HttpFront, NotificationInbox, TokenBucket
+from local.http_front import Admission, ApiRoute, HttpFront, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
 from local.targets import (
     ApiDestinationCaller,
@@ -21,7 +23,7 @@ from local.targets import (
     TapPoller,
     TapStats,
 )
-from local.template import Template
+from local.template import Template, function_url_path
 from workflow.model import IDEMPOTENCY_WINDOW_ENV
 
 log = logging.getLogger("choreo.local")
@@ -52,7 +54,7 @@ class Topology:
     async_taps: list[AsyncInvokeTap]
     api_destination_taps: list[ApiDestinationTap]
     routes: list[ApiRoute]
-    notification_api_key: tuple[str, str]  # header name, value
+    function_urls: dict[str, str] = field(default_factory=dict)  # function name by front path
     throttle: tuple[float, int] | None = None  # the API stage's rate and burst limits
     queue_urls: dict[str, str] = field(default_factory=dict)  # by logical id
 
@@ -64,8 +66,28 @@ def _local_environment(config: LocalConfig, deployed: dict[str, str]) -> dict[st
     return deployed
 
 
+_DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<secret>[^:}]+(?::[^:}]+){0,6}?)"
+                             r":SecretString:(?P<json_key>[^:}]*):[^:}]*:[^:}]*\}\}")
+
+
+def _secret_resolve(value: Any, *, physical_ids: dict[str, str], secrets: Any) -> str:
+    """A template value that names a secret's value dynamically (`{{resolve:secretsmanager:
+    ...}}`, what CloudFormation resolves at deploy time), resolved as CloudFormation would."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        value = separator.join(part if isinstance(part, str) else physical_ids[_logical_id(part)]
+                               for part in parts)
+    if not isinstance(value, str):
+        raise ValueError(f"cannot resolve {value!r}")
+    found = _DYNAMIC_SECRET.fullmatch(value)
+    if found is None:
+        return value
+    secret = secrets.get_secret_value(SecretId=found["secret"])["SecretString"]
+    return str(json.loads(secret)[found["json_key"]]) if found["json_key"] else str(secret)
+
+
 def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
-                  lambda_client: Any) -> Topology:
+                  lambda_client: Any, secrets: Any) -> Topology:
     template = deployment.original
     ids = deployment.physical_ids
 
@@ -104,7 +126,6 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
                       for p in _resources(template, "AWS::Lambda::EventInvokeConfig").values()}
     connections = _resources(template, "AWS::Events::Connection")
     destinations = _resources(template, "AWS::Events::ApiDestination")
-    api_key = ("x-api-key", config.notification_api_key)
     async_taps, api_destination_taps = [], []
     for tap in deployment.adapted.taps:
         target = tap.target
@@ -120,16 +141,19 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
                 if on_failure else None))
             continue
         destination = destinations[tap.target_logical_id]
-        connection = connections.get(_logical_id(destination["ConnectionArn"]), {})
-        key_auth = connection.get("AuthParameters", {}).get("ApiKeyAuthParameters", {})
-        if isinstance(key_auth.get("ApiKeyName"), str) and isinstance(key_auth.get("ApiKeyValue"), str):
-            api_key = (key_auth["ApiKeyName"], key_auth["ApiKeyValue"])
+        connection = connections[_logical_id(destination["ConnectionArn"])]
         headers = dict(target.get("HttpParameters", {}).get("HeaderParameters", {}))
-        headers[api_key[0]] = api_key[1]
+        key_auth = connection.get("AuthParameters", {}).get("ApiKeyAuthParameters")
+        if key_auth:
+            headers[key_auth["ApiKeyName"]] = _secret_resolve(
+                key_auth["ApiKeyValue"], physical_ids=ids, secrets=secrets)
+        endpoint = destination["InvocationEndpoint"]
+        if not isinstance(endpoint, str):  # a function URL of the stack
+            endpoint = deployment.adapted.function_urls[_logical_id(endpoint)]
         dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
         api_destination_taps.append(ApiDestinationTap(
             queue_url=queue_urls[tap.queue_logical_id],
-            endpoint=destination["InvocationEndpoint"],
+            endpoint=endpoint,
             method=destination.get("HttpMethod", "POST"), headers=headers,
             input_path=target.get("InputPath"),
             maximum_retry_attempts=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
@@ -153,9 +177,11 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
         if "ThrottlingRateLimit" in settings:
             throttle = (float(settings["ThrottlingRateLimit"]),
                         int(settings.get("ThrottlingBurstLimit", settings["ThrottlingRateLimit"])))
+    function_urls = {function_url_path(function_id): functions[function_id].name
+                     for function_id in deployment.adapted.url_functions.values()}
     return Topology(functions=functions, mappings=mappings, async_taps=async_taps,
                     api_destination_taps=api_destination_taps, routes=routes,
-                    notification_api_key=api_key, queue_urls=queue_urls, throttle=throttle)
+                    function_urls=function_urls, queue_urls=queue_urls, throttle=throttle)
 
 
 @dataclass
@@ -195,15 +221,14 @@ class LocalRuntime:
         for destination in topology.api_destination_taps:
             self.threads.append(ApiDestinationCaller(tap=destination, sqs=sqs,
                                                      stop=self.stop_event, stats=self.stats.taps))
-        header, key = topology.notification_api_key
-        self.inbox = NotificationInbox(api_key_header=header, api_key=key)
         self.sqs = sqs
         self.worked_queues = [mapping.queue_url for mapping in topology.mappings] + \
             [tap.queue_url for tap in topology.async_taps]
         throttle = TokenBucket(rate=topology.throttle[0], burst=topology.throttle[1]) \
             if topology.throttle else None
         self.front = HttpFront(host=config.host, port=config.api_port, routes=topology.routes,
-                               workers=self.workers, inbox=self.inbox, chaos=self.chaos,
+                               function_urls=topology.function_urls,
+                               workers=self.workers, chaos=self.chaos,
                                stats=self.stats_summary, admission=Admission(
                                    throttle=throttle, behind=self.behind,
                                    behind_after_seconds=config.behind_after_seconds))

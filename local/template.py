@@ -11,6 +11,11 @@ pinned by tests/local/test_template.py:
 - Resource types moto's CloudFormation does not model (the HTTP API, the API destination and
   its connection) are left out, with whatever refers to them; the local HTTP front and the
   runtime read them from the original template.
+- A function URL (`AWS::Lambda::Url`, which moto's CloudFormation does not model) becomes a
+  path of the local HTTP front, `{api_url}/_lambda-url/<function logical id>/`, wherever the
+  template uses it; the front serves it with the function URL's event shape.
+- A Secrets Manager secret (not modelled either) is created before the stack by
+  `local.deploy`, which passes its ARN in; references to it become that ARN.
 - `Ref` to an `AWS::Events::EventBus` becomes the bus's name, which is what it means.
 - `OrderApiUrl` becomes the local HTTP front's URL.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workflow.model import CHOREOGRAPHY
@@ -28,7 +33,14 @@ from workflow.outputs import http_api_url
 Template = dict[str, Any]
 
 UNSUPPORTED_TYPES = ("AWS::ApiGatewayV2::", "AWS::Events::Connection",
-                     "AWS::Events::ApiDestination", "AWS::SecretsManager::Secret")
+                     "AWS::Events::ApiDestination", "AWS::SecretsManager::Secret",
+                     "AWS::Lambda::Url")
+# Where the local front serves a function's URL.
+FUNCTION_URL_PATH = "/_lambda-url/"
+
+
+def function_url_path(function_logical_id: str) -> str:
+    return f"{FUNCTION_URL_PATH}{function_logical_id}/"
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,10 @@ class Tap:
 class AdaptedTemplate:
     template: Template
     taps: tuple[Tap, ...]
+    # The local front's URL of each function URL, by the logical id of the AWS::Lambda::Url,
+    # and the logical id of the function it serves.
+    function_urls: dict[str, str] = field(default_factory=dict)
+    url_functions: dict[str, str] = field(default_factory=dict)
 
 
 def _getatt_target(value: Any) -> str | None:
@@ -72,20 +88,46 @@ def _refers_to(value: Any, logical_ids: set[str]) -> bool:
     return False
 
 
-def _replace_bus_refs(value: Any, bus_names: dict[str, Any]) -> Any:
+def _replace_refs(value: Any, values: dict[str, Any]) -> Any:
+    """`value` with each `Ref` to one of `values`' logical ids replaced by its value."""
     if isinstance(value, dict):
-        if len(value) == 1 and value.get("Ref") in bus_names:
-            return bus_names[value["Ref"]]
-        return {key: _replace_bus_refs(item, bus_names) for key, item in value.items()}
+        if len(value) == 1 and value.get("Ref") in values:
+            return values[value["Ref"]]
+        return {key: _replace_refs(item, values) for key, item in value.items()}
     if isinstance(value, list):
-        return [_replace_bus_refs(item, bus_names) for item in value]
+        return [_replace_refs(item, values) for item in value]
     return value
 
 
-def adapt_for_moto(original: Template, *, api_url: str) -> AdaptedTemplate:
+def _replace_getatts(value: Any, values: dict[tuple[str, str], Any]) -> Any:
+    """`value` with each `Fn::GetAtt` of one of `values`' (logical id, attribute) replaced."""
+    if isinstance(value, dict):
+        getatt = value.get("Fn::GetAtt")
+        if len(value) == 1 and isinstance(getatt, list) and tuple(getatt) in values:
+            return values[(getatt[0], getatt[1])]
+        return {key: _replace_getatts(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_getatts(item, values) for item in value]
+    return value
+
+
+def adapt_for_moto(original: Template, *, api_url: str,
+                   provided: dict[str, str] | None = None) -> AdaptedTemplate:
+    """`original` as moto can deploy it. `provided` maps the logical ids of resources created
+    outside the stack (the secrets) to their ARNs."""
     template = copy.deepcopy(original)
-    resources: dict[str, Any] = template["Resources"]
+    resources: dict[str, Any] = _replace_refs(template["Resources"], provided or {})
+    template["Resources"] = resources
     types = {logical_id: resource["Type"] for logical_id, resource in resources.items()}
+
+    url_functions = {logical_id: str(_getatt_target(resource["Properties"]["TargetFunctionArn"]))
+                     for logical_id, resource in resources.items()
+                     if resource["Type"] == "AWS::Lambda::Url"}
+    function_urls = {logical_id: f"{api_url}{function_url_path(function_id)}"
+                     for logical_id, function_id in url_functions.items()}
+    url_values = {(logical_id, "FunctionUrl"): url for logical_id, url in function_urls.items()}
+    resources = _replace_getatts(resources, url_values)
+    template["Resources"] = resources
 
     taps: list[Tap] = []
     for rule_id, rule in list(resources.items()):
@@ -128,9 +170,11 @@ def adapt_for_moto(original: Template, *, api_url: str) -> AdaptedTemplate:
     bus_names = {logical_id: resource["Properties"]["Name"]
                  for logical_id, resource in resources.items()
                  if resource["Type"] == "AWS::Events::EventBus"}
-    template["Resources"] = _replace_bus_refs(resources, bus_names)
+    template["Resources"] = _replace_refs(resources, bus_names)
 
-    outputs: dict[str, Any] = template.get("Outputs", {})
+    outputs: dict[str, Any] = _replace_getatts(_replace_refs(template.get("Outputs", {}),
+                                                             provided or {}), url_values)
+    template["Outputs"] = outputs
     # The local front serves every HTTP API of the model.
     http_api_urls = {http_api_url(api) for api in CHOREOGRAPHY.http_apis}
     for key, output in list(outputs.items()):
@@ -139,8 +183,9 @@ def adapt_for_moto(original: Template, *, api_url: str) -> AdaptedTemplate:
         elif _refers_to(output, dropped):
             outputs.pop(key)
         else:
-            outputs[key] = _replace_bus_refs(output, bus_names)
-    return AdaptedTemplate(template=template, taps=tuple(taps))
+            outputs[key] = _replace_refs(output, bus_names)
+    return AdaptedTemplate(template=template, taps=tuple(taps), function_urls=function_urls,
+                           url_functions=url_functions)
 
 
 def dumps(template: Template) -> str:

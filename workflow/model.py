@@ -67,6 +67,8 @@ class Function:
     handler: str
     summary: str
     tables: tuple[str, ...] = ()
+    # Of its tables, those it deletes items from (beyond its idempotency records).
+    deletes_from: tuple[str, ...] = ()
     publishes_to: Bus | None = None
     publishes: tuple[str, ...] = ()  # the event types it announces
     timeout_seconds: int = 10
@@ -247,14 +249,37 @@ class HttpApi:
 
 @dataclass(frozen=True)
 class Table:
-    """A DynamoDB table, keyed on one string attribute: `pk` for the subdomains' ledgers,
-    `id` for Powertools' idempotency records (its persistence layer's default)."""
+    """A DynamoDB table, keyed on a string attribute: `pk` for the subdomains' ledgers,
+    `id` for Powertools' idempotency records (its persistence layer's default); a second
+    string attribute sorts the items of one key where a table keeps several."""
 
     id: str
     subdomain: Subdomain | None
     summary: str
     ttl_attribute: str | None = None
     partition_key: str = "pk"
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class NotificationReceiver:
+    """The notification endpoint a deployment gets when it names none of its own.
+
+    The routes' notifications go to the world outside, through an EventBridge API destination,
+    which calls only public `https://` endpoints. So that a deployment with no settings works
+    end to end, the stack brings its own: a function behind its own URL (public HTTPS) that
+    checks the API key the connection signs with and keeps each notification, by order, in
+    a table where the dashboard finds it. It stands in for the outside world, so it belongs
+    to no subdomain and is drawn as the outside world."""
+
+    function: str = "NotificationReceiver"
+    handler: str = "functions.notifications.receiver.lambda_handler"
+    summary: str = "Receives the notifications and keeps them, by order, for two weeks."
+    table: Table = Table("Notifications", None,
+                         "What the notification endpoint received, by order (subject).",
+                         ttl_attribute="expiresAt", partition_key="subject", sort_key="id")
+    timeout_seconds: int = 10
+    memory_mb: int = 256
 
 
 @dataclass(frozen=True)
@@ -282,6 +307,7 @@ class Choreography:
     # and cannot compute one from the event, so a route to a FIFO queue is one rule per
     # partition (see cdk/constructs/routes.py): more partitions, more parallelism, more rules.
     partitions: int = 4
+    notification_receiver: NotificationReceiver = NotificationReceiver()
 
     def partition_of(self, subject: str) -> str:
         """The partition of an order's events: a stable hash of the order id (the subject)."""
@@ -396,7 +422,8 @@ CHOREOGRAPHY = Choreography(
     functions=(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
                  "Order HTTP API: catalogue, place an order, order status.",
-                 tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",)),
+                 tables=("Orders",), deletes_from=("Orders",), publishes_to=Bus.GLOBAL,
+                 publishes=("order.placed",)),
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
                  "Keeps each order's status from the events that end it.",
                  tables=("Orders", IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,

@@ -15,6 +15,7 @@ from workflow.model import CHOREOGRAPHY, INVENTORY_TABLE, ORDER_API, Bus, Choreo
 OBSERVABILITY_QUEUE_URL = "ObservabilityQueueUrl"
 OBSERVABILITY_LOG_GROUP_NAME = "ObservabilityLogGroupName"
 NOTIFICATION_ENDPOINT = "NotificationEndpoint"
+NOTIFICATION_API_KEY_SECRET_ARN = "NotificationApiKeySecretArn"
 
 _DEAD_LETTERS = "DeadLetterQueueUrl"
 RULE_TARGET = "RuleTarget"
@@ -56,6 +57,8 @@ ORDER_API_URL = http_api_url(CHOREOGRAPHY.http_api(ORDER_API))
 """where orders are placed and read (the dashboard's form, the load generator)"""
 INVENTORY_TABLE_NAME = table_name(INVENTORY_TABLE)
 """where stock is kept (seeding and topping up)"""
+NOTIFICATIONS_TABLE_NAME = table_name(CHOREOGRAPHY.notification_receiver.table.id)
+"""what the stack's own notification receiver kept (absent when notifications go elsewhere)"""
 
 
 @dataclass(frozen=True)

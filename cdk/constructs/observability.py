@@ -82,19 +82,23 @@ class Observability(Construct):
                 targets=rule_targets)
             rule.override_logical_id(f"Observe{bus.value.title()}Bus")
             self.rules[bus] = rule
-            # (the dead-letter queue accepts every rule of the buses: see the stack)
-            self.queue.add_to_resource_policy(iam.PolicyStatement(
-                sid=f"Observe{bus.value.title()}Bus",
-                principals=[EVENTS_PRINCIPAL], actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}}))
+        # One statement for the observing rules, however many buses (the dead-letter queue
+        # accepts every rule of the buses: see the stack).
+        self.queue.add_to_resource_policy(iam.PolicyStatement(
+            sid="ObservingRules", principals=[EVENTS_PRINCIPAL], actions=["sqs:SendMessage"],
+            resources=[self.queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": [rule.attr_arn
+                                                        for rule in self.rules.values()]}}))
 
-        # What targets.CloudWatchLogGroup would write through a custom resource.
+        # What targets.CloudWatchLogGroup would write through a custom resource, narrowed to
+        # the one rule that logs (EventBridge's documented policy for a log group target).
+        # Each such policy counts against CloudWatch Logs' quota of ten per account and region.
         self.log_group_policy = logs.ResourcePolicy(
             self, "LogGroupPolicy",
             resource_policy_name=f"{stack.stack_name}-observability-events",
             policy_statements=[iam.PolicyStatement(
                 principals=[EVENTS_PRINCIPAL, iam.ServicePrincipal("delivery.logs.amazonaws.com")],
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn])])
+                resources=[self.log_group.log_group_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": self.rules[logged_bus].attr_arn}})])
         logical_id_set(self.log_group_policy, "ObservabilityLogGroupPolicy")

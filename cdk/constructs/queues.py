@@ -3,7 +3,7 @@ dead-letter queue or itself a dead-letter queue."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -51,12 +51,14 @@ class RedrivenQueue(Construct):
                  logical_id: str, fifo: bool, max_receive_count: int,
                  visibility_timeout: Duration | None = None) -> None:
         super().__init__(scope, construct_id)
+        # Named after the stack (cdk.settings.physical_names), so stacks share a region.
+        base = f"{Stack.of(self).stack_name}-{name}" if name else None
         self.dead_letter_queue = dead_letter_queue(
             self, "DeadLetterQueue", logical_id=f"{logical_id}DeadLetterQueue",
-            queue_name=queue_name(f"{name}-dlq", fifo=fifo) if name else None, fifo=fifo)
+            queue_name=queue_name(f"{base}-dlq", fifo=fifo) if base else None, fifo=fifo)
         self.queue = secure_queue(
             self, "Queue", logical_id=f"{logical_id}Queue",
-            queue_name=queue_name(name, fifo=fifo) if name else None, fifo=fifo,
+            queue_name=queue_name(base, fifo=fifo) if base else None, fifo=fifo,
             # Identical deliveries within SQS's five-minute window collapse into one; the
             # consumers are idempotent anyway, so this only saves work.
             content_based_deduplication=True if fifo else None,

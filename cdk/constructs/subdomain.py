@@ -58,6 +58,40 @@ class _AccessLogSettings:
         return self._format
 
 
+def function_create(scope: Construct, function_id: str, *, handler: str, summary: str,
+                    service: str, timeout_seconds: int, memory_mb: int, code: lambda_.Code,
+                    layer: lambda_.ILayerVersion) -> lambda_.Function:
+    """A function as every function here is made: the project's code and dependency layer,
+    its own log group, and its own role that may write only there."""
+    scope = Construct(scope, f"{function_id}Function")
+    log_group = logs.LogGroup(scope, "LogGroup", retention=LOG_RETENTION,
+                              removal_policy=REMOVAL_POLICY)
+    # Its own role rather than the default one with AWS's managed basic-execution policy:
+    # that policy lets a function write to every log group in the account.
+    role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                    description=f"The {function_id} function")
+    log_group.grant_write(role)
+    resource = lambda_.Function(
+        scope, "Function",
+        description=summary,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        code=code,
+        layers=[layer],
+        timeout=Duration.seconds(timeout_seconds),
+        memory_size=memory_mb,
+        role=role,
+        log_group=log_group,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        },
+    )
+    logical_id_set(resource, f"{function_id}Function")
+    return resource
+
+
 class SubdomainServices(Construct):
     """A subdomain's resources, as the model declares them: every subdomain of the model is
     one of these, so a subdomain added to the model needs no construct of its own."""
@@ -90,33 +124,10 @@ class SubdomainServices(Construct):
 
     def _function(self, function: Function, *, code: lambda_.Code,
                   layer: lambda_.ILayerVersion) -> lambda_.Function:
-        scope = Construct(self, f"{function.id}Function")
-        log_group = logs.LogGroup(scope, "LogGroup", retention=LOG_RETENTION,
-                                  removal_policy=REMOVAL_POLICY)
-        # Its own role rather than the default one with AWS's managed basic-execution policy:
-        # that policy lets a function write to every log group in the account.
-        role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"The {function.id} function")
-        log_group.grant_write(role)
-        resource = lambda_.Function(
-            scope, "Function",
-            description=function.summary,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=function.handler,
-            code=code,
-            layers=[layer],
-            timeout=Duration.seconds(function.timeout_seconds),
-            memory_size=function.memory_mb,
-            role=role,
-            log_group=log_group,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": self.subdomain.value,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
-        )
-        logical_id_set(resource, f"{function.id}Function")
-        return resource
+        return function_create(self, function.id, handler=function.handler,
+                               summary=function.summary, service=self.subdomain.value,
+                               timeout_seconds=function.timeout_seconds,
+                               memory_mb=function.memory_mb, code=code, layer=layer)
 
     def _failure_queue(self, function_id: str, target: ToFunction) -> sqs.Queue:
         """Where Lambda sends an event it gave up invoking the function with."""

@@ -15,6 +15,8 @@ def table_create(scope: Construct, table: Table) -> dynamodb.Table:
         scope, table.id,
         partition_key=dynamodb.Attribute(name=table.partition_key,
                                          type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=table.sort_key, type=dynamodb.AttributeType.STRING)
+        if table.sort_key else None,
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         time_to_live_attribute=table.ttl_attribute,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

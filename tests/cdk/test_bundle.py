@@ -1,10 +1,10 @@
 """What a deploy ships can run on Lambda: the handlers' code and the dependency layer, bundled
-as `cdk synth -c choreo:bundle=true` bundles them, import in an interpreter that sees nothing
+as `cdk deploy` bundles them, import in an interpreter that sees nothing
 else but what Lambda's Python runtime provides itself (boto3 and its dependencies).
 
-The stack's own tests synthesize without bundling, so an empty layer passes them; a layer
-missing a transitive dependency would be found only by the first invocation after a deploy.
-Here each handler is imported in a fresh interpreter (`-I -S`: no site-packages, no
+A layer missing a transitive dependency would otherwise be found only by the first
+invocation after a deploy. Here each handler of the template, with the environment the
+template gives it, is imported in a fresh interpreter (`-I -S`: no site-packages, no
 environment variables of Python's own) whose path is the code, the layer's `python/` and a
 directory holding only the runtime's distributions, in the order Lambda puts them.
 
@@ -20,17 +20,19 @@ are named by a fingerprint of their inputs (cdk/assets.py).
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from cdk.app import synth_template
 from cdk.assets import LAYER_DISTRIBUTIONS, dependency_layer_stage, lambda_source_stage
 from cdk.constructs.defaults import RUNTIME
-from cdk.stack import table_env_var
-from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_TABLE, IDEMPOTENCY_WINDOW_ENV, Function
+from workflow.model import CHOREOGRAPHY
 
 # Bundling fetches wheels from the package index the first time, whichever test comes first.
 pytestmark = pytest.mark.timeout(600)
@@ -78,31 +80,50 @@ def unzipped_size(directory: Path) -> int:
     return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
 
 
-def lambda_environment(function: Function, config: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class DeployedFunction:
+    """A function as the template deploys it: its handler and its environment."""
+
+    id: str
+    handler: str
+    memory_mb: int
+    variables: dict[str, str]
+
+
+def deployed_functions() -> dict[str, DeployedFunction]:
+    """Every function of the default template (the model's and the notification receiver),
+    each reference in its environment replaced by a made-up name of the same resource."""
+    resources = synth_template(nag=False)["Resources"]
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        properties = resource["Properties"]
+        variables = {name: value if isinstance(value, str) else f"choreo-{json.dumps(value)}"
+                     for name, value in properties["Environment"]["Variables"].items()}
+        function_id = logical_id.removesuffix("Function")
+        found[function_id] = DeployedFunction(function_id, properties["Handler"],
+                                              int(properties["MemorySize"]), variables)
+    return found
+
+
+FUNCTIONS = [*(function.id for function in CHOREOGRAPHY.functions),
+             CHOREOGRAPHY.notification_receiver.function]
+
+
+def lambda_environment(function: DeployedFunction, config: Path) -> dict[str, str]:
     """The environment the function's handler is imported in: what Lambda sets itself, and
-    what the stack sets (SubdomainServices and ChoreoStack._wire), with made-up names for the
-    resources. Nothing of this machine's: its AWS configuration is not Lambda's."""
-    environment = {
+    what the template sets. Nothing of this machine's: its AWS configuration is not Lambda's."""
+    return {
         "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
         "AWS_LAMBDA_FUNCTION_NAME": f"choreo-{function.id}",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
         "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config),
-        "POWERTOOLS_SERVICE_NAME": function.subdomain.value, "POWERTOOLS_LOG_LEVEL": "INFO",
+        **function.variables,
     }
-    environment.update({table_env_var(table_id): f"choreo-{table_id}"
-                        for table_id in function.tables})
-    if IDEMPOTENCY_TABLE in function.tables:
-        environment[IDEMPOTENCY_WINDOW_ENV] = str(CHOREOGRAPHY.idempotency_window_seconds)
-    if function.publishes_to is not None:
-        environment["EVENT_BUS_NAME"] = f"choreo-{function.publishes_to.value}"
-    if (function.id in CHOREOGRAPHY.direct_targets()
-            or any(queue.consumer == function.id for queue in CHOREOGRAPHY.queues)):
-        environment["DEAD_LETTER_QUEUE_URL"] = (
-            f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/choreo-{function.id}-dead-letters")
-    return environment
 
 
-def import_handler(function: Function, path: list[Path], tmp_path: Path,
+def import_handler(function: DeployedFunction, path: list[Path], tmp_path: Path,
                    ) -> subprocess.CompletedProcess[str]:
     """Import the function's handler in a fresh interpreter whose path is `path` and the
     standard library, writing no bytecode into what is imported."""
@@ -111,6 +132,13 @@ def import_handler(function: Function, path: list[Path], tmp_path: Path,
          *map(str, path)],
         env=lambda_environment(function, tmp_path / "no-aws-config"),
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def functions() -> dict[str, DeployedFunction]:
+    found = deployed_functions()
+    assert set(found) == set(FUNCTIONS)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +174,11 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return linked(tmp_path_factory.mktemp("runtime") / "site-packages", sources)
 
 
-@pytest.mark.parametrize("function", CHOREOGRAPHY.functions, ids=lambda function: function.id)
+@pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_every_handler_imports_from_the_code_and_the_layer_alone(
-        function: Function, code: Path, layer: Path, runtime: Path, tmp_path: Path) -> None:
+        function_id: str, functions: dict[str, DeployedFunction], code: Path, layer: Path,
+        runtime: Path, tmp_path: Path) -> None:
+    function = functions[function_id]
     result = import_handler(function, [code, layer / "python", runtime], tmp_path)
     assert result.returncode == 0, f"{function.handler}:\n{result.stderr[-3000:]}"
     # Importing left nothing behind in what is deployed.
@@ -164,7 +194,8 @@ def test_the_code_and_the_layer_fit_lambdas_unzipped_size_limit(code: Path, laye
 
 @pytest.mark.parametrize("missing", LAYER_DISTRIBUTIONS)
 def test_a_layer_without_one_of_its_distributions_fails_the_import(
-        missing: str, code: Path, layer: Path, runtime: Path, tmp_path: Path) -> None:
+        missing: str, functions: dict[str, DeployedFunction], code: Path, layer: Path,
+        runtime: Path, tmp_path: Path) -> None:
     # GIVEN the layer without one distribution it is built from (a view of it, by links)
     (removed,) = importlib.metadata.distributions(name=missing, path=[str(layer / "python")])
     names = top_level_names(removed)
@@ -172,7 +203,7 @@ def test_a_layer_without_one_of_its_distributions_fails_the_import(
                     {path.name: path for path in (layer / "python").iterdir()
                      if path.name not in names})
     # WHEN a handler (each imports them all) is imported from it
-    (function, *_) = CHOREOGRAPHY.functions
+    function = functions[CHOREOGRAPHY.functions[0].id]
     result = import_handler(function, [code, pruned, runtime], tmp_path)
     # THEN the import fails for want of that distribution's package
     assert result.returncode != 0, f"{function.handler} imported without {missing}"

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from cdk.app import STACK_NAME, build_app, synth_template
+from cdk.settings import SettingsError
 from cdk.stack import table_env_var
 from workflow import outputs
 from workflow.model import (
@@ -133,10 +135,11 @@ def test_resource_counts_follow_the_model(template: Template) -> None:
     # each model queue and its DLQ, the observability queue and its DLQ, the rule-target DLQ,
     # and one OnFailure queue per directly invoked function
     template.resource_count_is("AWS::SQS::Queue", 2 * len(CHOREOGRAPHY.queues) + 3 + failure_queues)
-    template.resource_count_is("AWS::Lambda::Function", len(CHOREOGRAPHY.functions))
+    # the model's functions, and the notification receiver
+    template.resource_count_is("AWS::Lambda::Function", len(CHOREOGRAPHY.functions) + 1)
     template.resource_count_is("AWS::Lambda::EventSourceMapping", len(CHOREOGRAPHY.queues))
     template.resource_count_is("AWS::Lambda::EventInvokeConfig", failure_queues)
-    template.resource_count_is("AWS::DynamoDB::Table", len(CHOREOGRAPHY.tables))
+    template.resource_count_is("AWS::DynamoDB::Table", len(CHOREOGRAPHY.tables) + 1)
     template.resource_count_is("AWS::ApiGatewayV2::Route",
                                sum(len(api.routes) for api in CHOREOGRAPHY.http_apis))
 
@@ -181,7 +184,7 @@ def test_a_route_to_the_fifo_queue_is_a_rule_per_partition_each_in_its_own_group
         {"partitionkey": [{"exists": False}]},
         {"partitionkey": [{"anything-but": list(partitions)}]}]}
     assert rule["Targets"][0]["SqsParameters"]["MessageGroupId"] == "warehouse-unpartitioned"
-    assert resources["WarehouseQueue"]["Properties"]["QueueName"] == "Warehouse.fifo"
+    assert resources["WarehouseQueue"]["Properties"]["QueueName"] == "choreo-Warehouse.fifo"
     assert len(CHOREOGRAPHY.rules_of(route)) == len(partitions) + 1
 
 
@@ -343,7 +346,7 @@ def test_model_queues_redrive_and_outlast_their_consumer(resources: Resources) -
         assert queue.get("FifoQueue", False) == model_queue.fifo
         assert dead_letter_queue.get("FifoQueue", False) == model_queue.fifo
         if model_queue.fifo:
-            assert queue["QueueName"] == f"{model_queue.id}.fifo"
+            assert queue["QueueName"] == f"{STACK_NAME}-{model_queue.id}.fifo"
             assert queue["ContentBasedDeduplication"] is True
             assert dead_letter_queue["QueueName"].endswith(".fifo")
 
@@ -411,7 +414,7 @@ def test_every_log_group_keeps_a_month_and_every_function_logs_to_its_own(
         assert log_group["Properties"]["RetentionInDays"] == ONE_MONTH_DAYS, logical_id
     targets = [ref(function["Properties"]["LoggingConfig"]["LogGroup"])
                for function in of_type(resources, "AWS::Lambda::Function").values()]
-    assert len(set(targets)) == len(CHOREOGRAPHY.functions)
+    assert len(set(targets)) == len(targets)
     assert set(targets) <= set(log_groups)
 
 
@@ -425,12 +428,25 @@ def test_the_lambda_code_holds_only_the_handlers_packages(
     assert not list(code.rglob("__pycache__"))
 
 
-def test_the_dependency_layer_is_a_placeholder_unless_bundled(
+def test_the_dependency_layer_holds_the_handlers_packages_by_default(
         outdir: Path, resources: Resources) -> None:
     (layer,) = of_type(resources, "AWS::Lambda::LayerVersion").values()
     content = outdir / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
-    assert [path.name for path in content.iterdir()] == ["README.md"]
-    assert "choreo:bundle" in (content / "README.md").read_text()
+    packages = {path.name for path in (content / "python").iterdir()}
+    assert {"aws_lambda_powertools", "cloudevents", "fastjsonschema"} <= packages
+
+
+def test_only_local_mode_may_leave_the_layer_empty() -> None:
+    with pytest.raises(SettingsError, match="choreo:bundle=false"):
+        build_app({"choreo:bundle": "false"}, nag=False)
+    with tempfile.TemporaryDirectory() as directory:
+        assembly = build_app({"choreo:bundle": "false", "choreo:local": "true"},
+                             outdir=directory, nag=False).synth()
+        (stack,) = assembly.stacks
+        (layer,) = of_type(stack.template["Resources"], "AWS::Lambda::LayerVersion").values()
+        key = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
+        content = Path(directory) / f"asset.{key}"
+        assert [path.name for path in content.iterdir()] == ["README.md"]
 
 
 # --- least privilege --------------------------------------------------------------------------
@@ -494,14 +510,20 @@ def test_the_order_api_serves_the_model_routes_and_logs_access(
 
 def test_notifications_post_the_cloudevent_through_an_api_key_connection(
         template: Template, resources: Resources) -> None:
-    template.has_resource_properties("AWS::Events::Connection", {
-        "AuthorizationType": "API_KEY",
-        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key",
-                                                     "ApiKeyValue": "local-notification-key"}},
-    })
+    (connection,) = of_type(resources, "AWS::Events::Connection").values()
+    properties = connection["Properties"]
+    assert properties["AuthorizationType"] == "API_KEY"
+    key_auth = properties["AuthParameters"]["ApiKeyAuthParameters"]
+    assert key_auth["ApiKeyName"] == "x-api-key"
+    # never the key itself: a reference CloudFormation resolves at deploy time
+    assert key_auth["ApiKeyValue"] == {"Fn::Join": ["", [
+        "{{resolve:secretsmanager:", {"Ref": "NotificationApiKey"}, ":SecretString:::}}"]]}
+    template.has_resource_properties("AWS::SecretsManager::Secret", {
+        "GenerateSecretString": Match.object_like({"ExcludePunctuation": True,
+                                                   "PasswordLength": 48})})
     template.has_resource_properties("AWS::Events::ApiDestination", {
         "HttpMethod": "POST",
-        "InvocationEndpoint": "http://127.0.0.1:4567/notifications",
+        "InvocationEndpoint": {"Fn::GetAtt": ["NotificationReceiverEndpoint", "FunctionUrl"]},
     })
     (destination,) = of_type(resources, "AWS::Events::ApiDestination")
     notified = set()
@@ -514,6 +536,24 @@ def test_notifications_post_the_cloudevent_through_an_api_key_connection(
             assert target["InputPath"] == "$.detail"
             notified.add(route.event)
     assert notified == {"order.rejected", "order.cancelled", "warehouse.order-shipped"}
+
+
+def test_with_no_endpoint_named_the_stack_receives_its_own_notifications(
+        resources: Resources) -> None:
+    receiver = CHOREOGRAPHY.notification_receiver
+    url = resources[f"{receiver.function}Endpoint"]["Properties"]
+    # public HTTPS, as API destinations require; the function checks the key itself
+    assert url == {"AuthType": "NONE",
+                   "TargetFunctionArn": {"Fn::GetAtt": [f"{receiver.function}Function", "Arn"]}}
+    function = resources[f"{receiver.function}Function"]["Properties"]
+    assert function["Handler"] == receiver.handler
+    variables = function["Environment"]["Variables"]
+    assert variables["NOTIFICATION_API_KEY_SECRET_ARN"] == {"Ref": "NotificationApiKey"}
+    assert ref(variables["NOTIFICATIONS_TABLE_NAME"]) == f"{receiver.table.id}Table"
+    table = resources[f"{receiver.table.id}Table"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "subject", "KeyType": "HASH"},
+                                  {"AttributeName": "id", "KeyType": "RANGE"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
 
 
 def test_the_entry_point_synthesizes_where_the_cdk_cli_says_with_its_context(
@@ -535,12 +575,42 @@ def test_notification_settings_come_from_context() -> None:
     template = synth_template({"choreo:notificationEndpoint": "https://example.com/hooks",
                                "choreo:notificationApiKeySecretName": "choreo/notifications"},
                               nag=False)
-    (connection,) = of_type(template["Resources"], "AWS::Events::Connection").values()
-    (destination,) = of_type(template["Resources"], "AWS::Events::ApiDestination").values()
+    resources = template["Resources"]
+    (connection,) = of_type(resources, "AWS::Events::Connection").values()
+    (destination,) = of_type(resources, "AWS::Events::ApiDestination").values()
     api_key = connection["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyValue"]
-    assert "{{resolve:secretsmanager:choreo/notifications:SecretString" in json.dumps(api_key)
+    assert "{{resolve:secretsmanager:" in json.dumps(api_key)
+    assert "choreo/notifications" in json.dumps(api_key)
     assert destination["Properties"]["InvocationEndpoint"] == "https://example.com/hooks"
     assert template["Outputs"]["NotificationEndpoint"]["Value"] == "https://example.com/hooks"
+    # an endpoint of one's own needs no receiver, and a named secret no generated one
+    assert not of_type(resources, "AWS::Lambda::Url")
+    assert not of_type(resources, "AWS::SecretsManager::Secret")
+
+
+@pytest.mark.parametrize("context, named", [
+    ({"choreo:notificationEndpoint": "http://example.com/hooks"}, "choreo:notificationEndpoint"),
+    ({"choreo:notificationEndpoint": "example.com"}, "choreo:notificationEndpoint"),
+    ({"choreo:notificationApiKey": "my-key"}, "choreo:notificationApiKey"),
+    ({"choreo:bundle": "false"}, "choreo:bundle"),
+    ({"choreo:stackName": "choreo_dev"}, "choreo:stackName"),
+    ({"choreo:stackName": "c" * 62}, "choreo:stackName"),
+])
+def test_settings_that_cannot_deploy_stop_the_synth_naming_the_setting(
+        context: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        build_app(context, nag=False)
+
+
+def test_the_cli_entry_point_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk.app", "--no-nag",
+         "-c", "choreo:notificationEndpoint=http://127.0.0.1:4567/notifications"],
+        cwd=PROJECT_ROOT, env={**os.environ, "CDK_OUTDIR": str(tmp_path)},
+        capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "choreo:notificationEndpoint" in result.stderr and "https://" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # --- observability ----------------------------------------------------------------------------
@@ -576,12 +646,17 @@ def test_the_log_group_resource_policy_lets_eventbridge_write(resources: Resourc
     for expected in ("events.amazonaws.com", "delivery.logs.amazonaws.com",
                      "logs:CreateLogStream", "logs:PutLogEvents", "ObservabilityLogGroup"):
         assert expected in document
+    # only the rule that logs, not any rule of any account
+    condition = '"Condition":{"ArnEquals":{"aws:SourceArn":"'
+    rule = {"Fn::GetAtt": [f"Observe{CHOREOGRAPHY.logged_bus.value.title()}Bus", "Arn"]}
+    parts = policy["Properties"]["PolicyDocument"]["Fn::Join"][1]
+    assert parts[0].endswith(condition) and parts[1] == rule
 
 
 def test_the_observability_queue_accepts_only_the_observing_rules(resources: Resources) -> None:
-    allowed = {ref(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
-               for statement in queue_policy(resources, "ObservabilityQueue")
-               if statement["Effect"] == "Allow"}
+    (grant,) = [statement for statement in queue_policy(resources, "ObservabilityQueue")
+                if statement["Effect"] == "Allow"]
+    allowed = {ref(rule) for rule in grant["Condition"]["ArnEquals"]["aws:SourceArn"]}
     assert allowed == {f"Observe{bus.value.title()}Bus" for bus in CHOREOGRAPHY.observed_buses}
 
 
@@ -619,7 +694,9 @@ def test_every_output_is_one_the_naming_module_names(template_json: dict[str, An
     model = CHOREOGRAPHY
     expected = {
         outputs.OBSERVABILITY_QUEUE_URL, outputs.OBSERVABILITY_LOG_GROUP_NAME,
-        outputs.NOTIFICATION_ENDPOINT,
+        outputs.NOTIFICATION_ENDPOINT, outputs.NOTIFICATION_API_KEY_SECRET_ARN,
+        outputs.NOTIFICATIONS_TABLE_NAME,
+        outputs.function_name(model.notification_receiver.function),
         *(outputs.bus_name(bus) for bus in Bus),
         *(outputs.queue_url(queue.id) for queue in model.queues),
         *(dead_letters.key for dead_letters in outputs.dead_letter_outputs(model)),

@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 from channels.layers import channel_layers
 
 from dashboard import aws
+from workflow.model import CHOREOGRAPHY
+from workflow.outputs import NOTIFICATIONS_TABLE_NAME
 
 REGION = "us-east-1"
 
@@ -58,7 +60,6 @@ class StubOrderApi:
 
     url: str
     orders: list[dict[str, Any]] = field(default_factory=list)
-    notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     products: list[dict[str, Any]] = field(default_factory=lambda: [
         {"sku": "MUG-STONEWARE", "name": "Stoneware mug",
          "unitPrice": {"amount": 1200, "currency": "GBP"}, "currency": "GBP"},
@@ -116,9 +117,6 @@ def order_api() -> Iterator[StubOrderApi]:
             url = urlsplit(self.path)
             if url.path == "/products":
                 self._send(200, {"products": stub.products})
-            elif url.path == "/notifications":
-                subject = parse_qs(url.query).get("subject", [""])[0]
-                self._send(200, {"notifications": stub.notifications.get(subject, [])})
             elif url.path == "/_local/chaos" and stub.chaos is not None:
                 self._send(200, stub.chaos)
             elif url.path == "/_local/stats" and stub.chaos is not None:
@@ -191,6 +189,8 @@ class MotoStack:
     log_group_name: str
     sqs: Any
     logs: Any
+    dynamodb: Any
+    notifications_table: str
 
 
 @pytest.fixture
@@ -202,14 +202,25 @@ def moto_stack(moto_endpoint: str, order_api: StubOrderApi) -> Iterator[MotoStac
     queue_url = sqs.create_queue(QueueName=f"observability-{suffix}")["QueueUrl"]
     log_group = f"/choreo/events-{suffix}"
     logs.create_log_group(logGroupName=log_group)
+    dynamodb = moto_client(moto_endpoint, "dynamodb")
+    table = CHOREOGRAPHY.notification_receiver.table
+    notifications_table = f"notifications-{suffix}"
+    dynamodb.create_table(
+        TableName=notifications_table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": table.partition_key, "KeyType": "HASH"},
+                   {"AttributeName": str(table.sort_key), "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": table.partition_key, "AttributeType": "S"},
+                              {"AttributeName": str(table.sort_key), "AttributeType": "S"}])
     context = aws.configure(region=REGION, stack_name="choreo", endpoint_url=moto_endpoint,
                             outputs={"ObservabilityQueueUrl": queue_url,
                                      "ObservabilityLogGroupName": log_group,
-                                     "OrderApiUrl": order_api.url},
+                                     "OrderApiUrl": order_api.url,
+                                     NOTIFICATIONS_TABLE_NAME: notifications_table},
                             credentials={"aws_access_key_id": "test",
                                          "aws_secret_access_key": "test"})
     yield MotoStack(context=context, queue_url=queue_url, log_group_name=log_group, sqs=sqs,
-                    logs=logs)
+                    logs=logs, dynamodb=dynamodb, notifications_table=notifications_table)
     sqs.delete_queue(QueueUrl=queue_url)
     logs.delete_log_group(logGroupName=log_group)
+    dynamodb.delete_table(TableName=notifications_table)
     aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9", outputs={})

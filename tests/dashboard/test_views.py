@@ -64,12 +64,15 @@ def test_the_order_list_is_newest_first_and_filters_by_status(client, stack):
     assert "<table" in partial and "<html" not in partial
 
 
-def test_a_trace_names_every_event_of_the_happy_path(client, stack, order_api):
+def test_a_trace_names_every_event_of_the_happy_path(client, moto_stack):
     events = factories.happy_path(order_id="ord-five")
     record(events)
-    order_api.notifications["ord-five"] = [{"receivedAt": "2026-11-27T09:30:01Z",
-                                            "contentType": "application/cloudevents+json",
-                                            "event": events[-1].to_dict()}]
+    # what the stack's notification receiver keeps
+    moto_stack.dynamodb.put_item(TableName=moto_stack.notifications_table, Item={
+        "subject": {"S": "ord-five"}, "id": {"S": events[-1].id},
+        "receivedAt": {"S": "2026-11-27T09:30:01Z"},
+        "contentType": {"S": "application/cloudevents+json"},
+        "event": {"S": events[-1].to_json()}})
 
     html = client.get(reverse("order-trace", args=["ord-five"])).content.decode()
 

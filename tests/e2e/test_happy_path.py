@@ -19,6 +19,11 @@ from cloudevents.core.v1.event import CloudEvent
 
 from tests.e2e.conftest import RunningSystem, api, log_group_trace, place, wait_status
 from workflow.model import CHOREOGRAPHY
+from workflow.outputs import (
+    NOTIFICATION_API_KEY_SECRET_ARN,
+    NOTIFICATION_ENDPOINT,
+    NOTIFICATIONS_TABLE_NAME,
+)
 
 pytestmark = pytest.mark.e2e
 CHAIN = list(CHOREOGRAPHY.happy_path)
@@ -53,18 +58,38 @@ def test_an_order_ships_and_its_five_cloudevents_are_in_the_log_group(
 
 def test_the_shipping_notification_reaches_the_endpoint_with_the_cloudevent(
         running_system: RunningSystem) -> None:
+    """The API destination signs each call with the key the stack generated into Secrets
+    Manager; the stack's own receiver checks it and keeps what it receives, by order."""
     response = place(running_system, [{"sku": "TEA-EARL-GREY", "quantity": 1}])
     order_id = response.json()["orderId"]
     assert wait_status(running_system, order_id, {"shipped"}) == "shipped"
+    dynamodb = running_system.client("dynamodb")
     deadline = time.monotonic() + 10
-    notifications: list[dict[str, Any]] = []
-    while not notifications and time.monotonic() < deadline:
-        notifications = requests.get(f"{running_system.api}/notifications",
-                                     params={"subject": order_id}, timeout=10).json()["notifications"]
+    items: list[dict[str, Any]] = []
+    while not items and time.monotonic() < deadline:
+        items = dynamodb.query(
+            TableName=running_system.outputs[NOTIFICATIONS_TABLE_NAME],
+            KeyConditionExpression="subject = :order",
+            ExpressionAttributeValues={":order": {"S": order_id}})["Items"]
         time.sleep(0.1)
-    [notification] = notifications
-    assert notification["contentType"] == "application/cloudevents+json"
-    assert notification["event"]["type"] == "warehouse.order-shipped"
+    [item] = items
+    assert item["contentType"]["S"] == "application/cloudevents+json"
+    assert json.loads(item["event"]["S"])["type"] == "warehouse.order-shipped"
+
+
+def test_the_notification_endpoint_refuses_a_wrong_key_and_a_malformed_body(
+        running_system: RunningSystem) -> None:
+    endpoint = running_system.outputs[NOTIFICATION_ENDPOINT]
+    key = running_system.client("secretsmanager").get_secret_value(
+        SecretId=running_system.outputs[NOTIFICATION_API_KEY_SECRET_ARN])["SecretString"]
+    headers = {"content-type": "application/cloudevents+json"}
+    wrong = requests.post(endpoint, data=b"{}", headers={**headers, "x-api-key": "wrong"},
+                          timeout=10)
+    assert wrong.status_code == 401
+    assert wrong.headers["content-type"] == "application/problem+json"
+    malformed = requests.post(endpoint, data=b'{"not": "a cloudevent"}',
+                              headers={**headers, "x-api-key": key}, timeout=10)
+    assert malformed.status_code == 400 and "lacks" in malformed.json()["detail"]
 
 
 def test_a_raw_put_events_reaches_the_observability_queue(running_system: RunningSystem) -> None:

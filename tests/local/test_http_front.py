@@ -1,14 +1,11 @@
-"""The API Gateway emulation and the notification endpoint stand-in."""
+"""The API Gateway and function URL emulation."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from local.http_front import Admission, ApiRoute, NotificationInbox, TokenBucket, api_gateway_event
+from local.http_front import Admission, ApiRoute, TokenBucket, api_gateway_event, function_url_event
 from tests.support import aws_sample
-from workflow.domain.order import order_place
 
 ROUTE = ApiRoute("GET", "/orders/{orderId}", "OrderApi")
 
@@ -34,33 +31,15 @@ def test_events_have_the_shape_of_the_aws_sample():
     assert set(sample["requestContext"]["http"]) == set(event["requestContext"]["http"])
 
 
-def inbox() -> NotificationInbox:
-    return NotificationInbox(api_key_header="x-api-key", api_key="secret")
-
-
-def cloudevent() -> bytes:
-    return order_place(request={"customerId": "c", "items": [{"sku": "MUG-STONEWARE", "quantity": 1}],
-                                "card": {"number": "4242424242424242"}}).to_json().encode()
-
-
-def test_notifications_need_the_api_key():
-    status, _ = inbox().accept({"x-api-key": "wrong"}, cloudevent())
-    assert status == 401
-
-
-def test_a_malformed_notification_is_a_400():
-    status, problem = inbox().accept({"x-api-key": "secret"}, b'{"not": "a cloudevent"}')
-    assert status == 400 and "lacks" in problem["detail"]
-
-
-def test_accepted_notifications_are_kept_by_subject():
-    box = inbox()
-    body = cloudevent()
-    status, _ = box.accept({"x-api-key": "secret"}, body)
-    assert status == 202
-    subject = json.loads(body)["subject"]
-    assert [n["event"]["subject"] for n in box.list(subject)] == [subject]
-    assert box.list("someone-else") == []
+def test_function_url_events_have_the_shape_of_the_aws_sample():
+    sample = aws_sample("lambdaFunctionUrlEvent")
+    event = function_url_event(method="POST", path="/", query="", headers={"user-agent": "t"},
+                               body=b"{}", source_ip="127.0.0.1", url_id="receiver",
+                               host="127.0.0.1:4567")
+    assert set(event) - {"body"} == set(sample)
+    assert set(event["requestContext"]) == set(sample["requestContext"])
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "$default"
+    assert event["requestContext"]["accountId"] == "anonymous"
 
 
 class Clock:

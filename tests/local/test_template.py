@@ -27,17 +27,25 @@ TEMPLATE = {
                          "HttpParameters": {"HeaderParameters": {"Content-Type": "x"}}}]}},
         "QueueRule": {"Type": "AWS::Events::Rule", "Properties": {
             "Targets": [{"Id": "Target0", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}]}},
+        "Key": {"Type": "AWS::SecretsManager::Secret",
+                "Properties": {"GenerateSecretString": {"PasswordLength": 48}}},
+        "Receiver": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Handler": "r.handler", "Environment": {"Variables": {"KEY_ARN": {"Ref": "Key"}}}}},
+        "ReceiverUrl": {"Type": "AWS::Lambda::Url", "Properties": {
+            "AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": ["Receiver", "Arn"]}}},
     },
     "Outputs": {
         "OrderApiUrl": {"Value": {"Fn::GetAtt": ["Api", "ApiEndpoint"]}},
         "LoyaltyEventBusName": {"Value": {"Ref": "Bus"}},
         "QueueUrl": {"Value": {"Ref": "Queue"}},
+        "NotificationEndpoint": {"Value": {"Fn::GetAtt": ["ReceiverUrl", "FunctionUrl"]}},
     },
 }
+KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:choreo-Key-AbCdEf"
 
 
 def adapted():
-    return adapt_for_moto(TEMPLATE, api_url="http://127.0.0.1:4567")
+    return adapt_for_moto(TEMPLATE, api_url="http://127.0.0.1:4567", provided={"Key": KEY_ARN})
 
 
 def test_lambda_and_api_destination_targets_are_tapped_into_queues():
@@ -83,3 +91,18 @@ def test_the_original_template_is_not_modified():
     adapted()
     assert TEMPLATE["Resources"]["Mapping"]["Properties"]["Enabled"] is True
     assert "Api" in TEMPLATE["Resources"]
+
+
+def test_a_function_url_is_a_path_of_the_local_front():
+    result = adapted()
+    assert "ReceiverUrl" not in result.template["Resources"]
+    assert result.template["Outputs"]["NotificationEndpoint"]["Value"] == \
+        "http://127.0.0.1:4567/_lambda-url/Receiver/"
+    assert result.function_urls == {"ReceiverUrl": "http://127.0.0.1:4567/_lambda-url/Receiver/"}
+    assert result.url_functions == {"ReceiverUrl": "Receiver"}
+
+
+def test_a_secret_made_outside_the_stack_is_referred_to_by_its_arn():
+    resources = adapted().template["Resources"]
+    assert "Key" not in resources
+    assert resources["Receiver"]["Properties"]["Environment"]["Variables"]["KEY_ARN"] == KEY_ARN
