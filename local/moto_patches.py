@@ -1,12 +1,15 @@
-"""moto 5.2.5, made to hold load as the embedded AWS.
+"""moto 5.2.5, made to hold load as the embedded AWS, and to deliver what AWS delivers.
 
 moto is a reference implementation of AWS's APIs, not a server built for load: several of its
 paths cost time in proportion to everything it holds, so under a steady stream of orders the
 embedded AWS slowed down as its history grew, queues backed up, handlers timed out, and the
-backlog made every call slower still. Each patch below removes one such cost, or one race
-that concurrent callers could lose, without changing what any API answers. Each is named
-after what it fixes, says what it measured, and is checked by tests/local/test_moto_patches.py,
-which also fails loudly when moto is no longer the version they were written against.
+backlog made every call slower still. Most patches below remove one such cost, or one race
+that concurrent callers could lose, without changing what any API answers. The others make
+what moto hands to a target or a consumer the shape AWS hands out, where moto's differs
+(`tests/local/test_event_shapes.py` reads each delivery with Powertools' models of AWS's
+events). Each is named after what it fixes, says what it measured or what differed, and is
+checked by tests/local/test_moto_patches.py, which also fails loudly when moto is no longer
+the version they were written against.
 
 Applied in the embedded AWS's process only (`local.moto_server`), and by the tests that check
 them.
@@ -40,6 +43,7 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventPattern
 from moto.events.utils import _BASE_EVENT_MESSAGE as BASE_EVENT_MESSAGE
+from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message, Queue, SQSBackend
 
@@ -295,6 +299,35 @@ def cheap_event_copies() -> None:
     events_models.copy = _EventCopies
 
 
+# An event's fields as EventBridge hands it to a target, in the order it writes them (AWS's
+# sample `eventBridgeEvent.json`).
+EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region",
+                "resources", "detail")
+
+
+def deliver_whole_events() -> None:
+    """A target without an input transformer is handed the whole event. moto writes that
+    input through a template of its own that leaves out `account`, so every event it delivered
+    to a queue, a log group or another bus lacked a field every event from AWS has (and that
+    Powertools' `EventBridgeModel` requires); the template also wrote `source` and
+    `detail-type` into the JSON unescaped, so a quote in either failed the whole `PutEvents`.
+    The input is now the event's own fields."""
+    parser: Any = EventTemplateParser
+    transform = parser.parse
+    if getattr(transform, "patched", False):
+        return
+
+    def parse(input_template: str | None, input_paths_map: dict[str, Any],
+              event: Mapping[str, Any]) -> Any:
+        if input_template:
+            return transform(input_template, input_paths_map, event)
+        # the time stays a number: moto's targets write it out as EventBridge does
+        return {name: event[name] for name in EVENT_FIELDS if name in event}
+
+    parse.patched = True  # type: ignore[attr-defined]
+    parser.parse = staticmethod(parse)
+
+
 def memoise_condition_lexing() -> None:
     """DynamoDB condition expressions are tokenised with a dozen regular expressions compiled
     anew for every token: about half of every conditional write. The tokens of an expression
@@ -491,6 +524,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     shallow_copy_received_messages,
     fast_events_clock,
     cheap_event_copies,
+    deliver_whole_events,
     memoise_condition_lexing,
     sqs_attributes_on_demand,
     sqs_bounded_deleted_handles,
