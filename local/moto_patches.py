@@ -37,7 +37,11 @@ import moto.dynamodb.models
 import moto.events.models
 import moto.sqs.models
 from moto.core.common_models import BaseModel
-from moto.core.utils import camelcase_to_underscores
+from moto.core.utils import (
+    camelcase_to_underscores,
+    iso_8601_datetime_without_milliseconds,
+    utcfromtimestamp,
+)
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
@@ -305,23 +309,53 @@ EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "re
                 "resources", "detail")
 
 
-def deliver_whole_events() -> None:
-    """A target without an input transformer is handed the whole event. moto writes that
-    input through a template of its own that leaves out `account`, so every event it delivered
-    to a queue, a log group or another bus lacked a field every event from AWS has (and that
-    Powertools' `EventBridgeModel` requires); the template also wrote `source` and
-    `detail-type` into the JSON unescaped, so a quote in either failed the whole `PutEvents`.
-    The input is now the event's own fields."""
+def as_delivered(event: Mapping[str, Any]) -> dict[str, Any]:
+    """moto's working copy of an event as EventBridge shows it to a target: AWS's fields only
+    (not moto's `ingestion-time`), the time as EventBridge writes it rather than a number."""
+    delivered = {name: event[name] for name in EVENT_FIELDS if name in event}
+    if isinstance(delivered.get("time"), int | float):
+        delivered["time"] = iso_8601_datetime_without_milliseconds(
+            utcfromtimestamp(delivered["time"]))
+    return delivered
+
+
+def _transform(template: str, paths: Mapping[str, str], event: Mapping[str, Any]) -> Any:
+    """moto's input transformer (`EventTemplateParser.parse`) step for step, but for
+    `<aws.events.event.json>`, which is the event as delivered. The input paths still read
+    moto's working copy: its targets rewrite a `time` they are handed, from a number."""
     parser: Any = EventTemplateParser
-    transform = parser.parse
-    if getattr(transform, "patched", False):
+    for name, path in (paths or parser.DEFAULT_EVENT_INPUT_PATHS_MAP).items():
+        matches = jsonpath_ng.ext.parse(path).find(event)
+        value = parser._stringify(matches[0].value) if matches else None
+        if value:
+            template = template.replace(f"<{name}>", value)
+    template = template.replace("<aws.events.event.json>", json.dumps(as_delivered(event)))
+    template = template.replace("<aws.events.event.ingestion-time>",
+                                parser._stringify(event["ingestion-time"]))
+    return json.loads(template)
+
+
+def deliver_whole_events() -> None:
+    """What moto hands a rule's targets as the whole event is not the event EventBridge hands
+    them:
+    - a target without an input transformer gets its input through a template of moto's that
+      leaves out `account`, so every event delivered to a queue, a log group or another bus
+      lacked a field every event from AWS has (and that Powertools' `EventBridgeModel`
+      requires); the template also wrote `source` and `detail-type` into the JSON unescaped,
+      so a quote in either failed the whole `PutEvents`;
+    - an input transformer's `<aws.events.event.json>` (the observability queue's input) was
+      moto's working copy: the time a number of seconds, and an `ingestion-time` field of
+      moto's own.
+    Both are now the event as delivered (the first keeps its time a number: moto's targets
+    write it out as EventBridge does)."""
+    parser: Any = EventTemplateParser
+    if getattr(parser.parse, "patched", False):
         return
 
-    def parse(input_template: str | None, input_paths_map: dict[str, Any],
+    def parse(input_template: str | None, input_paths_map: dict[str, str],
               event: Mapping[str, Any]) -> Any:
         if input_template:
-            return transform(input_template, input_paths_map, event)
-        # the time stays a number: moto's targets write it out as EventBridge does
+            return _transform(input_template, input_paths_map, event)
         return {name: event[name] for name in EVENT_FIELDS if name in event}
 
     parse.patched = True  # type: ignore[attr-defined]

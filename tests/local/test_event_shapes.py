@@ -179,6 +179,21 @@ def test_an_event_forwarded_to_another_bus_arrives_there_as_an_eventbridge_event
     assert_eventbridge_event(json.loads(message["Body"]), carrying=event)
 
 
+def test_an_input_transformer_s_whole_event_is_the_event_as_eventbridge_sends_it(aws: Aws):
+    """The observability queue's input (cdk/constructs/observability.py): the whole event,
+    tagged with its bus."""
+    url, arn = aws.queue("Observability")
+    aws.route("global", "Observe", {"Arn": arn, "InputTransformer": {
+        "InputPathsMap": {}, "InputTemplate": '{"bus": "global", "event": <aws.events.event.json>}'}})
+    event = placed()
+    aws.publish(event, "global")
+
+    [message] = aws.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+    observation = json.loads(message["Body"])
+    assert observation["bus"] == "global"
+    assert_eventbridge_event(observation["event"], carrying=event)
+
+
 def tap(aws: Aws, name: str) -> str:
     """A rule's target re-pointed at a tap queue, as local/template.py does for a target moto
     cannot deliver."""

@@ -369,6 +369,18 @@ def test_a_target_without_a_transformer_is_handed_the_whole_event():
         assert body["version"] == "0" and body["detail"] == {"n": 1}
 
 
+def test_a_transformer_s_whole_event_is_the_event_as_delivered():
+    event = {"version": "0", "id": "e", "detail-type": "t", "source": "s", "account": ACCOUNT,
+             "time": 1513968228.25, "region": REGION, "resources": [], "detail": {"n": 1},
+             "ingestion-time": 1513968228.5}
+    parsed = EventTemplateParser.parse(
+        input_template='{"at": <at>, "event": <aws.events.event.json>}',
+        input_paths_map={"at": "$.time"}, event=event)
+    assert list(parsed["event"]) == list(moto_patches.EVENT_FIELDS)
+    assert parsed["event"]["time"] == "2017-12-22T18:43:48Z"
+    assert parsed["at"] == 1513968228.25  # input paths read moto's copy, as its targets expect
+
+
 def test_a_condition_is_evaluated_with_each_request_s_values(aws: dict[str, Any]):
     dynamodb = aws["dynamodb"]
     table = _table(dynamodb)
