@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import itertools
 import json
 import string
 import threading
@@ -407,6 +408,29 @@ class RecentSet:
         return len(self.members)
 
 
+# SQS's sequence numbers are 20 digits, and grow within a message group.
+SEQUENCE_NUMBERS = itertools.count(10**19)
+
+
+def number_every_fifo_message() -> None:
+    """SQS gives every message of a FIFO queue a sequence number; moto only a message sent
+    with an explicit deduplication id. EventBridge's deliveries to a FIFO queue are
+    deduplicated by content, so none had one, and the records Lambda is handed for them
+    lacked the `SequenceNumber` attribute AWS's records of a FIFO queue have."""
+    original = Queue.add_message
+    if getattr(original, "patched", False):
+        return
+
+    def add_message(self: Queue, message: Message) -> None:
+        if self.fifo_queue and message.sequence_number is None:
+            message.sequence_number = str(next(SEQUENCE_NUMBERS))
+        original(self, message)
+
+    add_message.patched = True  # type: ignore[attr-defined]
+    queue_class: Any = Queue
+    queue_class.add_message = add_message
+
+
 # Deleting a message twice succeeds, as on SQS, for as long as its receipt handle is among the
 # queue's most recent deletions.
 DELETED_HANDLES_KEPT = 10_000
@@ -562,6 +586,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     memoise_condition_lexing,
     sqs_attributes_on_demand,
     sqs_bounded_deleted_handles,
+    number_every_fifo_message,
     dynamodb_isolated_writes,
 )
 

@@ -152,7 +152,8 @@ def test_a_queue_target_s_messages_reach_a_function_as_lambda_hands_sqs_records(
     assert [record.awsRegion for record in records] == [REGION]
     if fifo:
         attributes = records[0].attributes
-        assert attributes.MessageGroupId == "partition-0" and attributes.MessageDeduplicationId
+        assert attributes.MessageGroupId == "partition-0"
+        assert attributes.SequenceNumber and attributes.MessageDeduplicationId
     [delivered] = parse(event=batch, model=EventBridgeModel, envelope=envelopes.SqsEnvelope)
     assert delivered.account == ACCOUNT_ID
     assert_eventbridge_event(json.loads(batch["Records"][0]["body"]), carrying=event)

@@ -97,6 +97,20 @@ def test_queue_attributes_answer_as_before(aws: dict[str, Any]):
                     "QueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q.fifo"}
 
 
+def test_every_message_of_a_fifo_queue_has_a_growing_sequence_number(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    sent = [sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")["SequenceNumber"]
+            for body in ("a", "b")]
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                   AttributeNames=["SequenceNumber"])["Messages"]
+    assert [m["Attributes"]["SequenceNumber"] for m in received] == sent
+    assert all(len(number) == 20 for number in sent) and int(sent[0]) < int(sent[1])
+    plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    assert "SequenceNumber" not in sqs.send_message(QueueUrl=plain, MessageBody="a")
+
+
 def test_a_redrive_policy_reads_as_json(aws: dict[str, Any]):
     sqs = aws["sqs"]
     dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
