@@ -282,8 +282,15 @@ def fast_events_clock() -> None:
     the same datetime-heavy helper SQS used (see `fast_sqs_clock`)."""
     events_models: Any = moto.events.models
     events_models.unix_time = lambda dt=None: _now() if dt is None else _unix_time(dt)
-    events_models.unix_time_millis = lambda dt=None: _now_millis() if dt is None \
-        else _unix_time(dt) * 1000.0
+
+
+def stamp_logged_events_in_milliseconds() -> None:
+    """A log group target's log events were stamped to a fraction of a millisecond (the clock
+    helper's float, its only reader in EventBridge); CloudWatch Logs' timestamps are whole
+    milliseconds."""
+    events_models: Any = moto.events.models
+    events_models.unix_time_millis = lambda dt=None: int(
+        _now_millis() if dt is None else _unix_time(dt) * 1000.0)
 
 
 class _EventCopies:
@@ -581,6 +588,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     fast_receipt_handles,
     shallow_copy_received_messages,
     fast_events_clock,
+    stamp_logged_events_in_milliseconds,
     cheap_event_copies,
     deliver_whole_events,
     memoise_condition_lexing,

@@ -166,6 +166,7 @@ def test_a_log_group_target_logs_the_event_as_eventbridge_sends_it(aws: Aws):
     aws.publish(event, "global")
 
     [logged] = aws.logs.filter_log_events(logGroupName="observability")["events"]
+    assert isinstance(logged["timestamp"], int)  # milliseconds, whole
     assert_eventbridge_event(json.loads(logged["message"]), carrying=event)
 
 

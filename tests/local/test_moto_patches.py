@@ -383,6 +383,20 @@ def test_a_target_without_a_transformer_is_handed_the_whole_event():
         assert body["version"] == "0" and body["detail"] == {"n": 1}
 
 
+def test_a_log_group_target_stamps_its_log_events_in_whole_milliseconds():
+    with mock_aws():
+        events, logs = (boto3.client(s, region_name=REGION) for s in ("events", "logs"))
+        logs.create_log_group(logGroupName="history")
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
+        events.put_targets(Rule="all", Targets=[
+            {"Id": "t", "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:history"}])
+        before = int(time.time() * 1000)
+        events.put_events(Entries=[{"Source": "order", "DetailType": "t", "Detail": "{}"}])
+        [logged] = logs.filter_log_events(logGroupName="history")["events"]
+        assert isinstance(logged["timestamp"], int)
+        assert before <= logged["timestamp"] <= time.time() * 1000
+
+
 def test_a_transformer_s_whole_event_is_the_event_as_delivered():
     event = {"version": "0", "id": "e", "detail-type": "t", "source": "s", "account": ACCOUNT,
              "time": 1513968228.25, "region": REGION, "resources": [], "detail": {"n": 1},
