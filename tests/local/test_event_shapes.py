@@ -6,6 +6,7 @@ it."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import threading
@@ -293,8 +294,16 @@ def test_the_http_api_hands_its_function_a_payload_2_0_event():
     try:
         base = f"http://127.0.0.1:{front.server.server_address[1]}"
         assert requests.post(f"{base}/orders", json={"customerId": "c-1"}, timeout=5).ok
-        assert requests.get(f"{base}/orders/ord-1?fields=status&fields=total",
-                            headers={"Cookie": "a=1; b=2"}, timeout=5).ok
+        # a repeated header, which only a lower-level client sends
+        connection = http.client.HTTPConnection("127.0.0.1", front.server.server_address[1],
+                                                timeout=5)
+        connection.putrequest("GET", "/orders/ord-1?fields=status&fields=total")
+        for name, value in (("Cookie", "a=1; b=2"), ("X-Forwarded-For", "198.51.100.1"),
+                            ("X-Forwarded-For", "203.0.113.7")):
+            connection.putheader(name, value)
+        connection.endheaders()
+        assert connection.getresponse().status == 200
+        connection.close()
     finally:
         front.stop()
 
@@ -304,4 +313,5 @@ def test_the_http_api_hands_its_function_a_payload_2_0_event():
     assert post.requestContext.accountId == ACCOUNT_ID and post.isBase64Encoded is False
     assert get.routeKey == "GET /orders/{orderId}" and get.pathParameters == {"orderId": "ord-1"}
     assert get.queryStringParameters == {"fields": "status,total"} and get.cookies == ["a=1", "b=2"]
+    assert get.headers["x-forwarded-for"] == "198.51.100.1,203.0.113.7"
     assert get.body is None and get.requestContext.stage == "$default"
