@@ -24,7 +24,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -106,6 +106,15 @@ class ApiRoute:
         return found.groupdict() if found else None
 
 
+def comma_joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Payload 2.0 has one value a name: a repeated header's or query parameter's values are
+    joined with commas."""
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return joined
+
+
 def api_gateway_event(*, method: str, path: str, query: str, headers: dict[str, str],
                       body: bytes, route: ApiRoute, path_parameters: dict[str, str],
                       source_ip: str, api_id: str, host: str) -> dict[str, Any]:
@@ -135,10 +144,7 @@ def _http_event(*, method: str, path: str, query: str, headers: dict[str, str], 
             text = body.decode()
         except UnicodeDecodeError:
             text, is_base64 = base64.b64encode(body).decode(), True
-    query_parameters: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        query_parameters[key] = f"{query_parameters[key]},{value}" if key in query_parameters \
-            else value
+    query_parameters = comma_joined(parse_qsl(query, keep_blank_values=True))
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
@@ -206,7 +212,8 @@ class HttpFront:
                     self._json(413, {"message": "Request Entity Too Large"})
                     return
                 body = self.rfile.read(length) if length else b""
-                headers = {name.lower(): value for name, value in self.headers.items()}
+                headers = comma_joined((name.lower(), value)
+                                       for name, value in self.headers.items())
                 url = urlsplit(self.path)
                 if url.path.startswith(FUNCTION_URL_PATH):
                     front.function_url(self, url.path, url.query, headers, body)

@@ -1,12 +1,15 @@
-"""moto 5.2.5, made to hold load as the embedded AWS.
+"""moto 5.2.5, made to hold load as the embedded AWS, and to deliver what AWS delivers.
 
 moto is a reference implementation of AWS's APIs, not a server built for load: several of its
 paths cost time in proportion to everything it holds, so under a steady stream of orders the
 embedded AWS slowed down as its history grew, queues backed up, handlers timed out, and the
-backlog made every call slower still. Each patch below removes one such cost, or one race
-that concurrent callers could lose, without changing what any API answers. Each is named
-after what it fixes, says what it measured, and is checked by tests/local/test_moto_patches.py,
-which also fails loudly when moto is no longer the version they were written against.
+backlog made every call slower still. Most patches below remove one such cost, or one race
+that concurrent callers could lose, without changing what any API answers. The others make
+what moto hands to a target or a consumer the shape AWS hands out, where moto's differs
+(`tests/local/test_event_shapes.py` reads each delivery with Powertools' models of AWS's
+events). Each is named after what it fixes, says what it measured or what differed, and is
+checked by tests/local/test_moto_patches.py, which also fails loudly when moto is no longer
+the version they were written against.
 
 Applied in the embedded AWS's process only (`local.moto_server`), and by the tests that check
 them.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import itertools
 import json
 import string
 import threading
@@ -34,12 +38,17 @@ import moto.dynamodb.models
 import moto.events.models
 import moto.sqs.models
 from moto.core.common_models import BaseModel
-from moto.core.utils import camelcase_to_underscores
+from moto.core.utils import (
+    camelcase_to_underscores,
+    iso_8601_datetime_without_milliseconds,
+    utcfromtimestamp,
+)
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventPattern
 from moto.events.utils import _BASE_EVENT_MESSAGE as BASE_EVENT_MESSAGE
+from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message, Queue, SQSBackend
 
@@ -273,8 +282,15 @@ def fast_events_clock() -> None:
     the same datetime-heavy helper SQS used (see `fast_sqs_clock`)."""
     events_models: Any = moto.events.models
     events_models.unix_time = lambda dt=None: _now() if dt is None else _unix_time(dt)
-    events_models.unix_time_millis = lambda dt=None: _now_millis() if dt is None \
-        else _unix_time(dt) * 1000.0
+
+
+def stamp_logged_events_in_milliseconds() -> None:
+    """A log group target's log events were stamped to a fraction of a millisecond (the clock
+    helper's float, its only reader in EventBridge); CloudWatch Logs' timestamps are whole
+    milliseconds."""
+    events_models: Any = moto.events.models
+    events_models.unix_time_millis = lambda dt=None: int(
+        _now_millis() if dt is None else _unix_time(dt) * 1000.0)
 
 
 class _EventCopies:
@@ -293,6 +309,65 @@ def cheap_event_copies() -> None:
     assert BASE_EVENT_MESSAGE["resources"] == [] and BASE_EVENT_MESSAGE["detail"] == {}
     events_models: Any = moto.events.models
     events_models.copy = _EventCopies
+
+
+# An event's fields as EventBridge hands it to a target, in the order it writes them (AWS's
+# sample `eventBridgeEvent.json`).
+EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region",
+                "resources", "detail")
+
+
+def as_delivered(event: Mapping[str, Any]) -> dict[str, Any]:
+    """moto's working copy of an event as EventBridge shows it to a target: AWS's fields only
+    (not moto's `ingestion-time`), the time as EventBridge writes it rather than a number."""
+    delivered = {name: event[name] for name in EVENT_FIELDS if name in event}
+    if isinstance(delivered.get("time"), int | float):
+        delivered["time"] = iso_8601_datetime_without_milliseconds(
+            utcfromtimestamp(delivered["time"]))
+    return delivered
+
+
+def _transform(template: str, paths: Mapping[str, str], event: Mapping[str, Any]) -> Any:
+    """moto's input transformer (`EventTemplateParser.parse`) step for step, but for
+    `<aws.events.event.json>`, which is the event as delivered. The input paths still read
+    moto's working copy: its targets rewrite a `time` they are handed, from a number."""
+    parser: Any = EventTemplateParser
+    for name, path in (paths or parser.DEFAULT_EVENT_INPUT_PATHS_MAP).items():
+        matches = jsonpath_ng.ext.parse(path).find(event)
+        value = parser._stringify(matches[0].value) if matches else None
+        if value:
+            template = template.replace(f"<{name}>", value)
+    template = template.replace("<aws.events.event.json>", json.dumps(as_delivered(event)))
+    template = template.replace("<aws.events.event.ingestion-time>",
+                                parser._stringify(event["ingestion-time"]))
+    return json.loads(template)
+
+
+def deliver_whole_events() -> None:
+    """What moto hands a rule's targets as the whole event is not the event EventBridge hands
+    them:
+    - a target without an input transformer gets its input through a template of moto's that
+      leaves out `account`, so every event delivered to a queue, a log group or another bus
+      lacked a field every event from AWS has (and that Powertools' `EventBridgeModel`
+      requires); the template also wrote `source` and `detail-type` into the JSON unescaped,
+      so a quote in either failed the whole `PutEvents`;
+    - an input transformer's `<aws.events.event.json>` (the observability queue's input) was
+      moto's working copy: the time a number of seconds, and an `ingestion-time` field of
+      moto's own.
+    Both are now the event as delivered (the first keeps its time a number: moto's targets
+    write it out as EventBridge does)."""
+    parser: Any = EventTemplateParser
+    if getattr(parser.parse, "patched", False):
+        return
+
+    def parse(input_template: str | None, input_paths_map: dict[str, str],
+              event: Mapping[str, Any]) -> Any:
+        if input_template:
+            return _transform(input_template, input_paths_map, event)
+        return {name: event[name] for name in EVENT_FIELDS if name in event}
+
+    parse.patched = True  # type: ignore[attr-defined]
+    parser.parse = staticmethod(parse)
 
 
 def memoise_condition_lexing() -> None:
@@ -338,6 +413,29 @@ class RecentSet:
 
     def __len__(self) -> int:
         return len(self.members)
+
+
+# SQS's sequence numbers are 20 digits, and grow within a message group.
+SEQUENCE_NUMBERS = itertools.count(10**19)
+
+
+def number_every_fifo_message() -> None:
+    """SQS gives every message of a FIFO queue a sequence number; moto only a message sent
+    with an explicit deduplication id. EventBridge's deliveries to a FIFO queue are
+    deduplicated by content, so none had one, and the records Lambda is handed for them
+    lacked the `SequenceNumber` attribute AWS's records of a FIFO queue have."""
+    original = Queue.add_message
+    if getattr(original, "patched", False):
+        return
+
+    def add_message(self: Queue, message: Message) -> None:
+        if self.fifo_queue and message.sequence_number is None:
+            message.sequence_number = str(next(SEQUENCE_NUMBERS))
+        original(self, message)
+
+    add_message.patched = True  # type: ignore[attr-defined]
+    queue_class: Any = Queue
+    queue_class.add_message = add_message
 
 
 # Deleting a message twice succeeds, as on SQS, for as long as its receipt handle is among the
@@ -490,10 +588,13 @@ PATCHES: tuple[Callable[[], None], ...] = (
     fast_receipt_handles,
     shallow_copy_received_messages,
     fast_events_clock,
+    stamp_logged_events_in_milliseconds,
     cheap_event_copies,
+    deliver_whole_events,
     memoise_condition_lexing,
     sqs_attributes_on_demand,
     sqs_bounded_deleted_handles,
+    number_every_fifo_message,
     dynamodb_isolated_writes,
 )
 

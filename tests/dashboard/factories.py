@@ -77,9 +77,8 @@ def rejected_path(*, order_id: str | None = None, at: datetime = T0) -> list[Eve
 
 
 def envelope(event: Event) -> dict[str, Any]:
-    """The EventBridge event as moto delivers it (no `account`)."""
+    """The EventBridge event as the embedded AWS delivers it."""
     outer = eventbridge_event(event)
-    outer.pop("account", None)
     outer["id"] = str(uuid.uuid4())  # each bus wraps the CloudEvent in a new envelope
     return outer
 

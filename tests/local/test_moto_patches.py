@@ -1,5 +1,6 @@
-"""The embedded AWS's patches to moto: each still applies to the moto we run, and none changes
-what an API answers — only what it costs, or which races it can lose."""
+"""The embedded AWS's patches to moto: each still applies to the moto we run; those for load
+change no answer — only what it costs, or which races it can lose — and those for shape make
+a delivery what AWS delivers."""
 
 from __future__ import annotations
 
@@ -45,10 +46,14 @@ def test_patches_refuse_a_moto_they_were_not_written_against(monkeypatch: pytest
         moto_patches.apply()
 
 
-def test_moto_still_imports_jsonpaths_parse_at_call_time():
-    import inspect
-
-    assert "from jsonpath_ng.ext import parse" in inspect.getsource(EventTemplateParser.parse)
+def test_input_transformers_parse_their_paths_with_the_memoised_parser():
+    event = {"id": "e", "detail": {"id": "ce"}, "detail-type": "t", "source": "s", "time": 0.0,
+             "region": "r", "resources": [], "account": "a", "ingestion-time": 0.0}
+    hits = jsonpath_ng.ext.parse.cache_info().hits
+    for _ in range(2):
+        EventTemplateParser.parse(input_template='{"id": "<ce>"}',
+                                  input_paths_map={"ce": "$.detail.id"}, event=event)
+    assert jsonpath_ng.ext.parse.cache_info().hits > hits
 
 
 def test_jsonpath_parsing_is_memoised_and_still_correct():
@@ -90,6 +95,20 @@ def test_queue_attributes_answer_as_before(aws: dict[str, Any]):
         "ApproximateNumberOfMessages", "QueueArn"])["Attributes"]
     assert some == {"ApproximateNumberOfMessages": "2",
                     "QueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q.fifo"}
+
+
+def test_every_message_of_a_fifo_queue_has_a_growing_sequence_number(aws: dict[str, Any]):
+    sqs = aws["sqs"]
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    sent = [sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")["SequenceNumber"]
+            for body in ("a", "b")]
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                   AttributeNames=["SequenceNumber"])["Messages"]
+    assert [m["Attributes"]["SequenceNumber"] for m in received] == sent
+    assert all(len(number) == 20 for number in sent) and int(sent[0]) < int(sent[1])
+    plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    assert "SequenceNumber" not in sqs.send_message(QueueUrl=plain, MessageBody="a")
 
 
 def test_a_redrive_policy_reads_as_json(aws: dict[str, Any]):
@@ -346,6 +365,48 @@ def test_delivered_events_carry_a_fresh_envelope_each():
             assert body["time"].startswith(time.strftime("%Y-"))
         assert moto_patches.BASE_EVENT_MESSAGE["resources"] == []
         assert moto_patches.BASE_EVENT_MESSAGE["detail"] == {}
+
+
+def test_a_target_without_a_transformer_is_handed_the_whole_event():
+    with mock_aws():
+        events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
+        events.put_targets(Rule="all", Targets=[{"Id": "t", "Arn": arn}])
+        events.put_events(Entries=[{"Source": "order", "DetailType": 'the "quoted" type',
+                                    "Detail": json.dumps({"n": 1})}])
+        [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+        body = json.loads(message["Body"])
+        assert list(body) == list(moto_patches.EVENT_FIELDS)
+        assert body["account"] == ACCOUNT and body["detail-type"] == 'the "quoted" type'
+        assert body["version"] == "0" and body["detail"] == {"n": 1}
+
+
+def test_a_log_group_target_stamps_its_log_events_in_whole_milliseconds():
+    with mock_aws():
+        events, logs = (boto3.client(s, region_name=REGION) for s in ("events", "logs"))
+        logs.create_log_group(logGroupName="history")
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
+        events.put_targets(Rule="all", Targets=[
+            {"Id": "t", "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:history"}])
+        before = int(time.time() * 1000)
+        events.put_events(Entries=[{"Source": "order", "DetailType": "t", "Detail": "{}"}])
+        [logged] = logs.filter_log_events(logGroupName="history")["events"]
+        assert isinstance(logged["timestamp"], int)
+        assert before <= logged["timestamp"] <= time.time() * 1000
+
+
+def test_a_transformer_s_whole_event_is_the_event_as_delivered():
+    event = {"version": "0", "id": "e", "detail-type": "t", "source": "s", "account": ACCOUNT,
+             "time": 1513968228.25, "region": REGION, "resources": [], "detail": {"n": 1},
+             "ingestion-time": 1513968228.5}
+    parsed = EventTemplateParser.parse(
+        input_template='{"at": <at>, "event": <aws.events.event.json>}',
+        input_paths_map={"at": "$.time"}, event=event)
+    assert list(parsed["event"]) == list(moto_patches.EVENT_FIELDS)
+    assert parsed["event"]["time"] == "2017-12-22T18:43:48Z"
+    assert parsed["at"] == 1513968228.25  # input paths read moto's copy, as its targets expect
 
 
 def test_a_condition_is_evaluated_with_each_request_s_values(aws: dict[str, Any]):
