@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install up test test-fast synth lint bench browser clean
+.PHONY: install up test test-fast synth deploy destroy lint bench browser clean
 
 $(STAMP): pyproject.toml
 	@echo "==> installing Python packages into $(VENV) (first run takes a few minutes)"
@@ -33,8 +33,18 @@ test: install browser
 test-fast: install
 	@$(PY) -m pytest -m "not e2e and not browser"
 
+# What `make deploy` deploys, with the code and its packages bundled; nothing is deployed.
 synth: install
 	@$(PY) -m cdk.app --nag
+
+# To the AWS account and region of the default credential chain (bootstrapped once with
+# `npx aws-cdk@2 bootstrap`). CDK_ARGS passes more, e.g. CDK_ARGS="-c choreo:stackName=choreo-dev".
+CDK := npx --yes aws-cdk@2
+deploy: install
+	@$(CDK) deploy $(CDK_ARGS)
+
+destroy: install
+	@$(CDK) destroy $(CDK_ARGS)
 
 lint: install
 	@$(VENV)/bin/ruff check .

@@ -2,8 +2,11 @@
 names the queues, log group, buses and URLs it uses. Nothing here hard-codes a name.
 
 Environment: `CHOREO_STACK_NAME` (default `choreo`), `AWS_DEFAULT_REGION` (default
-`us-east-1`), `AWS_ENDPOINT_URL` for any AWS-compatible endpoint. In the local profile the
-embedded AWS (`http://CHOREO_HOST:CHOREO_AWS_PORT`, credentials test/test) is the default.
+`us-east-1`), `AWS_ENDPOINT_URL` for any AWS-compatible endpoint, and `CHOREO_AWS`, which AWS:
+`embedded` (the local profile's default: `http://CHOREO_HOST:CHOREO_AWS_PORT`, credentials
+test/test) or `aws` (the production profile's default: AWS itself, through boto3's default
+credential chain). `CHOREO_AWS=aws` with the local profile is a dashboard on your machine,
+watching a deployed stack.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import boto3
 from botocore.config import Config
 
 from workflow import outputs
+from workflow.deployment import DEFAULT_STACK_NAME
 from workflow.model import Bus
 
 RETRY_OUTPUTS_SECONDS = 10.0
@@ -112,8 +116,19 @@ class AwsContext:
             return None
 
 
+AWS_TARGETS = ("embedded", "aws")
+
+
+class UnknownAws(ValueError):
+    pass
+
+
 def _from_environment() -> AwsContext:
-    local = os.environ.get("CHOREO_PROFILE", "local").strip().lower() != "production"
+    production = os.environ.get("CHOREO_PROFILE", "local").strip().lower() == "production"
+    target = os.environ.get("CHOREO_AWS", "aws" if production else "embedded").strip().lower()
+    if target not in AWS_TARGETS:
+        raise UnknownAws(f"CHOREO_AWS must be one of {', '.join(AWS_TARGETS)}, not {target!r}")
+    local = target == "embedded"
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     credentials: dict[str, str] = {}
     if local:
@@ -121,9 +136,11 @@ def _from_environment() -> AwsContext:
         endpoint = endpoint or f"http://{host}:{os.environ.get('CHOREO_AWS_PORT', '4566')}"
         if not os.environ.get("AWS_ACCESS_KEY_ID"):
             credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    return AwsContext(region=os.environ.get("AWS_DEFAULT_REGION")
-                      or os.environ.get("AWS_REGION") or "us-east-1",
-                      stack_name=os.environ.get("CHOREO_STACK_NAME", "choreo"),
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+    if not region and not local:  # the region of the AWS profile, as the AWS CLI would
+        region = boto3.session.Session().region_name
+    return AwsContext(region=region or "us-east-1",
+                      stack_name=os.environ.get("CHOREO_STACK_NAME", DEFAULT_STACK_NAME),
                       endpoint_url=endpoint, credentials=credentials)
 
 
