@@ -545,6 +545,14 @@ def test_with_no_endpoint_named_the_stack_receives_its_own_notifications(
     # public HTTPS, as API destinations require; the function checks the key itself
     assert url == {"AuthType": "NONE",
                    "TargetFunctionArn": {"Fn::GetAtt": [f"{receiver.function}Function", "Arn"]}}
+    # since October 2025 a public function URL needs both permissions
+    permissions = {(p["Properties"]["Action"], p["Properties"].get("FunctionUrlAuthType"),
+                    p["Properties"].get("InvokedViaFunctionUrl"))
+                   for p in of_type(resources, "AWS::Lambda::Permission").values()
+                   if p["Properties"]["Principal"] == "*"
+                   and ref(p["Properties"]["FunctionName"]) == f"{receiver.function}Function"}
+    assert permissions == {("lambda:InvokeFunctionUrl", "NONE", None),
+                           ("lambda:InvokeFunction", None, True)}
     function = resources[f"{receiver.function}Function"]["Properties"]
     assert function["Handler"] == receiver.handler
     variables = function["Environment"]["Variables"]
