@@ -9,6 +9,8 @@ function, and what Lambda function URLs do for the functions that have one.
   event, and handed to the integrated function; no matching route is API Gateway's 404.
 - The stage's throttle (rate and burst, from the template) is a token bucket, as API
   Gateway's is: beyond it, 429 Too Many Requests. The local front adds `Retry-After`.
+- Only requests that name this machine in `Host` are answered (local/hosts.py: DNS
+  rebinding), and a `Content-Length` that is not a length is a 400.
 - A request that would start work (anything but GET, HEAD, OPTIONS) while the functions are
   behind (a message has waited longer than `behind_after_seconds` to be received) is answered
   503 with `Retry-After`, instead of adding to queues that would only grow until handlers time
@@ -32,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.config import ACCOUNT_ID, Chaos, ChaosControl
+from local.hosts import REFUSAL, allowed_hosts, content_length, host_allowed
 from local.lambda_runtime import FunctionWorker
 from local.template import FUNCTION_URL_PATH
 
@@ -177,7 +180,8 @@ class HttpFront:
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
                  workers: dict[str, FunctionWorker], chaos: ChaosControl,
                  stats: Callable[[], dict[str, Any]], admission: Admission | None = None,
-                 function_urls: dict[str, str] | None = None, api_id: str = "local") -> None:
+                 function_urls: dict[str, str] | None = None, api_id: str = "local",
+                 allowed: frozenset[str] | None = None) -> None:
         self.routes = routes
         self.function_urls = function_urls or {}
         self.admission = admission or Admission()
@@ -206,7 +210,16 @@ class HttpFront:
                 self._respond(status, json.dumps(body).encode(), {"Content-Type": content_type})
 
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                if not host_allowed(self.headers.get("Host"), front.allowed_hosts,
+                                    port=front.port):
+                    self.close_connection = True
+                    self._respond(421, REFUSAL, {"Content-Type": "application/problem+json"})
+                    return
+                length = content_length(self.headers.get("Content-Length"))
+                if length is None:
+                    self.close_connection = True
+                    self._json(400, {"message": "Content-Length is not a length"})
+                    return
                 if length > MAX_BODY_BYTES:
                     self.close_connection = True
                     self._json(413, {"message": "Request Entity Too Large"})
@@ -229,6 +242,9 @@ class HttpFront:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
         self.server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.server.server_address[1]  # the one bound, if 0 asked for any
+        self.allowed_hosts = allowed if allowed is not None else \
+            allowed_hosts(bind_host=host, port=self.port)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="http-front",
                                        daemon=True)

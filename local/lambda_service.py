@@ -18,6 +18,7 @@ from typing import Any
 from local.config import ACCOUNT_ID, LocalConfig
 from local.deploy import Deployment
 from local.embedded_aws import client
+from local.hosts import content_length
 from local.in_process_sqs import InProcessSqs
 from local.runtime import LocalRuntime, read_topology
 
@@ -67,7 +68,10 @@ def with_lambda_service(app: WsgiApp, service: LambdaService) -> WsgiApp:
         if environ.get("REQUEST_METHOD") != "POST":
             start_response("405 Method Not Allowed", [("Content-Type", "application/json")])
             return [b'{"message": "POST the deployment to start the Lambda service"}']
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = content_length(environ.get("CONTENT_LENGTH"))
+        if length is None:
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"message": "Content-Length is not a length"}']
         try:
             answer = service.start(json.loads(environ["wsgi.input"].read(length)))
         except Exception as error:

@@ -61,10 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", module="moto")
     from cheroot.wsgi import Server
 
+    from local.hosts import allowed_hosts, with_host_check
     from local.lambda_service import LambdaService, with_lambda_service
 
     lambda_service = LambdaService()
-    server = Server((args.host, args.port), with_lambda_service(wsgi_app(), lambda_service),
+    app = with_lambda_service(wsgi_app(), lambda_service)
+    allowed = allowed_hosts(bind_host=args.host, port=args.port)
+    server = Server((args.host, args.port), with_host_check(app, allowed, port=args.port),
                     numthreads=THREADS, server_name="embedded-aws")
     stop = threading.Event()
     threading.Thread(target=sweep_expired, args=(stop,), name="ttl-sweeper", daemon=True).start()
