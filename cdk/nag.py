@@ -55,3 +55,8 @@ def nag_checks_add(app: App, stack: ChoreoStack) -> None:
                      "means changing it on both sides at once, which an automatic rotation "
                      "cannot do for an outside endpoint. Rotate it by hand (docs/deploy.md); "
                      "the stack's own receiver reads the new value within five minutes.")
+    for secret in stack.secrets.values():
+        _acknowledge(secret, "SMG4",
+                     "Rotating the card-token key gives every card a new token: an order in "
+                     "flight under the old key would not be recognised. Rotate it by hand, "
+                     "between orders (docs/decisions.md).")

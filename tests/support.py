@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from workflow.domain.payment import CardVault
 from workflow.envelope import Event
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The card-token key of the tests (a deployment's is generated into Secrets Manager).
+TEST_CARD_TOKEN_KEY = "k" * 64
+TEST_VAULT = CardVault(TEST_CARD_TOKEN_KEY.encode())
 
 
 def aws_sample(name: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from local.deploy import Deployment, assembly_deploy
 from local.embedded_aws import EmbeddedAws, client
 from tests.dashboard.test_graph import _assert_nothing_overlaps
 from tests.e2e.conftest import free_port
+from tests.support import TEST_VAULT as VAULT
 from workflow import outputs
 from workflow.diagram import mermaid
 from workflow.domain.order import order_place
@@ -113,7 +114,7 @@ def test_the_stack_has_its_queue_dead_letter_queue_rules_and_mapping(template):
 
 def test_the_local_system_routes_an_order_placed_to_it_and_runs_the_handler(deployed):
     config, deployment = deployed
-    placed = order_place(request={"customerId": "audit", "card": {"number": GOOD_TEST_CARD},
+    placed = order_place(vault=VAULT, request={"customerId": "audit", "card": {"number": GOOD_TEST_CARD},
                                   "items": [{"sku": "MUG-STONEWARE", "quantity": 1}]})
     bus = deployment.outputs[outputs.bus_name(Bus.GLOBAL)]
     answer = client(config, "events").put_events(Entries=[put_events_entry(placed, bus_name=bus)])

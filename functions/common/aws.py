@@ -13,11 +13,13 @@ from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from workflow.domain.payment import CardVault
 from workflow.envelope import Event, parse_cloudevent, put_events_entry
-from workflow.model import FIFO_SUFFIX
+from workflow.model import CARD_TOKEN_KEY, FIFO_SUFFIX, secret_env_var
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -36,6 +38,23 @@ def env(name: str) -> str:
         return os.environ[name]
     except KeyError:
         raise RuntimeError(f"environment variable {name} is not set") from None
+
+
+# How long a secret read from Secrets Manager is trusted before it is read again (a rotated
+# value is picked up within this, without a redeploy).
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def secret(secret_id: str) -> str:
+    """A secret of the model, by the ARN the stack put in the environment; cached per
+    execution environment."""
+    value: str = parameters.get_secret(env(secret_env_var(secret_id)),
+                                       max_age=SECRET_MAX_AGE_SECONDS)
+    return value
+
+
+def card_vault() -> CardVault:
+    return CardVault(secret(CARD_TOKEN_KEY).encode())
 
 
 def item(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,13 +27,11 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from functions.common.aws import aws_client, env, item
+from functions.common.aws import SECRET_MAX_AGE_SECONDS, aws_client, env, item
 from workflow.envelope import InvalidEvent, parse_cloudevent
 from workflow.model import CHOREOGRAPHY
 
 API_KEY_HEADER = "x-api-key"
-# How long the key read from Secrets Manager is trusted before it is read again.
-API_KEY_MAX_AGE_SECONDS = 300
 # Kept this long, then DynamoDB's TTL removes it: enough to look back on a fortnight.
 KEEP_SECONDS = 14 * 24 * 3600
 MAX_BODY_BYTES = 256 * 1024  # EventBridge's own event size limit
@@ -55,7 +53,7 @@ def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
 
 def _api_key() -> str:
     key: str = parameters.get_secret(env("NOTIFICATION_API_KEY_SECRET_ARN"),
-                                     max_age=API_KEY_MAX_AGE_SECONDS)
+                                     max_age=SECRET_MAX_AGE_SECONDS)
     return key
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import EventBridgePublisher, env
+from functions.common.aws import EventBridgePublisher, card_vault, env
 from functions.common.consumer import logger
 from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
@@ -66,7 +66,7 @@ def orders_place() -> Response:
     except ValueError as error:
         return problem(400, "Malformed JSON", str(error))
     try:
-        placed = order_place(request=body)
+        placed = order_place(request=body, vault=card_vault())
     except InvalidOrder as error:
         return problem(422, "Invalid order", "the order has invalid fields", error.problems)
     orders.add(placed)

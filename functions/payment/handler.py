@@ -13,14 +13,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import env
+from functions.common.aws import card_vault, env
 from functions.common.consumer import EventConsumer, logger
 from functions.payment.ledger import DynamoPayments
 from workflow.domain.payment import payment_take
 
 payments = DynamoPayments(table_name=env("PAYMENTS_TABLE_NAME"))
 consumer = EventConsumer.from_environment({
-    "warehouse.stock-reserved": lambda event: payment_take(event, payments=payments),
+    "warehouse.stock-reserved": lambda event: payment_take(event, payments=payments,
+                                                           vault=card_vault()),
 })
 processor = BatchProcessor(event_type=EventType.SQS)
 

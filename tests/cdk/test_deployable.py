@@ -15,7 +15,7 @@ import pytest
 from cdk.app import synth_template
 from cdk.stack import IDEMPOTENCY_ACTIONS, LEDGER_ACTIONS
 from workflow.deployment import physical_names, stack_name_problems
-from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_TABLE
+from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, IDEMPOTENCY_TABLE, secret_env_var
 
 Resources = dict[str, dict[str, Any]]
 
@@ -178,3 +178,20 @@ def test_each_function_gets_only_the_table_actions_its_code_uses(resources: Reso
             deletes = table == IDEMPOTENCY_TABLE or table in function.deletes_from
             assert actions == set(IDEMPOTENCY_ACTIONS if deletes else LEDGER_ACTIONS), \
                 (function.id, table)
+
+
+def test_only_who_places_orders_and_takes_payments_reads_the_card_token_key(
+        resources: Resources) -> None:
+    (secret_id,) = of_type(resources, "AWS::SecretsManager::Secret").keys() - {"NotificationApiKey"}
+    readers = set()
+    for function in CHOREOGRAPHY.functions:
+        variables = resources[f"{function.id}Function"]["Properties"]["Environment"]["Variables"]
+        statements = role_statements(resources, function_role(resources, function.id))
+        reads = any(statement["Resource"] == {"Ref": secret_id} for statement in statements)
+        if secret_env_var(CARD_TOKEN_KEY) in variables or reads:
+            assert variables[secret_env_var(CARD_TOKEN_KEY)] == {"Ref": secret_id}
+            assert reads
+            readers.add(function.id)
+    assert readers == {"OrderApi", "Payment"}
+    generator = resources[secret_id]["Properties"]["GenerateSecretString"]
+    assert generator["PasswordLength"] >= 32 and "SecretString" not in resources[secret_id]["Properties"]

@@ -32,6 +32,7 @@ from workflow.model import (
     ToFunction,
     ToNotification,
     ToQueue,
+    secret_env_var,
 )
 
 Resources = dict[str, dict[str, Any]]
@@ -391,6 +392,8 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
             expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": dead_letter_queue_of[function.id]}
         if IDEMPOTENCY_TABLE in function.tables:
             expected[IDEMPOTENCY_WINDOW_ENV] = str(CHOREOGRAPHY.idempotency_window_seconds)
+        expected.update({secret_env_var(name): {"Ref": f"{name}Secret"}
+                         for name in function.secrets})
         assert environment == expected, function.id
 
 
@@ -593,7 +596,7 @@ def test_notification_settings_come_from_context() -> None:
     assert template["Outputs"]["NotificationEndpoint"]["Value"] == "https://example.com/hooks"
     # an endpoint of one's own needs no receiver, and a named secret no generated one
     assert not of_type(resources, "AWS::Lambda::Url")
-    assert not of_type(resources, "AWS::SecretsManager::Secret")
+    assert "NotificationApiKey" not in resources
 
 
 @pytest.mark.parametrize("context, named", [

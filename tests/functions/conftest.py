@@ -13,11 +13,13 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from functions.common.aws import aws_client
+from tests.support import TEST_CARD_TOKEN_KEY
 from workflow.envelope import Event, parse_eventbridge
-from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_WINDOW_ENV
+from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, IDEMPOTENCY_WINDOW_ENV, secret_env_var
 
 REGION = "us-east-1"
 
@@ -98,5 +100,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv("EVENT_BUS_NAME", "test-bus")
         monkeypatch.setenv(IDEMPOTENCY_WINDOW_ENV, str(CHOREOGRAPHY.idempotency_window_seconds))
         monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_url)
+        key = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="card-token-key", SecretString=TEST_CARD_TOKEN_KEY)
+        monkeypatch.setenv(secret_env_var(CARD_TOKEN_KEY), key["ARN"])
+        parameters.clear_caches()  # the secret belongs to this test's mocked AWS
         yield Aws(sqs=sqs, dynamodb=dynamodb, capture_url=capture_url,
                   dead_letter_url=dead_letter_url, tables=tables)

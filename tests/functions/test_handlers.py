@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from dashboard.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
+from tests.support import TEST_VAULT as VAULT
 from tests.support import aws_sample, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
@@ -22,8 +23,8 @@ NOW = "2026-01-02T03:04:05+00:00"
 
 
 def placed(*, quantity: int = 2, card: str = CARD, sku: str = "MUG-STONEWARE") -> Event:
-    return order_place(request={"customerId": "c-1", "items": [{"sku": sku, "quantity": quantity}],
-                                "card": {"number": card}})
+    return order_place(vault=VAULT, request={
+        "customerId": "c-1", "items": [{"sku": sku, "quantity": quantity}], "card": {"number": card}})
 
 
 def body(event: Event) -> str:
@@ -79,7 +80,7 @@ def test_two_different_events_for_one_order_reserve_once(aws: Aws, warehouse):
 
 
 def test_short_stock_reserves_nothing_and_says_what_is_short(aws: Aws, warehouse):
-    order = order_place(request={"customerId": "c-1", "card": {"number": CARD}, "items": [
+    order = order_place(vault=VAULT, request={"customerId": "c-1", "card": {"number": CARD}, "items": [
         {"sku": "MUG-STONEWARE", "quantity": 1}, {"sku": "TEAPOT-CAST", "quantity": 11}]})
     warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
     [unavailable] = aws.published()

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from functions.common.aws import aws_client
 from tests.functions.conftest import REGION, FakeContext
+from tests.support import TEST_VAULT as VAULT
 from tests.support import aws_sample
 from workflow.domain.order import order_place
 from workflow.model import CHOREOGRAPHY
@@ -63,8 +64,9 @@ def request(body: bytes, *, key: str | None = KEY, method: str = "POST",
 
 
 def cloudevent() -> bytes:
-    placed = order_place(request={"customerId": "c", "items": [{"sku": "MUG-STONEWARE", "quantity": 1}],
-                                  "card": {"number": "4242424242424242"}})
+    placed = order_place(vault=VAULT, request={
+        "customerId": "c", "items": [{"sku": "MUG-STONEWARE", "quantity": 1}],
+        "card": {"number": "4242424242424242"}})
     return placed.to_json().encode()
 
 

@@ -41,6 +41,7 @@ from local.targets import (
     AsyncInvokeTap,
     TapStats,
 )
+from tests.support import TEST_VAULT as VAULT
 from tests.support import aws_sample
 from workflow.domain.order import order_place
 from workflow.envelope import Event, parse_cloudevent, put_events_entry
@@ -94,8 +95,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 
 def placed() -> Event:
-    return order_place(request={"customerId": "c-1", "items": [{"sku": "MUG-STONEWARE", "quantity": 1}],
-                                "card": {"number": "4242424242424242"}}, order_id="ord-1")
+    return order_place(vault=VAULT, order_id="ord-1", request={
+        "customerId": "c-1", "items": [{"sku": "MUG-STONEWARE", "quantity": 1}],
+        "card": {"number": "4242424242424242"}})
 
 
 def assert_eventbridge_event(event: Any, carrying: Event) -> None:

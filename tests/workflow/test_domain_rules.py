@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from tests.support import TEST_VAULT as VAULT
 from workflow.catalogue import validate_data
 from workflow.domain.loyalty import points_award
 from workflow.domain.order import order_place
@@ -75,7 +76,7 @@ class Once:
 
 
 def placed(card: str = GOOD_TEST_CARD, **items: int) -> Event:
-    return order_place(request={"customerId": "c-7", "card": {"number": card},
+    return order_place(vault=VAULT, request={"customerId": "c-7", "card": {"number": card},
                                 "items": [{"sku": sku.replace("_", "-"), "quantity": quantity}
                                           for sku, quantity in (items or {"MUG_STONEWARE": 2}).items()]})
 
@@ -109,8 +110,8 @@ def test_payment_is_taken_for_the_order_total_and_the_test_card_declines():
     good = stock_reserve(placed(), inventory=shelves)
     bad = stock_reserve(placed(card=DECLINING_TEST_CARD), inventory=shelves)
 
-    taken = payment_take(good, payments=payments)
-    declined = payment_take(bad, payments=payments)
+    taken = payment_take(good, payments=payments, vault=VAULT)
+    declined = payment_take(bad, payments=payments, vault=VAULT)
 
     assert taken.type == "payment.taken"
     assert_follows(taken, good)
@@ -118,13 +119,13 @@ def test_payment_is_taken_for_the_order_total_and_the_test_card_declines():
     assert declined.type == "payment.declined"
     assert_follows(declined, bad)
     assert declined.data["decline"]["reason"] == "card declined"
-    assert payment_take(good, payments=payments).id == taken.id
+    assert payment_take(good, payments=payments, vault=VAULT).id == taken.id
 
 
 def test_points_are_one_per_whole_unit_paid_awarded_once():
     ledger = Once()
     taken = payment_take(stock_reserve(placed(MUG_STONEWARE=3), inventory=Shelves(
-        **{"MUG-STONEWARE": 3})), payments=Once())
+        **{"MUG-STONEWARE": 3})), payments=Once(), vault=VAULT)
     paid = taken.data["payment"]["amount"]["amount"]
 
     awarded = points_award(taken, ledger=ledger)
@@ -140,8 +141,9 @@ def test_ship_and_release_settle_a_reservation_and_wait_for_one():
     shelves = Shelves(**{"MUG-STONEWARE": 4})
     paid_for, declined_card = placed(MUG_STONEWARE=2), placed(DECLINING_TEST_CARD, MUG_STONEWARE=2)
     awarded = points_award(payment_take(stock_reserve(paid_for, inventory=shelves),
-                                        payments=Once()), ledger=Once())
-    declined = payment_take(stock_reserve(declined_card, inventory=shelves), payments=Once())
+                                        payments=Once(), vault=VAULT), ledger=Once())
+    declined = payment_take(stock_reserve(declined_card, inventory=shelves), payments=Once(),
+                            vault=VAULT)
     assert shelves.available == {"MUG-STONEWARE": 0}
 
     shipped = order_ship(awarded, inventory=shelves)

@@ -7,6 +7,7 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from tests.support import TEST_VAULT as VAULT
 from tests.support import eventbridge_event
 from workflow.domain.order import order_place
 from workflow.envelope import (
@@ -22,7 +23,7 @@ REQUEST = {"customerId": "c-1", "items": [{"sku": "MUG-STONEWARE", "quantity": 2
 
 
 def placed():
-    return order_place(request=REQUEST, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    return order_place(vault=VAULT, request=REQUEST, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
 def test_order_placed_is_a_valid_cloudevent_with_our_attributes():

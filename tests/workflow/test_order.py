@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import TEST_VAULT as VAULT
 from workflow.domain.order import InvalidOrder, order_place
-from workflow.domain.payment import DECLINING_TOKEN
+from workflow.domain.payment import DECLINING_TEST_CARD
 from workflow.products import PRODUCTS_BY_SKU
 
 
@@ -19,7 +20,7 @@ def fields(error: InvalidOrder) -> set[str]:
 
 
 def test_prices_come_from_the_catalogue_in_minor_units():
-    order = order_place(request=request(items=[
+    order = order_place(vault=VAULT, request=request(items=[
         {"sku": "KETTLE-STEEL", "quantity": 3, "unitPrice": 1}])).order
     unit = PRODUCTS_BY_SKU["KETTLE-STEEL"].unit_price.amount
     assert order["lines"][0]["unitPrice"] == {"amount": unit, "currency": "GBP"}
@@ -27,13 +28,14 @@ def test_prices_come_from_the_catalogue_in_minor_units():
 
 
 def test_the_card_number_never_travels_in_the_event():
-    event = order_place(request=request(card={"number": "4000 0000 0000 0002"}))
+    event = order_place(vault=VAULT, request=request(card={"number": "4000 0000 0000 0002"}))
     assert "4000000000000002" not in event.to_json()
-    assert event.order["paymentMethod"] == {"token": DECLINING_TOKEN, "last4": "0002"}
+    assert event.order["paymentMethod"] == {"token": VAULT.token(DECLINING_TEST_CARD),
+                                                 "last4": "0002"}
 
 
 def test_lines_of_the_same_sku_are_merged():
-    order = order_place(request=request(items=[{"sku": "MUG-STONEWARE", "quantity": 1},
+    order = order_place(vault=VAULT, request=request(items=[{"sku": "MUG-STONEWARE", "quantity": 1},
                                                {"sku": "MUG-STONEWARE", "quantity": 2}])).order
     assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [("MUG-STONEWARE", 3)]
 
@@ -53,23 +55,23 @@ def test_lines_of_the_same_sku_are_merged():
 ])
 def test_bad_requests_name_the_field(overrides, field):
     with pytest.raises(InvalidOrder) as raised:
-        order_place(request=request(**overrides))
+        order_place(vault=VAULT, request=request(**overrides))
     assert field in fields(raised.value)
 
 
 def test_a_quantity_of_one_hundred_is_allowed():
-    order = order_place(request=request(items=[{"sku": "INFUSER-MESH", "quantity": 100}])).order
+    order = order_place(vault=VAULT, request=request(items=[{"sku": "INFUSER-MESH", "quantity": 100}])).order
     assert order["lines"][0]["quantity"] == 100
 
 
 def test_a_body_that_is_not_an_object_is_refused():
     with pytest.raises(InvalidOrder):
-        order_place(request=["not", "an", "order"])
+        order_place(vault=VAULT, request=["not", "an", "order"])
 
 
 @pytest.mark.parametrize("customer", ["\ud800bad", "tab\there", "new\nline"])
 def test_a_customer_id_must_be_printable_unicode(customer):
     """Found by fuzzing: a lone surrogate was accepted, then no table could store it."""
     with pytest.raises(InvalidOrder) as raised:
-        order_place(request=request(customerId=customer))
+        order_place(vault=VAULT, request=request(customerId=customer))
     assert fields(raised.value) == {"customerId"}

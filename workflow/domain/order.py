@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from workflow.domain.payment import tokenize_card
+from workflow.domain.payment import CardVault
 from workflow.envelope import Event, new_event
 from workflow.model import CHOREOGRAPHY, OrderStatus
 from workflow.money import Money
@@ -100,12 +100,12 @@ def _lines(items: Any, problems: list[FieldProblem]) -> list[tuple[Product, int]
     return [(PRODUCTS_BY_SKU[sku], quantity) for sku, quantity in quantities.items()]
 
 
-def order_place(*, request: Any, now: datetime | None = None,
+def order_place(*, request: Any, vault: CardVault, now: datetime | None = None,
                 order_id: str | None = None) -> Event:
     """Validate an order request and make its `order.placed` event.
 
     Prices come from the catalogue, never from the client; the card number never leaves this
-    function: events carry a token and the last four digits only.
+    function: events carry the vault's token and the last four digits only.
     """
     problems: list[FieldProblem] = []
     if not isinstance(request, dict):
@@ -134,7 +134,7 @@ def order_place(*, request: Any, now: datetime | None = None,
         "lines": [{"sku": product.sku, "name": product.name, "quantity": quantity,
                    "unitPrice": product.unit_price.to_dict()} for product, quantity in lines],
         "total": total.to_dict(),
-        "paymentMethod": {"token": tokenize_card(digits), "last4": digits[-4:]},
+        "paymentMethod": {"token": vault.token(digits), "last4": digits[-4:]},
     }
     return new_event(type="order.placed", data={"order": order}, correlation_id=str(uuid.uuid4()),
                      subject=order_id, time=now)
