@@ -36,6 +36,8 @@ class OrderForm(forms.Form):
     customer_id = forms.CharField(label="Customer id", required=False, max_length=200,
                                   initial="demo-customer")
     card = forms.ChoiceField(choices=CARD_CHOICES, initial="good", widget=forms.RadioSelect)
+    # Never written back into the page (_order_form.html): a card number entered once is not
+    # in the HTML of the answer, nor in a cached copy of it, when the form comes back.
     card_number = forms.CharField(label="Card number", required=False, max_length=40)
 
     def __init__(self, *args: Any, products: list[dict[str, Any]], **kwargs: Any) -> None:

@@ -77,6 +77,9 @@ if PROFILE not in {"local", "production"}:
 PRODUCTION = PROFILE == "production"
 
 DEBUG = _flag("DJANGO_DEBUG")
+if PRODUCTION and DEBUG:
+    # Debug pages show settings, SQL and stack frames to whoever makes a request fail.
+    raise ImproperlyConfigured("DJANGO_DEBUG is refused in the production profile")
 
 if PRODUCTION:
     SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -87,9 +90,17 @@ else:
     # key outlives the process that matters.
     SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-mode-only-not-secret")
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 _bind_host = os.environ.get("CHOREO_HOST", "127.0.0.1")
 ALLOWED_HOSTS = list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _bind_host,
                                     *_list("DJANGO_ALLOWED_HOSTS")]))
+if not PRODUCTION and not set(ALLOWED_HOSTS) <= set(LOOPBACK_HOSTS):
+    # Fail closed: the local profile has no login and a well-known key, so it serves this
+    # machine alone. A forgotten CHOREO_PROFILE on a server must not open the dashboard.
+    raise ImproperlyConfigured(
+        "the local profile serves only this machine (no login): CHOREO_HOST and "
+        "DJANGO_ALLOWED_HOSTS may name only 127.0.0.1, localhost or ::1; set "
+        "CHOREO_PROFILE=production to serve others")
 CSRF_TRUSTED_ORIGINS = _list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -164,6 +175,11 @@ else:
                     "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": 30}},
     }
 
+# Shared by the dashboard's processes in production (failed sign-ins are counted there).
+if PRODUCTION:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
+
 STATIC_URL = "/static/"
 STATIC_ROOT = _cache_dir / "static"
 
@@ -172,8 +188,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-# Production sits behind HTTPS; set DJANGO_SECURE_COOKIES=0 to try the profile over plain HTTP.
+# Production sits behind HTTPS; set DJANGO_SECURE_COOKIES=0 and DJANGO_SSL_REDIRECT=0 to try
+# the profile over plain HTTP.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _flag("DJANGO_SECURE_COOKIES", PRODUCTION)
+SECURE_SSL_REDIRECT = _flag("DJANGO_SSL_REDIRECT", PRODUCTION)
+# Browsers remember to use HTTPS only: a year, subdomains included, and ready for the preload
+# list (DJANGO_HSTS_SECONDS=0 turns it off while trying a domain out).
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _flag("DJANGO_HSTS_PRELOAD", True)
+# Behind a TLS-terminating proxy, the proxy says the request came over HTTPS. Trusted only when
+# set: a client reaching Django directly could send the header itself.
+if _flag("DJANGO_BEHIND_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard import views
+from dashboard.auth import ThrottledLoginView
 
 urlpatterns = [
     path("", views.live, name="live"),
@@ -17,6 +18,6 @@ urlpatterns = [
     path("api/dead-letters", views.dead_letters_json, name="dead-letters-json"),
     path("api/backlog", views.backlog_json, name="backlog-json"),
     path("api/orders/<str:order_id>", views.order_json, name="order-json"),
-    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import aws, selectors, services
@@ -79,6 +80,7 @@ def live(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@sensitive_post_parameters("card_number")
 def order_create(request: HttpRequest) -> HttpResponse:
     """Place an order through the order API; its problem details come back next to the fields."""
     if not _may_act(request):

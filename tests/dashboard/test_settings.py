@@ -53,3 +53,31 @@ def test_production_refuses_to_start_without_a_secret_key_or_a_database():
     no_database = settings_under(CHOREO_PROFILE="production", DJANGO_SECRET_KEY="s3cret")
     assert no_key.returncode != 0 and "DJANGO_SECRET_KEY" in no_key.stderr
     assert no_database.returncode != 0 and "DATABASE_URL" in no_database.stderr
+
+
+PRODUCTION = {"CHOREO_PROFILE": "production", "DJANGO_SECRET_KEY": "k" * 60 + "Ab9#",
+              "DATABASE_URL": "postgres://dashboard:pw@db.internal:5433/choreo"}
+
+
+def test_production_refuses_debug_pages():
+    result = settings_under(**PRODUCTION, DJANGO_DEBUG="1")
+    assert result.returncode != 0 and "DJANGO_DEBUG is refused" in result.stderr
+
+
+def test_the_local_profile_refuses_to_serve_beyond_this_machine():
+    """A forgotten CHOREO_PROFILE on a server must not open a dashboard without login."""
+    for environment in ({"CHOREO_HOST": "0.0.0.0"}, {"DJANGO_ALLOWED_HOSTS": "dash.example.com"}):
+        result = settings_under(**environment)
+        assert result.returncode != 0, environment
+        assert "CHOREO_PROFILE=production" in result.stderr
+    assert settings_under(CHOREO_HOST="localhost").returncode == 0
+
+
+def test_production_passes_the_deployment_checklist_without_a_warning():
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CHOREO_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**env, **PRODUCTION}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no issues (0 silenced)" in result.stdout

@@ -1,0 +1,53 @@
+"""Sign-in, with failed attempts limited: without a limit, anyone who can reach the login page
+may try passwords as fast as the server answers.
+
+Failures are counted per client address in Django's cache (Redis in the production profile,
+so every dashboard process counts the same failures), over a sliding-enough window: the
+count expires `WINDOW_SECONDS` after the last failure. Past `MAX_FAILURES`, the page answers
+429 with `Retry-After` until the window has passed; a successful sign-in clears the count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+MAX_FAILURES = 10
+WINDOW_SECONDS = 15 * 60
+
+
+def _key(request: HttpRequest) -> str:
+    return f"login-failures:{request.META.get('REMOTE_ADDR', '')}"
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class ThrottledLoginView(auth_views.LoginView):
+    template_name = "dashboard/login.html"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if cache.get(_key(request), 0) >= MAX_FAILURES:
+            response = render(request, self.template_name, {
+                "form": self.get_form_class()(request), "throttled": True}, status=429)
+            response["Retry-After"] = str(WINDOW_SECONDS)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        key = _key(self.request)
+        cache.add(key, 0, WINDOW_SECONDS)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between the two calls
+            cache.set(key, 1, WINDOW_SECONDS)
+        cache.touch(key, WINDOW_SECONDS)
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        cache.delete(_key(self.request))
+        return super().form_valid(form)
