@@ -65,3 +65,15 @@ async def test_an_order_id_with_a_slash_has_its_own_stream():
         assert [item["eventId"] for item in frame["events"]] == ["e1"]
     finally:
         await communicator.disconnect()
+
+
+def test_the_trace_of_an_order_seen_only_through_invalid_events_shows_them(client, stack):
+    services.observation_record(observations=[
+        invalid(factories.schema_failing(factories.placed(order_id="ord-only-invalid")))])
+
+    page = client.get("/orders/ord-only-invalid")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Invalid events" in html and "order.placed data invalid" in html
+    assert "0 + 1 invalid" in html
