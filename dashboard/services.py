@@ -51,6 +51,7 @@ def _apply_to_order(order: Order, event: ObservedEvent, observation: Observation
     """Fold one newly seen, valid event into its order."""
     assert event.time is not None
     order.event_count += 1
+    order.observed_at = min(order.observed_at, event.observed_at)
     # order.placed's time is when the order was placed; until it is seen, the earliest event
     # stands in for it.
     if event.type == FIRST_EVENT or event.time < order.placed_at:
@@ -183,14 +184,15 @@ def _fold_into_orders(created: dict[str, ObservedEvent],
     for row in sorted(counted, key=lambda r: r.time or r.observed_at):
         order = orders.get(row.order_id)
         if order is None:
-            order = orders[row.order_id] = Order(order_id=row.order_id, placed_at=row.time)
+            order = orders[row.order_id] = Order(order_id=row.order_id, placed_at=row.time,
+                                                 observed_at=row.observed_at)
         _apply_to_order(order, row, observations[row.event_id])
         changed[order.order_id] = order
     Order.objects.bulk_create(
         changed.values(), update_conflicts=True, unique_fields=["order_id"],
-        update_fields=["correlation_id", "customer_id", "status", "placed_at", "concluded_at",
-                       "duration_ms", "event_count", "last_event_type", "last_event_at",
-                       "total_amount", "currency"])
+        update_fields=["correlation_id", "customer_id", "status", "placed_at", "observed_at",
+                       "concluded_at", "duration_ms", "event_count", "last_event_type",
+                       "last_event_at", "total_amount", "currency"])
     return orders
 
 

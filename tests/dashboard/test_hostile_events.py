@@ -3,7 +3,8 @@ no one event keeps the rest of its batch from the read model."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -65,6 +66,20 @@ async def test_an_order_id_with_a_slash_has_its_own_stream():
         assert [item["eventId"] for item in frame["events"]] == ["e1"]
     finally:
         await communicator.disconnect()
+
+
+def test_the_newest_order_is_the_one_seen_last_whatever_time_its_events_claim(client, stack):
+    far_ahead = factories.placed(order_id="ord-from-2999", at=datetime(2999, 1, 1, tzinfo=UTC))
+    services.observation_record(observations=[factories.observe(far_ahead, observed_at=factories.T0)])
+    later = factories.happy_path(order_id="ord-seen-later", at=factories.T0 + timedelta(minutes=1))
+    services.observation_record(observations=factories.sightings_of(later))
+
+    recent = re.findall(r'data-order="([^"]+)"', client.get("/").content.decode())
+    listed = client.get("/orders/").content.decode()
+
+    assert recent == ["ord-seen-later", "ord-from-2999"]
+    assert listed.index("ord-seen-later") < listed.index("ord-from-2999")
+    assert "2999-01-01 00:00:00" in listed  # the time it claims is still shown, as claimed
 
 
 def test_the_trace_of_an_order_seen_only_through_invalid_events_shows_them(client, stack):
