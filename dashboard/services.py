@@ -17,7 +17,7 @@ from django.db import transaction
 from dashboard import aws
 from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead_letters_redrive
 from dashboard.models import ObservedEvent, Order, Sighting
-from dashboard.observations import Observation
+from dashboard.observations import Observation, moment
 from dashboard.order_api import OrderApi
 from workflow.model import CHOREOGRAPHY, Bus
 
@@ -27,6 +27,10 @@ STATUS_BY_TERMINAL_EVENT: dict[str, str] = {
 """How an order ends, by the event that says so, as the model declares it."""
 
 FIRST_EVENT = CHOREOGRAPHY.happy_path[0]
+
+BIG_INTEGERS = range(-(2**63), 2**63)
+"""What a total's column holds. The catalogue sets no ceiling on an amount, and one beyond
+this is not kept (its event still counts): the database would refuse the whole batch."""
 
 
 def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -62,8 +66,10 @@ def _apply_to_order(order: Order, event: ObservedEvent, observation: Observation
     if not order.customer_id and isinstance(details.get("customerId"), str):
         order.customer_id = details["customerId"][:128]
     total = details.get("total")
-    if order.total_amount is None and isinstance(total, dict) and isinstance(total.get("amount"), int):
-        order.total_amount = total["amount"]
+    total = total if isinstance(total, dict) else {}
+    amount = total.get("amount")
+    if order.total_amount is None and isinstance(amount, int) and amount in BIG_INTEGERS:
+        order.total_amount = amount
         order.currency = str(total.get("currency", ""))[:3]
     if order.last_event_at is None or event.time >= order.last_event_at:
         order.last_event_at = event.time
@@ -139,13 +145,7 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
 
 
 def _eventbridge_time(observation: Observation) -> datetime | None:
-    value = observation.eventbridge.get("time")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return moment(observation.eventbridge.get("time"))
 
 
 def _link_causes(created: dict[str, ObservedEvent]) -> None:
