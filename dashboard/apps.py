@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.urls import register_converter
+
+from dashboard.links import OrderIdConverter
 
 
 class DashboardConfig(AppConfig):
@@ -8,3 +11,7 @@ class DashboardConfig(AppConfig):
     label = "dashboard"
     verbose_name = "Choreography dashboard"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Before any route is read: the pages and the websocket streams both take order ids.
+        register_converter(OrderIdConverter, "order")

@@ -8,7 +8,6 @@ so a rebuild can run twice, or alongside the poller, without duplicating anythin
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from dashboard import services
 from dashboard.models import Origin
-from dashboard.observations import Observation, observation_from_eventbridge
+from dashboard.observations import Observation, observation_from_log_message
 from workflow.model import CHOREOGRAPHY
 
 LOGGED_BUS = CHOREOGRAPHY.logged_bus.value  # the log group is a target of its catch-all rule
@@ -56,13 +55,8 @@ class RebuildProgress:
 def _observation(log_event: dict[str, Any]) -> Observation:
     millis = log_event.get("ingestionTime") or log_event.get("timestamp") or 0
     observed_at = datetime.fromtimestamp(millis / 1000, tz=UTC)
-    message = log_event.get("message", "")
-    try:
-        envelope: Any = json.loads(message)
-    except ValueError:
-        envelope = message
-    return observation_from_eventbridge(envelope, bus=LOGGED_BUS, observed_at=observed_at,
-                                        origin=Origin.HISTORY)
+    return observation_from_log_message(str(log_event.get("message", "")), bus=LOGGED_BUS,
+                                        observed_at=observed_at, origin=Origin.HISTORY)
 
 
 def _pages(logs: Any, log_group_name: str, filter_pattern: str | None,

@@ -110,6 +110,9 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=OrderStatus.choices,
                               default=OrderStatus.PLACED, db_index=True)
     placed_at = models.DateTimeField(help_text="order.placed's time, else the first event's.")
+    observed_at = models.DateTimeField(
+        help_text="When the dashboard first saw one of its valid events: what newest first means, "
+                  "since a publisher can claim any time but cannot choose this one.")
     concluded_at = models.DateTimeField(null=True, help_text="The terminal event's time.")
     duration_ms = models.FloatField(null=True)
     event_count = models.PositiveIntegerField(default=0)
@@ -119,9 +122,10 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
-        ordering = ["-placed_at"]
-        indexes = [models.Index(fields=["-placed_at"], name="order_recent"),
-                   models.Index(fields=["status", "-placed_at"], name="order_status_recent")]
+        ordering = ["-observed_at", "-placed_at"]
+        indexes = [models.Index(fields=["-observed_at", "-placed_at"], name="order_seen_recent"),
+                   models.Index(fields=["status", "-observed_at", "-placed_at"],
+                                name="order_status_seen_recent")]
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"

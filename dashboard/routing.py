@@ -7,5 +7,5 @@ from dashboard.consumers import EventStreamConsumer, OrderStreamConsumer
 websocket_urlpatterns = [
     path("ws/events", EventStreamConsumer.as_asgi()),
     path("ws/orders", OrderStreamConsumer.as_asgi()),
-    path("ws/orders/<str:order_id>", OrderStreamConsumer.as_asgi()),
+    path("ws/orders/<order:order_id>", OrderStreamConsumer.as_asgi()),
 ]

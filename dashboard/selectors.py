@@ -27,8 +27,10 @@ from workflow.outputs import NOTIFICATIONS_TABLE_NAME, ORDER_API_URL
 
 
 def order_list(*, status: str | None = None) -> QuerySet[Order]:
-    """Orders, newest first, optionally of one status."""
-    orders = Order.objects.order_by("-placed_at")
+    """Orders, newest first, optionally of one status. Newest is first seen last: the time an
+    order's events claim decides only between orders first seen together (one poll's batch),
+    or any publisher could keep an order on top by dating it ahead."""
+    orders = Order.objects.order_by("-observed_at", "-placed_at")
     if status:
         orders = orders.filter(status=status)
     return orders

@@ -17,7 +17,7 @@ from django.db import transaction
 from dashboard import aws
 from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead_letters_redrive
 from dashboard.models import ObservedEvent, Order, Sighting
-from dashboard.observations import Observation
+from dashboard.observations import Observation, moment
 from dashboard.order_api import OrderApi
 from workflow.model import CHOREOGRAPHY, Bus
 
@@ -27,6 +27,10 @@ STATUS_BY_TERMINAL_EVENT: dict[str, str] = {
 """How an order ends, by the event that says so, as the model declares it."""
 
 FIRST_EVENT = CHOREOGRAPHY.happy_path[0]
+
+BIG_INTEGERS = range(-(2**63), 2**63)
+"""What a total's column holds. The catalogue sets no ceiling on an amount, and one beyond
+this is not kept (its event still counts): the database would refuse the whole batch."""
 
 
 def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -51,6 +55,7 @@ def _apply_to_order(order: Order, event: ObservedEvent, observation: Observation
     """Fold one newly seen, valid event into its order."""
     assert event.time is not None
     order.event_count += 1
+    order.observed_at = min(order.observed_at, event.observed_at)
     # order.placed's time is when the order was placed; until it is seen, the earliest event
     # stands in for it.
     if event.type == FIRST_EVENT or event.time < order.placed_at:
@@ -61,8 +66,10 @@ def _apply_to_order(order: Order, event: ObservedEvent, observation: Observation
     if not order.customer_id and isinstance(details.get("customerId"), str):
         order.customer_id = details["customerId"][:128]
     total = details.get("total")
-    if order.total_amount is None and isinstance(total, dict) and isinstance(total.get("amount"), int):
-        order.total_amount = total["amount"]
+    total = total if isinstance(total, dict) else {}
+    amount = total.get("amount")
+    if order.total_amount is None and isinstance(amount, int) and amount in BIG_INTEGERS:
+        order.total_amount = amount
         order.currency = str(total.get("currency", ""))[:3]
     if order.last_event_at is None or event.time >= order.last_event_at:
         order.last_event_at = event.time
@@ -138,13 +145,7 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
 
 
 def _eventbridge_time(observation: Observation) -> datetime | None:
-    value = observation.eventbridge.get("time")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return moment(observation.eventbridge.get("time"))
 
 
 def _link_causes(created: dict[str, ObservedEvent]) -> None:
@@ -183,14 +184,15 @@ def _fold_into_orders(created: dict[str, ObservedEvent],
     for row in sorted(counted, key=lambda r: r.time or r.observed_at):
         order = orders.get(row.order_id)
         if order is None:
-            order = orders[row.order_id] = Order(order_id=row.order_id, placed_at=row.time)
+            order = orders[row.order_id] = Order(order_id=row.order_id, placed_at=row.time,
+                                                 observed_at=row.observed_at)
         _apply_to_order(order, row, observations[row.event_id])
         changed[order.order_id] = order
     Order.objects.bulk_create(
         changed.values(), update_conflicts=True, unique_fields=["order_id"],
-        update_fields=["correlation_id", "customer_id", "status", "placed_at", "concluded_at",
-                       "duration_ms", "event_count", "last_event_type", "last_event_at",
-                       "total_amount", "currency"])
+        update_fields=["correlation_id", "customer_id", "status", "placed_at", "observed_at",
+                       "concluded_at", "duration_ms", "event_count", "last_event_type",
+                       "last_event_at", "total_amount", "currency"])
     return orders
 
 

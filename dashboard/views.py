@@ -11,11 +11,10 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard import aws, selectors, services
+from dashboard import aws, links, selectors, services
 from dashboard.dead_letter_queues import RedriveResult
 from dashboard.forms import ChaosForm, OrderForm
 from dashboard.graph import Graph, flight_key, graph_build
@@ -105,7 +104,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
         else:
             placed = {"orderId": answer["orderId"], "correlationId": answer.get("correlationId"),
                       "status": answer.get("status"),
-                      "traceUrl": reverse("order-trace", args=[answer["orderId"]])}
+                      "traceUrl": links.order_url("order-trace", answer["orderId"])}
             status = 202
     if _wants_json(request):
         # A refusal is an answer the page expects, not a failed request: it comes back as

@@ -1,4 +1,5 @@
-"""Small template filters: SVG coordinates, durations, and JSON for the trace and failures pages."""
+"""Small template filters: SVG coordinates, durations, links to orders, and JSON for the trace
+and failures pages."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import template
+
+from dashboard import links
 
 register = template.Library()
 
@@ -51,6 +54,12 @@ def duration(milliseconds: float | None) -> str:
         return f"{minutes} min {seconds} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.filter
+def order_url(order_id: str, view: str = "order-trace") -> str:
+    """The URL of an order's trace (or of the page `view` names), whatever its id holds."""
+    return links.order_url(view, order_id)
 
 
 @register.filter
