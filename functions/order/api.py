@@ -20,6 +20,13 @@ from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
 
 MAX_BODY_BYTES = 16 * 1024
+# Levels of arrays and objects a body may nest: an order needs three. Python's parser recurses
+# once a level and gives up near a thousand with a RecursionError, so the limit is checked
+# before parsing, and a body past it is a 400 whatever the interpreter's own limit.
+MAX_JSON_DEPTH = 32
+# A JSON string (its brackets are text; one left open runs to the end) or a bracket: scanned
+# once each, left to right, in time linear in the body.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
 publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
@@ -42,6 +49,22 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
                     headers=headers)
 
 
+def json_nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether `text` nests arrays and objects more than `limit` deep; a bracket inside a
+    string is text, not nesting."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # an order's body: too few brackets to be deep, no need to scan
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        if token.group() in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    return False
+
+
 def products_list() -> Response:
     return json_response(200, {"products": [product.to_dict() for product in PRODUCTS]})
 
@@ -61,6 +84,9 @@ def orders_place() -> Response:
     content_type = (request.headers.get("content-type") or "application/json").lower()
     if "json" not in content_type:
         return problem(415, "Unsupported media type", "send application/json")
+    if json_nested_deeper_than(raw, MAX_JSON_DEPTH):
+        return problem(400, "Malformed JSON",
+                       f"the JSON is nested too deeply: at most {MAX_JSON_DEPTH} levels")
     try:
         body = json.loads(raw)
     except ValueError as error:

@@ -242,6 +242,40 @@ def test_bad_orders_get_problem_details_and_publish_nothing(aws: Aws, raw, statu
     assert aws.published() == []
 
 
+def test_a_body_nested_too_deeply_is_a_bad_request_and_publishes_nothing(aws: Aws):
+    """~15 KB of `[` once made the JSON parser recurse until the interpreter gave up: a 500."""
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", "[" * 15_000), FakeContext())
+    assert response["statusCode"] == 400
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    problem = json.loads(response["body"])
+    assert problem["status"] == 400 and "nested too deeply" in problem["detail"]
+    assert aws.published() == []
+
+
+def nested(depth: int) -> object:
+    """A JSON value of exactly `depth` levels of arrays and objects."""
+    value: object = {}
+    for level in range(depth - 1):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def test_an_order_is_nested_as_deeply_as_it_likes_up_to_the_limit(aws: Aws):
+    api = aws.handler("functions.order.api")
+    order = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
+             "card": {"number": CARD}}
+    # the order object is the first level; brackets in a string are text, escaped quote or not
+    deepest = json.dumps({**order, "note": nested(api.MAX_JSON_DEPTH - 1),
+                          "remark": '[{"' * 40})
+    too_deep = json.dumps({**order, "note": nested(api.MAX_JSON_DEPTH)})
+    assert api.lambda_handler(api_request("POST", "/orders", deepest),
+                              FakeContext())["statusCode"] == 202
+    assert api.lambda_handler(api_request("POST", "/orders", too_deep),
+                              FakeContext())["statusCode"] == 400
+    assert [event.type for event in aws.published()] == ["order.placed"]
+
+
 def test_order_events_conclude_the_order_once(aws: Aws):
     api = aws.handler("functions.order.api")
     order_events = aws.handler("functions.order.events")
