@@ -27,6 +27,11 @@ MAX_JSON_DEPTH = 32
 # A JSON string (its brackets are text; one left open runs to the end) or a bracket: scanned
 # once each, left to right, in time linear in the body.
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+# The media types read as JSON: application/json, and application/<name>+json (RFC 6839's
+# structured syntax suffix). Anything else, or none, is refused: an HTML form, a beacon or a
+# fetch of an untyped body from another site sends text/plain, form data or no type at all,
+# and none of them may place an order without the browser asking this API first.
+_JSON_MEDIA_TYPE = re.compile(r"application/(?:[!#$%&'*+.^_`|~0-9a-z-]+\+)?json")
 
 orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
 publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
@@ -65,6 +70,16 @@ def json_nested_deeper_than(text: str, limit: int) -> bool:
     return False
 
 
+def media_type(content_type: str) -> str:
+    """A Content-Type's `type/subtype`, lower-cased, without its parameters (`charset`...)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    return content_type is not None and \
+        _JSON_MEDIA_TYPE.fullmatch(media_type(content_type)) is not None
+
+
 def products_list() -> Response:
     return json_response(200, {"products": [product.to_dict() for product in PRODUCTS]})
 
@@ -81,8 +96,7 @@ def orders_place() -> Response:
         return problem(400, "Malformed body", "the body is not UTF-8 text")
     if len(raw.encode()) > MAX_BODY_BYTES:
         return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
-    content_type = (request.headers.get("content-type") or "application/json").lower()
-    if "json" not in content_type:
+    if not is_json(request.headers.get("content-type")):
         return problem(415, "Unsupported media type", "send application/json")
     if json_nested_deeper_than(raw, MAX_JSON_DEPTH):
         return problem(400, "Malformed JSON",

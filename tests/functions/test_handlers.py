@@ -186,10 +186,12 @@ def test_loyalty_takes_an_eventbridge_event_directly(aws: Aws):
     assert loyalty.ledger.balance("c-1") == 36
 
 
-def api_request(method: str, path: str, body: str | bytes | None = None) -> dict:
+def api_request(method: str, path: str, body: str | bytes | None = None, *,
+                content_type: str | None = "application/json") -> dict:
     event = aws_sample("apiGatewayProxyV2Event")
+    headers = {} if content_type is None else {"content-type": content_type}
     event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
-                  "headers": {"content-type": "application/json"}, "isBase64Encoded": False})
+                  "headers": headers, "isBase64Encoded": False})
     event.pop("queryStringParameters", None)
     event.pop("pathParameters", None)
     event["requestContext"]["http"].update(method=method, path=path)
@@ -274,6 +276,37 @@ def test_an_order_is_nested_as_deeply_as_it_likes_up_to_the_limit(aws: Aws):
     assert api.lambda_handler(api_request("POST", "/orders", too_deep),
                               FakeContext())["statusCode"] == 400
     assert [event.type for event in aws.published()] == ["order.placed"]
+
+
+ORDER_BODY = json.dumps({"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
+                         "card": {"number": CARD}})
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON ;charset=\"utf-8\"",
+    "application/vnd.choreo.order+json"])
+def test_a_json_media_type_is_accepted(aws: Aws, content_type):
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", ORDER_BODY,
+                                              content_type=content_type), FakeContext())
+    assert response["statusCode"] == 202
+
+
+@pytest.mark.parametrize("content_type", [
+    # what a cross-site HTML form can send without asking first, dressed up or not
+    "text/plain;json", "text/plain", "text/plain; charset=json", "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=json",
+    # near misses
+    "text/json", "application/jsonp", "application/json-seq", "application/+json", "json", "",
+    # none at all: what a cross-site `fetch` of an untyped Blob, or a beacon, sends
+    None])
+def test_anything_but_a_json_media_type_is_unsupported(aws: Aws, content_type):
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", ORDER_BODY,
+                                              content_type=content_type), FakeContext())
+    assert response["statusCode"] == 415
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert aws.published() == []
 
 
 def test_order_events_conclude_the_order_once(aws: Aws):
