@@ -67,12 +67,15 @@ class Function:
     handler: str
     summary: str
     tables: tuple[str, ...] = ()
-    # Of its tables, those it deletes items from (beyond its idempotency records).
-    deletes_from: tuple[str, ...] = ()
     publishes_to: Bus | None = None
     publishes: tuple[str, ...] = ()  # the event types it announces
     timeout_seconds: int = 10
     memory_mb: int = 256
+    relay_for: str | None = None
+    """the function whose outbox this one relays: that function writes each event it decides
+    to publish together with its effect, unpublished, and asks this one, through the queue
+    this one consumes, to publish it should it not get to it itself (see
+    `Choreography.outbox_queues`). A relay publishes only what that function decided."""
 
 
 FIFO_SUFFIX = ".fifo"
@@ -93,6 +96,8 @@ class Queue:
     fifo: bool = False
     batch_size: int = 10
     max_receive_count: int = 3
+    delay_seconds: int = 0
+    """how long SQS holds each message back from the consumer (at most 900)"""
 
     @property
     def name(self) -> str:
@@ -364,6 +369,12 @@ class Choreography:
     def publishers_of(self, event_name: str) -> tuple[Function, ...]:
         return tuple(f for f in self.functions if event_name in f.publishes)
 
+    def outbox_queues(self, function_id: str) -> tuple[Queue, ...]:
+        """The queues through which a function asks its outbox's relays to publish what it
+        wrote: those its relays consume."""
+        relays = {f.id for f in self.functions if f.relay_for == function_id}
+        return tuple(queue for queue in self.queues if queue.consumer in relays)
+
     def consumed_by(self, function_id: str) -> tuple[str, ...]:
         """The event types routed to a function, by queue or directly."""
         return tuple(dict.fromkeys(route.event for route in self.routes
@@ -391,6 +402,7 @@ class Choreography:
 WAREHOUSE_QUEUE = "Warehouse"
 PAYMENT_QUEUE = "Payment"
 ORDER_QUEUE = "Order"
+ORDER_OUTBOX_QUEUE = "OrderOutbox"
 NOTIFICATIONS = "OrderNotifications"
 ORDER_API = "OrderHttpApi"
 INVENTORY_TABLE = "Inventory"
@@ -422,8 +434,11 @@ CHOREOGRAPHY = Choreography(
     functions=(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
                  "Order HTTP API: catalogue, place an order, order status.",
-                 tables=("Orders",), deletes_from=("Orders",), publishes_to=Bus.GLOBAL,
-                 publishes=("order.placed",)),
+                 tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",)),
+        Function("OrderRelay", Subdomain.ORDER, "functions.order.relay.lambda_handler",
+                 "Publishes each order.placed the order API wrote but did not get to publish.",
+                 tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",),
+                 relay_for="OrderApi"),
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
                  "Keeps each order's status from the events that end it.",
                  tables=("Orders", IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
@@ -446,6 +461,9 @@ CHOREOGRAPHY = Choreography(
         Queue(WAREHOUSE_QUEUE, Subdomain.WAREHOUSE, consumer="Warehouse", fifo=True),
         Queue(PAYMENT_QUEUE, Subdomain.PAYMENT, consumer="Payment"),
         Queue(ORDER_QUEUE, Subdomain.ORDER, consumer="OrderEvents"),
+        # The order API asks for each order to be checked once it can no longer be running
+        # (its timeout is 10 s): the relay publishes the order's event if it is still unpublished.
+        Queue(ORDER_OUTBOX_QUEUE, Subdomain.ORDER, consumer="OrderRelay", delay_seconds=60),
     ),
     routes=(
         # 1. the order placed reaches the warehouse, which reserves stock

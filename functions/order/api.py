@@ -15,7 +15,9 @@ from functions.common.aws import EventBridgePublisher, env
 from functions.common.consumer import logger
 from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
+from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
+from workflow.envelope import Event
 from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
 
@@ -35,6 +37,7 @@ _JSON_MEDIA_TYPE = re.compile(r"application/(?:[!#$%&'*+.^_`|~0-9a-z-]+\+)?json"
 
 orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
 publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
+checks = OutboxChecks(queue_url=env("ORDEROUTBOX_QUEUE_URL"))
 app = APIGatewayHttpResolver()
 
 
@@ -109,18 +112,29 @@ def orders_place() -> Response:
         placed = order_place(request=body)
     except InvalidOrder as error:
         return problem(422, "Invalid order", "the order has invalid fields", error.problems)
-    orders.add(placed)
     try:
-        publisher.publish([placed])
+        checks.request(placed.subject)
     except Exception:
-        orders.remove(placed.subject)
-        logger.exception("could not publish order.placed")
-        return problem(503, "Order not accepted", "the event bus is unavailable; try again")
+        logger.exception("could not ask for the order to be checked: nothing was written")
+        return problem(503, "Order not accepted", "the order could not be recorded; try again")
+    orders.add(placed)
+    placed_publish(placed)
     logger.info("order placed", order_id=placed.subject, correlation_id=placed.correlation_id)
     link = f"/orders/{placed.subject}"
     return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
                                "status": OrderStatus.PLACED.value, "links": {"status": link}},
                          headers={"Location": link})
+
+
+def placed_publish(placed: Event) -> None:
+    """Publish the order's event and mark it published. The order is accepted whatever
+    happens here: should either step fail, or the function die between them, the event stays
+    unpublished on the order, and the check asked for before the write has it relayed."""
+    try:
+        publisher.publish([placed])
+        orders.published(placed.subject)
+    except Exception:
+        logger.exception("order.placed left to the outbox relay", order_id=placed.subject)
 
 
 def orders_get(orderId: str) -> Response:  # named as the model names the path parameter

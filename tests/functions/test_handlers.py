@@ -3,7 +3,6 @@ next event of the choreography."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from dashboard.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
-from tests.support import aws_sample, eventbridge_event, sqs_event
+from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
 from workflow.model import CHOREOGRAPHY, ORDER_API
@@ -184,25 +183,6 @@ def test_loyalty_takes_an_eventbridge_event_directly(aws: Aws):
     assert awarded.type == "loyalty.points-awarded"
     assert awarded.data["points"]["points"] == 36
     assert loyalty.ledger.balance("c-1") == 36
-
-
-def api_request(method: str, path: str, body: str | bytes | None = None, *,
-                content_type: str | None = "application/json") -> dict:
-    event = aws_sample("apiGatewayProxyV2Event")
-    headers = {} if content_type is None else {"content-type": content_type}
-    event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
-                  "headers": headers, "isBase64Encoded": False})
-    event.pop("queryStringParameters", None)
-    event.pop("pathParameters", None)
-    event["requestContext"]["http"].update(method=method, path=path)
-    if body is None:
-        event.pop("body", None)
-    elif isinstance(body, bytes):  # API Gateway base64-encodes a body that is not text
-        event["body"] = base64.b64encode(body).decode()
-        event["isBase64Encoded"] = True
-    else:
-        event["body"] = body
-    return event
 
 
 def test_the_order_api_places_an_order_and_reports_its_status(aws: Aws):
