@@ -44,18 +44,22 @@ def table_env_var(table_id: str) -> str:
     return f"{table_id.upper()}_TABLE_NAME"
 
 
+def queue_env_var(queue_id: str) -> str:
+    """The environment variable a handler reads the URL of a queue it sends to from."""
+    return f"{queue_id.upper()}_QUEUE_URL"
+
+
 # What the handlers do with a table, and nothing more: a ledger is read and written by
 # conditional puts and updates, alone or in transactions (functions/common/aws.py; a
-# transaction needs the actions of its items); Powertools' idempotency layer also deletes the
-# record of a handler that failed, so that a retry may run it.
+# transaction needs the actions of its items), and never deleted from; Powertools'
+# idempotency layer also deletes the record of a handler that failed, so that a retry may
+# run it.
 LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 IDEMPOTENCY_ACTIONS = (*LEDGER_ACTIONS, "dynamodb:DeleteItem")
 
 
-def table_actions(function: Function, table_id: str) -> tuple[str, ...]:
-    if table_id == IDEMPOTENCY_TABLE or table_id in function.deletes_from:
-        return IDEMPOTENCY_ACTIONS
-    return LEDGER_ACTIONS
+def table_actions(table_id: str) -> tuple[str, ...]:
+    return IDEMPOTENCY_ACTIONS if table_id == IDEMPOTENCY_TABLE else LEDGER_ACTIONS
 
 
 def publish_sources(choreography: Choreography, function: Function) -> list[str]:
@@ -159,7 +163,11 @@ class ChoreoStack(Stack):
             for table_id in function.tables:
                 table = self.tables[table_id]
                 resource.add_environment(table_env_var(table_id), table.table_name)
-                table.grant(resource, *table_actions(function, table_id))
+                table.grant(resource, *table_actions(table_id))
+            for queue in choreography.outbox_queues(function.id):
+                outbox = self.queues[queue.id].queue
+                resource.add_environment(queue_env_var(queue.id), outbox.queue_url)
+                outbox.grant_send_messages(resource)
             if IDEMPOTENCY_TABLE in function.tables:
                 resource.add_environment(IDEMPOTENCY_WINDOW_ENV,
                                          str(choreography.idempotency_window_seconds))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -45,3 +46,23 @@ def sqs_event(*bodies: str, queue_arn: str = "arn:aws:sqs:us-east-1:123456789012
                                          "MessageDeduplicationId": f"dedup-{index}"})
         records.append(record)
     return {"Records": records}
+
+
+def api_request(method: str, path: str, body: str | bytes | None = None, *,
+                content_type: str | None = "application/json") -> dict[str, Any]:
+    """AWS's sample HTTP API (payload 2.0) request, for one of the order API's routes."""
+    event = aws_sample("apiGatewayProxyV2Event")
+    headers = {} if content_type is None else {"content-type": content_type}
+    event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
+                  "headers": headers, "isBase64Encoded": False})
+    event.pop("queryStringParameters", None)
+    event.pop("pathParameters", None)
+    event["requestContext"]["http"].update(method=method, path=path)
+    if body is None:
+        event.pop("body", None)
+    elif isinstance(body, bytes):  # API Gateway base64-encodes a body that is not text
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    else:
+        event["body"] = body
+    return event

@@ -32,6 +32,8 @@ def mermaid(choreography: Choreography = CHOREOGRAPHY) -> str:
     for function in choreography.functions:
         if function.publishes_to is not None:
             lines.append(f"  {function.id} -.-> {_bus_node(function.publishes_to)}")
+        for queue in choreography.outbox_queues(function.id):
+            lines.append(f'  {function.id} -- "check later" --> {queue.id}Queue')
     for route in choreography.routes:
         target = route.target
         to = {"queue": f"{target.ref}Queue", "bus": f"{target.ref}Bus"}.get(target.kind, target.ref)

@@ -147,11 +147,12 @@ def _function(function: Function) -> Element:
 
 def _queue(model: Choreography, queue_id: str) -> Element:
     queue = model.queue(queue_id)
+    held = f"holds each message {queue.delay_seconds} s, then " if queue.delay_seconds else ""
     return Element(id=f"queue:{queue.id}", kind="queue", title=queue.name,
                    subtitle="SQS FIFO queue" if queue.fifo else "SQS queue",
                    area=queue.subdomain.value,
-                   detail=f"delivers to {queue.consumer} in batches of up to {queue.batch_size}; "
-                          f"dead-lettered after {queue.max_receive_count} receives",
+                   detail=f"{held}delivers to {queue.consumer} in batches of up to "
+                          f"{queue.batch_size}; dead-lettered after {queue.max_receive_count} receives",
                    output=outputs.queue_url(queue.id), short=True)
 
 

@@ -18,6 +18,7 @@ def secure_queue(scope: Construct, construct_id: str, *, logical_id: str,
                  queue_name: str | None = None, fifo: bool = False,
                  content_based_deduplication: bool | None = None,
                  visibility_timeout: Duration | None = None,
+                 delivery_delay: Duration | None = None,
                  retention_period: Duration | None = None,
                  dead_letter_queue: sqs.DeadLetterQueue | None = None) -> sqs.Queue:
     queue = sqs.Queue(
@@ -26,6 +27,7 @@ def secure_queue(scope: Construct, construct_id: str, *, logical_id: str,
         fifo=fifo or None,
         content_based_deduplication=content_based_deduplication,
         visibility_timeout=visibility_timeout,
+        delivery_delay=delivery_delay,
         retention_period=retention_period,
         dead_letter_queue=dead_letter_queue,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -49,7 +51,8 @@ class RedrivenQueue(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str | None,
                  logical_id: str, fifo: bool, max_receive_count: int,
-                 visibility_timeout: Duration | None = None) -> None:
+                 visibility_timeout: Duration | None = None,
+                 delivery_delay: Duration | None = None) -> None:
         super().__init__(scope, construct_id)
         # Named after the stack (cdk.settings.physical_names), so stacks share a region.
         base = f"{Stack.of(self).stack_name}-{name}" if name else None
@@ -62,6 +65,6 @@ class RedrivenQueue(Construct):
             # Identical deliveries within SQS's five-minute window collapse into one; the
             # consumers are idempotent anyway, so this only saves work.
             content_based_deduplication=True if fifo else None,
-            visibility_timeout=visibility_timeout,
+            visibility_timeout=visibility_timeout, delivery_delay=delivery_delay,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue,
                                                   max_receive_count=max_receive_count))

@@ -112,7 +112,8 @@ class SubdomainServices(Construct):
                 self, f"{queue.id}Queue", name=queue.id, logical_id=queue.id, fifo=queue.fifo,
                 max_receive_count=queue.max_receive_count,
                 visibility_timeout=Duration.seconds(
-                    VISIBILITY_TIMEOUT_FACTOR * choreography.function(queue.consumer).timeout_seconds))
+                    VISIBILITY_TIMEOUT_FACTOR * choreography.function(queue.consumer).timeout_seconds),
+                delivery_delay=Duration.seconds(queue.delay_seconds) if queue.delay_seconds else None)
             for queue in choreography.queues if queue.subdomain == self.subdomain}
         self.failure_queues: dict[str, sqs.Queue] = {
             function_id: self._failure_queue(function_id, target)

@@ -15,14 +15,29 @@ from functions.common.aws import EventBridgePublisher, card_vault, env
 from functions.common.consumer import logger
 from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
+from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
+from workflow.envelope import Event
 from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
 
 MAX_BODY_BYTES = 16 * 1024
+# Levels of arrays and objects a body may nest: an order needs three. Python's parser recurses
+# once a level and gives up near a thousand with a RecursionError, so the limit is checked
+# before parsing, and a body past it is a 400 whatever the interpreter's own limit.
+MAX_JSON_DEPTH = 32
+# A JSON string (its brackets are text; one left open runs to the end) or a bracket: scanned
+# once each, left to right, in time linear in the body.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+# The media types read as JSON: application/json, and application/<name>+json (RFC 6839's
+# structured syntax suffix). Anything else, or none, is refused: an HTML form, a beacon or a
+# fetch of an untyped body from another site sends text/plain, form data or no type at all,
+# and none of them may place an order without the browser asking this API first.
+_JSON_MEDIA_TYPE = re.compile(r"application/(?:[!#$%&'*+.^_`|~0-9a-z-]+\+)?json")
 
 orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
 publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
+checks = OutboxChecks(queue_url=env("ORDEROUTBOX_QUEUE_URL"))
 app = APIGatewayHttpResolver()
 
 
@@ -42,6 +57,32 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
                     headers=headers)
 
 
+def json_nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether `text` nests arrays and objects more than `limit` deep; a bracket inside a
+    string is text, not nesting."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # an order's body: too few brackets to be deep, no need to scan
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        if token.group() in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def media_type(content_type: str) -> str:
+    """A Content-Type's `type/subtype`, lower-cased, without its parameters (`charset`...)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    return content_type is not None and \
+        _JSON_MEDIA_TYPE.fullmatch(media_type(content_type)) is not None
+
+
 def products_list() -> Response:
     return json_response(200, {"products": [product.to_dict() for product in PRODUCTS]})
 
@@ -58,9 +99,11 @@ def orders_place() -> Response:
         return problem(400, "Malformed body", "the body is not UTF-8 text")
     if len(raw.encode()) > MAX_BODY_BYTES:
         return problem(413, "Request body too large", f"at most {MAX_BODY_BYTES} bytes")
-    content_type = (request.headers.get("content-type") or "application/json").lower()
-    if "json" not in content_type:
+    if not is_json(request.headers.get("content-type")):
         return problem(415, "Unsupported media type", "send application/json")
+    if json_nested_deeper_than(raw, MAX_JSON_DEPTH):
+        return problem(400, "Malformed JSON",
+                       f"the JSON is nested too deeply: at most {MAX_JSON_DEPTH} levels")
     try:
         body = json.loads(raw)
     except ValueError as error:
@@ -69,18 +112,29 @@ def orders_place() -> Response:
         placed = order_place(request=body, vault=card_vault())
     except InvalidOrder as error:
         return problem(422, "Invalid order", "the order has invalid fields", error.problems)
-    orders.add(placed)
     try:
-        publisher.publish([placed])
+        checks.request(placed.subject)
     except Exception:
-        orders.remove(placed.subject)
-        logger.exception("could not publish order.placed")
-        return problem(503, "Order not accepted", "the event bus is unavailable; try again")
+        logger.exception("could not ask for the order to be checked: nothing was written")
+        return problem(503, "Order not accepted", "the order could not be recorded; try again")
+    orders.add(placed)
+    placed_publish(placed)
     logger.info("order placed", order_id=placed.subject, correlation_id=placed.correlation_id)
     link = f"/orders/{placed.subject}"
     return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
                                "status": OrderStatus.PLACED.value, "links": {"status": link}},
                          headers={"Location": link})
+
+
+def placed_publish(placed: Event) -> None:
+    """Publish the order's event and mark it published. The order is accepted whatever
+    happens here: should either step fail, or the function die between them, the event stays
+    unpublished on the order, and the check asked for before the write has it relayed."""
+    try:
+        publisher.publish([placed])
+        orders.published(placed.subject)
+    except Exception:
+        logger.exception("order.placed left to the outbox relay", order_id=placed.subject)
 
 
 def orders_get(orderId: str) -> Response:  # named as the model names the path parameter

@@ -18,8 +18,8 @@ _THROTTLED = {"description": "Too many requests: try again after Retry-After sec
               "content": {"application/json": {"schema": {
                   "type": "object", "required": ["message"],
                   "properties": {"message": {"type": "string"}}}}}}
-_UNAVAILABLE = {**_PROBLEM, "description": "Not accepted now (the system is behind, or the event "
-                "bus is unavailable): try again, after Retry-After seconds if given"}
+_UNAVAILABLE = {**_PROBLEM, "description": "Not accepted now (the system is behind, or the order "
+                "could not be recorded): try again, after Retry-After seconds if given"}
 
 
 # What the document says of each route of the model's order API, beyond its summary.

@@ -175,9 +175,8 @@ def test_each_function_gets_only_the_table_actions_its_code_uses(resources: Reso
         for table in function.tables:
             actions = granted[f"{table}Table"]
             assert not actions & never, (function.id, table)
-            deletes = table == IDEMPOTENCY_TABLE or table in function.deletes_from
-            assert actions == set(IDEMPOTENCY_ACTIONS if deletes else LEDGER_ACTIONS), \
-                (function.id, table)
+            assert actions == set(IDEMPOTENCY_ACTIONS if table == IDEMPOTENCY_TABLE
+                                  else LEDGER_ACTIONS), (function.id, table)
 
 
 def test_only_who_places_orders_and_takes_payments_reads_the_card_token_key(
@@ -195,3 +194,25 @@ def test_only_who_places_orders_and_takes_payments_reads_the_card_token_key(
     assert readers == {"OrderApi", "Payment"}
     generator = resources[secret_id]["Properties"]["GenerateSecretString"]
     assert generator["PasswordLength"] >= 32 and "SecretString" not in resources[secret_id]["Properties"]
+
+
+def test_each_function_may_send_only_to_its_dead_letter_queue_and_its_outbox(
+        resources: Resources) -> None:
+    """The order API asks its relay to check each order; no other function sends to a queue
+    but to dead-letter what it refuses."""
+    dead_letter_queue_of = {queue.consumer: f"{queue.id}DeadLetterQueue"
+                            for queue in CHOREOGRAPHY.queues}
+    dead_letter_queue_of.update({function_id: f"{function_id}FailureQueue"
+                                 for function_id in CHOREOGRAPHY.direct_targets()})
+    for function in CHOREOGRAPHY.functions:
+        sends = set()
+        for statement in role_statements(resources, function_role(resources, function.id)):
+            actions = statement["Action"] if isinstance(statement["Action"], list) \
+                else [statement["Action"]]
+            if "sqs:SendMessage" in actions:
+                sends.add(statement["Resource"]["Fn::GetAtt"][0])
+        expected = {f"{queue.id}Queue" for queue in CHOREOGRAPHY.outbox_queues(function.id)}
+        if function.id in dead_letter_queue_of:
+            expected.add(dead_letter_queue_of[function.id])
+        assert sends == expected, function.id
+    assert CHOREOGRAPHY.outbox_queues("OrderApi")

@@ -3,7 +3,6 @@ next event of the choreography."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 
@@ -13,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from dashboard.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
 from tests.support import TEST_VAULT as VAULT
-from tests.support import aws_sample, eventbridge_event, sqs_event
+from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import Event, new_event
 from workflow.model import CHOREOGRAPHY, ORDER_API
@@ -187,23 +186,6 @@ def test_loyalty_takes_an_eventbridge_event_directly(aws: Aws):
     assert loyalty.ledger.balance("c-1") == 36
 
 
-def api_request(method: str, path: str, body: str | bytes | None = None) -> dict:
-    event = aws_sample("apiGatewayProxyV2Event")
-    event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
-                  "headers": {"content-type": "application/json"}, "isBase64Encoded": False})
-    event.pop("queryStringParameters", None)
-    event.pop("pathParameters", None)
-    event["requestContext"]["http"].update(method=method, path=path)
-    if body is None:
-        event.pop("body", None)
-    elif isinstance(body, bytes):  # API Gateway base64-encodes a body that is not text
-        event["body"] = base64.b64encode(body).decode()
-        event["isBase64Encoded"] = True
-    else:
-        event["body"] = body
-    return event
-
-
 def test_the_order_api_places_an_order_and_reports_its_status(aws: Aws):
     api = aws.handler("functions.order.api")
     request = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
@@ -240,6 +222,71 @@ def test_bad_orders_get_problem_details_and_publish_nothing(aws: Aws, raw, statu
     assert problem["status"] == status
     if field:
         assert field in {error["field"] for error in problem["errors"]}
+    assert aws.published() == []
+
+
+def test_a_body_nested_too_deeply_is_a_bad_request_and_publishes_nothing(aws: Aws):
+    """~15 KB of `[` once made the JSON parser recurse until the interpreter gave up: a 500."""
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", "[" * 15_000), FakeContext())
+    assert response["statusCode"] == 400
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    problem = json.loads(response["body"])
+    assert problem["status"] == 400 and "nested too deeply" in problem["detail"]
+    assert aws.published() == []
+
+
+def nested(depth: int) -> object:
+    """A JSON value of exactly `depth` levels of arrays and objects."""
+    value: object = {}
+    for level in range(depth - 1):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def test_an_order_is_nested_as_deeply_as_it_likes_up_to_the_limit(aws: Aws):
+    api = aws.handler("functions.order.api")
+    order = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
+             "card": {"number": CARD}}
+    # the order object is the first level; brackets in a string are text, escaped quote or not
+    deepest = json.dumps({**order, "note": nested(api.MAX_JSON_DEPTH - 1),
+                          "remark": '[{"' * 40})
+    too_deep = json.dumps({**order, "note": nested(api.MAX_JSON_DEPTH)})
+    assert api.lambda_handler(api_request("POST", "/orders", deepest),
+                              FakeContext())["statusCode"] == 202
+    assert api.lambda_handler(api_request("POST", "/orders", too_deep),
+                              FakeContext())["statusCode"] == 400
+    assert [event.type for event in aws.published()] == ["order.placed"]
+
+
+ORDER_BODY = json.dumps({"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
+                         "card": {"number": CARD}})
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON ;charset=\"utf-8\"",
+    "application/vnd.choreo.order+json"])
+def test_a_json_media_type_is_accepted(aws: Aws, content_type):
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", ORDER_BODY,
+                                              content_type=content_type), FakeContext())
+    assert response["statusCode"] == 202
+
+
+@pytest.mark.parametrize("content_type", [
+    # what a cross-site HTML form can send without asking first, dressed up or not
+    "text/plain;json", "text/plain", "text/plain; charset=json", "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=json",
+    # near misses
+    "text/json", "application/jsonp", "application/json-seq", "application/+json", "json", "",
+    # none at all: what a cross-site `fetch` of an untyped Blob, or a beacon, sends
+    None])
+def test_anything_but_a_json_media_type_is_unsupported(aws: Aws, content_type):
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("POST", "/orders", ORDER_BODY,
+                                              content_type=content_type), FakeContext())
+    assert response["statusCode"] == 415
+    assert response["headers"]["Content-Type"] == "application/problem+json"
     assert aws.published() == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,3 +82,23 @@ def test_the_longest_wait_counts_only_messages_waiting_to_be_received(sqs: Any):
     assert 2.9 < client.longest_wait(url) < 4
     sqs.receive_message(QueueUrl=url)  # in flight now: a function has it
     assert client.longest_wait(url) == 0 and client.depth(url) == 1
+
+
+def test_a_message_the_queue_holds_back_is_not_yet_work_to_do(sqs: Any):
+    """A queue's delay, as the template declares it, holds a message back from the Lambda
+    service; until then it is neither backlog nor behind."""
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(StackName="s", TemplateBody=json.dumps({"Resources": {
+        "Checks": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "checks",
+                                                             "DelaySeconds": 60}}}}))
+    client = InProcessSqs(account_id="123456789012", region="us-east-1")
+    url = client.get_queue_url(QueueName="checks")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="check later")
+    assert client.receive_message(QueueUrl=url, WaitTimeSeconds=0) == {}
+    assert client.depth(url) == 0 and client.longest_wait(url) == 0
+    [message] = client.backend.get_queue("checks")._messages
+    message.delayed_until -= 60_000  # the minute has passed
+    assert client.depth(url) == 1
+    [received] = client.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+    assert received["Body"] == "check later"
+    assert client.depth(url) == 1  # in flight: a function has it

@@ -43,8 +43,9 @@ def test_every_event_has_a_versioned_schema_document():
 
 
 def test_every_event_has_one_publisher_in_its_producing_subdomain():
+    """One function decides each event; an outbox relay only publishes what it decided."""
     for event in CHOREOGRAPHY.events:
-        [publisher] = CHOREOGRAPHY.publishers_of(event.name)
+        [publisher] = [f for f in CHOREOGRAPHY.publishers_of(event.name) if f.relay_for is None]
         assert publisher.subdomain == event.producer, event.name
 
 
@@ -52,3 +53,21 @@ def test_terminal_events_name_the_order_status_they_end_with():
     assert {e.name: e.concludes_as for e in CHOREOGRAPHY.events if e.terminal} == {
         "warehouse.order-shipped": "shipped", "order.rejected": "rejected",
         "order.cancelled": "cancelled"}
+
+
+def test_an_outbox_relay_publishes_only_what_the_function_it_relays_decides():
+    for relay in (f for f in CHOREOGRAPHY.functions if f.relay_for is not None):
+        relayed = CHOREOGRAPHY.function(relay.relay_for)
+        assert relay.publishes and set(relay.publishes) <= set(relayed.publishes), relay.id
+        assert relay.publishes_to == relayed.publishes_to and relay.subdomain == relayed.subdomain
+        assert CHOREOGRAPHY.outbox_queues(relayed.id), f"{relayed.id} cannot ask {relay.id}"
+    assert CHOREOGRAPHY.function("OrderRelay").relay_for == "OrderApi"
+
+
+def test_an_outbox_check_arrives_only_once_the_function_that_asked_cannot_be_running():
+    """The relay reads "no order" as "never placed": true only once the invocation that asked
+    has finished or been stopped at its timeout, with room to spare."""
+    for function in CHOREOGRAPHY.functions:
+        for queue in CHOREOGRAPHY.outbox_queues(function.id):
+            assert queue.delay_seconds >= 2 * function.timeout_seconds, queue.id
+            assert queue.delay_seconds <= 900, queue.id  # SQS holds a message back 15 min at most

@@ -1,0 +1,47 @@
+"""The order outbox's relay: publishes each `order.placed` the order API wrote but did not get
+to publish (see `functions.order.outbox`). Fed by the `OrderOutbox` queue, one check per
+order placed, each delivered once the API's invocation can no longer be running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.aws import DeadLetters, EventBridgePublisher, env
+from functions.common.consumer import logger
+from functions.order.orders import DynamoOrders
+from functions.order.outbox import InvalidCheck, check_order_id, relay
+
+orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
+publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
+dead_letters = DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
+                           function_name=env("AWS_LAMBDA_FUNCTION_NAME"))
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    """Relay one check. A failure raises, so that SQS delivers the check again."""
+    try:
+        order_id = check_order_id(record.body)
+    except InvalidCheck as error:
+        logger.error("dead-lettering an invalid check", reason=str(error))
+        dead_letters.send(record.body, reason=str(error), source=record.event_source_arn)
+        return
+    relayed = relay(order_id, orders=orders, publisher=publisher)
+    if relayed is not None:
+        logger.warning("relayed an order.placed the order API did not publish",
+                       order_id=order_id, event_id=relayed.id)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=processor, context=context)

@@ -1,0 +1,196 @@
+"""Placing an order is crash-safe: whenever the order API dies, the order either completes (its
+`order.placed` is published, that very event, same id) or never existed. The API runs in a
+process of its own that dies between two steps (`crashing_order_api`); the relay then acts
+on the check the API asked for, as SQS would deliver it once the API could no longer be
+running."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from dashboard.stock import stock_seed
+from functions.common.aws import PublishFailed
+from tests.functions.conftest import Aws, FakeContext
+from tests.functions.crashing_order_api import CRASHED
+from tests.support import api_request, eventbridge_event, sqs_event
+from workflow.envelope import Event, parse_cloudevent
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDER = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
+         "card": {"number": "4242 4242 4242 4242"}}
+OUTBOX_ARN = "arn:aws:sqs:us-east-1:123456789012:OrderOutbox"
+
+
+def place_and_die(after: str) -> None:
+    """Place `ORDER` with the order API in a process that dies once `after` is done."""
+    result = subprocess.run([sys.executable, "-m", "tests.functions.crashing_order_api", after],
+                            input=json.dumps(ORDER), capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
+    assert result.returncode == CRASHED, (result.stdout + result.stderr)[-3000:]
+
+
+def orders_written(aws: Aws) -> list[dict[str, Any]]:
+    return aws.dynamodb.scan(TableName=aws.tables["Orders"], ConsistentRead=True)["Items"]
+
+
+def checks_deliver(aws: Aws) -> dict[str, Any]:
+    """Hand the relay every check on the outbox queue, as the queue's event source would."""
+    messages = aws.sqs.receive_message(QueueUrl=aws.outbox_url,
+                                       MaxNumberOfMessages=10).get("Messages", [])
+    assert messages, "no check was asked for"
+    relay = aws.handler("functions.order.relay")
+    response: dict[str, Any] = relay.lambda_handler(
+        sqs_event(*(message["Body"] for message in messages), queue_arn=OUTBOX_ARN), FakeContext())
+    for message in messages:
+        aws.sqs.delete_message(QueueUrl=aws.outbox_url, ReceiptHandle=message["ReceiptHandle"])
+    return response
+
+
+def order_status(aws: Aws, order_id: str) -> int:
+    api = aws.handler("functions.order.api")
+    response = api.lambda_handler(api_request("GET", f"/orders/{order_id}"), FakeContext())
+    return int(response["statusCode"])
+
+
+def test_dying_before_the_write_leaves_an_order_that_never_existed(aws_server: Aws):
+    place_and_die(after="asked")
+    assert orders_written(aws_server) == []
+    [check] = aws_server.sqs.receive_message(QueueUrl=aws_server.outbox_url,
+                                             VisibilityTimeout=0)["Messages"]
+    order_id = json.loads(check["Body"])["orderId"]
+
+    assert checks_deliver(aws_server) == {"batchItemFailures": []}
+    assert aws_server.published() == []
+    assert orders_written(aws_server) == []
+    assert order_status(aws_server, order_id) == 404
+
+
+def test_dying_between_the_write_and_the_publish_has_the_relay_publish_that_very_event(
+        aws_server: Aws):
+    place_and_die(after="written")
+    [record] = orders_written(aws_server)  # the order exists, placed ...
+    written = parse_cloudevent(record["event"]["S"])
+    assert aws_server.published() == []  # ... and nothing on the bus says so
+
+    assert checks_deliver(aws_server) == {"batchItemFailures": []}
+    [relayed] = aws_server.published()
+    assert relayed.to_dict() == written.to_dict()
+    [record] = orders_written(aws_server)
+    assert record["published"] == {"BOOL": True}
+    assert order_status(aws_server, written.subject) == 200
+
+
+def test_dying_between_the_publish_and_its_mark_publishes_the_same_event_once_more_and_the_warehouse_absorbs_it(  # noqa: E501
+        aws_server: Aws):
+    place_and_die(after="published")
+    [first] = aws_server.published()
+    [record] = orders_written(aws_server)
+    assert record["published"] == {"BOOL": False}  # as far as the order knows
+
+    checks_deliver(aws_server)
+    [again] = aws_server.published()
+    assert again.id == first.id and again.to_dict() == first.to_dict()
+
+    warehouse = aws_server.handler("functions.warehouse.handler")
+    stock_seed(dynamodb=aws_server.dynamodb, table_name=aws_server.tables["Inventory"])
+    warehouse.lambda_handler(sqs_event(json.dumps(eventbridge_event(first)),
+                                       json.dumps(eventbridge_event(again)), fifo=True),
+                             FakeContext())
+    assert [event.type for event in aws_server.published()] == ["warehouse.stock-reserved"]
+
+
+# --- the same steps failing with an error, in process -----------------------------------------
+
+def place(api: ModuleType) -> dict[str, Any]:
+    response: dict[str, Any] = api.lambda_handler(api_request("POST", "/orders", json.dumps(ORDER)),
+                                                  FakeContext())
+    return response
+
+
+def publish_failing(reason: str) -> Callable[[list[Event]], None]:
+    def publish(_events: list[Event]) -> None:
+        raise PublishFailed(reason)
+    return publish
+
+
+def test_an_order_placed_asks_for_its_check_and_is_marked_published(aws: Aws):
+    response = place(aws.handler("functions.order.api"))
+    assert response["statusCode"] == 202
+    order_id = json.loads(response["body"])["orderId"]
+    [check] = aws.sqs.receive_message(QueueUrl=aws.outbox_url, VisibilityTimeout=0)["Messages"]
+    assert json.loads(check["Body"]) == {"orderId": order_id}
+    [record] = orders_written(aws)
+    assert record["published"] == {"BOOL": True}
+    [placed] = aws.published()
+
+    # its check, delivered later, finds nothing left to publish
+    assert checks_deliver(aws) == {"batchItemFailures": []}
+    assert aws.published() == []
+    assert placed.subject == order_id
+
+
+def test_a_publish_that_fails_leaves_the_order_to_the_relay_rather_than_withdrawing_it(
+        aws: Aws, monkeypatch: pytest.MonkeyPatch):
+    """The bus may have taken an event whose publish reported a failure: withdrawing the
+    order would leave that event an order that does not exist. The order is written, so it is
+    accepted, and the relay publishes it."""
+    api = aws.handler("functions.order.api")
+    monkeypatch.setattr(api.publisher, "publish", publish_failing("put_events failed"))
+    response = place(api)
+    assert response["statusCode"] == 202
+    order_id = json.loads(response["body"])["orderId"]
+    assert aws.published() == []
+    [record] = orders_written(aws)
+    assert record["published"] == {"BOOL": False}
+
+    checks_deliver(aws)
+    [relayed] = aws.published()
+    assert relayed.subject == order_id
+    assert relayed.id == parse_cloudevent(record["event"]["S"]).id
+
+
+def test_an_order_whose_check_cannot_be_asked_for_is_not_accepted_and_not_written(
+        aws: Aws, monkeypatch: pytest.MonkeyPatch):
+    api = aws.handler("functions.order.api")
+
+    def unreachable(_order_id: str) -> None:
+        raise ConnectionError("SQS is unreachable")
+
+    monkeypatch.setattr(api.checks, "request", unreachable)
+    response = place(api)
+    assert response["statusCode"] == 503
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert orders_written(aws) == []
+    assert aws.published() == []
+
+
+def test_a_check_that_names_no_order_is_dead_lettered_with_its_reason(aws: Aws):
+    relay = aws.handler("functions.order.relay")
+    response = relay.lambda_handler(sqs_event("not a check", queue_arn=OUTBOX_ARN), FakeContext())
+    assert response == {"batchItemFailures": []}
+    [letter] = aws.dead_letters()
+    assert "orderId" in letter["MessageAttributes"]["reason"]["StringValue"]
+    assert aws.published() == []
+
+
+def test_a_relay_that_cannot_publish_fails_the_check_so_that_it_comes_back(
+        aws: Aws, monkeypatch: pytest.MonkeyPatch):
+    api = aws.handler("functions.order.api")
+    monkeypatch.setattr(api.publisher, "publish", publish_failing("the bus is unavailable"))
+    place(api)
+    relay = aws.handler("functions.order.relay")
+    monkeypatch.setattr(relay.publisher, "publish", publish_failing("it still is"))
+    [message] = aws.sqs.receive_message(QueueUrl=aws.outbox_url)["Messages"]
+    with pytest.raises(BatchProcessingError):  # every record failed: the batch fails
+        relay.lambda_handler(sqs_event(message["Body"], queue_arn=OUTBOX_ARN), FakeContext())
+    [record] = orders_written(aws)
+    assert record["published"] == {"BOOL": False}
