@@ -93,6 +93,15 @@ def percent(part: float | None, whole: float | None) -> str:
 
 
 @register.filter
+def hop_width(item: Any, whole: float | None) -> str:
+    """The width of a hop's bar on the timeline (from its cause to it), as a percentage."""
+    start, end = getattr(item, "start_ms", None), getattr(item, "offset_ms", None)
+    if start is None or end is None or not whole:
+        return "0%"
+    return f"{max(0.0, min(100.0, (float(end) - float(start)) / float(whole) * 100)):.3f}%"
+
+
+@register.filter
 def money(amount: Any, currency: str = "") -> str:
     """Integer minor units as a price: 650, "GBP" → "6.50 GBP"."""
     if not isinstance(amount, int) or isinstance(amount, bool):

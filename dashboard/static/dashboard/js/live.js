@@ -1,7 +1,7 @@
 // The live view: the graph, the event feed, recent orders and the place-order form.
 import { GraphView } from "./graph.js";
 import { connect, showConnection } from "./stream.js";
-import { clock, duration, el, orderColour, orderUrl, paintSwatches } from "./util.js";
+import { clock, duration, el, orderColour, orderUrl, paintSwatches, swatch } from "./util.js";
 
 const FEED_LIMIT = 200;
 const RECENT_LIMIT = 12;
@@ -32,7 +32,7 @@ function feedRow(item) {
     : el("span", {}, el("span", { class: "type invalid", title: item.invalidReason || "" }, item.type || "(not a CloudEvent)"), " ", badge("invalid", "invalid"));
   const order = item.orderId
     ? el("a", { class: "order-link", href: orderUrl(item.orderId) },
-      el("span", { class: "swatch", style: `--hit:${orderColour(item.orderId)}` }), item.orderId)
+      swatch(item.orderId), item.orderId)
     : "—";
   const buses = el("td", {});
   for (const bus of item.buses || [item.bus]) buses.append(badge(bus, `bus-${bus}`), " ");
@@ -65,7 +65,7 @@ function updateRecent(items) {
     let row = recent.querySelector(`[data-order="${CSS.escape(item.orderId)}"]`);
     if (!row) {
       row = el("a", { class: "recent-row", href: orderUrl(item.orderId), "data-order": item.orderId },
-        el("span", { class: "swatch", style: `--hit:${orderColour(item.orderId)}` }),
+        swatch(item.orderId),
         el("span", { class: "mono" }, item.orderId, el("span", { class: "last" }, "")),
         el("span", { class: "badge", "data-status": "" }, ""));
       recent.prepend(row);
@@ -90,7 +90,7 @@ function updateLegend(items) {
   }
   const entries = [...inFlight.entries()].sort((a, b) => b[1].seen - a[1].seen).slice(0, LEGEND_LIMIT);
   legend.replaceChildren(...entries.map(([orderId, entry]) => el("a", { href: orderUrl(orderId) },
-    el("span", { class: "swatch", style: `--hit:${orderColour(orderId)}` }), orderId,
+    swatch(orderId), orderId,
     el("span", { class: "hint" }, entry.status && entry.status !== "placed" ? ` ${entry.status}` : ""))));
 }
 

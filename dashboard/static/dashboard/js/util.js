@@ -14,13 +14,21 @@ export function orderColour(orderId) {
   return PALETTE[(hash >>> 0) % PALETTE.length];
 }
 
+/** An order's colour swatch. Its colour is set through the CSSOM: the page's
+ * Content-Security-Policy refuses style attributes. */
+export function swatch(orderId) {
+  const node = el("span", { class: "swatch" });
+  node.style.setProperty("--hit", orderColour(orderId));
+  return node;
+}
+
 export function paintSwatches(root = document) {
   for (const swatch of root.querySelectorAll("[data-swatch]")) {
     swatch.style.setProperty("--hit", orderColour(swatch.dataset.swatch));
   }
 }
 
-/** el("a", {class: "x", href: "/y"}, "text", child) */
+/** el("a", {class: "x", href: "/y"}, "text", child); never a `style` attribute (see swatch). */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
