@@ -76,9 +76,12 @@ class InProcessSqs:
 
     def longest_wait(self, queue_url: str) -> float:
         """How long the message that has waited longest to be received has waited, in
-        seconds (since it was sent, or since it became visible again after a failure)."""
+        seconds: since it was due (sent, and past any delay the queue holds it back for), or
+        since it became visible again after a failure. A message held back for a minute has
+        not waited that minute for a function."""
         now = time.time() * 1000
-        waits = [now - max(message.sent_timestamp or now, message.visible_at)
+        waits = [now - max(message.sent_timestamp or now, message.visible_at,
+                           getattr(message, "delayed_until", 0))
                  for message in list(self.backend.get_queue(queue_name(queue_url))._messages)
                  if message.visible and not message.delayed]
         return max(waits, default=0.0) / 1000

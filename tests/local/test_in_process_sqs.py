@@ -97,8 +97,11 @@ def test_a_message_the_queue_holds_back_is_not_yet_work_to_do(sqs: Any):
     assert client.receive_message(QueueUrl=url, WaitTimeSeconds=0) == {}
     assert client.depth(url) == 0 and client.longest_wait(url) == 0
     [message] = client.backend.get_queue("checks")._messages
-    message.delayed_until -= 60_000  # the minute has passed
+    # the minute has passed (a second ago): it has waited a second, not the minute
+    message.sent_timestamp -= 61_000
+    message.delayed_until -= 61_000
     assert client.depth(url) == 1
+    assert 0.9 < client.longest_wait(url) < 2
     [received] = client.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
     assert received["Body"] == "check later"
     assert client.depth(url) == 1  # in flight: a function has it
