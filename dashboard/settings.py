@@ -161,11 +161,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The in-memory layer's default capacity of 100 makes group_send drop messages silently
 # under load; broadcasts are batched, so this bounds memory, not throughput.
 CHANNEL_CAPACITY = int(os.environ.get("DASHBOARD_CHANNEL_CAPACITY", "10000"))
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# A consumer waits for its next message with a blocking pop that Redis ends after 5 seconds;
+# the socket must wait longer than that. redis-py 8 reads for at most 5 seconds by default,
+# and a quiet websocket then fails with "Timeout reading from" Redis and is dropped.
+REDIS_READ_TIMEOUT_SECONDS = 15
 if PRODUCTION:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
+            "CONFIG": {"hosts": [{"address": REDIS_URL,
+                                  "socket_timeout": REDIS_READ_TIMEOUT_SECONDS,
+                                  "socket_connect_timeout": 5}],
                        "capacity": CHANNEL_CAPACITY, "expiry": 30},
         },
     }
@@ -178,7 +185,7 @@ else:
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
+                          "LOCATION": REDIS_URL}}
 
 STATIC_URL = "/static/"
 STATIC_ROOT = _cache_dir / "static"
