@@ -162,6 +162,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # under load; broadcasts are batched, so this bounds memory, not throughput.
 CHANNEL_CAPACITY = int(os.environ.get("DASHBOARD_CHANNEL_CAPACITY", "10000"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Dashboards sharing one Redis (staging beside production, test runs) keep their groups and
+# counters apart by prefix: otherwise each would stream the other's events.
+REDIS_PREFIX = os.environ.get("DASHBOARD_REDIS_PREFIX", "choreo")
 # A consumer waits for its next message with a blocking pop that Redis ends after 5 seconds;
 # the socket must wait longer than that. redis-py 8 reads for at most 5 seconds by default,
 # and a quiet websocket then fails with "Timeout reading from" Redis and is dropped.
@@ -173,7 +176,7 @@ if PRODUCTION:
             "CONFIG": {"hosts": [{"address": REDIS_URL,
                                   "socket_timeout": REDIS_READ_TIMEOUT_SECONDS,
                                   "socket_connect_timeout": 5}],
-                       "capacity": CHANNEL_CAPACITY, "expiry": 30},
+                       "prefix": REDIS_PREFIX, "capacity": CHANNEL_CAPACITY, "expiry": 30},
         },
     }
 else:
@@ -185,7 +188,7 @@ else:
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": REDIS_PREFIX}}
 
 STATIC_URL = "/static/"
 STATIC_ROOT = _cache_dir / "static"

@@ -17,7 +17,9 @@ PROBE = ("import json, django; django.setup(); from django.conf import settings 
          "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
          "'capacity': s.CHANNEL_LAYERS['default']['CONFIG']['capacity'], "
          "'login': s.DASHBOARD_REQUIRE_LOGIN, 'middleware': s.MIDDLEWARE, 'debug': s.DEBUG, "
-         "'hosts': s.ALLOWED_HOSTS}))")
+         "'hosts': s.ALLOWED_HOSTS, "
+         "'prefixes': [s.CHANNEL_LAYERS['default']['CONFIG'].get('prefix'), "
+         "s.CACHES['default'].get('KEY_PREFIX')]}))")
 
 
 def settings_under(**environment: str) -> subprocess.CompletedProcess[str]:
@@ -53,6 +55,17 @@ def test_production_is_postgres_redis_and_login_for_everything():
     assert found["layer"] == "channels_redis.core.RedisChannelLayer"
     assert found["login"]
     assert "django.contrib.auth.middleware.LoginRequiredMiddleware" in found["middleware"]
+
+
+def test_dashboards_sharing_a_redis_keep_apart_by_prefix():
+    """Two dashboards on one Redis would otherwise stream each other's events and count each
+    other's failed sign-ins."""
+    base = {"CHOREO_PROFILE": "production", "DJANGO_SECRET_KEY": "s3cret",
+            "DATABASE_URL": "postgres://dashboard:pw@db.internal:5433/choreo"}
+    default = json.loads(settings_under(**base).stdout)
+    staging = json.loads(settings_under(**base, DASHBOARD_REDIS_PREFIX="staging").stdout)
+    assert default["prefixes"] == ["choreo", "choreo"]
+    assert staging["prefixes"] == ["staging", "staging"]
 
 
 def test_production_refuses_to_start_without_a_secret_key_or_a_database():
