@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dashboard.production import Child, Supervisor
 from tests.dashboard.conftest import free_port
+from tests.processes import alive
 from tests.services import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +78,6 @@ def wait_for(condition: Callable[[], object], seconds: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.05)
-
-
-def alive(pid: int | None) -> bool:
-    """Whether the process runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        return pid is not None and Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @contextmanager
