@@ -41,6 +41,12 @@ def test_it_refuses_the_local_profile_and_says_how_to_choose_production(tmp_path
     assert "Traceback" not in result.stderr
 
 
+def test_a_setting_missing_from_the_environment_is_said_plainly():
+    result = serve_production(CHOREO_PROFILE="production", DATABASE_URL="postgres://127.0.0.1/dash")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "manage.py: the production profile needs DJANGO_SECRET_KEY"
+
+
 def test_a_database_or_redis_out_of_reach_is_said_plainly():
     closed = free_port()
     no_database = serve_production(**PRODUCTION, DATABASE_URL=f"postgres://127.0.0.1:{closed}/dash")
