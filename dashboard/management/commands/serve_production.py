@@ -64,7 +64,10 @@ class Command(BaseCommand):
         if address_in_use(host, port):
             raise CommandError(f"something already listens on {host}:{port}: stop it, or give "
                                "another --port")
-        self.prepare(rebuild=not options["no_rebuild"])
+        try:
+            self.prepare(rebuild=not options["no_rebuild"])
+        except KeyboardInterrupt:  # a replay of a long history may take a while
+            raise CommandError("interrupted before serving; nothing was started") from None
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
