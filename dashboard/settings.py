@@ -4,8 +4,9 @@ Two profiles (`CHOREO_PROFILE`):
 - `local` (default): one process bound to 127.0.0.1, SQLite under the cache folder, the
   in-memory channel layer, no login — like Jaeger's or Temporal's development UIs.
 - `production`: several ASGI processes and one poller process sharing PostgreSQL
-  (`DATABASE_URL`) and Redis (`REDIS_URL`); Django auth for every page and websocket, staff
-  for actions; `DJANGO_SECRET_KEY` is required.
+  (`DATABASE_URL`) and Redis (`REDIS_URL`), started together by `manage.py serve_production`;
+  Django auth for every page and websocket, staff for actions; `DJANGO_SECRET_KEY` is
+  required.
 """
 
 from __future__ import annotations
