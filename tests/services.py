@@ -8,6 +8,7 @@ prefix. A test that needs one that is not there is skipped, saying which.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -54,3 +55,18 @@ def postgres_database() -> Iterator[str]:
             yield urlunsplit(parts._replace(path=f"/{name}"))
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of its own for one run on the shared Redis; its keys are deleted after."""
+    import redis
+
+    prefix = unique_name("redis")
+    try:
+        yield prefix
+    finally:
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3) as client, \
+                contextlib.suppress(redis.RedisError):  # no Redis, no keys
+            for key in client.scan_iter(match=f"{prefix}*"):
+                client.delete(key)

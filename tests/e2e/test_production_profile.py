@@ -41,7 +41,7 @@ from tests.e2e.conftest import (
     wait_idle,
 )
 from tests.processes import alive, command_line, connection_owner, descendants
-from tests.services import postgres_database, redis_url, unique_name
+from tests.services import postgres_database, redis_prefix, redis_url
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -81,13 +81,13 @@ class Production:
         return session
 
 
-def _environment(system: RunningSystem, database_url: str) -> dict[str, str]:
+def _environment(system: RunningSystem, database_url: str, prefix: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("CHOREO_", "DJANGO_", "DATABASE_URL", "REDIS_URL",
                                   "WEB_CONCURRENCY"))}
     return {**env, "CHOREO_PROFILE": "production", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": database_url, "REDIS_URL": redis_url(),
-            "DASHBOARD_REDIS_PREFIX": unique_name("redis"),
+            "DASHBOARD_REDIS_PREFIX": prefix,
             "CHOREO_AWS": "embedded", "CHOREO_AWS_PORT": str(urlsplit(system.aws_endpoint).port),
             # plain HTTP on this machine
             "DJANGO_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0", "DJANGO_HSTS_SECONDS": "0",
@@ -121,8 +121,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def production(running_system: RunningSystem, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Production]:
-    with postgres_database() as database_url:
-        env = _environment(running_system, database_url)
+    with postgres_database() as database_url, redis_prefix() as prefix:
+        env = _environment(running_system, database_url, prefix)
         port = free_port()
         log_path = tmp_path_factory.mktemp("production") / "serve_production.log"
         with log_path.open("wb") as log:
