@@ -61,7 +61,6 @@ class Production:
     process: subprocess.Popen[bytes]
     """`serve_production`, whose descendants are the web server, its workers and the poller"""
     log_path: Path
-    env: dict[str, str]
     passwords: dict[str, str]
 
     def said(self) -> str:
@@ -140,12 +139,12 @@ def production(running_system: RunningSystem, tmp_path_factory: pytest.TempPathF
                  f"User.objects.create_user('viewer', password={passwords['viewer']!r})"],
                 cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
             yield Production(url=f"http://127.0.0.1:{port}", port=port, process=process,
-                             log_path=log_path, env=env, passwords=passwords)
+                             log_path=log_path, passwords=passwords)
         finally:
             _stop(process)
 
 
-def wait_until(condition: Callable[[], bool], seconds: float) -> None:
+def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, f"not within {seconds:g} s"
@@ -352,12 +351,12 @@ def test_a_poller_killed_mid_stream_is_started_again_and_no_trace_misses_an_even
     placer = threading.Thread(target=keep_placing)
     placer.start()
     try:
-        wait_until(lambda: len(order_ids) >= 5, seconds=30)
+        _wait_until(lambda: len(order_ids) >= 5, seconds=30)
         first = production.pids("poller")[-1]
         os.kill(first, signal.SIGKILL)  # mid-stream, no goodbye
-        wait_until(lambda: production.pids("poller")[-1] != first, seconds=15)
+        _wait_until(lambda: production.pids("poller")[-1] != first, seconds=15)
         restarted_at = len(order_ids)
-        wait_until(lambda: len(order_ids) >= restarted_at + 5, seconds=30)
+        _wait_until(lambda: len(order_ids) >= restarted_at + 5, seconds=30)
     finally:
         stop_placing.set()
         placer.join()
