@@ -4,8 +4,9 @@ Two profiles (`CHOREO_PROFILE`):
 - `local` (default): one process bound to 127.0.0.1, SQLite under the cache folder, the
   in-memory channel layer, no login — like Jaeger's or Temporal's development UIs.
 - `production`: several ASGI processes and one poller process sharing PostgreSQL
-  (`DATABASE_URL`) and Redis (`REDIS_URL`); Django auth for every page and websocket, staff
-  for actions; `DJANGO_SECRET_KEY` is required.
+  (`DATABASE_URL`) and Redis (`REDIS_URL`), started together by `manage.py serve_production`;
+  Django auth for every page and websocket, staff for actions; `DJANGO_SECRET_KEY` is
+  required.
 """
 
 from __future__ import annotations
@@ -162,12 +163,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The in-memory layer's default capacity of 100 makes group_send drop messages silently
 # under load; broadcasts are batched, so this bounds memory, not throughput.
 CHANNEL_CAPACITY = int(os.environ.get("DASHBOARD_CHANNEL_CAPACITY", "10000"))
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Dashboards sharing one Redis (staging beside production, test runs) keep their groups and
+# counters apart by prefix: otherwise each would stream the other's events.
+REDIS_PREFIX = os.environ.get("DASHBOARD_REDIS_PREFIX", "choreo")
+# A consumer waits for its next message with a blocking pop that Redis ends after 5 seconds;
+# the socket must wait longer than that. redis-py 8 reads for at most 5 seconds by default,
+# and a quiet websocket then fails with "Timeout reading from" Redis and is dropped.
+REDIS_READ_TIMEOUT_SECONDS = 15
 if PRODUCTION:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
-                       "capacity": CHANNEL_CAPACITY, "expiry": 30},
+            "CONFIG": {"hosts": [{"address": REDIS_URL,
+                                  "socket_timeout": REDIS_READ_TIMEOUT_SECONDS,
+                                  "socket_connect_timeout": 5}],
+                       "prefix": REDIS_PREFIX, "capacity": CHANNEL_CAPACITY, "expiry": 30},
         },
     }
 else:
@@ -179,7 +190,7 @@ else:
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": REDIS_PREFIX}}
 
 STATIC_URL = "/static/"
 STATIC_ROOT = _cache_dir / "static"

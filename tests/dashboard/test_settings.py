@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.services import redis_url
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ("import json, django; django.setup(); from django.conf import settings as s; "
          "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], "
@@ -15,14 +17,21 @@ PROBE = ("import json, django; django.setup(); from django.conf import settings 
          "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
          "'capacity': s.CHANNEL_LAYERS['default']['CONFIG']['capacity'], "
          "'login': s.DASHBOARD_REQUIRE_LOGIN, 'middleware': s.MIDDLEWARE, 'debug': s.DEBUG, "
-         "'hosts': s.ALLOWED_HOSTS}))")
+         "'hosts': s.ALLOWED_HOSTS, "
+         "'prefixes': [s.CHANNEL_LAYERS['default']['CONFIG'].get('prefix'), "
+         "s.CACHES['default'].get('KEY_PREFIX')]}))")
 
 
 def settings_under(**environment: str) -> subprocess.CompletedProcess[str]:
+    return run_under(PROBE, **environment)
+
+
+def run_under(code: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """Python code run with the dashboard's settings read from `environment` alone."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("CHOREO_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))}
     env.update({"DJANGO_SETTINGS_MODULE": "dashboard.settings", **environment})
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -46,6 +55,17 @@ def test_production_is_postgres_redis_and_login_for_everything():
     assert found["layer"] == "channels_redis.core.RedisChannelLayer"
     assert found["login"]
     assert "django.contrib.auth.middleware.LoginRequiredMiddleware" in found["middleware"]
+
+
+def test_dashboards_sharing_a_redis_keep_apart_by_prefix():
+    """Two dashboards on one Redis would otherwise stream each other's events and count each
+    other's failed sign-ins."""
+    base = {"CHOREO_PROFILE": "production", "DJANGO_SECRET_KEY": "s3cret",
+            "DATABASE_URL": "postgres://dashboard:pw@db.internal:5433/choreo"}
+    default = json.loads(settings_under(**base).stdout)
+    staging = json.loads(settings_under(**base, DASHBOARD_REDIS_PREFIX="staging").stdout)
+    assert default["prefixes"] == ["choreo", "choreo"]
+    assert staging["prefixes"] == ["staging", "staging"]
 
 
 def test_production_refuses_to_start_without_a_secret_key_or_a_database():
@@ -81,3 +101,36 @@ def test_production_passes_the_deployment_checklist_without_a_warning():
         cwd=ROOT, env={**env, **PRODUCTION}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "no issues (0 silenced)" in result.stdout
+
+
+QUIET_RECEIVE = """
+import asyncio, django
+django.setup()
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+
+async def main():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    quiet = RedisChannelLayer.brpop_timeout + 2
+
+    async def later():
+        await asyncio.sleep(quiet)
+        await layer.send(channel, {"type": "late"})
+
+    sender = asyncio.create_task(later())
+    message = await layer.receive(channel)
+    await sender
+    print(message["type"])
+
+asyncio.run(main())
+"""
+
+
+def test_a_production_consumer_waits_out_a_quiet_spell_on_redis():
+    """A websocket's consumer waits on Redis for its next frame: a quiet spell longer than one
+    blocking pop must not fail it (it did with redis-py 8's 5-second read timeout, dropping
+    every quiet websocket)."""
+    result = run_under(QUIET_RECEIVE, **PRODUCTION, REDIS_URL=redis_url())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "late"
