@@ -30,6 +30,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+from tests.browser import chromium, watch
 from tests.e2e.conftest import (
     ROOT,
     RunningSystem,
@@ -52,6 +53,12 @@ QUIET_SECONDS = 7
 SKU = "INFUSER-MESH"
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
+# Records what the page's Content-Security-Policy refuses.
+VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+    (event) => window.__violations.push(event.violatedDirective + " " + event.blockedURI));
+"""
 
 
 @dataclass
@@ -382,6 +389,38 @@ def test_a_poller_killed_mid_stream_is_started_again_and_no_trace_misses_an_even
     assert len(order_ids) >= 10
     assert all(expected.values())
     assert missing == {}
+
+
+@pytest.mark.browser
+def test_a_hostile_order_renders_as_text_in_a_browser_within_the_policy(
+        running_system: RunningSystem, production: Production) -> None:
+    """What anyone who can place an order (or put an event) writes is shown, never run, and
+    the pages need nothing the Content-Security-Policy refuses."""
+    hostile = "<img src=x onerror=alert(1)><script>window.pwned=1</script>"
+    restock(running_system, [SKU], 5)
+    assert len(hostile) <= 64  # the order API's limit on a customer id
+    order_id = place(running_system, [{"sku": SKU, "quantity": 1}], customer=hostile).json()["orderId"]
+    wait_all_terminal(running_system, [order_id])
+    session = production.sign_in("viewer")
+    with chromium() as browser:
+        context = browser.new_context()
+        context.add_cookies([{"name": name, "value": value, "url": production.url}
+                             for name, value in session.cookies.items()])
+        page = context.new_page()
+        page.add_init_script(VIOLATIONS)
+        errors, elsewhere = watch(page, production.url)
+        response = page.goto(f"{production.url}/orders/{order_id}")
+        assert response is not None and response.status == 200
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=hostile,
+                               timeout=30000)
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("img[src='x']").count() == 0
+        for path in ("/", "/orders/", "/failures/"):
+            page.goto(production.url + path)
+            page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__violations") == []
+        assert errors == [] and elsewhere == []
 
 
 def test_sigterm_stops_every_process_and_frees_the_address(production: Production) -> None:
