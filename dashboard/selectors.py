@@ -83,17 +83,47 @@ class Trace:
     """The timeline's extent: to the last event."""
     sightings: list[tuple[str, str]] = field(default_factory=list)
     """(event type, bus) of every sighting, for drawing the path."""
+    event_total: int = 0
+    """How many events the subject has in the read model, loaded or not."""
+    shown_first: int = 0
+    shown_newest: int = 0
+    """When truncated: how many of the first observed and of the newest are loaded."""
 
     @property
     def types(self) -> list[str]:
         return [trace_event.event.type for trace_event in self.events]
 
+    @property
+    def truncated(self) -> bool:
+        return self.event_total > len(self.events) + len(self.invalid)
 
-def trace_get(*, order_id: str) -> Trace:
-    """One order's events on a timeline from its placement (one indexed query)."""
-    rows = list(ObservedEvent.objects.filter(order_id=order_id).order_by("time", "observed_at"))
-    valid = [row for row in rows if row.valid and row.time is not None]
+
+def _trace_rows(order_id: str, limit: int) -> tuple[list[ObservedEvent], int, int, int]:
+    """The subject's events to show, its number of events, and how many of the first and of
+    the newest observed were loaded. Anyone may publish under any subject, so at most `limit`
+    rows are read: the first half observed (how the order began) and the newest half (where it
+    is now). An ordinary order takes one query; a crowded subject two more, a count and the
+    newest, each an index range (event_order_seen) whatever the subject's size."""
+    subject = ObservedEvent.objects.filter(order_id=order_id)
+    rows = list(subject.order_by("observed_at", "id")[:limit + 1])
+    if len(rows) <= limit:
+        return rows, len(rows), 0, 0
+    first = limit - limit // 2
+    newest = list(subject.order_by("-observed_at", "-id")[:limit // 2])
+    loaded = {row.id for row in rows[:first]}
+    rows = rows[:first] + [row for row in newest if row.id not in loaded]
+    return rows, subject.count(), first, limit // 2
+
+
+def trace_get(*, order_id: str, limit: int | None = None) -> Trace:
+    """One order's events on a timeline from its placement, at most `limit` of them
+    (DASHBOARD_TRACE_EVENTS)."""
+    rows, total, shown_first, shown_newest = _trace_rows(
+        order_id, limit or settings.DASHBOARD_TRACE_EVENTS)
+    rows.sort(key=lambda row: (row.observed_at, row.id))
     invalid = [row for row in rows if not (row.valid and row.time is not None)]
+    valid = sorted((row for row in rows if row.valid and row.time is not None),
+                   key=lambda row: (row.time or row.observed_at, row.observed_at))
     order = Order.objects.filter(order_id=order_id).first()
     origin: datetime | None = order.placed_at if order else None
     if origin is None and valid:
@@ -111,7 +141,8 @@ def trace_get(*, order_id: str) -> Trace:
     span = max([trace_event.offset_ms or 0.0 for trace_event in events] + [0.0])
     sightings = [(row.type, bus) for row in valid for bus in row.buses]
     return Trace(order_id=order_id, order=order, events=events, invalid=invalid, span_ms=span,
-                 sightings=sightings)
+                 sightings=sightings, event_total=total, shown_first=shown_first,
+                 shown_newest=shown_newest)
 
 
 def _order_api() -> OrderApi | None:

@@ -163,6 +163,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The in-memory layer's default capacity of 100 makes group_send drop messages silently
 # under load; broadcasts are batched, so this bounds memory, not throughput.
 CHANNEL_CAPACITY = int(os.environ.get("DASHBOARD_CHANNEL_CAPACITY", "10000"))
+# What grows with history is bounded (docs/dashboard.md, "Limits"). Anyone may publish under
+# any subject, so a trace loads at most this many events: the first half observed and the
+# newest half.
+DASHBOARD_TRACE_EVENTS = max(2, int(os.environ.get("DASHBOARD_TRACE_EVENTS", "400")))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Dashboards sharing one Redis (staging beside production, test runs) keep their groups and
 # counters apart by prefix: otherwise each would stream the other's events.
