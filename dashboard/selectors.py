@@ -88,6 +88,8 @@ class Trace:
     shown_first: int = 0
     shown_newest: int = 0
     """When truncated: how many of the first observed and of the newest are loaded."""
+    earlier_pruned: bool = False
+    """The order's first events are past the retention period and no longer kept."""
 
     @property
     def types(self) -> list[str]:
@@ -140,9 +142,13 @@ def trace_get(*, order_id: str, limit: int | None = None) -> Trace:
               for row in valid]
     span = max([trace_event.offset_ms or 0.0 for trace_event in events] + [0.0])
     sightings = [(row.type, bus) for row in valid for bus in row.buses]
+    # The order remembers when its first event was seen; once that event is pruned, what is
+    # left of its trace begins later.
+    first_seen = min((row.observed_at for row in valid), default=None)
+    earlier_pruned = order is not None and (first_seen is None or first_seen > order.observed_at)
     return Trace(order_id=order_id, order=order, events=events, invalid=invalid, span_ms=span,
                  sightings=sightings, event_total=total, shown_first=shown_first,
-                 shown_newest=shown_newest)
+                 shown_newest=shown_newest, earlier_pruned=earlier_pruned)
 
 
 def _order_api() -> OrderApi | None:

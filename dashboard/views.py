@@ -182,6 +182,7 @@ def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
         "durationMs": order.duration_ms if order else None,
         "eventCount": trace.event_total,
         "truncated": trace.truncated,
+        "earlierPruned": trace.earlier_pruned,
         "events": [{"offsetMs": item.offset_ms, "hopLatencyMs": item.hop_latency_ms,
                     "buses": item.event.buses, "observedAt": item.event.observed_at.isoformat(),
                     "event": item.event.cloudevent} for item in trace.events],
