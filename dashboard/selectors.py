@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from dashboard import aws
 from dashboard.dead_letter_queues import (
@@ -49,6 +49,12 @@ def order_get(*, order_id: str) -> Order | None:
 
 def event_recent_list(*, limit: int = 50) -> list[ObservedEvent]:
     return list(ObservedEvent.objects.order_by("-observed_at")[:limit])
+
+
+def event_newest_observed_at() -> datetime | None:
+    """When the newest event the read model holds was first seen (an index's last entry)."""
+    newest: datetime | None = ObservedEvent.objects.aggregate(newest=Max("observed_at"))["newest"]
+    return newest
 
 
 def event_invalid_list(*, limit: int = 25) -> list[ObservedEvent]:
