@@ -11,21 +11,46 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dashboard import services
+from dashboard import selectors, services
 from dashboard.models import Origin
 from dashboard.observations import Observation, observation_from_log_message
 from workflow.model import CHOREOGRAPHY
 
 LOGGED_BUS = CHOREOGRAPHY.logged_bus.value  # the log group is a target of its catch-all rule
 CHUNK = 500
+REPLAY_OVERLAP = timedelta(minutes=5)
+"""How far before the newest event kept an incremental replay starts: log events arrive out of
+order (each bus delivers on its own, and retries), and reading some again costs only time,
+since recording is idempotent by event id."""
+
+
+def replay_start_ms(*, full: bool = False) -> int | None:
+    """Where a replay of the log group starts, in CloudWatch Logs' milliseconds: shortly before
+    the newest event the read model holds, so that each start reads only what came since; with
+    `full`, or an empty read model, at the retention horizon (None: the log group's
+    beginning), since what is older would be pruned at once."""
+    horizon = services.retention_horizon()
+    newest = None if full else selectors.event_newest_observed_at()
+    start = horizon if newest is None else newest - REPLAY_OVERLAP
+    if start is not None and horizon is not None:
+        start = max(start, horizon)
+    return None if start is None else int(start.timestamp() * 1000)
+
+
+def replay_since(start_time_ms: int | None) -> str:
+    """Where a replay starts, in words."""
+    if start_time_ms is None:
+        return "from its beginning"
+    return f"since {datetime.fromtimestamp(start_time_ms / 1000, tz=UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @dataclass
 class RebuildProgress:
     log_group_name: str
+    start_time_ms: int | None = None
     events_read: int = 0
     new_sightings: int = 0
     invalid: int = 0
@@ -45,6 +70,10 @@ class RebuildProgress:
     @property
     def rate(self) -> float:
         return self.events_read / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def since(self) -> str:
+        return replay_since(self.start_time_ms)
 
     def line(self) -> str:
         return (f"{self.events_read} events read ({self.new_sightings} new, {self.invalid} invalid), "
@@ -79,11 +108,12 @@ def history_rebuild(*, logs: Any, log_group_name: str, filter_pattern: str | Non
                     start_time_ms: int | None = None,
                     progress: Callable[[RebuildProgress], None] | None = None,
                     clear: bool = False) -> RebuildProgress:
-    """Replay the log group into the read model. `filter_pattern` narrows it (a term pattern
-    such as a quoted correlation id); `clear` forgets the read model first."""
+    """Replay the log group into the read model, from `start_time_ms` on (`replay_start_ms`
+    says where a start resumes). `filter_pattern` narrows it (a term pattern such as a quoted
+    correlation id); `clear` forgets the read model first."""
     if clear:
         services.read_model_clear()
-    state = RebuildProgress(log_group_name=log_group_name)
+    state = RebuildProgress(log_group_name=log_group_name, start_time_ms=start_time_ms)
     for page in _pages(logs, log_group_name, filter_pattern, start_time_ms):
         state.pages += 1
         for start in range(0, len(page), CHUNK):

@@ -65,6 +65,9 @@ class ObservedEvent(models.Model):
         ordering = ["time", "observed_at"]
         indexes = [
             models.Index(fields=["order_id", "time"], name="event_order_time"),
+            # A trace reads the first and the newest events of its subject, however many it
+            # has, and counts them.
+            models.Index(fields=["order_id", "observed_at", "id"], name="event_order_seen"),
             models.Index(fields=["-observed_at"], name="event_recent"),
             models.Index(fields=["cause_type", "type"], name="event_edge"),
             # The failures page lists the latest invalid events: few among very many.

@@ -39,6 +39,11 @@ MAX_MESSAGES = 10  # SQS's ceiling per receive
 # the linger longer; a backlog drains no slower.
 LINGER_SECONDS = 0.1
 GATHER = 50
+# The read model is kept within its retention period (DASHBOARD_RETENTION_DAYS) by the poller:
+# a run at start, then one a minute, each of at most PRUNE_BATCHES short transactions, so
+# that a large backlog is worked off over several runs without holding up recording.
+PRUNE_EVERY_SECONDS = 60.0
+PRUNE_BATCHES = 10
 
 
 async def in_daemon_thread(work: Callable[[], T]) -> T:
@@ -72,6 +77,13 @@ def _record(observations: list[Observation]) -> list[dict[str, Any]]:
     return services.observation_record(observations=observations)
 
 
+def _prune_batch() -> bool:
+    """One batch of what is past the retention period; True when nothing is left."""
+    close_old_connections()
+    before = services.retention_horizon()
+    return before is None or services.read_model_prune(before=before, max_batches=1).done
+
+
 @dataclass
 class PollerStats:
     receives: int = 0
@@ -84,7 +96,8 @@ class PollerStats:
 
 class ObservabilityPoller:
     def __init__(self, *, sqs: Any, queue_url: str, broadcaster: EventBroadcaster | None,
-                 wait_seconds: int = 20, receivers: int = 2, delete: bool = True) -> None:
+                 wait_seconds: int = 20, receivers: int = 2, delete: bool = True,
+                 prune_every: float = PRUNE_EVERY_SECONDS) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.broadcaster = broadcaster
@@ -92,12 +105,16 @@ class ObservabilityPoller:
         self.receivers = receivers
         self.delete = delete
         self.stats = PollerStats()
+        self.prune_every = prune_every
         self._record = sync_to_async(_record, thread_sensitive=True)
+        # In the recording thread too: a batch of recording and one of pruning take turns.
+        self._prune_batch = sync_to_async(_prune_batch, thread_sensitive=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; several receives in flight keep the queue drained."""
         log.info("polling %s", self.queue_url)
         loops = [asyncio.create_task(self._loop(stop)) for _ in range(self.receivers)]
+        loops.append(asyncio.create_task(self._prune_loop(stop)))
         waiter = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait([waiter, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -121,6 +138,24 @@ class ObservabilityPoller:
                 self.stats.errors += 1
                 log.exception("observability poll failed (%d in a row)", failures)
                 await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
+
+    async def _prune_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.prune_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.errors += 1
+                log.exception("pruning the read model failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.prune_every)
+
+    async def prune_once(self) -> None:
+        """Forget up to PRUNE_BATCHES batches of what is past the retention period."""
+        for _ in range(PRUNE_BATCHES):
+            if await self._prune_batch():
+                return
 
     async def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
         answer = await in_daemon_thread(lambda: self.sqs.receive_message(

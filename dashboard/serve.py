@@ -51,11 +51,12 @@ def serve_dashboard(*, host: str, port: int, cache_dir: Path, region: str, stack
 
 
 def prepare(*, clear: bool, rebuild: bool = True) -> None:
-    """Migrate the read model and rebuild it from the log group."""
+    """Migrate the read model and bring it up to date from the log group (`clear`: forget it
+    and replay everything kept)."""
     from django.core.management import call_command
 
     from dashboard import aws
-    from dashboard.history import RebuildProgress, history_rebuild
+    from dashboard.history import RebuildProgress, history_rebuild, replay_start_ms
 
     call_command("migrate", verbosity=0, interactive=False)
     if not rebuild:
@@ -65,10 +66,12 @@ def prepare(*, clear: bool, rebuild: bool = True) -> None:
 
     def report(progress: RebuildProgress) -> None:
         if progress.finished:
-            say(f"history rebuilt from {progress.log_group_name}: {progress.line()}")
+            say(f"history rebuilt from {progress.log_group_name} {progress.since}: "
+                f"{progress.line()}")
 
+    # Each start reads only what the log group gained since the newest event kept.
     history_rebuild(logs=context.client("logs"), log_group_name=outputs.observability_log_group_name,
-                    progress=report, clear=clear)
+                    start_time_ms=replay_start_ms(full=clear), progress=report, clear=clear)
 
 
 class DashboardServer(uvicorn.Server):

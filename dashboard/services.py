@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from dashboard import aws
 from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead_letters_redrive
@@ -206,6 +208,66 @@ def read_model_clear() -> tuple[int, int]:
         ObservedEvent.objects.all().delete()
         Order.objects.all().delete()
     return events, orders
+
+
+PRUNE_BATCH = 1000
+"""Rows forgotten in one transaction: short enough that recording never waits long for it."""
+
+
+def retention_horizon(*, now: datetime | None = None) -> datetime | None:
+    """Before this moment nothing observed is kept (DASHBOARD_RETENTION_DAYS ago); None when
+    everything is kept."""
+    if not settings.DASHBOARD_RETENTION_DAYS:
+        return None
+    return (now or datetime.now(UTC)) - timedelta(days=settings.DASHBOARD_RETENTION_DAYS)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    events: int = 0
+    orders: int = 0
+    done: bool = True
+    """Nothing is left to prune (False: a bounded run stopped with more to do)."""
+
+
+def _events_prune(before: datetime, size: int) -> int:
+    with transaction.atomic():
+        ids = list(ObservedEvent.objects.filter(observed_at__lt=before).order_by("observed_at")
+                   .values_list("id", flat=True)[:size])
+        # Their sightings go with them; only ids are read to find those.
+        ObservedEvent.objects.filter(id__in=ids).only("id").delete()
+    return len(ids)
+
+
+def _orders_prune(before: datetime, size: int) -> int:
+    """Orders first seen before `before` with no event left. One whose early events are gone
+    but whose later ones are kept stays: its trace shows what is left."""
+    eventless = ~Exists(ObservedEvent.objects.filter(order_id=OuterRef("order_id")))
+    with transaction.atomic():
+        ids = list(Order.objects.filter(eventless, observed_at__lt=before).order_by("observed_at")
+                   .values_list("order_id", flat=True)[:size])
+        deleted, _ = Order.objects.filter(eventless, order_id__in=ids).delete()
+    return deleted
+
+
+def read_model_prune(*, before: datetime, batch_size: int | None = None,
+                     max_batches: int | None = None) -> PruneResult:
+    """Forget the events observed before `before`, then the orders first seen before it that
+    have no event left: `batch_size` rows a transaction, so that a large backlog never holds
+    the tables for long, and at most `max_batches` transactions that forget something (None:
+    until done); the next run goes on where this one stopped."""
+    size = batch_size or PRUNE_BATCH
+    pruned = {"events": 0, "orders": 0}
+    batches = 0
+    for kind, prune in (("events", _events_prune), ("orders", _orders_prune)):
+        last = size
+        while last == size:
+            if max_batches is not None and batches >= max_batches:
+                return PruneResult(events=pruned["events"], orders=pruned["orders"], done=False)
+            last = prune(before, size)
+            pruned[kind] += last
+            batches += 1 if last else 0  # finding nothing left costs no batch
+    return PruneResult(events=pruned["events"], orders=pruned["orders"])
 
 
 @dataclass(frozen=True)

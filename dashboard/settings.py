@@ -163,6 +163,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The in-memory layer's default capacity of 100 makes group_send drop messages silently
 # under load; broadcasts are batched, so this bounds memory, not throughput.
 CHANNEL_CAPACITY = int(os.environ.get("DASHBOARD_CHANNEL_CAPACITY", "10000"))
+# What grows with history is bounded (docs/dashboard.md, "Limits"). Anyone may publish under
+# any subject, so a trace loads at most this many events: the first half observed and the
+# newest half.
+DASHBOARD_TRACE_EVENTS = max(2, int(os.environ.get("DASHBOARD_TRACE_EVENTS", "400")))
+# Observed events are kept as long as the log group keeps their history (a month: 30 days,
+# cdk/constructs/defaults.py), so that a replay into an empty read model restores exactly what
+# is kept; older events and the orders left without any are pruned. 0 keeps everything.
+DASHBOARD_RETENTION_DAYS = max(0, int(os.environ.get("DASHBOARD_RETENTION_DAYS", "30")))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Dashboards sharing one Redis (staging beside production, test runs) keep their groups and
 # counters apart by prefix: otherwise each would stream the other's events.

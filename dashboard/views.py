@@ -167,7 +167,8 @@ def graph_json(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
-    """One order's trace as JSON: its read-model row and every event as published."""
+    """One order's trace as JSON: its read-model row and its events as published (at most
+    DASHBOARD_TRACE_EVENTS: `truncated` says when there are more, `eventCount` how many)."""
     trace = selectors.trace_get(order_id=order_id)
     if trace.order is None and not trace.events and not trace.invalid:
         raise Http404("no events of this order have been observed")
@@ -179,6 +180,9 @@ def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
         "placedAt": order.placed_at.isoformat() if order and order.placed_at else None,
         "concludedAt": order.concluded_at.isoformat() if order and order.concluded_at else None,
         "durationMs": order.duration_ms if order else None,
+        "eventCount": trace.event_total,
+        "truncated": trace.truncated,
+        "earlierPruned": trace.earlier_pruned,
         "events": [{"offsetMs": item.offset_ms, "hopLatencyMs": item.hop_latency_ms,
                     "buses": item.event.buses, "observedAt": item.event.observed_at.isoformat(),
                     "event": item.event.cloudevent} for item in trace.events],

@@ -5,23 +5,25 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from dashboard import history
+from dashboard import history, services
 from dashboard.models import ObservedEvent, Order, Sighting
 from tests.dashboard import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def put_events(stack, events, stream: str = "events") -> None:
-    """Log events as the global bus's log target writes them: the raw EventBridge event."""
+def put_events(stack, events, stream: str = "events", *, ago: timedelta = timedelta()) -> None:
+    """Log events as the global bus's log target writes them: the raw EventBridge event,
+    logged `ago` before now."""
     with contextlib.suppress(stack.logs.exceptions.ResourceAlreadyExistsException):
         stack.logs.create_log_stream(logGroupName=stack.log_group_name, logStreamName=stream)
-    now = int(time.time() * 1000)
+    now = int((time.time() - ago.total_seconds()) * 1000)
     messages = [event if isinstance(event, str) else json.dumps(factories.envelope(event))
                 for event in events]
     stack.logs.put_log_events(logGroupName=stack.log_group_name, logStreamName=stream,
@@ -47,8 +49,6 @@ def test_a_rebuild_twice_records_everything_once(moto_stack):
 
 
 def test_a_rebuild_fills_in_what_the_live_poller_missed(moto_stack):
-    from dashboard import services
-
     events = factories.happy_path(order_id="ord-gap")
     services.observation_record(observations=[factories.observe(events[0])])
     put_events(moto_stack, events)
@@ -81,3 +81,66 @@ def test_the_command_reports_progress(moto_stack):
     assert "done: 5 events read (5 new, 0 invalid), 1 orders" in text
     assert "events/s" in text
     assert Order.objects.get(order_id="ord-cmd").status == "shipped"
+
+
+def seen_live_now(order_id: str) -> None:
+    """An order the poller has just recorded."""
+    now = datetime.now(UTC)
+    services.observation_record(observations=[
+        factories.observe(event, observed_at=now) for event in factories.happy_path(order_id=order_id)])
+
+
+def test_each_start_replays_only_what_came_since_the_newest_event_kept(moto_stack, capsys):
+    from dashboard.serve import prepare
+
+    put_events(moto_stack, factories.happy_path(order_id="ord-earlier"), ago=timedelta(hours=2))
+    prepare(clear=False)  # an empty read model: everything kept
+    put_events(moto_stack, factories.happy_path(order_id="ord-later"), stream="later")
+
+    prepare(clear=False)
+
+    first, second = [line for line in capsys.readouterr().out.splitlines() if "history rebuilt" in line]
+    assert "5 events read (5 new" in first
+    assert "5 events read (5 new" in second and " since " in second
+    assert Order.objects.filter(order_id__in=["ord-earlier", "ord-later"]).count() == 2
+
+
+def test_a_replay_starts_a_few_minutes_before_the_newest_event_kept(moto_stack):
+    seen_live_now("ord-live")
+    put_events(moto_stack, factories.happy_path(order_id="ord-old"), ago=timedelta(hours=1))
+    put_events(moto_stack, factories.happy_path(order_id="ord-late"), stream="late",
+               ago=timedelta(minutes=2))  # logged before it, arrived after it
+    output = StringIO()
+
+    call_command("rebuild_history", stdout=output)
+
+    assert "done: 5 events read (5 new, 0 invalid), 1 orders" in output.getvalue()
+    assert not Order.objects.filter(order_id="ord-old").exists()
+    assert Order.objects.filter(order_id="ord-late").exists()
+
+
+def test_full_replays_everything_kept(moto_stack):
+    seen_live_now("ord-live")
+    put_events(moto_stack, factories.happy_path(order_id="ord-old"), ago=timedelta(hours=1))
+    output = StringIO()
+
+    call_command("rebuild_history", "--full", stdout=output)
+
+    assert "done: 5 events read (5 new, 0 invalid), 1 orders" in output.getvalue()
+    assert Order.objects.filter(order_id="ord-old").exists()
+
+
+def test_an_empty_read_model_replays_from_the_retention_horizon(moto_stack, settings):
+    settings.DASHBOARD_RETENTION_DAYS = 1
+    put_events(moto_stack, factories.happy_path(order_id="ord-expired"), ago=timedelta(days=2))
+    put_events(moto_stack, factories.happy_path(order_id="ord-kept"), stream="kept",
+               ago=timedelta(hours=1))
+    output = StringIO()
+    before = datetime.now(UTC) - timedelta(days=1)
+
+    call_command("rebuild_history", stdout=output)
+
+    after = datetime.now(UTC) - timedelta(days=1)
+    assert any(f"since {horizon:%Y-%m-%d %H:%M}" in output.getvalue() for horizon in (before, after))
+    assert "done: 5 events read (5 new, 0 invalid), 1 orders" in output.getvalue()
+    assert list(Order.objects.values_list("order_id", flat=True)) == ["ord-kept"]
