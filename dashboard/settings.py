@@ -187,6 +187,15 @@ else:
                     "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": 30}},
     }
 
+# Websockets, per process: at most this many connections, and this many from one client
+# address; each message at most this size, and a subscribing connection this many at once,
+# then this many a second (dashboard/consumers.py).
+DASHBOARD_WS_MAX_PER_PROCESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_PROCESS", "1000"))
+DASHBOARD_WS_MAX_PER_ADDRESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_ADDRESS", "20"))
+DASHBOARD_WS_MAX_MESSAGE_BYTES = int(os.environ.get("DASHBOARD_WS_MAX_MESSAGE_BYTES", "4096"))
+DASHBOARD_WS_MESSAGE_BURST = int(os.environ.get("DASHBOARD_WS_MESSAGE_BURST", "200"))
+DASHBOARD_WS_MESSAGES_PER_SECOND = float(os.environ.get("DASHBOARD_WS_MESSAGES_PER_SECOND", "10"))
+
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
