@@ -54,9 +54,14 @@ def dead_letter_queues(outputs: Mapping[str, str],
 
 
 def _receive_all(sqs: Any, queue_url: str, *, visibility_timeout: int,
-                 limit: int = PEEK_LIMIT) -> list[dict[str, Any]]:
+                 limit: int = PEEK_LIMIT, max_receives: int | None = None
+                 ) -> list[dict[str, Any]]:
+    """Up to `limit` messages, in at most `max_receives` receives (a short poll may answer
+    fewer than ten while more wait)."""
     messages: list[dict[str, Any]] = []
-    while len(messages) < limit:
+    receives = 0
+    while len(messages) < limit and (max_receives is None or receives < max_receives):
+        receives += 1
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
                                     VisibilityTimeout=visibility_timeout, WaitTimeSeconds=0,
                                     AttributeNames=["All"], MessageAttributeNames=["All"]
@@ -74,10 +79,11 @@ def _make_visible(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
             for index, handle in enumerate(receipt_handles[start:start + 10])])
 
 
-def dead_letters_peek(*, sqs: Any, queue: DeadLetterQueue,
-                      limit: int = PEEK_LIMIT) -> list[DeadLetter]:
+def dead_letters_peek(*, sqs: Any, queue: DeadLetterQueue, limit: int = PEEK_LIMIT,
+                      max_receives: int | None = None) -> list[DeadLetter]:
     """The dead letters in a queue, left in place (they are made visible again at once)."""
-    messages = _receive_all(sqs, queue.url, visibility_timeout=30, limit=limit)
+    messages = _receive_all(sqs, queue.url, visibility_timeout=30, limit=limit,
+                            max_receives=max_receives)
     _make_visible(sqs, queue.url, [message["ReceiptHandle"] for message in messages])
     return [read_dead_letter(message, max_receive_count=queue.max_receive_count)
             for message in messages]

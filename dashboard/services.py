@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from dashboard import aws
+from dashboard import aws, selectors
 from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead_letters_redrive
 from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.observations import Observation, moment
@@ -236,9 +236,12 @@ def _redrive(*, queue_name: str, message_ids: set[str] | None) -> RedriveResult:
     queue = next((q for q in dead_letter_queues(outputs.values) if q.name == queue_name), None)
     if queue is None:
         raise DeadLetterQueueUnknown(queue_name)
-    return dead_letters_redrive(sqs=context.client("sqs"), events=context.client("events"),
-                                queue=queue, global_bus_name=outputs.bus_name(Bus.GLOBAL),
-                                message_ids=message_ids)
+    try:
+        return dead_letters_redrive(sqs=context.client("sqs"), events=context.client("events"),
+                                    queue=queue, global_bus_name=outputs.bus_name(Bus.GLOBAL),
+                                    message_ids=message_ids)
+    finally:
+        selectors.dead_letters_seen_forget(queue=queue)
 
 
 def dead_letters_redrive_all(*, queue_name: str) -> RedriveResult:

@@ -196,6 +196,11 @@ DASHBOARD_WS_MAX_MESSAGE_BYTES = int(os.environ.get("DASHBOARD_WS_MAX_MESSAGE_BY
 DASHBOARD_WS_MESSAGE_BURST = int(os.environ.get("DASHBOARD_WS_MESSAGE_BURST", "200"))
 DASHBOARD_WS_MESSAGES_PER_SECOND = float(os.environ.get("DASHBOARD_WS_MESSAGES_PER_SECOND", "10"))
 
+# The failures page's look at a dead-letter queue is shared by every viewer for this long
+# (in the cache), and takes at most this many receives (ten letters each).
+DASHBOARD_DEAD_LETTER_PEEK_SECONDS = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_SECONDS", "15"))
+DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_RECEIVES", "5"))
+
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -199,6 +199,7 @@ def _failures_context(request: HttpRequest, *, chaos_form: ChaosForm | None = No
     if chaos_form is None and chaos is not None and chaos.problem is None:
         chaos_form = ChaosForm(initial=chaos.knobs)
     return {"nav": "failures", "overview": overview, "may_act": _may_act(request),
+            "look_seconds": settings.DASHBOARD_DEAD_LETTER_PEEK_SECONDS,
             "dead_letter_total": None if overview.problem else overview.total,
             "chaos": chaos, "chaos_form": chaos_form, "problem": problem, **_invalid_context()}
 

@@ -114,6 +114,65 @@ def test_looking_at_dead_letters_neither_loses_nor_hides_them(client, dead_lette
     assert dead_letters.bodies("PaymentDlq") == [json.dumps(EVENT)]  # visible again at once
 
 
+def receives_counted() -> list[str]:
+    """Every ReceiveMessage the dashboard makes from now on, by queue URL."""
+    calls: list[str] = []
+    aws.current().client("sqs").meta.events.register(
+        "before-parameter-build.sqs.ReceiveMessage",
+        lambda params, **_: calls.append(params["QueueUrl"]))
+    return calls
+
+
+def test_viewers_share_one_look_at_the_dead_letters(client, dead_letters):
+    dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT), reason="refused")
+    assert "payment.taken" in section(client.get("/failures/").content.decode(), "Payment")
+    receives = receives_counted()
+
+    again = client.get("/failures/").content.decode()
+    other_viewer = Client().get("/failures/").content.decode()
+
+    assert receives == []  # the first look is shared, not repeated
+    for html in (again, other_viewer):
+        payment = section(html, "Payment")
+        assert payment.count(">payment.taken<") == 1
+        assert re.search(r"data-seen-at[^>]*>letters as seen [\d.]+ (ms|s) ago", payment)
+
+
+def test_the_look_is_taken_again_once_it_is_stale(client, dead_letters, settings):
+    settings.DASHBOARD_DEAD_LETTER_PEEK_SECONDS = 0
+    dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
+    client.get("/failures/")
+    receives = receives_counted()
+
+    client.get("/failures/")
+
+    assert dead_letters.urls["PaymentDlq"] in receives
+
+
+def test_one_look_receives_a_bounded_number_of_times(client, dead_letters, settings):
+    settings.DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = 3
+    for number in range(60):
+        dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": f"eb-{number}"}))
+    receives = receives_counted()
+
+    payment = section(client.get("/failures/").content.decode(), "Payment")
+
+    assert len(receives) == 3
+    assert payment.count('class="letter"') == 30
+    assert "showing 30 of 60" in payment
+    assert dead_letters.count("PaymentDlq") == 60
+
+
+def test_a_redriven_letter_is_gone_from_the_next_look(client, dead_letters):
+    chosen = dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
+    dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": "eb-other"}))
+    assert chosen in client.get("/failures/").content.decode()
+
+    client.post("/failures/Payment/redrive", {"message_id": chosen})
+
+    assert chosen not in section(client.get("/failures/").content.decode(), "Payment")
+
+
 def test_payloads_are_pretty_json_when_they_parse_and_escaped_always(client, dead_letters):
     dead_letters.dead_letter("RuleTargetDlq", SCRIPT)
     dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "note": SCRIPT}), reason=SCRIPT)
