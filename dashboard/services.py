@@ -15,7 +15,12 @@ from typing import Any
 from django.db import transaction
 
 from dashboard import aws, selectors
-from dashboard.dead_letter_queues import RedriveResult, dead_letter_queues, dead_letters_redrive
+from dashboard.dead_letter_queues import (
+    REDRIVE_LIMIT,
+    RedriveResult,
+    dead_letter_queues,
+    dead_letters_redrive,
+)
 from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.observations import Observation, moment
 from dashboard.order_api import OrderApi
@@ -230,6 +235,11 @@ class DeadLetterQueueUnknown(LookupError):
     """The stack names no dead-letter queue by that name."""
 
 
+ONE_LETTER_SEARCH = 100
+"""How many dead letters a request looks through for the one it is asked to redrive: the
+page shows at most fifty, so one it showed is found unless others took its place."""
+
+
 def _redrive(*, queue_name: str, message_ids: set[str] | None) -> RedriveResult:
     context = aws.current()
     outputs = context.outputs()
@@ -239,7 +249,8 @@ def _redrive(*, queue_name: str, message_ids: set[str] | None) -> RedriveResult:
     try:
         return dead_letters_redrive(sqs=context.client("sqs"), events=context.client("events"),
                                     queue=queue, global_bus_name=outputs.bus_name(Bus.GLOBAL),
-                                    message_ids=message_ids)
+                                    message_ids=message_ids,
+                                    limit=ONE_LETTER_SEARCH if message_ids else REDRIVE_LIMIT)
     finally:
         selectors.dead_letters_seen_forget(queue=queue)
 

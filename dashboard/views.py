@@ -223,6 +223,8 @@ def _redriven(result: RedriveResult, message_id: str | None) -> str:
     if message_id is not None:
         if result.redriven:
             return f"{result.queue}: redrove message {message_id}."
+        if result.failed:
+            return f"{result.queue}: message {message_id} was refused where it goes back; it stays."
         if result.kept:
             return f"{result.queue}: kept message {message_id}; it holds no event to hand back."
         return f"{result.queue}: message {message_id} is no longer there (redriven already?)."
@@ -232,6 +234,8 @@ def _redriven(result: RedriveResult, message_id: str | None) -> str:
     summary = f"{result.queue}: redrove {result.redriven} dead letter{plural}"
     if result.kept:
         summary += f"; kept {result.kept} that hold{'s' if result.kept == 1 else ''} no event"
+    if result.failed:
+        summary += f"; {result.failed} refused where they go back stay"
     return summary + "."
 
 
