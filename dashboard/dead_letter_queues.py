@@ -190,12 +190,14 @@ def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
 
 def dead_letters_redrive(*, sqs: Any, events: Any, queue: DeadLetterQueue,
                          global_bus_name: str, message_ids: set[str] | None = None,
-                         limit: int = REDRIVE_LIMIT,
+                         limit: int = REDRIVE_LIMIT, wait_seconds: int = 0,
                          progress: Callable[[RedriveResult], None] | None = None,
                          ) -> RedriveResult:
     """Hand dead letters back (all of them, or those named) and delete them once handed;
     `progress` hears the running totals after each batch. At most `limit` messages are
-    received.
+    received. With `wait_seconds`, each receive is a long poll: it asks every SQS server
+    rather than a sample, and waits out letters that someone's look hides for a moment, so
+    that the redrive does not stop while letters remain (at the cost of that wait at the end).
 
     Each batch is handed back and deleted (in batch calls) before the next is received: a FIFO
     queue returns nothing more of a message group while some of it is in flight. Messages
@@ -209,7 +211,7 @@ def dead_letters_redrive(*, sqs: Any, events: Any, queue: DeadLetterQueue,
     try:
         while (wanted is None or wanted) and received < limit:
             batch = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10,
-                                        VisibilityTimeout=60, WaitTimeSeconds=0,
+                                        VisibilityTimeout=60, WaitTimeSeconds=wait_seconds,
                                         AttributeNames=["All"], MessageAttributeNames=["All"]
                                         ).get("Messages", [])
             if not batch:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from dashboard import aws
@@ -23,6 +23,7 @@ from dashboard.dead_letter_queues import (
 )
 from dashboard.models import ObservedEvent, Order, OrderStatus
 from dashboard.order_api import OrderApi, OrderApiError, Problem
+from dashboard.redrive_jobs import RedriveJob
 from workflow.dead_letters import DeadLetter
 from workflow.model import CHOREOGRAPHY
 from workflow.outputs import NOTIFICATIONS_TABLE_NAME, ORDER_API_URL
@@ -273,6 +274,19 @@ def dead_letter_queue_list(*, peek: bool = True) -> DeadLetterOverview:
         problem = Problem(status=503, title="SQS could not be asked", detail=str(error))
     states.sort(key=lambda state: (state.count == 0, state.name))
     return DeadLetterOverview(states, problem)
+
+
+REDRIVE_JOBS_SHOWN_SECONDS = 3600
+"""How long the failures page shows a redrive job after it started (one running, always)."""
+
+
+def redrive_job_latest() -> dict[str, RedriveJob]:
+    """Each queue's latest redrive job, if it runs or started in the last hour."""
+    since = timezone.now() - timedelta(seconds=REDRIVE_JOBS_SHOWN_SECONDS)
+    latest: dict[str, RedriveJob] = {}
+    for job in RedriveJob.objects.filter(Q(state=RedriveJob.RUNNING) | Q(started_at__gte=since)):
+        latest.setdefault(job.queue, job)  # newest first
+    return latest
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,10 @@ DASHBOARD_WS_MESSAGES_PER_SECOND = float(os.environ.get("DASHBOARD_WS_MESSAGES_P
 DASHBOARD_DEAD_LETTER_PEEK_SECONDS = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_SECONDS", "15"))
 DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_RECEIVES", "5"))
 
+# A redrive job that has reported no progress for this long counts as failed (its process
+# stopped), and another may start (dashboard/redrive_jobs.py).
+DASHBOARD_REDRIVE_STALE_SECONDS = int(os.environ.get("DASHBOARD_REDRIVE_STALE_SECONDS", "300"))
+
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
