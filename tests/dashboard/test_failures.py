@@ -210,12 +210,15 @@ def test_redriving_a_queue_hands_its_dead_letters_back_and_says_how_many(client,
     for number in range(3):
         dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": f"eb-{number}"}))
 
-    response = client.post("/failures/Payment/redrive", follow=True)
+    # Not followed at once: the job writes its progress meanwhile, and the tests' in-memory
+    # SQLite refuses a read of a table another connection is writing.
+    response = client.post("/failures/Payment/redrive")
     redrives_finished()
 
-    assert response.redirect_chain == [("/failures/", 302)]
-    assert "Payment: redrive started; its progress shows below." in response.content.decode()
-    assert "Redrive finished: 3 moved." in section(client.get("/failures/").content.decode(), "Payment")
+    assert response.status_code == 302 and response["Location"] == "/failures/"
+    page = client.get("/failures/").content.decode()
+    assert "Payment: redrive started; its progress shows below." in page
+    assert "Redrive finished: 3 moved." in section(page, "Payment")
     assert dead_letters.count("PaymentDlq") == 0
     assert sorted(json.loads(body)["id"] for body in dead_letters.bodies("Payment")) == \
         ["eb-0", "eb-1", "eb-2"]
@@ -265,10 +268,10 @@ def test_a_redrive_whose_process_stopped_counts_as_failed_and_may_be_started_aga
 
     [stopped] = client.get("/api/redrives").json()["jobs"]
     assert stopped["state"] == "failed" and stopped["error"] == "its process stopped"
-    response = client.post("/failures/Payment/redrive", follow=True)
+    client.post("/failures/Payment/redrive")
     redrives_finished()
 
-    assert "redrive started" in response.content.decode()
+    assert "redrive started" in client.get("/failures/").content.decode()
     assert RedriveJob.objects.get(started_at=long_ago).state == "failed"
     assert dead_letters.count("PaymentDlq") == 0
 
