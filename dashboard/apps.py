@@ -15,3 +15,5 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         # Before any route is read: the pages and the websocket streams both take order ids.
         register_converter(OrderIdConverter, "order")
+        # Its model lives apart from the read model's (see the module), so is imported here.
+        from dashboard import redrive_jobs  # noqa: F401

@@ -6,11 +6,19 @@
   `{"unsubscribe": "<orderId>"}`.
 
 Frames are `{"type": "events", "events": [item, ...]}`, serialized once by `broadcast`.
+
+What one client can cost is bounded: a process holds at most `DASHBOARD_WS_MAX_PER_PROCESS`
+connections, and at most `DASHBOARD_WS_MAX_PER_ADDRESS` from one client address (an extra one
+is accepted and closed at once with 4429, so that the client sees why); a connection that
+sends a message over `DASHBOARD_WS_MAX_MESSAGE_BYTES` is closed with 1009, one that sends
+faster than its budget allows with 1008.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -21,18 +29,93 @@ from dashboard import groups
 MAX_SUBSCRIPTIONS = 100
 MAX_ORDER_ID = 128
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TOO_MANY_CONNECTIONS = 4429
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TOO_BIG = 1009
+UNWANTED_MESSAGES = 5
+"""A stream that takes no messages answers this many with an error, then closes."""
+
+
+class _OpenConnections:
+    """This process's open websockets, in all and by client address. Consumers run on one
+    event loop, so plain counters are enough."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_address: Counter[str] = Counter()
+
+    def admit(self, address: str) -> str | None:
+        """Count a new connection in, or say why it is refused."""
+        if self.total >= settings.DASHBOARD_WS_MAX_PER_PROCESS:
+            return "too many connections to this server"
+        if self.by_address[address] >= settings.DASHBOARD_WS_MAX_PER_ADDRESS:
+            return "too many connections from this address"
+        self.total += 1
+        self.by_address[address] += 1
+        return None
+
+    def release(self, address: str) -> None:
+        self.total -= 1
+        self.by_address[address] -= 1
+        if self.by_address[address] <= 0:
+            del self.by_address[address]
+
+
+OPEN_CONNECTIONS = _OpenConnections()
+
+
+class MessageBudget:
+    """A token bucket: `burst` messages at once (a page subscribing to what it shows), then
+    `per_second` on average; without refill, `burst` messages in all."""
+
+    def __init__(self, *, burst: int, per_second: float) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self.tokens = float(burst)
+        self.checked_at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.checked_at) * self.per_second)
+        self.checked_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _client_address(scope: dict[str, Any]) -> str:
+    """Who connects, as the server saw it (behind a proxy, only if the server is told to trust
+    its forwarded-for header)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 class _RelayConsumer(AsyncWebsocketConsumer):
     """Refuses who may not see the dashboard; relays each frame as it was serialized."""
 
     joined: set[str]
+    budget: MessageBudget
+    counted_as: str | None = None
+    closing = False
+
+    def message_budget(self) -> MessageBudget:
+        return MessageBudget(burst=UNWANTED_MESSAGES, per_second=0)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if settings.DASHBOARD_REQUIRE_LOGIN and not (user and user.is_authenticated):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        address = _client_address(self.scope)
+        refusal = OPEN_CONNECTIONS.admit(address)
+        if refusal is not None:
+            # Accepted to be closed: a refused handshake reaches a browser as a bare 1006.
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_CONNECTIONS, reason=refusal)
+            return
+        self.counted_as = address
+        self.budget = self.message_budget()
         self.joined = set()
         for group in self.initial_groups():
             await self.join(group)
@@ -50,8 +133,28 @@ class _RelayConsumer(AsyncWebsocketConsumer):
         self.joined.discard(group)
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_as is not None:
+            OPEN_CONNECTIONS.release(self.counted_as)
+            self.counted_as = None
         for group in list(getattr(self, "joined", ())):
             await self.leave(group)
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        """Messages within bounds go on to `receive`; past them, the connection is closed."""
+        if self.closing or self.counted_as is None:
+            return
+        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+        size = len(data.encode()) if isinstance(data, str) else len(data or b"")
+        if size > settings.DASHBOARD_WS_MAX_MESSAGE_BYTES:
+            await self._close_for(CLOSE_TOO_BIG, "message too big")
+        elif not self.budget.take():
+            await self._close_for(CLOSE_POLICY_VIOLATION, "too many messages")
+        else:
+            await super().websocket_receive(message)
+
+    async def _close_for(self, code: int, reason: str) -> None:
+        self.closing = True
+        await self.close(code=code, reason=reason)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] == groups.EVENTS_OBSERVED:
@@ -79,6 +182,10 @@ class EventStreamConsumer(_RelayConsumer):
 
 
 class OrderStreamConsumer(_RelayConsumer):
+    def message_budget(self) -> MessageBudget:
+        return MessageBudget(burst=settings.DASHBOARD_WS_MESSAGE_BURST,
+                             per_second=settings.DASHBOARD_WS_MESSAGES_PER_SECOND)
+
     def initial_groups(self) -> list[str]:
         order_id = self.scope["url_route"]["kwargs"].get("order_id")
         return [groups.order_group(order_id)] if order_id else []

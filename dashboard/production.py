@@ -168,12 +168,16 @@ def child_environment() -> dict[str, str]:
 def web_server(*, host: str, port: int, workers: int) -> Child:
     """uvicorn with `workers` processes on one socket, configured as `manage.py serve`
     configures it."""
+    from django.conf import settings
+
     return Child(name="web server", restart=False, argv=[
         sys.executable, "-m", "uvicorn", "dashboard.asgi:application", "--host", host,
         "--port", str(port), "--workers", str(workers), "--lifespan", "off",
         "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "2",
         # Each frame goes to every client: compressing it per client costs more than it saves.
-        "--ws-per-message-deflate", "false"])
+        "--ws-per-message-deflate", "false",
+        # A client's message is refused before it is buffered whole (uvicorn allows 16 MiB).
+        "--ws-max-size", str(settings.DASHBOARD_WS_MAX_MESSAGE_BYTES)])
 
 
 def poller() -> Child:

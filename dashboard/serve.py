@@ -91,6 +91,8 @@ def serve(*, host: str, port: int, stop: threading.Event, ready: Callable[[str],
 
 async def _serve(*, host: str, port: int, stop: threading.Event, ready: Callable[[str], None],
                  poll: bool) -> None:
+    from django.conf import settings
+
     from dashboard import aws
     from dashboard.asgi import application
     from dashboard.broadcast import EventBroadcaster
@@ -100,7 +102,9 @@ async def _serve(*, host: str, port: int, stop: threading.Event, ready: Callable
                             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
                             # Each frame goes to every client: compressing it per client
                             # would cost more than the bytes it saves on a local network.
-                            ws_per_message_deflate=False)
+                            ws_per_message_deflate=False,
+                            # A client's message is refused before it is buffered whole.
+                            ws_max_size=settings.DASHBOARD_WS_MAX_MESSAGE_BYTES)
     server = DashboardServer(config)
     server_task = asyncio.create_task(server.serve())
     poller_stop = asyncio.Event()

@@ -195,6 +195,24 @@ else:
                     "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": 30}},
     }
 
+# Websockets, per process: at most this many connections, and this many from one client
+# address; each message at most this size, and a subscribing connection this many at once,
+# then this many a second (dashboard/consumers.py).
+DASHBOARD_WS_MAX_PER_PROCESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_PROCESS", "1000"))
+DASHBOARD_WS_MAX_PER_ADDRESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_ADDRESS", "20"))
+DASHBOARD_WS_MAX_MESSAGE_BYTES = int(os.environ.get("DASHBOARD_WS_MAX_MESSAGE_BYTES", "4096"))
+DASHBOARD_WS_MESSAGE_BURST = int(os.environ.get("DASHBOARD_WS_MESSAGE_BURST", "200"))
+DASHBOARD_WS_MESSAGES_PER_SECOND = float(os.environ.get("DASHBOARD_WS_MESSAGES_PER_SECOND", "10"))
+
+# The failures page's look at a dead-letter queue is shared by every viewer for this long
+# (in the cache), and takes at most this many receives (ten letters each).
+DASHBOARD_DEAD_LETTER_PEEK_SECONDS = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_SECONDS", "15"))
+DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_RECEIVES", "5"))
+
+# A redrive job that has reported no progress for this long counts as failed (its process
+# stopped), and another may start (dashboard/redrive_jobs.py).
+DASHBOARD_REDRIVE_STALE_SECONDS = int(os.environ.get("DASHBOARD_REDRIVE_STALE_SECONDS", "300"))
+
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -16,6 +16,7 @@ urlpatterns = [
     path("failures/<str:queue_name>/redrive", views.dead_letters_redrive, name="dead-letters-redrive"),
     path("api/graph", views.graph_json, name="graph-json"),
     path("api/dead-letters", views.dead_letters_json, name="dead-letters-json"),
+    path("api/redrives", views.redrive_jobs_json, name="redrive-jobs-json"),
     path("api/backlog", views.backlog_json, name="backlog-json"),
     path("api/orders/<order:order_id>", views.order_json, name="order-json"),
     path("login/", ThrottledLoginView.as_view(), name="login"),

@@ -203,8 +203,10 @@ def _failures_context(request: HttpRequest, *, chaos_form: ChaosForm | None = No
     if chaos_form is None and chaos is not None and chaos.problem is None:
         chaos_form = ChaosForm(initial=chaos.knobs)
     return {"nav": "failures", "overview": overview, "may_act": _may_act(request),
+            "look_seconds": settings.DASHBOARD_DEAD_LETTER_PEEK_SECONDS,
             "dead_letter_total": None if overview.problem else overview.total,
-            "chaos": chaos, "chaos_form": chaos_form, "problem": problem, **_invalid_context()}
+            "chaos": chaos, "chaos_form": chaos_form, "problem": problem,
+            "redrive_jobs": selectors.redrive_job_latest(), **_invalid_context()}
 
 
 @require_GET
@@ -222,41 +224,52 @@ def _staff_only(request: HttpRequest, action: str) -> HttpResponse:
                   status=403)
 
 
-def _redriven(result: RedriveResult, message_id: str | None) -> str:
-    if message_id is not None:
-        if result.redriven:
-            return f"{result.queue}: redrove message {message_id}."
-        if result.kept:
-            return f"{result.queue}: kept message {message_id}; it holds no event to hand back."
-        return f"{result.queue}: message {message_id} is no longer there (redriven already?)."
-    if not result.redriven and not result.kept:
-        return f"{result.queue}: nothing to redrive."
-    plural = "" if result.redriven == 1 else "s"
-    summary = f"{result.queue}: redrove {result.redriven} dead letter{plural}"
+def _redriven(result: RedriveResult, message_id: str) -> str:
+    if result.redriven:
+        return f"{result.queue}: redrove message {message_id}."
+    if result.failed:
+        return f"{result.queue}: message {message_id} was refused where it goes back; it stays."
     if result.kept:
-        summary += f"; kept {result.kept} that hold{'s' if result.kept == 1 else ''} no event"
-    return summary + "."
+        return f"{result.queue}: kept message {message_id}; it holds no event to hand back."
+    return f"{result.queue}: message {message_id} is no longer there (redriven already?)."
+
+
+def _redrive_started(request: HttpRequest, queue_name: str) -> None:
+    try:
+        services.redrive_job_start(queue_name=queue_name)
+    except services.RedriveRunning as running:
+        so_far = f" ({running.job.moved} moved so far)" if running.job else ""
+        messages.warning(request, f"{queue_name}: a redrive is running already{so_far}; "
+                                  "it goes on, and its progress shows below.")
+    else:
+        messages.success(request, f"{queue_name}: redrive started; its progress shows below.")
 
 
 @require_POST
 def dead_letters_redrive(request: HttpRequest, queue_name: str) -> HttpResponse:
-    """Redrive a queue's dead letters, or the one named by `message_id`; the outcome comes
-    back as a message on the failures page."""
+    """Redrive the dead letter named by `message_id` at once, or start a redrive job for the
+    whole queue (thousands of messages take longer than a request should); the outcome comes
+    back as a message on the failures page, a job's progress as it goes."""
     if not _may_act(request):
         return _staff_only(request, "redriving dead letters")
     message_id = request.POST.get("message_id") or None
     try:
         if message_id is None:
-            result = services.dead_letters_redrive_all(queue_name=queue_name)
+            _redrive_started(request, queue_name)
         else:
             result = services.dead_letter_redrive(queue_name=queue_name, message_id=message_id)
+            messages.success(request, _redriven(result, message_id))
     except services.DeadLetterQueueUnknown:
         raise Http404(f"the stack names no dead-letter queue {queue_name}") from None
     except (BotoCoreError, ClientError, aws.OutputMissing, RuntimeError) as error:
         messages.error(request, f"{queue_name}: could not redrive: {error}")
-    else:
-        messages.success(request, _redriven(result, message_id))
     return redirect("failures")
+
+
+@require_GET
+def redrive_jobs_json(request: HttpRequest) -> JsonResponse:
+    """Each queue's latest redrive job and how far it got, for the failures page to follow."""
+    return JsonResponse({"jobs": [job.to_dict() for job in selectors.redrive_job_latest().values()]})
 
 
 @require_POST

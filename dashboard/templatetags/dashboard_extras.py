@@ -4,6 +4,7 @@ and failures pages."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,3 +115,9 @@ def money(amount: Any, currency: str = "") -> str:
 @register.filter
 def mul_quarter(value: float | None, quarters: int) -> float:
     return float(value or 0) * int(quarters) / 4
+
+
+@register.filter
+def get_item(mapping: Mapping[str, Any], key: str) -> Any:
+    """mapping[key], or None: a template cannot index by a variable."""
+    return mapping.get(key)

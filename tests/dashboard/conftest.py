@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from channels.layers import channel_layers
+from django.core.cache import cache
 
 from dashboard import aws
 from workflow.model import CHOREOGRAPHY
@@ -36,6 +37,15 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """Nothing a test cached (a look at a dead-letter queue, failed sign-ins) reaches the next:
+    queues of the same name have the same URL in every test."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

@@ -198,7 +198,11 @@ def test_the_failures_page_shows_and_redrives_dead_letters(failures, dashboard_u
     assert "Payment: redrove message" in page.inner_text(".flash.success")
     assert page.locator("#queue-Payment").get_attribute("data-count") == "1"
     page.click("#queue-Warehouse [data-redrive-all]")
-    page.wait_for_selector(".flash.success:has-text('Warehouse: redrove 1 dead letter.')", timeout=10000)
+    page.wait_for_selector(".flash.success:has-text('Warehouse: redrive started')", timeout=10000)
+    # the redrive runs in the background; the page follows its progress until it ends
+    page.wait_for_selector("[data-redrive-job='Warehouse'][data-state='finished']"
+                           ":has-text('Redrive finished: 1 moved.')", timeout=15000)
+    page.reload()
     assert page.locator("#queue-Warehouse").get_attribute("data-count") == "0"
     assert page.inner_text("[data-dead-letter-badge]") == "3"
     back = moto_stack.sqs.receive_message(QueueUrl=failures["Warehouse"], VisibilityTimeout=0)["Messages"]

@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from dashboard import groups
 from dashboard.asgi import application
 from dashboard.broadcast import EventBroadcaster, events_observed
+from dashboard.consumers import CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, CLOSE_TOO_MANY_CONNECTIONS
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
@@ -191,3 +192,98 @@ async def test_a_lone_event_goes_out_at_once():
     message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
     assert json.loads(message["frame"])["events"][0]["eventId"] == "e1"
     await broadcaster.close()
+
+
+async def connect_from(address: str, path: str = "/ws/events") -> tuple[WebsocketCommunicator, int | None]:
+    """A connection from a client address; the close code if it was refused (or None)."""
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+    communicator.scope["client"] = (address, 50000)
+    accepted, _ = await communicator.connect()
+    assert accepted
+    if await communicator.receive_nothing(timeout=0.1):
+        return communicator, None
+    closed = await communicator.receive_output(timeout=1)
+    assert closed["type"] == "websocket.close"
+    return communicator, closed.get("code")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_one_address_may_hold_only_so_many_connections(settings):
+    settings.DASHBOARD_WS_MAX_PER_ADDRESS = 2
+    first, _ = await connect_from("10.0.0.1")
+    second, _ = await connect_from("10.0.0.1")
+    try:
+        third, refused = await connect_from("10.0.0.1")
+        assert refused == CLOSE_TOO_MANY_CONNECTIONS
+        await third.disconnect()
+        other, code = await connect_from("10.0.0.2")  # another address is not held back
+        assert code is None
+        await other.disconnect()
+
+        await first.disconnect()
+        again, code = await connect_from("10.0.0.1")  # a freed place is taken again
+        assert code is None
+        await again.disconnect()
+    finally:
+        await second.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_process_holds_only_so_many_connections(settings):
+    settings.DASHBOARD_WS_MAX_PER_PROCESS = 2
+    held = [(await connect_from(f"10.0.1.{n}"))[0] for n in range(2)]
+    try:
+        extra, refused = await connect_from("10.0.1.9")
+        assert refused == CLOSE_TOO_MANY_CONNECTIONS
+        await extra.disconnect()
+    finally:
+        for communicator in held:
+            await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_stream_that_takes_no_messages_closes_on_a_client_that_keeps_sending():
+    communicator = await connected("/ws/events")
+    try:
+        for _ in range(20):
+            await communicator.send_to(text_data="hello")
+        outputs = []
+        while not await communicator.receive_nothing(timeout=0.2):
+            outputs.append(await communicator.receive_output(timeout=1))
+        assert outputs[-1] == {"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION,
+                               "reason": "too many messages"}
+        assert len(outputs) < 10  # answered a few, then closed: not twenty answers
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_flood_of_subscriptions_is_closed_but_a_page_load_of_them_is_not(settings):
+    settings.DASHBOARD_WS_MESSAGE_BURST = 30
+    settings.DASHBOARD_WS_MESSAGES_PER_SECOND = 1
+    communicator = await connected("/ws/orders")
+    try:
+        for n in range(30):
+            await communicator.send_json_to({"subscribe": f"ord-{n}"})
+            assert (await communicator.receive_json_from(timeout=2))["type"] == "subscribed"
+        for n in range(5):
+            await communicator.send_json_to({"subscribe": f"ord-x{n}"})
+        closed = []
+        while not await communicator.receive_nothing(timeout=0.2):
+            closed.append(await communicator.receive_output(timeout=1))
+        assert closed[-1]["type"] == "websocket.close"
+        assert closed[-1]["code"] == CLOSE_POLICY_VIOLATION
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_oversized_message_closes_the_connection(settings):
+    settings.DASHBOARD_WS_MAX_MESSAGE_BYTES = 1024
+    communicator = await connected("/ws/orders")
+    try:
+        await communicator.send_to(text_data=json.dumps({"subscribe": "x" * 2000}))
+        closed = await communicator.receive_output(timeout=1)
+        assert closed["type"] == "websocket.close" and closed["code"] == CLOSE_TOO_BIG
+    finally:
+        await communicator.disconnect()

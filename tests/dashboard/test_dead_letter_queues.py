@@ -122,3 +122,65 @@ def test_redriving_one_message_leaves_the_others_visible(aws):
     assert left == {letter.message_id for letter in letters} - {chosen.message_id}
     [back] = sqs.receive_message(QueueUrl=aws["urls"]["Payment"])["Messages"]
     assert back["Body"] == chosen.body
+
+
+def calls_counted(client: Any) -> list[str]:
+    calls: list[str] = []
+    client.meta.events.register("before-call.*.*",
+                                lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_a_redrive_moves_in_batch_calls_and_reports_progress_per_batch(aws):
+    sqs = aws["sqs"]
+    for number in range(25):
+        sqs.send_message(QueueUrl=aws["urls"]["Payment-dlq"],
+                         MessageBody=json.dumps({**EVENT, "id": f"e{number}"}))
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "Payment"]
+    calls = calls_counted(sqs)
+    progress = []
+
+    result = dead_letters_redrive(sqs=sqs, events=aws["events"], queue=queue,
+                                  global_bus_name="global", progress=progress.append)
+
+    assert (result.redriven, result.kept, result.failed) == (25, 0, 0)
+    assert "SendMessage" not in calls and "DeleteMessage" not in calls
+    assert calls.count("SendMessageBatch") == calls.count("DeleteMessageBatch") == 3
+    assert [p.redriven for p in progress] == [10, 20, 25]
+    assert dead_letters_count(sqs=sqs, queue=queue) == 0
+
+
+def test_events_refused_by_the_bus_are_counted_and_left_in_place(aws):
+    sqs = aws["sqs"]
+    for number in range(3):
+        sqs.send_message(QueueUrl=aws["urls"]["rule-dlq"],
+                         MessageBody=json.dumps({**EVENT, "id": f"e{number}"}))
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "RuleTarget"]
+
+    class ThrottledBus:
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"FailedEntryCount": len(Entries), "Entries": [
+                {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+                for _ in Entries]}
+
+    result = dead_letters_redrive(sqs=sqs, events=ThrottledBus(), queue=queue,
+                                  global_bus_name="global")
+
+    assert (result.redriven, result.kept, result.failed) == (0, 0, 3)
+    assert dead_letters_count(sqs=sqs, queue=queue) == 3
+    assert len(sqs.receive_message(QueueUrl=aws["urls"]["rule-dlq"], MaxNumberOfMessages=10,
+                                   VisibilityTimeout=0)["Messages"]) == 3  # visible again
+
+
+def test_a_redrive_receives_no_more_than_its_limit(aws):
+    sqs = aws["sqs"]
+    for number in range(25):
+        sqs.send_message(QueueUrl=aws["urls"]["Payment-dlq"],
+                         MessageBody=json.dumps({**EVENT, "id": f"e{number}"}))
+    [queue] = [q for q in dead_letter_queues(aws["outputs"]) if q.name == "Payment"]
+
+    result = dead_letters_redrive(sqs=sqs, events=aws["events"], queue=queue,
+                                  global_bus_name="global", message_ids={"not-there"}, limit=10)
+
+    assert result.redriven == 0
+    assert dead_letters_count(sqs=sqs, queue=queue) == 25

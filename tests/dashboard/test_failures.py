@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -114,6 +115,65 @@ def test_looking_at_dead_letters_neither_loses_nor_hides_them(client, dead_lette
     assert dead_letters.bodies("PaymentDlq") == [json.dumps(EVENT)]  # visible again at once
 
 
+def receives_counted() -> list[str]:
+    """Every ReceiveMessage the dashboard makes from now on, by queue URL."""
+    calls: list[str] = []
+    aws.current().client("sqs").meta.events.register(
+        "before-parameter-build.sqs.ReceiveMessage",
+        lambda params, **_: calls.append(params["QueueUrl"]))
+    return calls
+
+
+def test_viewers_share_one_look_at_the_dead_letters(client, dead_letters):
+    dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT), reason="refused")
+    assert "payment.taken" in section(client.get("/failures/").content.decode(), "Payment")
+    receives = receives_counted()
+
+    again = client.get("/failures/").content.decode()
+    other_viewer = Client().get("/failures/").content.decode()
+
+    assert receives == []  # the first look is shared, not repeated
+    for html in (again, other_viewer):
+        payment = section(html, "Payment")
+        assert payment.count(">payment.taken<") == 1
+        assert re.search(r"data-seen-at[^>]*>letters as seen [\d.]+ (ms|s) ago", payment)
+
+
+def test_the_look_is_taken_again_once_it_is_stale(client, dead_letters, settings):
+    settings.DASHBOARD_DEAD_LETTER_PEEK_SECONDS = 0
+    dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
+    client.get("/failures/")
+    receives = receives_counted()
+
+    client.get("/failures/")
+
+    assert dead_letters.urls["PaymentDlq"] in receives
+
+
+def test_one_look_receives_a_bounded_number_of_times(client, dead_letters, settings):
+    settings.DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = 3
+    for number in range(60):
+        dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": f"eb-{number}"}))
+    receives = receives_counted()
+
+    payment = section(client.get("/failures/").content.decode(), "Payment")
+
+    assert len(receives) == 3
+    assert payment.count('class="letter"') == 30
+    assert "showing 30 of 60" in payment
+    assert dead_letters.count("PaymentDlq") == 60
+
+
+def test_a_redriven_letter_is_gone_from_the_next_look(client, dead_letters):
+    chosen = dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
+    dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": "eb-other"}))
+    assert chosen in client.get("/failures/").content.decode()
+
+    client.post("/failures/Payment/redrive", {"message_id": chosen})
+
+    assert chosen not in section(client.get("/failures/").content.decode(), "Payment")
+
+
 def test_payloads_are_pretty_json_when_they_parse_and_escaped_always(client, dead_letters):
     dead_letters.dead_letter("RuleTargetDlq", SCRIPT)
     dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "note": SCRIPT}), reason=SCRIPT)
@@ -125,17 +185,109 @@ def test_payloads_are_pretty_json_when_they_parse_and_escaped_always(client, dea
     assert '  &quot;note&quot;: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;' in section(html, "Payment")
 
 
+def redrives_finished() -> None:
+    """Wait for the redrive jobs this process runs in the background."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("redrive-"):
+            thread.join(timeout=10)
+            assert not thread.is_alive(), f"{thread.name} still runs"
+
+
+def held_redrives() -> threading.Event:
+    """Redrive jobs wait, before touching their queue, until the event is set."""
+    go_on = threading.Event()
+
+    def hold(**_: Any) -> None:
+        if threading.current_thread().name.startswith("redrive-"):
+            go_on.wait(timeout=10)
+
+    aws.current().client("sqs").meta.events.register("before-call.sqs.GetQueueAttributes", hold)
+    return go_on
+
+
+@pytest.mark.django_db(transaction=True)
 def test_redriving_a_queue_hands_its_dead_letters_back_and_says_how_many(client, dead_letters):
     for number in range(3):
         dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": f"eb-{number}"}))
 
-    response = client.post("/failures/Payment/redrive", follow=True)
+    # Not followed at once: the job writes its progress meanwhile, and the tests' in-memory
+    # SQLite refuses a read of a table another connection is writing.
+    response = client.post("/failures/Payment/redrive")
+    redrives_finished()
 
-    assert response.redirect_chain == [("/failures/", 302)]
-    assert "Payment: redrove 3 dead letters." in response.content.decode()
+    assert response.status_code == 302 and response["Location"] == "/failures/"
+    page = client.get("/failures/").content.decode()
+    assert "Payment: redrive started; its progress shows below." in page
+    assert "Redrive finished: 3 moved." in section(page, "Payment")
     assert dead_letters.count("PaymentDlq") == 0
     assert sorted(json.loads(body)["id"] for body in dead_letters.bodies("Payment")) == \
         ["eb-0", "eb-1", "eb-2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redrive_runs_in_the_background_one_per_queue_and_shows_its_progress(client, dead_letters):
+    for number in range(3):
+        dead_letters.dead_letter("PaymentDlq", json.dumps({**EVENT, "id": f"eb-{number}"}))
+    go_on = held_redrives()
+
+    started = client.post("/failures/Payment/redrive")
+    again = client.post("/failures/Payment/redrive", follow=True).content.decode()
+
+    assert started.status_code == 302
+    assert dead_letters.count("PaymentDlq") == 3  # the request did not wait for the redrive
+    assert "Payment: a redrive is running already (0 moved so far)" in again
+    payment = section(again, "Payment")
+    assert 'data-redrive-job="Payment" data-state="running"' in payment
+    assert "Redrive running: 0 moved." in payment and "data-redrive-all" not in payment
+    assert 'style="' not in payment  # the page's Content-Security-Policy refuses them
+    [running] = client.get("/api/redrives").json()["jobs"]
+    assert (running["queue"], running["state"], running["moved"]) == ("Payment", "running", 0)
+
+    go_on.set()
+    redrives_finished()
+
+    [done] = client.get("/api/redrives").json()["jobs"]
+    assert {key: done[key] for key in ("state", "total", "moved", "kept", "failed", "remaining")} \
+        == {"state": "finished", "total": 3, "moved": 3, "kept": 0, "failed": 0, "remaining": 0}
+    assert done["finishedAt"] and done["summary"] == "Redrive finished: 3 moved."
+    assert dead_letters.count("PaymentDlq") == 0
+    client.post("/failures/RuleTarget/redrive")  # another queue's redrive is not held back
+    redrives_finished()
+    assert len(client.get("/api/redrives").json()["jobs"]) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redrive_whose_process_stopped_counts_as_failed_and_may_be_started_again(
+        client, dead_letters):
+    from dashboard.redrive_jobs import RedriveJob
+
+    dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    RedriveJob.objects.create(queue="Payment", total=5, moved=2, started_at=long_ago,
+                              updated_at=long_ago + timedelta(minutes=1))
+
+    [stopped] = client.get("/api/redrives").json()["jobs"]
+    assert stopped["state"] == "failed" and stopped["error"] == "its process stopped"
+    client.post("/failures/Payment/redrive")
+    redrives_finished()
+
+    assert "redrive started" in client.get("/failures/").content.decode()
+    assert RedriveJob.objects.get(started_at=long_ago).state == "failed"
+    assert dead_letters.count("PaymentDlq") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redrive_that_fails_says_why(client, dead_letters):
+    dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
+    dead_letters.sqs.delete_queue(QueueUrl=dead_letters.urls["Payment"])  # nowhere to go back to
+
+    client.post("/failures/Payment/redrive")
+    redrives_finished()
+
+    [job] = client.get("/api/redrives").json()["jobs"]
+    assert job["state"] == "failed" and "NonExistentQueue" in job["error"]
+    assert "Redrive failed (" in section(client.get("/failures/").content.decode(), "Payment")
+    assert dead_letters.count("PaymentDlq") == 1
 
 
 def test_redriving_one_dead_letter_leaves_the_others(client, dead_letters):
@@ -152,12 +304,15 @@ def test_redriving_one_dead_letter_leaves_the_others(client, dead_letters):
     assert "is no longer there" in again.content.decode()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_what_holds_no_event_is_kept_and_said_so(client, dead_letters):
     dead_letters.dead_letter("RuleTargetDlq", "not an event")
 
-    response = client.post("/failures/RuleTarget/redrive", follow=True)
+    client.post("/failures/RuleTarget/redrive")
+    redrives_finished()
 
-    assert "RuleTarget: redrove 0 dead letters; kept 1 that holds no event." in response.content.decode()
+    assert "Redrive finished: 0 moved, 1 kept (no event to hand back)." in \
+        section(client.get("/failures/").content.decode(), "RuleTarget")
     assert dead_letters.count("RuleTargetDlq") == 1
 
 
@@ -174,6 +329,7 @@ def test_redrive_is_csrf_protected(dead_letters):
     assert dead_letters.count("PaymentDlq") == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_in_production_only_staff_may_redrive(client, dead_letters, settings, django_user_model):
     dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
     with production(settings):
@@ -189,6 +345,7 @@ def test_in_production_only_staff_may_redrive(client, dead_letters, settings, dj
         client.force_login(django_user_model.objects.create_user("operator", is_staff=True))
         assert "data-redrive-all" in client.get("/failures/").content.decode()
         assert client.post("/failures/Payment/redrive").status_code == 302
+        redrives_finished()
         assert dead_letters.count("PaymentDlq") == 0
 
 
@@ -202,6 +359,7 @@ def test_dead_letter_counts_as_json_for_the_nav_badge(client, dead_letters):
     assert dead_letters.bodies("PaymentDlq") == [json.dumps(EVENT)]  # counted, not received
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_unreachable_aws_is_a_clear_message_not_an_error(client, stack):
     aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9",
                   outputs={"PaymentQueueUrl": "http://127.0.0.1:9/000000000000/Payment",
@@ -210,11 +368,19 @@ def test_an_unreachable_aws_is_a_clear_message_not_an_error(client, stack):
 
     page = client.get("/failures/")
     counts = client.get("/api/dead-letters").json()
-    redrive = client.post("/failures/Payment/redrive", follow=True)
+    one = client.post("/failures/Payment/redrive", {"message_id": "m-1"}, follow=True)
+    unstarted = client.post("/failures/Payment/redrive", follow=True)  # no bus output: not begun
+    aws.current().outputs().values["GlobalEventBusName"] = "choreo-global"
+    client.post("/failures/Payment/redrive")
+    redrives_finished()
 
     assert page.status_code == 200 and "SQS could not be asked" in page.content.decode()
     assert counts["total"] is None and counts["problem"]["title"] == "SQS could not be asked"
-    assert redrive.status_code == 200 and "Payment: could not redrive" in redrive.content.decode()
+    assert one.status_code == 200 and "Payment: could not redrive" in one.content.decode()
+    assert "Payment: could not redrive: stack choreo has no output GlobalEventBusName" in \
+        unstarted.content.decode()
+    [job] = client.get("/api/redrives").json()["jobs"]
+    assert job["state"] == "failed" and "Could not connect" in job["error"]
 
 
 def test_a_stack_that_cannot_be_read_is_a_clear_message(client, stack):

@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard import aws
 from dashboard.dead_letter_queues import (
+    RedriveResult,
     dead_letter_queues,
     dead_letters_count,
     dead_letters_peek,
@@ -20,6 +23,8 @@ from dashboard.dead_letter_queues import (
 )
 from workflow.model import Bus
 from workflow.outputs import bus_name
+
+PROGRESS_SECONDS = 2.0
 
 
 def _age(seconds: float | None) -> str:
@@ -44,6 +49,19 @@ class Command(BaseCommand):
                             help="with --redrive: only these messages (repeatable)")
         parser.add_argument("--payload", action="store_true", help="print each message body too")
 
+    def _progress(self) -> Callable[[RedriveResult], None]:
+        """A line at most every few seconds while a redrive runs, inline (as the page's job
+        does in the background, through the same `dead_letters_redrive`)."""
+        last = time.monotonic()
+
+        def report(result: RedriveResult) -> None:
+            nonlocal last
+            if time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                self.stdout.write(f"  {result.queue}: {result.redriven} moved so far")
+
+        return report
+
     def handle(self, *args: Any, **options: Any) -> None:
         context = aws.current()
         outputs = context.outputs().values
@@ -60,9 +78,10 @@ class Command(BaseCommand):
             for queue in queues:
                 result = dead_letters_redrive(sqs=sqs, events=events, queue=queue,
                                               global_bus_name=outputs[bus_name(Bus.GLOBAL)],
-                                              message_ids=wanted)
+                                              message_ids=wanted, progress=self._progress())
                 kept = f", {result.kept} kept (nothing to hand back)" if result.kept else ""
-                self.stdout.write(f"{queue.name}: redrove {result.redriven}{kept}")
+                failed = f", {result.failed} refused where they go back" if result.failed else ""
+                self.stdout.write(f"{queue.name}: redrove {result.redriven}{kept}{failed}")
             return
         for queue in queues:
             count = dead_letters_count(sqs=sqs, queue=queue)

@@ -36,3 +36,35 @@ onDeadLetters(({ queues }) => {
   notice.querySelector("[data-changed-text]").textContent = changed.join(", ");
   notice.classList.toggle("hidden", changed.length === 0);
 });
+
+// A redrive runs in the background: while one does, follow its progress every second.
+const REDRIVE_POLL_MS = 1000;
+
+function showJob(job) {
+  const box = document.querySelector(`[data-redrive-job="${CSS.escape(job.queue)}"]`);
+  if (!box) return;
+  box.dataset.state = job.state;
+  box.querySelector("[data-redrive-summary]").textContent = job.summary;
+  const bar = box.querySelector("progress");
+  if (typeof job.total === "number") {
+    bar.max = Math.max(job.total, 1);
+    bar.value = job.done;
+  } else {
+    bar.removeAttribute("value");
+  }
+}
+
+async function followRedrives() {
+  let body = null;
+  try {
+    const response = await fetch("/api/redrives", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    body = response.ok ? await response.json() : null;
+  } catch {
+    body = null;
+  }
+  if (body) body.jobs.forEach(showJob);
+  const running = document.querySelector('[data-redrive-job][data-state="running"]');
+  if (running) setTimeout(followRedrives, REDRIVE_POLL_MS);
+}
+
+if (document.querySelector('[data-redrive-job][data-state="running"]')) setTimeout(followRedrives, REDRIVE_POLL_MS);
