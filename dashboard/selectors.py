@@ -338,6 +338,9 @@ class QueueBacklog:
     consumer: str
     waiting: int
     in_flight: int
+    # held back by the queue (the order outbox's checks, due a minute on): not work yet, as
+    # SQS counts them apart and the local Lambda service does
+    delayed: int = 0
 
     @property
     def total(self) -> int:
@@ -377,9 +380,9 @@ def backlog_get() -> Backlog:
                 "ApproximateNumberOfMessagesDelayed"])["Attributes"]
             queues.append(QueueBacklog(
                 queue_id=queue.id, consumer=queue.consumer,
-                waiting=int(attributes.get("ApproximateNumberOfMessages", 0))
-                + int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
-                in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))))
+                waiting=int(attributes.get("ApproximateNumberOfMessages", 0)),
+                in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0))))
     except (BotoCoreError, ClientError) as error:
         return Backlog(queues, problem=Problem(status=503, title="SQS could not be asked",
                                                detail=str(error)))

@@ -314,7 +314,8 @@ def backlog_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse({
         "total": None if backlog.problem else backlog.total,
         "queues": [{"queue": queue.queue_id, "consumer": queue.consumer, "waiting": queue.waiting,
-                    "inFlight": queue.in_flight} for queue in backlog.queues],
+                    "inFlight": queue.in_flight, "delayed": queue.delayed}
+                   for queue in backlog.queues],
         "refused": backlog.refused,
         "problem": backlog.problem.to_dict() if backlog.problem else None,
     })
