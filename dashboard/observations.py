@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from workflow.envelope import InvalidEvent, parse_eventbridge
+from workflow.envelope import MAX_JSON_DEPTH, InvalidEvent, json_nested_deeper_than, parse_eventbridge
 
 MAX_ID_LENGTH = 128
 UNKNOWN_BUS = "unknown"
-MAX_DEPTH = 32
+MAX_DEPTH = MAX_JSON_DEPTH
 """How deeply an observation may nest. Our events nest eight levels deep in their queue
 message; reading, validating and showing JSON recurses once a level, until Python gives up
 somewhere short of a thousand."""
@@ -40,8 +40,6 @@ _UNKEEPABLE = re.compile(r"[\x00\ud800-\udfff]")
 """Characters no database of the read model keeps: PostgreSQL refuses a NUL in text and JSON,
 and a lone surrogate is no Unicode at all, so neither database can encode it."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
@@ -105,22 +103,9 @@ def moment(value: Any) -> datetime | None:
     return _in_utc(parsed)
 
 
-def _nested_deeper(text: str) -> bool:
-    """Whether JSON text nests deeper than MAX_DEPTH, told without parsing it (parsing is what
-    recurses). Brackets inside strings do not count."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return False
-    depth = 0
-    for bracket in _BRACKET.findall(_STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        if depth > MAX_DEPTH:
-            return True
-    return False
-
-
 def _load(text: str, what: str) -> tuple[Any, str]:
     """JSON text read to a bounded depth: (the value, ""), or (the text, why it is unreadable)."""
-    if _nested_deeper(text):
+    if json_nested_deeper_than(text):
         return text, TOO_DEEP
     try:
         return json.loads(text), ""
@@ -174,7 +159,7 @@ def keepable(value: Any) -> tuple[Any, str]:
         pass
     else:
         # json.dumps writes a NUL as \u0000 and leaves a lone surrogate as it is, which UTF-8 refuses.
-        if "\\u0000" not in encoded and _utf8(encoded) and not _nested_deeper(encoded):
+        if "\\u0000" not in encoded and _utf8(encoded) and not json_nested_deeper_than(encoded):
             return value, ""
     found: set[str] = set()
     kept = _keep(value, 1, found)

@@ -9,6 +9,7 @@ every event but the first carries `causationid`, the `id` of the event that caus
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,28 @@ class InvalidEvent(ValueError):
     """A message that is not a valid CloudEvent of our catalogue. It can never succeed, so it is
     not retried: consumers send it straight to their dead-letter queue with this reason."""
 
+
+
+# How deep JSON from outside may nest: an order needs 3 levels, an event a few more. Python's
+# parser recurses once per level and fails near a thousand, so depth is told before parsing.
+MAX_JSON_DEPTH = 32
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def json_nested_deeper_than(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `text` nests arrays and objects more than `limit` deep, told without parsing it;
+    a bracket inside a string is text, not nesting."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # too few brackets to be deep: no need to scan
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        if token.group() in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    return False
 
 @dataclass(frozen=True)
 class Event:

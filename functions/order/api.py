@@ -17,18 +17,11 @@ from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
 from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
-from workflow.envelope import Event
+from workflow.envelope import MAX_JSON_DEPTH, Event, json_nested_deeper_than
 from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
 
 MAX_BODY_BYTES = 16 * 1024
-# Levels of arrays and objects a body may nest: an order needs three. Python's parser recurses
-# once a level and gives up near a thousand with a RecursionError, so the limit is checked
-# before parsing, and a body past it is a 400 whatever the interpreter's own limit.
-MAX_JSON_DEPTH = 32
-# A JSON string (its brackets are text; one left open runs to the end) or a bracket: scanned
-# once each, left to right, in time linear in the body.
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 # The media types read as JSON: application/json, and application/<name>+json (RFC 6839's
 # structured syntax suffix). Anything else, or none, is refused: an HTML form, a beacon or a
 # fetch of an untyped body from another site sends text/plain, form data or no type at all,
@@ -55,22 +48,6 @@ def problem(status: int, title: str, detail: str = "",
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, content_type="application/json", body=json.dumps(body),
                     headers=headers)
-
-
-def json_nested_deeper_than(text: str, limit: int) -> bool:
-    """Whether `text` nests arrays and objects more than `limit` deep; a bracket inside a
-    string is text, not nesting."""
-    if text.count("[") + text.count("{") <= limit:
-        return False  # an order's body: too few brackets to be deep, no need to scan
-    depth = 0
-    for token in _STRING_OR_BRACKET.finditer(text):
-        if token.group() in ("[", "{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token.group() in ("]", "}"):
-            depth -= 1
-    return False
 
 
 def media_type(content_type: str) -> str:

@@ -14,7 +14,7 @@ from tests.functions.conftest import Aws, FakeContext
 from tests.support import TEST_VAULT as VAULT
 from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
-from workflow.envelope import Event, new_event
+from workflow.envelope import MAX_JSON_DEPTH, Event, new_event
 from workflow.model import CHOREOGRAPHY, ORDER_API
 
 CARD = "4242 4242 4242 4242"
@@ -249,9 +249,9 @@ def test_an_order_is_nested_as_deeply_as_it_likes_up_to_the_limit(aws: Aws):
     order = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 1}],
              "card": {"number": CARD}}
     # the order object is the first level; brackets in a string are text, escaped quote or not
-    deepest = json.dumps({**order, "note": nested(api.MAX_JSON_DEPTH - 1),
+    deepest = json.dumps({**order, "note": nested(MAX_JSON_DEPTH - 1),
                           "remark": '[{"' * 40})
-    too_deep = json.dumps({**order, "note": nested(api.MAX_JSON_DEPTH)})
+    too_deep = json.dumps({**order, "note": nested(MAX_JSON_DEPTH)})
     assert api.lambda_handler(api_request("POST", "/orders", deepest),
                               FakeContext())["statusCode"] == 202
     assert api.lambda_handler(api_request("POST", "/orders", too_deep),
