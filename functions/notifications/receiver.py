@@ -23,15 +23,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from functions.common.aws import SECRET_MAX_AGE_SECONDS, aws_client, env, item
+from functions.common.aws import aws_client, env, item, secret_named_by
 from workflow.envelope import InvalidEvent, parse_cloudevent
 from workflow.model import CHOREOGRAPHY
 
 API_KEY_HEADER = "x-api-key"
+API_KEY_SECRET_VARIABLE = "NOTIFICATION_API_KEY_SECRET_ARN"
 # Kept this long, then DynamoDB's TTL removes it: enough to look back on a fortnight.
 KEEP_SECONDS = 14 * 24 * 3600
 MAX_BODY_BYTES = 256 * 1024  # EventBridge's own event size limit
@@ -51,16 +51,12 @@ def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
                             "detail": detail})
 
 
-def _api_key() -> str:
-    key: str = parameters.get_secret(env("NOTIFICATION_API_KEY_SECRET_ARN"),
-                                     max_age=SECRET_MAX_AGE_SECONDS)
-    return key
-
-
 def _authorized(headers: dict[str, str]) -> bool:
     given = next((value for name, value in headers.items() if name.lower() == API_KEY_HEADER),
                  None)
-    return given is not None and hmac.compare_digest(given.encode(), _api_key().encode())
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode(), secret_named_by(API_KEY_SECRET_VARIABLE).encode())
 
 
 def _body(event: dict[str, Any]) -> bytes:
