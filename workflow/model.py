@@ -415,6 +415,8 @@ IDEMPOTENCY_WINDOW_ENV = "IDEMPOTENCY_WINDOW_SECONDS"
 # The key of the card tokens (workflow.domain.payment.CardVault): who places orders and who
 # takes payments read it; nobody who only sees events, logs or the dashboard can.
 CARD_TOKEN_KEY = "CardTokenKey"
+# The API key notifications are signed with (the receiver reads it to check them).
+NOTIFICATION_API_KEY = "NotificationApiKey"
 
 
 def secret_env_var(secret_id: str) -> str:

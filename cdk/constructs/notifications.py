@@ -13,7 +13,13 @@ from constructs import Construct
 from cdk.constructs.naming import logical_id_set
 from cdk.constructs.subdomain import function_create
 from cdk.constructs.tables import table_create
-from workflow.model import Choreography, NotificationReceiver, ToNotification
+from workflow.model import (
+    NOTIFICATION_API_KEY,
+    Choreography,
+    NotificationReceiver,
+    ToNotification,
+    secret_env_var,
+)
 
 API_KEY_HEADER = "x-api-key"
 # Letters and digits only: the key travels in an HTTP header.
@@ -35,7 +41,7 @@ class Receiver(Construct):
             service="notifications", timeout_seconds=receiver.timeout_seconds,
             memory_mb=receiver.memory_mb, code=code, layer=layer)
         self.function.add_environment("NOTIFICATIONS_TABLE_NAME", self.table.table_name)
-        self.function.add_environment("NOTIFICATION_API_KEY_SECRET_ARN", api_key.secret_arn)
+        self.function.add_environment(secret_env_var(NOTIFICATION_API_KEY), api_key.secret_arn)
         api_key.grant_read(self.function)
         self.table.grant(self.function, "dynamodb:PutItem")
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
@@ -65,7 +71,7 @@ class Notifications(Construct):
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     exclude_punctuation=True, include_space=False,
                     password_length=API_KEY_LENGTH))
-            logical_id_set(generated, "NotificationApiKey")
+            logical_id_set(generated, NOTIFICATION_API_KEY)
             self.api_key = generated
         self.receiver: Receiver | None = None
         if endpoint is None:

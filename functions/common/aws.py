@@ -45,16 +45,12 @@ def env(name: str) -> str:
 SECRET_MAX_AGE_SECONDS = 300
 
 
-def secret_named_by(variable: str) -> str:
-    """The value of the secret whose ARN the environment variable holds; cached per execution
-    environment for SECRET_MAX_AGE_SECONDS."""
-    value: str = parameters.get_secret(env(variable), max_age=SECRET_MAX_AGE_SECONDS)
-    return value
-
-
 def secret(secret_id: str) -> str:
-    """A secret of the model, by the ARN the stack put in the environment."""
-    return secret_named_by(secret_env_var(secret_id))
+    """A secret of the model, by the ARN the stack put in the environment; cached per
+    execution environment."""
+    value: str = parameters.get_secret(env(secret_env_var(secret_id)),
+                                       max_age=SECRET_MAX_AGE_SECONDS)
+    return value
 
 
 def card_vault() -> CardVault:

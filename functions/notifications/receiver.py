@@ -26,12 +26,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from functions.common.aws import aws_client, env, item, secret_named_by
+from functions.common.aws import aws_client, env, item, secret
 from workflow.envelope import InvalidEvent, parse_cloudevent
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, NOTIFICATION_API_KEY
 
 API_KEY_HEADER = "x-api-key"
-API_KEY_SECRET_VARIABLE = "NOTIFICATION_API_KEY_SECRET_ARN"
 # Kept this long, then DynamoDB's TTL removes it: enough to look back on a fortnight.
 KEEP_SECONDS = 14 * 24 * 3600
 MAX_BODY_BYTES = 256 * 1024  # EventBridge's own event size limit
@@ -56,7 +55,7 @@ def _authorized(headers: dict[str, str]) -> bool:
                  None)
     if given is None:
         return False
-    return hmac.compare_digest(given.encode(), secret_named_by(API_KEY_SECRET_VARIABLE).encode())
+    return hmac.compare_digest(given.encode(), secret(NOTIFICATION_API_KEY).encode())
 
 
 def _body(event: dict[str, Any]) -> bytes:
