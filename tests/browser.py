@@ -46,3 +46,12 @@ def watch(page: Any, base: str) -> tuple[list[str], list[str]]:
 
     page.on("request", check)
     return errors, elsewhere
+
+
+# An init script that records what the page's Content-Security-Policy refuses, in
+# `window.__violations`.
+VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+    (event) => window.__violations.push(event.violatedDirective + " " + event.blockedURI));
+"""

@@ -16,7 +16,7 @@ import pytest
 from dashboard import aws, services
 from dashboard.observations import observation_from_queue_body
 from dashboard.serve import serve
-from tests.browser import chromium, watch
+from tests.browser import VIOLATIONS, chromium, watch
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, free_port
 
@@ -222,12 +222,6 @@ def test_the_failures_page_shows_and_redrives_dead_letters(failures, dashboard_u
     assert errors == []
     assert elsewhere == []
 
-
-VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation",
-    (event) => window.__violations.push(event.violatedDirective + " " + event.blockedURI));
-"""
 
 
 def test_every_page_keeps_to_its_content_security_policy(dashboard_url, browser):

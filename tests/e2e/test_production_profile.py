@@ -30,7 +30,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
-from tests.browser import chromium, watch
+from tests.browser import VIOLATIONS, chromium, watch
 from tests.e2e.conftest import (
     ROOT,
     RunningSystem,
@@ -54,12 +54,6 @@ QUIET_SECONDS = 7
 SKU = "INFUSER-MESH"
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
-# Records what the page's Content-Security-Policy refuses.
-VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation",
-    (event) => window.__violations.push(event.violatedDirective + " " + event.blockedURI));
-"""
 
 
 @dataclass
