@@ -347,13 +347,20 @@ def test_each_event_reaches_the_rules_it_matches_and_no_others():
         assert received("none") == [3, 4]
 
 
+def queue_behind_a_rule() -> tuple[Any, Any, str]:
+    """Clients of the mocked AWS, and a queue every `order` event on the default bus reaches
+    by a rule with no transformer."""
+    events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
+    events.put_targets(Rule="all", Targets=[{"Id": "t", "Arn": arn}])
+    return events, sqs, url
+
+
 def test_delivered_events_carry_a_fresh_envelope_each():
     with mock_aws():
-        events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
-        url = sqs.create_queue(QueueName="q")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
-        events.put_targets(Rule="all", Targets=[{"Id": "t", "Arn": arn}])
+        events, sqs, url = queue_behind_a_rule()
         events.put_events(Entries=[{"Source": "order", "DetailType": "t", "Detail": json.dumps({"n": n}),
                                     "Resources": [f"r{n}"]} for n in range(2)])
         bodies = [json.loads(m["Body"]) for m in
@@ -369,11 +376,7 @@ def test_delivered_events_carry_a_fresh_envelope_each():
 
 def test_a_target_without_a_transformer_is_handed_the_whole_event():
     with mock_aws():
-        events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
-        url = sqs.create_queue(QueueName="q")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["order"]}))
-        events.put_targets(Rule="all", Targets=[{"Id": "t", "Arn": arn}])
+        events, sqs, url = queue_behind_a_rule()
         events.put_events(Entries=[{"Source": "order", "DetailType": 'the "quoted" type',
                                     "Detail": json.dumps({"n": 1})}])
         [message] = sqs.receive_message(QueueUrl=url)["Messages"]
