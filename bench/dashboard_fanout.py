@@ -1,7 +1,7 @@
 """P3a and P3b: the dashboard's websocket fan-out to a hundred clients, against a bare
 `websockets` broadcast server doing the same fan-out of the same frames, in the same run.
 
-The dashboard is served as `dashboard.serve` serves it (uvicorn and the Channels app on one
+The dashboard is served as `dashboard.web.serve` serves it (uvicorn and the Channels app on one
 event loop, without the poller); events are handed to its `EventBroadcaster` as the poller
 hands them. The bare server is `websockets.broadcast` behind the very same broadcaster, so
 both batch events into frames alike and the difference is Channels, Django and uvicorn.
@@ -142,9 +142,9 @@ class Items:
 
     @classmethod
     def recorded(cls, orders: int = 20) -> Items:
-        from dashboard import services
         from dashboard.models import Origin
-        from dashboard.observations import observation_from_queue_body
+        from dashboard.readmodel import services
+        from dashboard.readmodel.observations import observation_from_queue_body
 
         observed_at = datetime.now(UTC)
         observations = [observation_from_queue_body(json.dumps(sighting.queue_body),
@@ -204,15 +204,15 @@ class ServedFanOut:
 
 
 async def _broadcaster(layer: BaseChannelLayer | None = None) -> Any:
-    from dashboard.broadcast import EventBroadcaster
+    from dashboard.live.broadcast import EventBroadcaster
 
     return EventBroadcaster(layer=layer)
 
 
 @contextmanager
 def dashboard_served() -> Iterator[ServedFanOut]:
-    """The dashboard's ASGI app as `dashboard.serve` serves it, minus the poller."""
-    from dashboard.serve import serve
+    """The dashboard's ASGI app as `dashboard.web.serve` serves it, minus the poller."""
+    from dashboard.web.serve import serve
 
     port = free_port()
     stop = threading.Event()
@@ -245,7 +245,7 @@ class _BroadcastLayer(BaseChannelLayer):
         self.connections = connections
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        from dashboard import groups
+        from dashboard.live import groups
 
         if group == groups.ALL_EVENTS:
             broadcast(self.connections, message["frame"])

@@ -64,7 +64,7 @@ def raw_drain(sqs_for: Any, queue_url: str, total: int, loops: int) -> float:
 
 def poller_drain(sqs: Any, queue_url: str, total: int) -> tuple[float, int]:
     """Messages per second through the dashboard's poller, and its receives in flight."""
-    from dashboard.observability import ObservabilityPoller
+    from dashboard.readmodel.observability import ObservabilityPoller
 
     poller = ObservabilityPoller(sqs=sqs, queue_url=queue_url, broadcaster=None, wait_seconds=1)
 

@@ -31,8 +31,8 @@ import requests
 
 from bench.common import Result, bare_route, result
 from bench.full_system import FullSystem, full_system
-from dashboard.load import LoadSettings, load_run
-from dashboard.load_report import LoadProgress, LoadSummary, progress_line, summary_lines
+from dashboard.loadtest.load import LoadSettings, load_run
+from dashboard.loadtest.load_report import LoadProgress, LoadSummary, progress_line, summary_lines
 from workflow.model import CHOREOGRAPHY
 
 M_ORDERS = int(os.environ.get("BENCH_M_ORDERS", "1000"))

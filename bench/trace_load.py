@@ -58,8 +58,8 @@ def _logged(logs: Any, group: str) -> list[str]:
 
 def run() -> list[Result]:
     read_model_ready()
-    from dashboard.history import history_rebuild
-    from dashboard.selectors import trace_get
+    from dashboard.readmodel.history import history_rebuild
+    from dashboard.readmodel.selectors import trace_get
 
     with embedded_aws() as config:
         logs = client(config, "logs")

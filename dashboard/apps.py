@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.urls import register_converter
 
-from dashboard.links import OrderIdConverter
+from dashboard.web.links import OrderIdConverter
 
 
 class DashboardConfig(AppConfig):
@@ -16,4 +16,4 @@ class DashboardConfig(AppConfig):
         # Before any route is read: the pages and the websocket streams both take order ids.
         register_converter(OrderIdConverter, "order")
         # Its model lives apart from the read model's (see the module), so is imported here.
-        from dashboard import redrive_jobs  # noqa: F401
+        from dashboard.failures import redrive_jobs  # noqa: F401

@@ -116,7 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "dashboard.csp.ContentSecurityPolicyMiddleware",
+    "dashboard.web.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -145,7 +145,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dashboard.views.dashboard_context",
+                "dashboard.web.access.dashboard_context",
             ],
         },
     },
@@ -197,7 +197,7 @@ else:
 
 # Websockets, per process: at most this many connections, and this many from one client
 # address; each message at most this size, and a subscribing connection this many at once,
-# then this many a second (dashboard/consumers.py).
+# then this many a second (dashboard/live/consumers.py).
 DASHBOARD_WS_MAX_PER_PROCESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_PROCESS", "1000"))
 DASHBOARD_WS_MAX_PER_ADDRESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_ADDRESS", "20"))
 DASHBOARD_WS_MAX_MESSAGE_BYTES = int(os.environ.get("DASHBOARD_WS_MAX_MESSAGE_BYTES", "4096"))
@@ -210,7 +210,7 @@ DASHBOARD_DEAD_LETTER_PEEK_SECONDS = int(os.environ.get("DASHBOARD_DEAD_LETTER_P
 DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = int(os.environ.get("DASHBOARD_DEAD_LETTER_PEEK_RECEIVES", "5"))
 
 # A redrive job that has reported no progress for this long counts as failed (its process
-# stopped), and another may start (dashboard/redrive_jobs.py).
+# stopped), and another may start (dashboard/failures/redrive_jobs.py).
 DASHBOARD_REDRIVE_STALE_SECONDS = int(os.environ.get("DASHBOARD_REDRIVE_STALE_SECONDS", "300"))
 
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).

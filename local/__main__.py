@@ -22,7 +22,7 @@ from workflow.outputs import INVENTORY_TABLE_NAME, NOTIFICATION_ENDPOINT
 
 
 def stock_seeded(config: LocalConfig, deployment: Deployment) -> str:
-    from dashboard.stock import stock_seed
+    from dashboard.orders.stock import stock_seed
 
     seeded = stock_seed(dynamodb=client(config, "dynamodb"),
                         table_name=deployment.outputs[INVENTORY_TABLE_NAME])
@@ -54,7 +54,7 @@ def up(config: LocalConfig, *, dashboard: bool) -> int:
     try:
         with local_system(config, dashboard=dashboard, seed=stock_seeded) as system:
             if dashboard:
-                from dashboard.serve import serve_dashboard
+                from dashboard.web.serve import serve_dashboard
 
                 serve_dashboard(
                     host=config.host, port=config.dashboard_port, cache_dir=config.cache_dir,

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from cdk.app import STACK_NAME, build_app
-from dashboard.dead_letter_queues import dead_letter_queues
-from dashboard.graph import graph_build
+from dashboard.failures.dead_letter_queues import dead_letter_queues
+from dashboard.live.graph import graph_build
 from local.config import LocalConfig
 from local.deploy import Deployment, assembly_deploy
 from local.embedded_aws import EmbeddedAws, client

@@ -1,6 +1,6 @@
 """The choreography as a picture sees it, before any geometry: what is drawn (elements in
 areas, in rows and columns), what joins them (links), what each link says, and the path of
-each event type's token. Derived from the model alone; `dashboard/graph.py` lays it out, and
+each event type's token. Derived from the model alone; `dashboard/live/graph.py` lays it out, and
 `workflow/diagram.py` is the same model as a Mermaid flowchart.
 
 The arrangement keeps the original design's reading: the busiest bus is a backplane across

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import template
 
-from dashboard import links
+from dashboard.web import links
 
 register = template.Library()
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dashboard.observations import Observation, observation_from_queue_body
+from dashboard.readmodel.observations import Observation, observation_from_queue_body
 from tests.support import eventbridge_event
 from workflow.envelope import Event, new_event
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.views.debug import SafeExceptionReporterFilter
 
-from dashboard.auth import MAX_FAILURES, WINDOW_SECONDS
+from dashboard.web.auth import MAX_FAILURES, WINDOW_SECONDS
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +56,8 @@ def test_a_card_number_is_not_written_back_into_the_page(client, stack):
 
 
 def test_card_numbers_and_passwords_are_hidden_from_error_reports(rf):
-    from dashboard import views
-    from dashboard.auth import ThrottledLoginView
+    from dashboard.orders import views
+    from dashboard.web.auth import ThrottledLoginView
 
     for view, field in ((views.order_create, "card_number"),
                         (ThrottledLoginView.as_view(), "password")):

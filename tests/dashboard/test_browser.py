@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard import aws, services
-from dashboard.observations import observation_from_queue_body
-from dashboard.serve import serve
+from dashboard import aws
+from dashboard.readmodel import services
+from dashboard.readmodel.observations import observation_from_queue_body
+from dashboard.web.serve import serve
 from tests.browser import VIOLATIONS, chromium, watch
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, free_port

@@ -10,10 +10,10 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from dashboard import groups
 from dashboard.asgi import application
-from dashboard.broadcast import EventBroadcaster, events_observed
-from dashboard.consumers import CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, CLOSE_TOO_MANY_CONNECTIONS
+from dashboard.live import groups
+from dashboard.live.broadcast import EventBroadcaster, events_observed
+from dashboard.live.consumers import CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, CLOSE_TOO_MANY_CONNECTIONS
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from dashboard.dead_letter_queues import (
+from dashboard.failures.dead_letter_queues import (
     dead_letter_queues,
     dead_letters_count,
     dead_letters_peek,

@@ -17,8 +17,9 @@ import pytest
 from django.test import Client, override_settings
 from moto import mock_aws
 
-from dashboard import aws, services
-from dashboard.observations import observation_from_queue_body
+from dashboard import aws
+from dashboard.readmodel import services
+from dashboard.readmodel.observations import observation_from_queue_body
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, StubOrderApi
 
@@ -259,7 +260,7 @@ def test_a_redrive_runs_in_the_background_one_per_queue_and_shows_its_progress(c
 @pytest.mark.django_db(transaction=True)
 def test_a_redrive_whose_process_stopped_counts_as_failed_and_may_be_started_again(
         client, dead_letters):
-    from dashboard.redrive_jobs import RedriveJob
+    from dashboard.failures.redrive_jobs import RedriveJob
 
     dead_letters.dead_letter("PaymentDlq", json.dumps(EVENT))
     long_ago = datetime.now(UTC) - timedelta(hours=1)

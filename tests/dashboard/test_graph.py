@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from dashboard.graph import CHIP_H, Graph, flight_key, graph_build
+from dashboard.live.graph import CHIP_H, Graph, flight_key, graph_build
 from workflow.model import (
     CHOREOGRAPHY,
     NOTIFICATIONS,

@@ -11,8 +11,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from dashboard import history, services
 from dashboard.models import ObservedEvent, Order, Sighting
+from dashboard.readmodel import history, services
 from tests.dashboard import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,7 +91,7 @@ def seen_live_now(order_id: str) -> None:
 
 
 def test_each_start_replays_only_what_came_since_the_newest_event_kept(moto_stack, capsys):
-    from dashboard.serve import prepare
+    from dashboard.web.serve import prepare
 
     put_events(moto_stack, factories.happy_path(order_id="ord-earlier"), ago=timedelta(hours=2))
     prepare(clear=False)  # an empty read model: everything kept

@@ -20,12 +20,12 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils.html import escape
 
-from dashboard import observations, services
 from dashboard.asgi import application
-from dashboard.broadcast import events_observed
+from dashboard.live.broadcast import events_observed
 from dashboard.models import ObservedEvent, Order
-from dashboard.observability import ObservabilityPoller
-from dashboard.observations import Observation, observation_from_queue_body
+from dashboard.readmodel import observations, services
+from dashboard.readmodel.observability import ObservabilityPoller
+from dashboard.readmodel.observations import Observation, observation_from_queue_body
 from tests.dashboard import factories
 
 pytestmark = pytest.mark.django_db

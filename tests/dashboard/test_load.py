@@ -18,15 +18,15 @@ from django.core.management import CommandError, call_command
 from django.core.management.base import OutputWrapper
 
 from dashboard import aws
-from dashboard.load import LoadSettings, order_plan, stock_shortfall, units_wanted
-from dashboard.load_pacing import (
+from dashboard.loadtest.load import LoadSettings, order_plan, stock_shortfall, units_wanted
+from dashboard.loadtest.load_pacing import (
     MAX_RETRY_WAIT_SECONDS,
     MAX_THROTTLED_PER_ORDER,
     PollSchedule,
     order_place_patiently,
     throttle_wait,
 )
-from dashboard.load_report import (
+from dashboard.loadtest.load_report import (
     LoadProgress,
     OrderResult,
     Outcome,
@@ -36,7 +36,7 @@ from dashboard.load_report import (
     progress_line,
 )
 from dashboard.management.commands.load import ProgressDisplay
-from dashboard.order_api import OrderApi, OrderApiError, Problem, retry_after_seconds
+from dashboard.orders.order_api import OrderApi, OrderApiError, Problem, retry_after_seconds
 from tests.dashboard.conftest import free_port
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 from workflow.stock import StockLevel
@@ -438,7 +438,7 @@ def test_the_load_command_refuses_settings_that_cannot_run(stack: aws.AwsContext
 def test_latency_is_reported_per_minute_of_placing():
     from datetime import UTC, datetime, timedelta
 
-    from dashboard.load_report import OrderResult, latency_by_minute
+    from dashboard.loadtest.load_report import OrderResult, latency_by_minute
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
 

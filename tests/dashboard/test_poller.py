@@ -9,10 +9,10 @@ import json
 import pytest
 from channels.layers import get_channel_layer
 
-from dashboard import groups
-from dashboard.broadcast import EventBroadcaster
+from dashboard.live import groups
+from dashboard.live.broadcast import EventBroadcaster
 from dashboard.models import ObservedEvent, Order
-from dashboard.observability import ObservabilityPoller
+from dashboard.readmodel.observability import ObservabilityPoller
 from tests.dashboard import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard import selectors, services
 from dashboard.models import ObservedEvent, Order, OrderStatus, Sighting
-from dashboard.observations import observation_from_queue_body
+from dashboard.readmodel import selectors, services
+from dashboard.readmodel.observations import observation_from_queue_body
 from tests.dashboard import factories
 from workflow.domain.order import TERMINAL_STATUSES
 from workflow.model import CHOREOGRAPHY

@@ -10,9 +10,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from dashboard import services
 from dashboard.models import ObservedEvent, Order, Sighting
-from dashboard.observability import ObservabilityPoller
+from dashboard.readmodel import services
+from dashboard.readmodel.observability import ObservabilityPoller
 from tests.dashboard import factories
 
 NOW = datetime.now(UTC)
@@ -106,7 +106,7 @@ def test_the_command_prunes_everything_due_with_progress(settings):
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_poller_prunes_at_start_a_bounded_run(moto_stack, monkeypatch):
-    from dashboard import observability
+    from dashboard.readmodel import observability
 
     await asyncio.to_thread(record, factories.happy_path(order_id="ord-old"), observed_at=OLD)
     monkeypatch.setattr(services, "PRUNE_BATCH", 1)

@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets
 
-from dashboard.serve import serve
+from dashboard.web.serve import serve
 from tests.dashboard import factories
 from tests.dashboard.conftest import free_port
 

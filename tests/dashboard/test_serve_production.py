@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dashboard.production import Child, Supervisor
+from dashboard.web.production import Child, Supervisor
 from tests.dashboard.conftest import free_port
 from tests.processes import alive
 from tests.services import postgres_database

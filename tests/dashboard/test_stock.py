@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from moto import mock_aws
 
 from dashboard import aws
-from dashboard.stock import UnknownSku, stock_levels, stock_seed, stock_top_up
+from dashboard.orders.stock import UnknownSku, stock_levels, stock_seed, stock_top_up
 from workflow.products import PRODUCTS, PRODUCTS_BY_SKU
 from workflow.stock import StockLevel, product_key
 

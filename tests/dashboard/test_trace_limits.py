@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dashboard import selectors, services
 from dashboard.models import ObservedEvent
-from dashboard.observations import observation_from_queue_body
+from dashboard.readmodel import selectors, services
+from dashboard.readmodel.observations import observation_from_queue_body
 from tests.dashboard import factories
 
 pytestmark = pytest.mark.django_db

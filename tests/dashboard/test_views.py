@@ -9,7 +9,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from dashboard import services
+from dashboard.readmodel import services
 from tests.dashboard import factories
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ import boto3
 import pytest
 import requests
 
-from dashboard.dead_letter_queues import dead_letter_queues, dead_letters_count
+from dashboard.failures.dead_letter_queues import dead_letter_queues, dead_letters_count
 
 ROOT = Path(__file__).resolve().parents[2]
 

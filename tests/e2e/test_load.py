@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from dashboard.load import LoadSettings, load_run
+from dashboard.loadtest.load import LoadSettings, load_run
 from local.memory import tree_pss_mib
 from tests.e2e.conftest import RunningSystem, dead_letters_total, inventory, runtime_stats
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from dashboard.dead_letter_queues import (
+from dashboard.failures.dead_letter_queues import (
     dead_letter_queues,
     dead_letters_count,
     dead_letters_peek,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from dashboard.stock import stock_seed
+from dashboard.orders.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
 from tests.support import TEST_VAULT as VAULT
 from tests.support import api_request, eventbridge_event, sqs_event

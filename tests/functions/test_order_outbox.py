@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from dashboard.stock import stock_seed
+from dashboard.orders.stock import stock_seed
 from functions.common.aws import PublishFailed
 from tests.functions.conftest import Aws, FakeContext
 from tests.functions.crashing_order_api import CRASHED

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard import aws
-from dashboard.dead_letter_queues import (
+from dashboard.failures.dead_letter_queues import (
     RedriveResult,
     dead_letter_queues,
     dead_letters_count,

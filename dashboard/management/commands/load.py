@@ -18,10 +18,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from dashboard import aws
-from dashboard.load import LoadFailed, LoadSettings, load_run
-from dashboard.load_report import LoadProgress, progress_line, summary_lines
+from dashboard.loadtest.load import LoadFailed, LoadSettings, load_run
+from dashboard.loadtest.load_report import LoadProgress, progress_line, summary_lines
 from dashboard.management.stack import stack_errors
-from dashboard.order_api import OrderApiError
+from dashboard.orders.order_api import OrderApiError
 
 PLAIN_PROGRESS_EVERY_SECONDS = 5.0
 

@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from dashboard import aws
-from dashboard.broadcast import EventBroadcaster
-from dashboard.observability import ObservabilityPoller
+from dashboard.live.broadcast import EventBroadcaster
+from dashboard.readmodel.observability import ObservabilityPoller
 
 
 class Command(BaseCommand):

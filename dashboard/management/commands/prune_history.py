@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dashboard import services
+from dashboard.readmodel import services
 
 PROGRESS_EVERY_SECONDS = 1.0
 

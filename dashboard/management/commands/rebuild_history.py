@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from dashboard import aws
-from dashboard.history import RebuildProgress, history_rebuild, replay_since, replay_start_ms
+from dashboard.readmodel.history import RebuildProgress, history_rebuild, replay_since, replay_start_ms
 
 PROGRESS_EVERY_SECONDS = 1.0
 

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard import aws
 from dashboard.management.stack import stack_errors
-from dashboard.stock import stock_levels, stock_seed, stock_top_up
+from dashboard.orders.stock import stock_levels, stock_seed, stock_top_up
 from workflow.products import PRODUCTS, PRODUCTS_BY_SKU
 from workflow.stock import StockLevel
 

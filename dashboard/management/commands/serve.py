@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from dashboard.serve import prepare, serve
+from dashboard.web.serve import prepare, serve
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@
 
 It checks that the database, Redis and the stack answer, migrates the read model and replays
 the log group into it (as `manage.py serve` does), then runs the web server and the poller
-until Ctrl-C or SIGTERM (see dashboard/production.py).
+until Ctrl-C or SIGTERM (see dashboard/web/production.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.db import connections
 
 from dashboard import aws
 from dashboard.management.stack import stack_errors
-from dashboard.production import (
+from dashboard.web.production import (
     Supervisor,
     address_in_use,
     answers,
@@ -32,7 +32,7 @@ from dashboard.production import (
     redis_problem,
     web_server,
 )
-from dashboard.serve import prepare, say
+from dashboard.web.serve import prepare, say
 
 
 def default_workers() -> int:

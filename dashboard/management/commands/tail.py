@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from dashboard import aws
 from dashboard.models import Origin
-from dashboard.observations import Observation, observation_from_queue_body
+from dashboard.readmodel.observations import Observation, observation_from_queue_body
 
 SUMMARY_WIDTH = 110
 

@@ -26,16 +26,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.load_pacing import Placement, PollSchedule, order_place_patiently, throttle_wait
-from dashboard.load_report import (
+from dashboard.loadtest.load_pacing import Placement, PollSchedule, order_place_patiently, throttle_wait
+from dashboard.loadtest.load_report import (
     TERMINAL_STATUSES,
     LoadProgress,
     LoadSummary,
     OrderResult,
     load_summary,
 )
-from dashboard.order_api import OrderApi, OrderApiError
-from dashboard.stock import stock_levels, stock_top_up
+from dashboard.orders.order_api import OrderApi, OrderApiError
+from dashboard.orders.stock import stock_levels, stock_top_up
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 from workflow.stock import StockLevel
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dashboard.order_api import OrderApiError
+from dashboard.orders.order_api import OrderApiError
 
 MAX_RETRY_WAIT_SECONDS = 60.0
 MAX_THROTTLED_PER_ORDER = 10

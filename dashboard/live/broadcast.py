@@ -16,9 +16,9 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from dashboard import groups
+from dashboard.live import groups
 
-log = logging.getLogger("dashboard.broadcast")
+log = logging.getLogger("dashboard.live.broadcast")
 
 FRAME_TYPE = "events"
 

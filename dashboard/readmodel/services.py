@@ -19,21 +19,22 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from dashboard import aws, selectors
-from dashboard.dead_letter_queues import (
+from dashboard import aws
+from dashboard.failures.dead_letter_queues import (
     DeadLetterQueue,
     RedriveResult,
     dead_letter_queues,
     dead_letters_count,
     dead_letters_redrive,
 )
+from dashboard.failures.redrive_jobs import RedriveJob
 from dashboard.models import ObservedEvent, Order, Sighting
-from dashboard.observations import Observation, moment
-from dashboard.order_api import OrderApi
-from dashboard.redrive_jobs import RedriveJob
+from dashboard.orders.order_api import OrderApi
+from dashboard.readmodel import selectors
+from dashboard.readmodel.observations import Observation, moment
 from workflow.model import CHOREOGRAPHY, Bus
 
-log = logging.getLogger("dashboard.services")
+log = logging.getLogger("dashboard.readmodel.services")
 
 STATUS_BY_TERMINAL_EVENT: dict[str, str] = {
     event.name: event.concludes_as for event in CHOREOGRAPHY.events

@@ -24,7 +24,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from dashboard import groups
+from dashboard.live import groups
 
 MAX_SUBSCRIPTIONS = 100
 MAX_ORDER_ID = 128

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-log = logging.getLogger("dashboard.serve")
+log = logging.getLogger("dashboard.web.serve")
 
 SHUTDOWN_SECONDS = 4
 
@@ -56,7 +56,7 @@ def prepare(*, clear: bool, rebuild: bool = True) -> None:
     from django.core.management import call_command
 
     from dashboard import aws
-    from dashboard.history import RebuildProgress, history_rebuild, replay_start_ms
+    from dashboard.readmodel.history import RebuildProgress, history_rebuild, replay_start_ms
 
     call_command("migrate", verbosity=0, interactive=False)
     if not rebuild:
@@ -95,8 +95,8 @@ async def _serve(*, host: str, port: int, stop: threading.Event, ready: Callable
 
     from dashboard import aws
     from dashboard.asgi import application
-    from dashboard.broadcast import EventBroadcaster
-    from dashboard.observability import ObservabilityPoller
+    from dashboard.live.broadcast import EventBroadcaster
+    from dashboard.readmodel.observability import ObservabilityPoller
 
     config = uvicorn.Config(application, host=host, port=port, lifespan="off",
                             log_level="warning", access_log=False, timeout_graceful_shutdown=2,

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from dashboard import services
-from dashboard.broadcast import EventBroadcaster
+from dashboard.live.broadcast import EventBroadcaster
 from dashboard.models import Origin
-from dashboard.observations import Observation, observation_from_queue_body
+from dashboard.readmodel import services
+from dashboard.readmodel.observations import Observation, observation_from_queue_body
 
 log = logging.getLogger("dashboard.poller")
 

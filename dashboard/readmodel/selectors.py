@@ -15,15 +15,15 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from dashboard import aws
-from dashboard.dead_letter_queues import (
+from dashboard.failures.dead_letter_queues import (
     DeadLetterQueue,
     dead_letter_queues,
     dead_letters_count,
     dead_letters_peek,
 )
+from dashboard.failures.redrive_jobs import RedriveJob
 from dashboard.models import ObservedEvent, Order, OrderStatus
-from dashboard.order_api import OrderApi, OrderApiError, Problem
-from dashboard.redrive_jobs import RedriveJob
+from dashboard.orders.order_api import OrderApi, OrderApiError, Problem
 from workflow.dead_letters import DeadLetter
 from workflow.model import CHOREOGRAPHY
 from workflow.outputs import NOTIFICATIONS_TABLE_NAME, ORDER_API_URL

@@ -38,7 +38,7 @@ LONGEST_PAUSE_SECONDS = 30.0
 STABLE_SECONDS = 60.0
 """A child that ran this long before dying is restarted after the first pause again."""
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

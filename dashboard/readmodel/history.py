@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dashboard import selectors, services
 from dashboard.models import Origin
-from dashboard.observations import Observation, observation_from_log_message
+from dashboard.readmodel import selectors, services
+from dashboard.readmodel.observations import Observation, observation_from_log_message
 from workflow.model import CHOREOGRAPHY
 
 LOGGED_BUS = CHOREOGRAPHY.logged_bus.value  # the log group is a target of its catch-all rule

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboard.consumers import EventStreamConsumer, OrderStreamConsumer
+from dashboard.live.consumers import EventStreamConsumer, OrderStreamConsumer
 
 websocket_urlpatterns = [
     path("ws/events", EventStreamConsumer.as_asgi()),

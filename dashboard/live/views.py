@@ -1,0 +1,80 @@
+"""The live page: the model's graph with events flying over it, the recent events and orders,
+and the top bar's backlog. Views translate between HTTP and the selectors; nothing more."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from dashboard import aws
+from dashboard.live.graph import Graph, graph_build
+from dashboard.orders.forms import OrderForm
+from dashboard.orders.order_api import Problem
+from dashboard.readmodel import selectors
+from dashboard.web.access import may_act
+
+RECENT_EVENTS = 60
+RECENT_ORDERS = 12
+
+
+@lru_cache(maxsize=4)
+def _graph(outputs: tuple[tuple[str, str], ...]) -> Graph:
+    return graph_build(outputs=dict(outputs))
+
+
+def current_graph() -> Graph:
+    """The model's graph, with deployed names once the stack can be read."""
+    outputs = aws.current().outputs_or_none()
+    return _graph(tuple(sorted(outputs.values.items())) if outputs else ())
+
+
+
+def live_context(request: HttpRequest, form: OrderForm | None = None,
+                  placed: dict[str, Any] | None = None,
+                  problem: Problem | None = None) -> dict[str, Any]:
+    products, catalogue_problem = selectors.product_list()
+    graph = current_graph()
+    outputs = aws.current().outputs_or_none()
+    return {
+        "nav": "live",
+        "graph": graph,
+        "graph_data": graph.to_dict(),
+        "form": form or OrderForm(products=products),
+        "catalogue_problem": catalogue_problem,
+        "placed": placed,
+        "problem": problem,
+        "may_act": may_act(request),
+        "events": selectors.event_recent_list(limit=RECENT_EVENTS),
+        "orders": list(selectors.order_list()[:RECENT_ORDERS]),
+        "outputs": sorted(outputs.values.items()) if outputs else [],
+        "taken": set(), "taken_edges": set(),
+    }
+
+
+@require_GET
+def live(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/live.html", live_context(request))
+
+
+
+@require_GET
+def graph_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(current_graph().to_dict())
+
+
+@require_GET
+def backlog_json(request: HttpRequest) -> JsonResponse:
+    """What the functions have still to do, per queue, and what the order API refused."""
+    backlog = selectors.backlog_get()
+    return JsonResponse({
+        "total": None if backlog.problem else backlog.total,
+        "queues": [{"queue": queue.queue_id, "consumer": queue.consumer, "waiting": queue.waiting,
+                    "inFlight": queue.in_flight, "delayed": queue.delayed}
+                   for queue in backlog.queues],
+        "refused": backlog.refused,
+        "problem": backlog.problem.to_dict() if backlog.problem else None,
+    })

@@ -1,0 +1,85 @@
+"""The orders list and each order's trace: its path over the graph, its events, as HTML or JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from dashboard.live.graph import flight_key
+from dashboard.live.views import current_graph
+from dashboard.models import OrderStatus
+from dashboard.readmodel import selectors
+
+ORDERS_PER_PAGE = 50
+
+
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or ""
+    if status not in OrderStatus.values:
+        status = ""
+    page = Paginator(selectors.order_list(status=status or None), ORDERS_PER_PAGE) \
+        .get_page(request.GET.get("page"))
+    context = {"nav": "orders", "page": page, "status": status,
+               "counts": selectors.order_status_counts(), "statuses": OrderStatus.values}
+    if request.GET.get("partial"):
+        return render(request, "dashboard/_order_table.html", context)
+    return render(request, "dashboard/order_list.html", context)
+
+
+def _trace_context(order_id: str) -> dict[str, Any]:
+    trace = selectors.trace_get(order_id=order_id)
+    graph = current_graph()
+    taken: set[str] = set()
+    taken_edges: set[str] = set()
+    for event_type, bus in trace.sightings:
+        for flight in graph.flights.get(flight_key(event_type, bus), []):
+            taken.update(flight.connectors)
+            taken_edges.update(flight.edges)
+    return {"nav": "orders", "trace": trace, "order": trace.order, "graph": graph,
+            "graph_data": graph.to_dict(), "taken": taken, "taken_edges": taken_edges,
+            "notifications": selectors.notification_list(order_id=order_id),
+            "sightings": [{"type": item.event.type, "bus": bus, "offsetMs": item.offset_ms}
+                          for item in trace.events for bus in item.event.buses]}
+
+
+@require_GET
+def order_trace(request: HttpRequest, order_id: str) -> HttpResponse:
+    context = _trace_context(order_id)
+    if context["order"] is None and not context["trace"].events and not context["trace"].invalid:
+        raise Http404("no events of this order have been observed")
+    if request.GET.get("partial"):
+        return render(request, "dashboard/_trace_body.html", context)
+    return render(request, "dashboard/trace.html", context)
+
+
+
+@require_GET
+def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
+    """One order's trace as JSON: its read-model row and its events as published (at most
+    DASHBOARD_TRACE_EVENTS: `truncated` says when there are more, `eventCount` how many)."""
+    trace = selectors.trace_get(order_id=order_id)
+    if trace.order is None and not trace.events and not trace.invalid:
+        raise Http404("no events of this order have been observed")
+    order = trace.order
+    return JsonResponse({
+        "orderId": order_id,
+        "status": order.status if order else None,
+        "correlationId": order.correlation_id if order else None,
+        "placedAt": order.placed_at.isoformat() if order and order.placed_at else None,
+        "concludedAt": order.concluded_at.isoformat() if order and order.concluded_at else None,
+        "durationMs": order.duration_ms if order else None,
+        "eventCount": trace.event_total,
+        "truncated": trace.truncated,
+        "earlierPruned": trace.earlier_pruned,
+        "events": [{"offsetMs": item.offset_ms, "hopLatencyMs": item.hop_latency_ms,
+                    "buses": item.event.buses, "observedAt": item.event.observed_at.isoformat(),
+                    "event": item.event.cloudevent} for item in trace.events],
+        "invalid": [{"eventId": row.event_id, "reason": row.invalid_reason, "buses": row.buses,
+                     "event": row.cloudevent} for row in trace.invalid],
+    })
+
