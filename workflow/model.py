@@ -60,6 +60,16 @@ class EventType:
 
 
 @dataclass(frozen=True)
+class Reaction:
+    """What a function publishes in reaction to one event it consumes: one of `publishes`
+    (a choice the function makes, the first the one it makes when all goes well), or nothing
+    (an empty `publishes`: the event ends the function's part, as an order's ending does)."""
+
+    consumes: str
+    publishes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Function:
     """A Lambda function: one per service. `handler` is the dotted path Lambda calls."""
 
@@ -74,6 +84,8 @@ class Function:
     publishes: tuple[str, ...] = ()  # the event types it announces
     timeout_seconds: int = 10
     memory_mb: int = 256
+    reactions: tuple[Reaction, ...] = ()
+    """which event it publishes in reaction to which it consumes (what follows what)"""
     relay_for: str | None = None
     """the function whose outbox this one relays: that function writes each event it decides
     to publish together with its effect, unpublished, and asks this one, through the queue
@@ -82,6 +94,11 @@ class Function:
 
 
 FIFO_SUFFIX = ".fifo"
+
+# AWS's guidance for SQS event sources: a message stays invisible for six times the
+# function's timeout, so that throttled retries of a batch do not make it visible again
+# while it is still being worked on.
+VISIBILITY_TIMEOUT_FACTOR = 6
 
 
 def queue_name(base: str, *, fifo: bool) -> str:
@@ -101,6 +118,7 @@ class Queue:
     max_receive_count: int = 3
     delay_seconds: int = 0
     """how long SQS holds each message back from the consumer (at most 900)"""
+
 
     @property
     def name(self) -> str:
@@ -388,6 +406,56 @@ class Choreography:
         return tuple(dict.fromkeys([*(function.subdomain for function in self.functions),
                                     *(event.producer for event in self.events)]))
 
+    def visibility_timeout_seconds(self, queue_id: str) -> int:
+        """How long a message its consumer received stays invisible to other receives."""
+        queue = self.queue(queue_id)
+        return VISIBILITY_TIMEOUT_FACTOR * self.function(queue.consumer).timeout_seconds
+
+    def reactions_to(self, event_name: str) -> tuple[tuple[str, Reaction], ...]:
+        """(function id, reaction) of every function that reacts to an event."""
+        return tuple((function.id, reaction) for function in self.functions
+                     for reaction in function.reactions if reaction.consumes == event_name)
+
+    def followers_of(self, event_name: str) -> tuple[str, ...]:
+        """The events that may follow an event, the happy path's choice first."""
+        return tuple(dict.fromkeys(published for _, reaction in self.reactions_to(event_name)
+                                   for published in reaction.publishes))
+
+    def start_events(self) -> tuple[str, ...]:
+        """The events that start an order: those the HTTP APIs publish, needing no cause."""
+        return tuple(dict.fromkeys(route.publishes for api in self.http_apis
+                                   for route in api.routes if route.publishes is not None))
+
+    def endings_from(self, event_name: str) -> tuple[str, ...]:
+        """The terminal events reachable from an event (itself, if it is one), in the order
+        the happy path's choices reach them."""
+        found: dict[str, None] = {}
+        seen: set[str] = set()
+
+        def walk(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            if self.event(name).terminal:
+                found[name] = None
+            for follower in self.followers_of(name):
+                walk(follower)
+
+        walk(event_name)
+        return tuple(found)
+
+    def likely_path(self, event_name: str) -> tuple[str, ...]:
+        """The events likely to follow an event, to an ending: at each choice the one on the
+        happy path, else the first the reacting function names."""
+        path: list[str] = []
+        current = event_name
+        while True:
+            followers = [f for f in self.followers_of(current) if f not in path and f != event_name]
+            if not followers:
+                return tuple(path)
+            current = next((f for f in followers if f in self.happy_path), followers[0])
+            path.append(current)
+
     def direct_targets(self) -> dict[str, ToFunction]:
         """The functions EventBridge invokes directly, by id, with how Lambda retries them."""
         found: dict[str, ToFunction] = {}
@@ -448,7 +516,7 @@ CHOREOGRAPHY = Choreography(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
                  "Order HTTP API: catalogue, place an order, order status.",
                  tables=("Orders",), secrets=(CARD_TOKEN_KEY,), publishes_to=Bus.GLOBAL,
-                 publishes=("order.placed",)),
+                 publishes=("order.placed",)),  # from the HTTP API: the start, caused by no event
         Function("OrderRelay", Subdomain.ORDER, "functions.order.relay.lambda_handler",
                  "Publishes each order.placed the order API wrote but did not get to publish.",
                  tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",),
@@ -456,20 +524,31 @@ CHOREOGRAPHY = Choreography(
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
                  "Keeps each order's status from the events that end it.",
                  tables=("Orders", IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
-                 publishes=("order.rejected", "order.cancelled")),
+                 publishes=("order.rejected", "order.cancelled"),
+                 reactions=(Reaction("warehouse.stock-unavailable", ("order.rejected",)),
+                            Reaction("warehouse.stock-released", ("order.cancelled",)),
+                            # the shipment ends the order: it records the status, and says no more
+                            Reaction("warehouse.order-shipped"))),
         Function("Warehouse", Subdomain.WAREHOUSE, "functions.warehouse.handler.lambda_handler",
                  "Reserves, ships and releases stock.",
                  tables=(INVENTORY_TABLE, IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
                  publishes=("warehouse.stock-reserved", "warehouse.stock-unavailable",
-                            "warehouse.order-shipped", "warehouse.stock-released")),
+                            "warehouse.order-shipped", "warehouse.stock-released"),
+                 reactions=(Reaction("order.placed", ("warehouse.stock-reserved",
+                                                      "warehouse.stock-unavailable")),
+                            Reaction("loyalty.points-awarded", ("warehouse.order-shipped",)),
+                            Reaction("payment.declined", ("warehouse.stock-released",)))),
         Function("Payment", Subdomain.PAYMENT, "functions.payment.handler.lambda_handler",
                  "Takes payment for reserved orders.",
                  tables=("Payments", IDEMPOTENCY_TABLE), secrets=(CARD_TOKEN_KEY,),
-                 publishes_to=Bus.GLOBAL, publishes=("payment.taken", "payment.declined")),
+                 publishes_to=Bus.GLOBAL, publishes=("payment.taken", "payment.declined"),
+                 reactions=(Reaction("warehouse.stock-reserved", ("payment.taken",
+                                                                  "payment.declined")),)),
         Function("Loyalty", Subdomain.LOYALTY, "functions.loyalty.handler.lambda_handler",
                  "Awards loyalty points for paid orders.",
                  tables=("Loyalty", IDEMPOTENCY_TABLE), publishes_to=Bus.LOYALTY,
-                 publishes=("loyalty.points-awarded",)),
+                 publishes=("loyalty.points-awarded",),
+                 reactions=(Reaction("payment.taken", ("loyalty.points-awarded",)),)),
     ),
     queues=(
         Queue(WAREHOUSE_QUEUE, Subdomain.WAREHOUSE, consumer="Warehouse", fifo=True),

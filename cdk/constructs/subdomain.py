@@ -25,11 +25,6 @@ from cdk.constructs.queues import RedrivenQueue, dead_letter_queue
 from cdk.constructs.tables import table_create
 from workflow.model import Choreography, Function, HttpApi, Subdomain, ToFunction
 
-# AWS's guidance for SQS event sources: a message stays invisible for six times the
-# function's timeout, so that throttled retries of a batch do not make it visible again
-# while it is still being worked on.
-VISIBILITY_TIMEOUT_FACTOR = 6
-
 # One JSON object per request, with the fields HTTP APIs provide.
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
@@ -111,8 +106,7 @@ class SubdomainServices(Construct):
             queue.id: RedrivenQueue(
                 self, f"{queue.id}Queue", name=queue.id, logical_id=queue.id, fifo=queue.fifo,
                 max_receive_count=queue.max_receive_count,
-                visibility_timeout=Duration.seconds(
-                    VISIBILITY_TIMEOUT_FACTOR * choreography.function(queue.consumer).timeout_seconds),
+                visibility_timeout=Duration.seconds(choreography.visibility_timeout_seconds(queue.id)),
                 delivery_delay=Duration.seconds(queue.delay_seconds) if queue.delay_seconds else None)
             for queue in choreography.queues if queue.subdomain == self.subdomain}
         self.failure_queues: dict[str, sqs.Queue] = {
