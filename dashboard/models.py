@@ -123,12 +123,22 @@ class Order(models.Model):
     last_event_at = models.DateTimeField(null=True)
     total_amount = models.BigIntegerField(null=True, help_text="Minor units.")
     currency = models.CharField(max_length=3, blank=True)
+    deviation = models.CharField(
+        max_length=300, blank=True,
+        help_text="Why its events did not do what the model says, first seen ('' while they do).")
 
     class Meta:
         ordering = ["-observed_at", "-placed_at"]
         indexes = [models.Index(fields=["-observed_at", "-placed_at"], name="order_seen_recent"),
                    models.Index(fields=["status", "-observed_at", "-placed_at"],
-                                name="order_status_seen_recent")]
+                                name="order_status_seen_recent"),
+                   # Stuck orders: those still placed whose last event, of one type, is older
+                   # than that type's deadline; one index range per event type.
+                   models.Index(fields=["status", "last_event_type", "last_event_at"],
+                                name="order_stopped_at"),
+                   # The orders list filtered to those that deviate: few among very many.
+                   models.Index(fields=["-observed_at", "-placed_at"],
+                                condition=~models.Q(deviation=""), name="order_deviating_recent")]
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"

@@ -11,6 +11,7 @@ Two profiles (`CHOREO_PROFILE`):
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,16 @@ DASHBOARD_DEAD_LETTER_PEEK_RECEIVES = int(os.environ.get("DASHBOARD_DEAD_LETTER_
 # A redrive job that has reported no progress for this long counts as failed (its process
 # stopped), and another may start (dashboard/failures/redrive_jobs.py).
 DASHBOARD_REDRIVE_STALE_SECONDS = int(os.environ.get("DASHBOARD_REDRIVE_STALE_SECONDS", "300"))
+
+# Stuck orders (dashboard/insight/stuck.py): how long the step after an event may take is
+# derived from the model (workflow/deadlines.py) plus this margin; DASHBOARD_STEP_DEADLINES
+# (JSON) sets it in seconds instead, by event type or by a route's rule id, e.g.
+# {"order.placed": 60, "PaymentTakenToLoyalty": 300}.
+DASHBOARD_STEP_DEADLINE_MARGIN_SECONDS = float(
+    os.environ.get("DASHBOARD_STEP_DEADLINE_MARGIN_SECONDS", "30"))
+DASHBOARD_STEP_DEADLINES: dict[str, float] = {
+    str(key): float(value)
+    for key, value in json.loads(os.environ.get("DASHBOARD_STEP_DEADLINES") or "{}").items()}
 
 # Shared by the dashboard's processes in production (failed sign-ins are counted there).
 if PRODUCTION:

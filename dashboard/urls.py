@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard.failures import views as failures
+from dashboard.insight import views as insight
 from dashboard.live import views as live
 from dashboard.orders import views as orders
 from dashboard.traces import views as traces
@@ -17,6 +18,8 @@ urlpatterns = [
     path("failures/", failures.failures, name="failures"),
     path("failures/chaos", failures.chaos_update, name="chaos-update"),
     path("failures/<str:queue_name>/redrive", failures.dead_letters_redrive, name="dead-letters-redrive"),
+    path("stuck/", insight.stuck, name="stuck"),
+    path("api/stuck", insight.stuck_json, name="stuck-json"),
     path("api/graph", live.graph_json, name="graph-json"),
     path("api/dead-letters", failures.dead_letters_json, name="dead-letters-json"),
     path("api/redrives", failures.redrive_jobs_json, name="redrive-jobs-json"),

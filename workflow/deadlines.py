@@ -48,6 +48,10 @@ class StepDeadline:
     configured: bool = False
     """Set by configuration rather than derived."""
 
+    @property
+    def milliseconds(self) -> float:
+        return self.seconds * 1000
+
 
 def route_seconds(route: Route, model: Choreography = CHOREOGRAPHY) -> tuple[float, str]:
     """How long a delivery through one route (to a queue or a function) may take."""

@@ -32,6 +32,7 @@ from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
 from dashboard.readmodel.observations import Observation, moment
+from workflow.conformance import verdict_of
 from workflow.model import CHOREOGRAPHY, Bus
 
 log = logging.getLogger("dashboard.readmodel.services")
@@ -116,6 +117,7 @@ def _item(event: ObservedEvent, observation: Observation, order: Order | None) -
         "valid": event.valid,
         "invalidReason": event.invalid_reason or None,
         "orderStatus": order.status if order is not None else None,
+        "orderDeviation": (order.deviation or None) if order is not None else None,
         "event": observation.cloudevent,
     }
 
@@ -145,7 +147,7 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
     if not fresh:
         return []
 
-    _link_causes(created)
+    judged = _link_causes(created)
     ObservedEvent.objects.bulk_create(created.values())
     if rebussed:
         ObservedEvent.objects.bulk_update(rebussed.values(), ["buses"])
@@ -156,6 +158,7 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
         ignore_conflicts=True)
 
     orders = _fold_into_orders(created, {o.event_id: o for o, _ in fresh})
+    _deviations_record(judged, orders)
     return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
 
 
@@ -163,8 +166,10 @@ def _eventbridge_time(observation: Observation) -> datetime | None:
     return moment(observation.eventbridge.get("time"))
 
 
-def _link_causes(created: dict[str, ObservedEvent]) -> None:
-    """Hop latency needs both ends of a hop; whichever arrives second completes it."""
+def _link_causes(created: dict[str, ObservedEvent]) -> list[ObservedEvent]:
+    """Hop latency needs both ends of a hop; whichever arrives second completes it. Returns
+    the events that learnt something of their cause (new ones, and earlier ones whose cause
+    just came): what the model says of each may have changed."""
     cause_ids = {row.causation_id for row in created.values() if row.causation_id}
     causes: dict[str, tuple[str, datetime | None]] = {
         row.event_id: (row.type, row.time) for row in created.values()}
@@ -186,6 +191,26 @@ def _link_causes(created: dict[str, ObservedEvent]) -> None:
         orphan.hop_latency_ms = _ms(orphan.time, cause.time)
     if orphans:
         ObservedEvent.objects.bulk_update(orphans, ["cause_type", "hop_latency_ms"])
+    return [*created.values(), *orphans]
+
+
+def _deviations_record(judged: list[ObservedEvent], orders: dict[str, Order]) -> None:
+    """Flag the orders one of whose events the model does not explain, or that came out of
+    its order (the first reason found stays): each event is judged by what it keeps of its
+    cause, so the lists never recompute a trace (workflow.conformance judges a whole trace
+    the same way)."""
+    reasons: dict[str, str] = {}
+    for row in judged:
+        if not (row.valid and row.order_id) or row.order_id in reasons:
+            continue
+        verdict = verdict_of(row.type, cause_type=row.cause_type or None,
+                             has_cause=bool(row.causation_id), hop_ms=row.hop_latency_ms)
+        if verdict.deviates:
+            reasons[row.order_id] = verdict.reason[:300]
+    for order_id, reason in reasons.items():
+        flagged = Order.objects.filter(order_id=order_id, deviation="").update(deviation=reason)
+        if flagged and order_id in orders:
+            orders[order_id].deviation = reason
 
 
 def _fold_into_orders(created: dict[str, ObservedEvent],

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.insight.conformance import deviating, deviating_count, trace_conformance
 from dashboard.live.graph import flight_key
 from dashboard.live.views import current_graph
 from dashboard.models import OrderStatus
@@ -22,10 +23,14 @@ def order_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or ""
     if status not in OrderStatus.values:
         status = ""
-    page = Paginator(selectors.order_list(status=status or None), ORDERS_PER_PAGE) \
-        .get_page(request.GET.get("page"))
+    only_deviating = request.GET.get("deviating") == "1"
+    orders = selectors.order_list(status=status or None)
+    if only_deviating:
+        orders = deviating(orders)
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"nav": "orders", "page": page, "status": status,
-               "counts": selectors.order_status_counts(), "statuses": OrderStatus.values}
+               "counts": selectors.order_status_counts(), "statuses": OrderStatus.values,
+               "deviating": only_deviating, "deviating_count": deviating_count()}
     if request.GET.get("partial"):
         return render(request, "dashboard/_order_table.html", context)
     return render(request, "dashboard/order_list.html", context)
@@ -40,7 +45,10 @@ def _trace_context(order_id: str) -> dict[str, Any]:
         for flight in graph.flights.get(flight_key(event_type, bus), []):
             taken.update(flight.connectors)
             taken_edges.update(flight.edges)
+    conformance = trace_conformance(trace, graph)
     return {"nav": "orders", "trace": trace, "order": trace.order, "graph": graph,
+            "conformance": conformance, "ghost_connectors": set(conformance.ghost_connectors),
+            "ghost_edges": set(conformance.ghost_edges),
             "graph_data": graph.to_dict(), "taken": taken, "taken_edges": taken_edges,
             "notifications": selectors.notification_list(order_id=order_id),
             "sightings": [{"type": item.event.type, "bus": bus, "offsetMs": item.offset_ms}

@@ -67,7 +67,8 @@ function updateRecent(items) {
       row = el("a", { class: "recent-row", href: orderUrl(item.orderId), "data-order": item.orderId },
         swatch(item.orderId),
         el("span", { class: "mono" }, item.orderId, el("span", { class: "last" }, "")),
-        el("span", { class: "badge", "data-status": "" }, ""));
+        el("span", { class: "badge", "data-status": "" }, ""),
+        el("span", { class: "badge deviates hidden", "data-deviates": "" }, "deviates"));
       recent.prepend(row);
       recent.querySelector("[data-recent-empty]")?.remove();
       while (recent.children.length > RECENT_LIMIT) recent.lastElementChild.remove();
@@ -76,6 +77,12 @@ function updateRecent(items) {
     status.textContent = item.orderStatus || "placed";
     status.className = `badge status-${item.orderStatus || "placed"}`;
     row.querySelector(".last").textContent = ` · ${item.type}`;
+    // An order that once deviated from the model stays flagged (the read model keeps why).
+    const deviates = row.querySelector("[data-deviates]");
+    if (deviates && item.orderDeviation) {
+      deviates.classList.remove("hidden");
+      deviates.title = item.orderDeviation;
+    }
   }
 }
 

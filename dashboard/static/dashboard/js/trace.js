@@ -18,6 +18,22 @@ function sightings() {
 }
 for (const { type, bus } of sightings()) graph.take(type, bus);
 
+// The steps still to come, as ghosts on the graph: the lines they would take, dashed.
+function drawGhosts() {
+  const script = document.getElementById("trace-ghosts");
+  const ghosts = script ? JSON.parse(script.textContent) : { connectors: [], edges: [] };
+  for (const ghost of svg.querySelectorAll(".ghost")) ghost.classList.remove("ghost");
+  for (const id of ghosts.connectors) {
+    const line = svg.querySelector(`[data-connector="${CSS.escape(id)}"].connector`);
+    if (line && !line.classList.contains("taken")) line.classList.add("ghost");
+  }
+  for (const id of ghosts.edges) {
+    const chip = svg.querySelector(`.chip[data-edge="${CSS.escape(id)}"]`);
+    if (chip && !chip.classList.contains("taken")) chip.classList.add("ghost");
+  }
+}
+drawGhosts();
+
 const refresh = throttle(async () => {
   // Keep open rows open across a refresh.
   const open = new Set([...root.querySelectorAll("details[open][data-event-id]")].map((d) => d.dataset.eventId));
@@ -26,6 +42,7 @@ const refresh = throttle(async () => {
       if (open.has(details.dataset.eventId)) details.open = true;
     }
     paintSwatches(root);
+    drawGhosts();
   }
 }, 400);
 
