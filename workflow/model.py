@@ -2,7 +2,9 @@
 
 Every reader follows this one model: the CDK app builds rules, queues and functions from it,
 the local runtime finds its pollers through the template built from it, and the dashboard
-draws its graph from it. Adding a consumer is one `Route` here plus one handler.
+draws its graph from it. Adding a consumer is one `Route` here plus one handler, and its
+`reactions` (what it publishes in reaction to what): the dashboard's conformance check and
+stuck-order deadlines read those.
 """
 
 from __future__ import annotations
