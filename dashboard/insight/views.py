@@ -18,9 +18,10 @@ def stuck(request: HttpRequest) -> HttpResponse:
     """The orders not ended whose next step is overdue: where each stopped, for how long, who
     should act next, and why it may not have."""
     now = timezone.now()
-    overview = selectors.dead_letter_queue_list()
-    orders = stuck_list(now=now, dead_letters=overview)
     counts = stuck_counts(now=now)
+    # Looking at dead letters is a receive: only when there is a stuck order to explain.
+    overview = selectors.dead_letter_queue_list(peek=bool(counts))
+    orders = stuck_list(now=now, dead_letters=overview) if counts else []
     context = {"nav": "stuck", "stuck": orders, "counts": counts, "total": sum(counts.values()),
                "deadlines": configured_deadlines().values(), "now": now,
                "refresh_seconds": STUCK_REFRESH_SECONDS,

@@ -70,6 +70,18 @@ def test_an_order_that_deviates_is_flagged_as_its_events_arrive(client, stack) -
     assert "deviates hidden" in fine[:fine.index("</a>")]
 
 
+def test_a_rebuilt_read_model_flags_the_same_orders(stack) -> None:
+    """After a restart the read model is replayed from history, in whatever order the log
+    group gives the events: the flags come back."""
+    observations = factories.sightings_of(shipped_unpaid())
+    services.observation_record(observations=observations)
+    services.read_model_clear()
+    for observation in reversed(observations):
+        services.observation_record(observations=[observation])
+    order = selectors.order_get(order_id="ord-deviates")
+    assert order is not None and order.deviation.startswith("warehouse.order-shipped followed")
+
+
 def test_an_event_dated_before_its_cause_flags_its_order(stack) -> None:
     placed = factories.placed(order_id="ord-early")
     reserved = factories.happy_path(order_id="ord-early")[1]
