@@ -92,8 +92,9 @@ def _cause(order: Order, deadline: StepDeadline, overview: DeadLetterOverview | 
         for function_id in deadline.next_by:
             for name in dead_letter_queues_of(function_id, model):
                 if counts.get(name):
-                    return Cause("failing", f"{function_id} is failing: {counts[name]} dead "
-                                 f"letters in {name}", f"{failures}#queue-{name}")
+                    letters = "dead letter" if counts[name] == 1 else "dead letters"
+                    return Cause("failing", f"{function_id} is failing: {counts[name]} {letters} "
+                                 f"in {name}", f"{failures}#queue-{name}")
     if invalid.get(order.last_event_type):
         return Cause("failing", f"{invalid[order.last_event_type]} invalid "
                      f"{order.last_event_type} events were seen: "

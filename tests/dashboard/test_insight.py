@@ -169,7 +169,7 @@ def test_a_stuck_order_whose_event_is_dead_lettered_links_to_it(client, dead_let
     assert "sits in the Payment dead-letter queue" in row
     other = html[html.index('data-stuck-order="ord-other"'):]
     other = other[:other.index("</tr>")]
-    assert 'data-cause="failing"' in other and "Payment is failing: 1 dead letters in Payment" in other
+    assert 'data-cause="failing"' in other and "Payment is failing: 1 dead letter in Payment" in other
 
 
 def test_a_new_route_shows_its_deadline_and_its_ghost(stack) -> None:

@@ -57,8 +57,12 @@ def test_the_trace_draws_the_steps_to_come_and_the_stuck_page_says_why(
     page.goto(dashboard_url + "/orders/ord-skipped")
     assert page.locator("[data-verdict='unexplained']").count() == 1
 
-    page.goto(dashboard_url + "/orders/?deviating=1")
+    page.goto(dashboard_url + "/orders/")
     assert page.locator("[data-deviates]").count() == 1
+    page.screenshot(path=f"{SCREENSHOTS}/orders-deviating.png")
+    page.click("[data-filter-deviating]")
+    page.wait_for_url("**/orders/?deviating=1")
+    assert page.locator("tbody tr").count() == 1
 
     page.goto(dashboard_url + "/stuck/")
     page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
