@@ -186,3 +186,19 @@ def test_a_new_route_shows_its_deadline_and_its_ghost(stack) -> None:
     assert [ghost.step.event for ghost in conformance.ghosts] == [
         "payment.audited", "loyalty.points-awarded", "warehouse.order-shipped"]
     assert any("payment.audited" in edge for edge in conformance.ghost_edges)
+
+
+def test_a_configured_deadline_replaces_the_derived_one(client, stack, settings) -> None:
+    record(stuck_after_reservation())
+    # stopped 599.96 s ago: within a configured 700 s, past a derived 210 s
+    settings.DASHBOARD_STEP_DEADLINES = {"warehouse.stock-reserved": 700}
+    assert client.get("/api/stuck").json() == {"total": 0, "byEvent": {}}
+    html = client.get("/stuck/").content.decode()
+    deadline = html[html.index('data-deadline="warehouse.stock-reserved"'):]
+    assert "11 min 40 s" in deadline[:deadline.index("</tr>")]
+    settings.DASHBOARD_STEP_DEADLINES = {"WarehouseStockReservedToPayment": 500}
+    settings.DASHBOARD_STEP_DEADLINE_MARGIN_SECONDS = 99
+    # the route's part, plus the margin: 599 s
+    assert client.get("/api/stuck").json()["total"] == 1
+    settings.DASHBOARD_STEP_DEADLINE_MARGIN_SECONDS = 100
+    assert client.get("/api/stuck").json()["total"] == 0
