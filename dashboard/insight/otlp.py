@@ -9,8 +9,9 @@
   same ids. OTLP/JSON writes them as hex, not base64.
 - Attributes follow the OpenTelemetry semantic conventions for CloudEvents
   (`cloudevents.event_id`, `…_source`, `…_spec_version`, `…_type`, `…_subject`); the resource's
-  `service.name` is the subdomain the model says produces the type (the event's source for a
-  type it does not declare), one `resourceSpans` entry per subdomain.
+  `service.name` is the subdomain the model says produces the type (`unknown` for a type it
+  does not declare: its source is only what the publisher claims, and is kept as
+  `cloudevents.event_source`), one `resourceSpans` entry per subdomain.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ def _attribute(key: str, value: str) -> dict[str, Any]:
     return {"key": key, "value": {"stringValue": value}}
 
 
-def service_of(event_type: str, source: str, *, model: Choreography = CHOREOGRAPHY) -> str:
+UNKNOWN_SERVICE = "unknown"
+
+
+def service_of(event_type: str, *, model: Choreography = CHOREOGRAPHY) -> str:
     producer = {event.name: event.producer for event in model.events}.get(event_type)
-    return str(producer) if producer is not None else source or "unknown"
+    return str(producer) if producer is not None else UNKNOWN_SERVICE
 
 
 def trace_otlp(*, trace: Trace, model: Choreography = CHOREOGRAPHY) -> dict[str, Any]:
@@ -86,7 +90,7 @@ def trace_otlp(*, trace: Trace, model: Choreography = CHOREOGRAPHY) -> dict[str,
         if cause_time is not None:
             span["parentSpanId"] = span_id_of(event.causation_id)
             span["attributes"].append(_attribute("choreo.causation_id", event.causation_id))
-        by_service[service_of(event.type, event.source, model=model)].append(span)
+        by_service[service_of(event.type, model=model)].append(span)
     return {"resourceSpans": [
         {"resource": {"attributes": [_attribute("service.name", service)]},
          "scopeSpans": [{"scope": SCOPE, "spans": spans}]}

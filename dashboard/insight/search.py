@@ -128,6 +128,8 @@ class SearchQuery:
 
 
 def _moment(name: str, value: str) -> datetime:
+    # A URL typed by hand reads a zone's "+01:00" as " 01:00".
+    value = re.sub(r"(T[\d:.]+) (\d\d:?\d\d)$", r"\1+\2", value.strip())
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
@@ -235,6 +237,10 @@ class SearchPage:
     @property
     def first_index(self) -> int:
         return (self.number - 1) * self.size + 1
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.events) - 1
 
 
 RESULTS_PER_PAGE = 50

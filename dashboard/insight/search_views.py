@@ -42,7 +42,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     context.update(text=query.text(), query=query,
                    warnings=search.search_query_warnings(query))
     if not query.empty:
-        page = search.event_search(query=query, page=page_number)
+        page = search.event_search(query=query, page=page_number, size=search.RESULTS_PER_PAGE)
         context.update(page=page,
                        newer=query.url_query(page=str(page.number - 1)),
                        older=query.url_query(page=str(page.number + 1)))
