@@ -127,6 +127,11 @@ class SearchQuery:
         return urlencode([*self.terms, *extra.items()])
 
 
+def search_syntax() -> dict[str, Any]:
+    """The names a query may use, for the live feed's filter (static/dashboard/js/query.js)."""
+    return {"attributes": list(ATTRIBUTES), "aliases": DATA_ALIASES}
+
+
 def _moment(name: str, value: str) -> datetime:
     # A URL typed by hand reads a zone's "+01:00" as " 01:00".
     value = re.sub(r"(T[\d:.]+) (\d\d:?\d\d)$", r"\1+\2", value.strip())
