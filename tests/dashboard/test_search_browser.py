@@ -39,7 +39,8 @@ def _shipped(order_id, minute, gaps_ms, customer_id="customer-1"):
     return timed
 
 
-def test_search_finds_events_links_their_traces_and_explains_a_bad_query(dashboard_url, browser):  # noqa: F811
+def test_search_finds_events_links_their_traces_and_explains_a_bad_query(dashboard_url, browser,  # noqa: F811
+                                                                          moto_stack):
     page, errors, elsewhere = _page(browser, dashboard_url)
 
     page.goto(dashboard_url + "/")
@@ -51,12 +52,22 @@ def test_search_finds_events_links_their_traces_and_explains_a_bad_query(dashboa
     rows = page.locator("[data-search-results] tbody tr")
     assert rows.count() == 1 and "ord-declined" in rows.inner_text()
 
+    # the first page follows events as they are observed
+    page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
+    _stream(moto_stack, factories.declined_path(order_id="ord-declined-live",
+                                                at=datetime.now(UTC)))
+    page.wait_for_selector("[data-search-results] tbody tr:first-child >> text=ord-declined-live",
+                           timeout=10000)
+    assert page.locator("[data-search-results] tbody tr").count() == 2
+
     page.fill("input[name='q']", "sku=MUG-STONEWARE type=order.placed")
     page.press("input[name='q']", "Enter")
-    page.wait_for_selector("[data-search-results] tbody tr >> nth=3")
-    assert page.locator("[data-search-results] tbody tr").count() == 4
+    page.wait_for_selector("[data-search-results] tbody tr >> nth=4")
+    assert page.locator("[data-search-results] tbody tr").count() == 5  # ord-declined-live's too
     assert page.evaluate("window.__violations") == []
-    page.screenshot(path=f"{SCREENSHOTS}/search.png")
+    page.goto(dashboard_url + "/search/?sku=MUG-STONEWARE&until=2026-11-28")
+    assert page.locator("[data-search-results] tbody tr").count() == 5 + 5 + 3 + 3
+    page.screenshot(path=f"{SCREENSHOTS}/search.png", full_page=True)
 
     page.click("[data-search-results] a.order-link:has-text('ord-short')")
     page.wait_for_selector("[data-trace='ord-short']")
