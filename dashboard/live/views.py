@@ -51,8 +51,9 @@ def live_context(request: HttpRequest, form: OrderForm | None = None,
         "problem": problem,
         "may_act": may_act(request),
         "events": events,
-        # The feed's filter matches data fields of the rows it was rendered with too.
-        "feed_data": {event.event_id: event.data for event in events},
+        # The feed's filter matches data fields of the rows it was rendered with too (of valid
+        # events: an invalid one's data may be as large as a bus allows).
+        "feed_data": {event.event_id: event.data for event in events if event.valid},
         "search_syntax": search_syntax(),
         "orders": list(selectors.order_list()[:RECENT_ORDERS]),
         "outputs": sorted(outputs.values.items()) if outputs else [],
