@@ -178,3 +178,43 @@ def test_the_live_feed_filters_as_it_streams_and_a_pause_loses_nothing(dashboard
     assert page.evaluate("window.__violations") == []
     assert errors == []
     assert elsewhere == []
+
+
+QUERIES = [
+    "type=payment.declined customer=c-42",
+    'data.decline.reason="card declined" source=payment',
+    "since=2026-11-27 until=2026-11-28T09:30:00Z subject=ord-1",
+    "sku=MUG-STONEWARE data.order.total.amount=2400 id=e-1 correlationid=c causationid=d",
+    "colour=red",
+    "since=yesterday",
+    "data.=x",
+    "type",
+]
+
+
+def test_the_feed_filter_reads_a_query_as_search_does(dashboard_url, browser):  # noqa: F811
+    """The browser's parser (query.js) and the server's (search.py) agree on every term and
+    on what they refuse."""
+    from dashboard.insight import search
+
+    page, errors, elsewhere = _page(browser, dashboard_url)
+    page.goto(dashboard_url + "/")
+    in_browser = page.evaluate("""async (queries) => {
+        const { parseQuery } = await import("/static/dashboard/js/query.js");
+        const syntax = JSON.parse(document.getElementById("search-syntax").textContent);
+        return queries.map((text) => {
+            const query = parseQuery(text, syntax);
+            return { terms: query.terms.map((t) => [t.key, t.value]), errors: query.errors };
+        });
+    }""", QUERIES)
+
+    for text, parsed in zip(QUERIES, in_browser, strict=True):
+        try:
+            expected = {"terms": [list(t) for t in search.search_query_parse(
+                search.search_query_text_parse(text)).terms], "errors": []}
+        except search.SearchQueryError as error:
+            expected = {"terms": [], "errors": error.messages}
+        assert (parsed["terms"] if not parsed["errors"] else [], parsed["errors"]) == (
+            expected["terms"], expected["errors"]), text
+    assert errors == []
+    assert elsewhere == []
