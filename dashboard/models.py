@@ -73,6 +73,11 @@ class ObservedEvent(models.Model):
             # The failures page lists the latest invalid events: few among very many.
             models.Index(fields=["-observed_at"], condition=models.Q(valid=False),
                          name="event_invalid_recent"),
+            # Search finds events by attribute, newest first (see dashboard/insight/search.py).
+            models.Index(fields=["-time", "-id"], name="event_search_time"),
+            models.Index(fields=["type", "-time", "-id"], name="event_search_type"),
+            models.Index(fields=["source", "-time", "-id"], name="event_search_source"),
+            models.Index(fields=["correlation_id", "-time", "-id"], name="event_search_corr"),
         ]
 
     def __str__(self) -> str:
@@ -102,6 +107,26 @@ class Sighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} on {self.bus}"
+
+
+class SearchTerm(models.Model):
+    """One searchable (path, value) pair of an event's data: `order.customerId` = `c-42`.
+
+    Search finds events by any data field through this table's index rather than by a JSON
+    query, which no index can serve for an arbitrary path (docs/dashboard.md, Search, says
+    what that costs). Items of a list share their list's path: `order.lines.sku`.
+    """
+
+    event = models.ForeignKey(ObservedEvent, on_delete=models.CASCADE,
+                              related_name="search_terms")
+    path = models.CharField(max_length=128)
+    value = models.CharField(max_length=128)
+
+    class Meta:
+        indexes = [models.Index(fields=["path", "value", "event"], name="search_term")]
+
+    def __str__(self) -> str:
+        return f"{self.path}={self.value}"
 
 
 class Order(models.Model):
@@ -138,7 +163,9 @@ class Order(models.Model):
                                 name="order_stopped_at"),
                    # The orders list filtered to those that deviate: few among very many.
                    models.Index(fields=["-observed_at", "-placed_at"],
-                                condition=~models.Q(deviation=""), name="order_deviating_recent")]
+                                condition=~models.Q(deviation=""), name="order_deviating_recent"),
+                   # A typical order of an ending: the median duration among that status's.
+                   models.Index(fields=["status", "duration_ms"], name="order_status_duration")]
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard.failures import views as failures
+from dashboard.insight import search_views
 from dashboard.insight import views as insight
 from dashboard.live import views as live
 from dashboard.orders import views as orders
@@ -14,6 +15,8 @@ urlpatterns = [
     path("", live.live, name="live"),
     path("orders/", traces.order_list, name="order-list"),
     path("orders/place", orders.order_create, name="order-create"),
+    # Before an order's trace: its id may be any text, "compare" too.
+    path("orders/compare", traces.order_compare, name="order-compare"),
     path("orders/<order:order_id>", traces.order_trace, name="order-trace"),
     path("failures/", failures.failures, name="failures"),
     path("failures/chaos", failures.chaos_update, name="chaos-update"),
@@ -24,7 +27,10 @@ urlpatterns = [
     path("api/dead-letters", failures.dead_letters_json, name="dead-letters-json"),
     path("api/redrives", failures.redrive_jobs_json, name="redrive-jobs-json"),
     path("api/backlog", live.backlog_json, name="backlog-json"),
+    # Before an order's JSON, which would take ".../otlp" as part of the id.
+    path("api/orders/<order:order_id>/otlp", traces.order_otlp, name="order-otlp"),
     path("api/orders/<order:order_id>", traces.order_json, name="order-json"),
+    path("search/", search_views.search_page, name="search"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

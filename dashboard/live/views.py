@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dashboard import aws
+from dashboard.insight.search import search_syntax
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.order_api import Problem
@@ -39,6 +40,7 @@ def live_context(request: HttpRequest, form: OrderForm | None = None,
     products, catalogue_problem = selectors.product_list()
     graph = current_graph()
     outputs = aws.current().outputs_or_none()
+    events = selectors.event_recent_list(limit=RECENT_EVENTS)
     return {
         "nav": "live",
         "graph": graph,
@@ -48,7 +50,11 @@ def live_context(request: HttpRequest, form: OrderForm | None = None,
         "placed": placed,
         "problem": problem,
         "may_act": may_act(request),
-        "events": selectors.event_recent_list(limit=RECENT_EVENTS),
+        "events": events,
+        # The feed's filter matches data fields of the rows it was rendered with too (of valid
+        # events: an invalid one's data may be as large as a bus allows).
+        "feed_data": {event.event_id: event.data for event in events if event.valid},
+        "search_syntax": search_syntax(),
         "orders": list(selectors.order_list()[:RECENT_ORDERS]),
         "outputs": sorted(outputs.values.items()) if outputs else [],
         "taken": set(), "taken_edges": set(),

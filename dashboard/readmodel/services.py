@@ -28,7 +28,8 @@ from dashboard.failures.dead_letter_queues import (
     dead_letters_redrive,
 )
 from dashboard.failures.redrive_jobs import RedriveJob
-from dashboard.models import ObservedEvent, Order, Sighting
+from dashboard.insight.search import data_terms
+from dashboard.models import ObservedEvent, Order, SearchTerm, Sighting
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
 from dashboard.readmodel.observations import Observation, moment
@@ -149,6 +150,9 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
 
     judged = _link_causes(created)
     ObservedEvent.objects.bulk_create(created.values())
+    SearchTerm.objects.bulk_create(
+        [SearchTerm(event=row, path=path, value=value) for row in created.values()
+         for path, value in data_terms(row.data)], batch_size=2000)
     if rebussed:
         ObservedEvent.objects.bulk_update(rebussed.values(), ["buses"])
     Sighting.objects.bulk_create(
@@ -243,6 +247,7 @@ def read_model_clear() -> tuple[int, int]:
         events = ObservedEvent.objects.count()
         orders = Order.objects.count()
         Sighting.objects.all().delete()
+        SearchTerm.objects.all().delete()
         ObservedEvent.objects.all().delete()
         Order.objects.all().delete()
     return events, orders
@@ -272,7 +277,7 @@ def _events_prune(before: datetime, size: int) -> int:
     with transaction.atomic():
         ids = list(ObservedEvent.objects.filter(observed_at__lt=before).order_by("observed_at")
                    .values_list("id", flat=True)[:size])
-        # Their sightings go with them; only ids are read to find those.
+        # Their sightings and search terms go with them; only ids are read to find those.
         ObservedEvent.objects.filter(id__in=ids).only("id").delete()
     return len(ids)
 

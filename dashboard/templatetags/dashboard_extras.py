@@ -121,3 +121,15 @@ def mul_quarter(value: float | None, quarters: int) -> float:
 def get_item(mapping: Mapping[str, Any], key: str) -> Any:
     """mapping[key], or None: a template cannot index by a variable."""
     return mapping.get(key)
+
+
+@register.filter
+def signed_duration(milliseconds: float | None) -> str:
+    """A difference of durations, its sign always shown: +12 ms, ±0 ms, and a minus
+    sign (not a hyphen) before 3 ms."""
+    if milliseconds is None:
+        return "—"
+    if round(float(milliseconds)) == 0 and abs(float(milliseconds)) < 0.5:
+        return "±0 ms"
+    sign = "+" if milliseconds > 0 else "\N{MINUS SIGN}"
+    return sign + duration(abs(float(milliseconds)))

@@ -1,19 +1,25 @@
-"""The orders list and each order's trace: its path over the graph, its events, as HTML or JSON."""
+"""The orders list and each order's trace: its path over the graph, its events, as HTML, JSON
+or OpenTelemetry; and two orders compared."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from dashboard.insight import otlp
 from dashboard.insight.conformance import deviating, deviating_count, trace_conformance
 from dashboard.live.graph import flight_key
 from dashboard.live.views import current_graph
 from dashboard.models import OrderStatus
 from dashboard.readmodel import selectors
+from dashboard.traces import compare
 
 ORDERS_PER_PAGE = 50
 
@@ -91,3 +97,42 @@ def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
                      "event": row.cloudevent} for row in trace.invalid],
     })
 
+
+
+@require_GET
+def order_compare(request: HttpRequest) -> HttpResponse:
+    """Two orders side by side (`?a=<id>&b=<id>`), step by step; without `b`, A against a
+    typical order of its ending (dashboard/traces/compare.py says which)."""
+    a, b = request.GET.get("a", ""), request.GET.get("b", "")
+    context: dict[str, Any] = {"nav": "orders", "a": a, "b": b, "problem": ""}
+    if a and not b:
+        order = selectors.order_get(order_id=a)
+        typical = compare.order_typical_get(order=order) if order else None
+        if typical is None:
+            context["problem"] = (f"no concluded order of {a}'s ending to compare it with"
+                                  if order else f"no order {a} has been observed")
+            return render(request, "dashboard/compare.html", context, status=404)
+        pair = urlencode({"a": a, "b": typical.order_id})
+        return HttpResponseRedirect(f"{reverse('order-compare')}?{pair}")
+    if not a or not b:
+        context["problem"] = "name two orders: ?a=<order id>&b=<order id>"
+        return render(request, "dashboard/compare.html", context, status=400)
+    comparison = compare.order_compare_get(a=a, b=b)
+    missing = [side.order_id for side in (comparison.a, comparison.b) if not side.events]
+    if missing:
+        context["problem"] = f"no valid events of {' or '.join(missing)} have been observed"
+        return render(request, "dashboard/compare.html", context, status=404)
+    context["comparison"] = comparison
+    return render(request, "dashboard/compare.html", context)
+
+
+@require_GET
+def order_otlp(request: HttpRequest, order_id: str) -> JsonResponse:
+    """One order's trace as an OTLP/JSON ExportTraceServiceRequest, as a download."""
+    trace = selectors.trace_get(order_id=order_id)
+    if not trace.events:
+        raise Http404("no valid events of this order have been observed")
+    response = JsonResponse(otlp.trace_otlp(trace=trace))
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{order_id}.otlp.json")
+    return response

@@ -1,9 +1,14 @@
 // The live view: the graph, the event feed, recent orders and the place-order form.
 import { GraphView } from "./graph.js";
+import { matches, parseQuery, searchParams } from "./query.js";
 import { connect, showConnection } from "./stream.js";
 import { clock, duration, el, orderColour, orderUrl, paintSwatches, swatch } from "./util.js";
 
 const FEED_LIMIT = 200;
+// While paused, at most as many events are held as the feed shows: more would scroll off it
+// on resume anyway. Beyond that the oldest held are let go and counted, with a link to find
+// them in Search (the read model keeps every one).
+const HELD_LIMIT = FEED_LIMIT;
 const RECENT_LIMIT = 12;
 const LEGEND_LIMIT = 8;
 
@@ -18,7 +23,21 @@ const rate = document.querySelector("[data-rate]");
 paintSwatches();
 
 let paused = false;
+let pausedAt = null;
 let held = [];
+let letGo = 0;
+
+// --- the feed's filter: /search/'s query syntax, matched as events stream ---
+const syntax = JSON.parse(document.getElementById("search-syntax").textContent);
+const renderedData = JSON.parse(document.getElementById("feed-data").textContent);
+const filterForm = document.querySelector("[data-feed-filter]");
+const filterInput = document.querySelector("[data-filter-input]");
+const filterError = document.querySelector("[data-filter-error]");
+const filterSearch = document.querySelector("[data-filter-search]");
+const heldNote = document.querySelector("[data-held]");
+const feedUnmatched = document.querySelector("[data-feed-unmatched]");
+const feedItems = new Map(); // eventId → the websocket item its row shows
+let query = parseQuery("", syntax);
 const inFlight = new Map(); // orderId → {status, seen}
 const arrivals = [];
 
@@ -52,11 +71,71 @@ function addToFeed(items) {
   const rows = document.createDocumentFragment();
   for (const item of [...latest.values()].reverse()) {
     feed.querySelector(`tr[data-event-id="${CSS.escape(item.eventId)}"]`)?.remove();
+    feedItems.set(item.eventId, item);
     rows.append(feedRow(item));
   }
   feed.prepend(rows);
-  while (feed.rows.length > FEED_LIMIT) feed.deleteRow(-1);
-  feedEmpty?.classList.add("hidden");
+  while (feed.rows.length > FEED_LIMIT) {
+    feedItems.delete(feed.rows[feed.rows.length - 1].dataset.eventId);
+    feed.deleteRow(-1);
+  }
+  if (items.length) feedEmpty?.classList.add("hidden");
+  showUnmatched();
+}
+
+// A row rendered with the page, as the item it would have come as.
+function rowItem(row) {
+  const id = row.dataset.eventId;
+  return feedItems.get(id) || {
+    eventId: id, type: row.dataset.type, source: row.dataset.source, orderId: row.dataset.subject,
+    correlationId: row.dataset.correlationId, causationId: row.dataset.causationId,
+    time: row.dataset.time, event: { data: renderedData[id] },
+  };
+}
+
+function showUnmatched() {
+  const rows = [...feed.rows];
+  feedUnmatched.classList.toggle("hidden", !query.terms.length || !rows.length
+    || rows.some((row) => !row.classList.contains("hidden")));
+}
+
+function showHeld() {
+  const count = new Set(held.map((item) => item.eventId)).size;
+  pauseButton.textContent = paused ? `Resume (${count})` : "Pause";
+  heldNote.classList.toggle("hidden", !paused);
+  if (!paused) return;
+  const since = searchParams(query, { since: pausedAt });
+  heldNote.replaceChildren(`Paused: ${count} ${count === 1 ? "event" : "events"} held, shown on resume.`);
+  if (letGo) {
+    heldNote.append(` ${letGo} earlier beyond the ${HELD_LIMIT} the feed shows are let go — `,
+      el("a", { href: `${filterSearch.pathname}?${since}`, "data-held-search": "" }, "find them in Search"), ".");
+  }
+}
+
+function hold(items) {
+  held.push(...items);
+  if (held.length > HELD_LIMIT) {
+    letGo += held.length - HELD_LIMIT;
+    held = held.slice(-HELD_LIMIT);
+  }
+  showHeld();
+}
+
+function applyFilter(text) {
+  const parsed = parseQuery(text, syntax);
+  filterError.classList.toggle("hidden", !parsed.errors.length);
+  filterError.textContent = parsed.errors.length
+    ? `${parsed.errors.join("; ")} (the filter in force is the last that could be read)` : "";
+  if (parsed.errors.length) return;
+  query = parsed;
+  for (const row of feed.rows) row.classList.toggle("hidden", !matches(rowItem(row), query));
+  held = held.filter((item) => matches(item, query));
+  showHeld();
+  showUnmatched();
+  filterSearch.href = `${filterSearch.pathname}?${searchParams(query)}`;
+  const url = new URL(location.href);
+  if (query.terms.length) url.searchParams.set("q", query.text); else url.searchParams.delete("q");
+  history.replaceState(null, "", url);
 }
 
 function updateRecent(items) {
@@ -118,8 +197,9 @@ const stream = connect("/ws/events", {
     }
     updateRecent(items);
     updateLegend(items);
-    if (paused) { held.push(...items); pauseButton.textContent = `Resume (${held.length})`; return; }
-    addToFeed(items);
+    const shown = items.filter((item) => matches(item, query));
+    if (paused) { hold(shown); return; }
+    addToFeed(shown);
   },
 });
 // What the page was rendered with is not news.
@@ -130,9 +210,16 @@ for (const row of feed.querySelectorAll("tr[data-event-id]")) {
 pauseButton?.addEventListener("click", () => {
   paused = !paused;
   pauseButton.setAttribute("aria-pressed", String(paused));
-  pauseButton.textContent = paused ? "Resume" : "Pause";
-  if (!paused && held.length) { addToFeed(held); held = []; }
+  pausedAt = paused ? new Date().toISOString() : null;
+  if (!paused && held.length) addToFeed(held);
+  if (!paused) { held = []; letGo = 0; }
+  showHeld();
 });
+
+filterForm.addEventListener("submit", (event) => event.preventDefault());
+filterInput.addEventListener("input", () => applyFilter(filterInput.value));
+filterInput.value = new URLSearchParams(location.search).get("q") || "";
+if (filterInput.value) applyFilter(filterInput.value);
 
 // --- the place-order form: submitted in the background so the graph keeps animating ---
 const form = document.querySelector("[data-order-form]");
