@@ -73,6 +73,8 @@ class ObservedEvent(models.Model):
             # The failures page lists the latest invalid events: few among very many.
             models.Index(fields=["-observed_at"], condition=models.Q(valid=False),
                          name="event_invalid_recent"),
+            # The catalogue counts each type's recent events and finds its last one.
+            models.Index(fields=["type", "observed_at", "valid"], name="event_type_seen"),
         ]
 
     def __str__(self) -> str:
