@@ -4,7 +4,6 @@ HTTP and `pages` (the model) and `selectors` (the read model's traffic); nothing
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -13,20 +12,24 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboard.catalogue import pages, selectors
+from workflow import catalogue as catalogue_schemas
+from workflow.catalogue import JsonSchema
 from workflow.model import CHOREOGRAPHY, Choreography
 
 MODEL: Choreography = CHOREOGRAPHY
-"""The model the catalogue is generated from (a test points it at a copy)."""
+"""The model the catalogue is generated from, and its schemas (a test points them at copies)."""
+SCHEMAS: dict[str, JsonSchema] = catalogue_schemas.SCHEMAS
 REFUSED_LATELY = 10
 
-
-@lru_cache(maxsize=4)
-def _catalogue(model: Choreography) -> pages.Catalogue:
-    return pages.catalogue_build(model=model)
+_built: tuple[Choreography, dict[str, JsonSchema], pages.Catalogue] | None = None
 
 
 def current_catalogue() -> pages.Catalogue:
-    return _catalogue(MODEL)
+    """The catalogue of MODEL, built once (every page that links into it asks)."""
+    global _built
+    if _built is None or _built[0] is not MODEL or _built[1] is not SCHEMAS:
+        _built = (MODEL, SCHEMAS, pages.catalogue_build(model=MODEL, schemas=SCHEMAS))
+    return _built[2]
 
 
 def _traffic_document(traffic: dict[str, selectors.Traffic]) -> dict[str, Any]:
