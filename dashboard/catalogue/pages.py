@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workflow.catalogue import SCHEMAS, JsonSchema
+from workflow.catalogue import SCHEMAS, JsonSchema, schema_document
 from workflow.examples import entry_events, example_event
 from workflow.model import CHOREOGRAPHY, Choreography, Route, ToFunction, ToNotification, ToQueue
 
@@ -117,17 +117,6 @@ class Catalogue:
         raise KeyError(name)
 
 
-def schema_document(event_name: str, *, model: Choreography = CHOREOGRAPHY,
-                    schemas: dict[str, JsonSchema] = SCHEMAS) -> JsonSchema | None:
-    """The schema as published (see `workflow.catalogue.schema_document`), or None for a type
-    the catalogue has no schema of."""
-    if event_name not in schemas:
-        return None
-    event = model.event(event_name)
-    return {"$id": event.dataschema, "title": event.name, "description": event.summary,
-            **schemas[event_name]}
-
-
 def _rules(schema: JsonSchema) -> str:
     """What a value must be beyond its type, in a few words."""
     said = []
@@ -188,7 +177,8 @@ def catalogue_build(*, model: Choreography = CHOREOGRAPHY,
     started = entry_events(model)
     events = []
     for event in model.events:
-        schema = schema_document(event.name, model=model, schemas=schemas)
+        schema = (schema_document(event.name, model=model, schemas=schemas)
+                  if event.name in schemas else None)
         routes = model.routes_of(event.name)
         events.append(EventEntry(
             name=event.name, summary=event.summary, version=event.version,
