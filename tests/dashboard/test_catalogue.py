@@ -341,3 +341,27 @@ def test_a_route_and_an_event_type_added_to_the_model_have_their_entries(client,
     [added] = [item for item in document["events"] if item["type"] == AUDIT_EVENT]
     assert added["example"]["data"]["audit"] == {"auditedAt": added["example"]["time"], "lines": 1}
     fastjsonschema.compile(AUDIT_SCHEMAS[AUDIT_EVENT])(added["example"]["data"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_restart_the_traffic_comes_back_from_the_log_group(moto_stack, client):
+    """An empty read model (a restart of the embedded default) replayed from the log group
+    shows the traffic again, each event counted once however many times it is replayed."""
+    from dashboard.readmodel import history
+    from tests.dashboard.test_history import put_events
+
+    put_events(moto_stack, [*factories.happy_path(order_id="ord-shipped"),
+                            *factories.declined_path(order_id="ord-declined")])
+    assert client.get("/api/catalogue/traffic").json()["types"]["order.placed"]["recent"] == 0
+
+    for _ in range(2):
+        history.history_rebuild(logs=moto_stack.logs, log_group_name=moto_stack.log_group_name)
+    types = client.get("/api/catalogue/traffic").json()["types"]
+
+    expected = {"order.placed": 2, "warehouse.stock-reserved": 2, "payment.taken": 1,
+                "loyalty.points-awarded": 1, "warehouse.order-shipped": 1, "payment.declined": 1,
+                "warehouse.stock-released": 1, "order.cancelled": 1,
+                "warehouse.stock-unavailable": 0, "order.rejected": 0}
+    assert {name: item["recent"] for name, item in types.items()} == expected
+    assert {name for name, item in types.items() if item["lastSeen"] is None} == \
+        {"warehouse.stock-unavailable", "order.rejected"}
