@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from workflow.catalogue import SCHEMAS, JsonSchema, schema_document
-from workflow.examples import entry_events, example_event
+from workflow.examples import example_event
 from workflow.model import CHOREOGRAPHY, Choreography, Route, ToFunction, ToNotification, ToQueue
 
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# The schemas' dialect (their `$schema`), as AsyncAPI names a schema format.
+SCHEMA_FORMAT = "application/schema+json;version=2020-12"
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,6 @@ def _consumption(route: Route, model: Choreography) -> Consumption:
 
 def catalogue_build(*, model: Choreography = CHOREOGRAPHY,
                     schemas: dict[str, JsonSchema] = SCHEMAS) -> Catalogue:
-    started = entry_events(model)
     events = []
     for event in model.events:
         schema = (schema_document(event.name, model=model, schemas=schemas)
@@ -190,7 +190,7 @@ def catalogue_build(*, model: Choreography = CHOREOGRAPHY,
                                             if isinstance(route.target, ToNotification))),
             concludes_as=event.concludes_as.value if event.concludes_as else None,
             starts_from=tuple(route.key for api in model.http_apis for route in api.routes
-                              if route.publishes == event.name) if event.name in started else (),
+                              if route.publishes == event.name),
             schema=schema, fields=tuple(schema_fields(schema)) if schema else (),
             example=example_event(event.name, model=model, schemas=schemas)))
     functions = []
@@ -252,7 +252,7 @@ def asyncapi_document(catalogue: Catalogue, *, model: Choreography = CHOREOGRAPH
     messages = {entry.name: {
         "name": entry.name, "title": entry.name, "summary": entry.summary,
         "contentType": "application/cloudevents+json",
-        "payload": {"schemaFormat": f"application/schema+json;version={JSON_SCHEMA_DIALECT}",
+        "payload": {"schemaFormat": SCHEMA_FORMAT,
                     "schema": entry.schema or {}},
         "examples": [{"name": "example", "payload": entry.example}],
         "x-choreo-dataschema": entry.dataschema, "x-choreo-source": entry.producer,
