@@ -365,3 +365,14 @@ def test_after_a_restart_the_traffic_comes_back_from_the_log_group(moto_stack, c
     assert {name: item["recent"] for name, item in types.items()} == expected
     assert {name for name, item in types.items() if item["lastSeen"] is None} == \
         {"warehouse.stock-unavailable", "order.rejected"}
+
+
+def test_a_function_behind_an_http_api_shows_its_routes(client, stack):
+    html = client.get("/catalogue/").content.decode()
+
+    functions = rows(html, "data-function")
+    for function in CHOREOGRAPHY.functions:
+        keys = [route.key for api in CHOREOGRAPHY.http_apis if api.function == function.id
+                for route in api.routes]
+        shown = parts(functions[function.id], "data-http-routes").get("")
+        assert shown == (" ".join(keys) if keys else None), function.id
