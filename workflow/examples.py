@@ -80,12 +80,6 @@ def example_data(event_type: str, *, model: Choreography = CHOREOGRAPHY,
     return data
 
 
-def entry_events(model: Choreography = CHOREOGRAPHY) -> tuple[str, ...]:
-    """The event types a call from outside publishes: those that start an order's choreography."""
-    return tuple(dict.fromkeys(route.publishes for api in model.http_apis for route in api.routes
-                               if route.publishes is not None))
-
-
 def example_event(event_type: str, *, model: Choreography = CHOREOGRAPHY,
                   schemas: dict[str, JsonSchema] = SCHEMAS) -> dict[str, Any]:
     """A whole CloudEvent of `event_type`, as structured JSON."""
@@ -102,6 +96,6 @@ def example_event(event_type: str, *, model: Choreography = CHOREOGRAPHY,
         "correlationid": str(uuid.uuid5(_NAMESPACE, EXAMPLE_ORDER_ID)),
         "partitionkey": model.partition_of(EXAMPLE_ORDER_ID),
     }
-    if event_type not in entry_events(model):
+    if event_type not in model.start_events():
         attributes["causationid"] = str(uuid.uuid5(_NAMESPACE, f"cause of {event_type}"))
     return {**attributes, "data": example_data(event_type, model=model, schemas=schemas)}

@@ -13,7 +13,15 @@ from typing import Any
 
 from workflow.catalogue import SCHEMAS, JsonSchema, schema_document
 from workflow.examples import example_event
-from workflow.model import CHOREOGRAPHY, Choreography, Route, ToFunction, ToNotification, ToQueue
+from workflow.model import (
+    CHOREOGRAPHY,
+    Choreography,
+    Function,
+    Route,
+    ToFunction,
+    ToNotification,
+    ToQueue,
+)
 
 # The schemas' dialect (their `$schema`), as AsyncAPI names a schema format.
 SCHEMA_FORMAT = "application/schema+json;version=2020-12"
@@ -49,6 +57,8 @@ class Consumption:
     via: str
     """the queue's name, or `directly` for an EventBridge → Lambda target"""
     rule_id: str
+    then: tuple[str, ...]
+    """what it publishes in reaction (one of them; none: the event ends its part)"""
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,8 @@ class EventEntry:
     publishers: tuple[str, ...]
     routes: tuple[RouteEntry, ...]
     consumers: tuple[str, ...]
+    followed_by: tuple[str, ...]
+    """the events its consumers may publish in reaction, the happy path's first"""
     notified_to: tuple[str, ...]
     concludes_as: str | None
     starts_from: tuple[str, ...]
@@ -167,10 +179,13 @@ def _route_entry(route: Route, model: Choreography) -> RouteEntry:
                       consumer=target.consumer(model))
 
 
-def _consumption(route: Route, model: Choreography) -> Consumption:
+def _consumption(route: Route, function: Function, model: Choreography) -> Consumption:
     target = route.target
     via = model.queue(target.queue).name if isinstance(target, ToQueue) else "directly"
-    return Consumption(event=route.event, bus=route.bus.value, via=via, rule_id=route.rule_id)
+    then = tuple(published for reaction in function.reactions if reaction.consumes == route.event
+                 for published in reaction.publishes)
+    return Consumption(event=route.event, bus=route.bus.value, via=via, rule_id=route.rule_id,
+                       then=then)
 
 
 def catalogue_build(*, model: Choreography = CHOREOGRAPHY,
@@ -185,7 +200,7 @@ def catalogue_build(*, model: Choreography = CHOREOGRAPHY,
             dataschema=event.dataschema, producer=event.producer.value,
             publishers=tuple(function.id for function in model.publishers_of(event.name)),
             routes=tuple(_route_entry(route, model) for route in routes),
-            consumers=model.consumers_of(event.name),
+            consumers=model.consumers_of(event.name), followed_by=model.followers_of(event.name),
             notified_to=tuple(dict.fromkeys(route.target.ref for route in routes
                                             if isinstance(route.target, ToNotification))),
             concludes_as=event.concludes_as.value if event.concludes_as else None,
@@ -195,7 +210,7 @@ def catalogue_build(*, model: Choreography = CHOREOGRAPHY,
             example=example_event(event.name, model=model, schemas=schemas)))
     functions = []
     for function in model.functions:
-        consumes = tuple(_consumption(route, model) for route in model.routes
+        consumes = tuple(_consumption(route, function, model) for route in model.routes
                          if isinstance(route.target, ToQueue | ToFunction)
                          and route.target.consumer(model) == function.id)
         functions.append(FunctionEntry(
@@ -217,6 +232,7 @@ def catalogue_document(catalogue: Catalogue) -> dict[str, Any]:
             "type": entry.name, "summary": entry.summary, "version": entry.version,
             "dataschema": entry.dataschema, "source": entry.producer,
             "publishers": list(entry.publishers), "consumers": list(entry.consumers),
+            "followedBy": list(entry.followed_by),
             "notifiedTo": list(entry.notified_to), "concludesAs": entry.concludes_as,
             "startsFrom": list(entry.starts_from), "schema": entry.schema,
             "example": entry.example,
@@ -231,7 +247,7 @@ def catalogue_document(catalogue: Catalogue) -> dict[str, Any]:
             "secrets": list(entry.secrets), "httpRoutes": list(entry.http_routes),
             "relayFor": entry.relay_for,
             "consumes": [{"type": item.event, "bus": item.bus, "via": item.via,
-                          "ruleId": item.rule_id} for item in entry.consumes],
+                          "ruleId": item.rule_id, "then": list(item.then)} for item in entry.consumes],
         } for entry in catalogue.functions],
     }
 

@@ -376,3 +376,22 @@ def test_a_function_behind_an_http_api_shows_its_routes(client, stack):
                 for route in api.routes]
         shown = parts(functions[function.id], "data-http-routes").get("")
         assert shown == (" ".join(keys) if keys else None), function.id
+
+
+def test_what_follows_each_event_is_what_its_consumers_react_with(client, stack):
+    document = client.get("/api/catalogue").json()
+    functions = rows(client.get("/catalogue/").content.decode(), "data-function")
+
+    for function in CHOREOGRAPHY.functions:
+        reacts = {reaction.consumes: list(reaction.publishes) for reaction in function.reactions}
+        [entry] = [item for item in document["functions"] if item["id"] == function.id]
+        assert {item["type"]: item["then"] for item in entry["consumes"]} == \
+            {event: reacts.get(event, []) for event in CHOREOGRAPHY.consumed_by(function.id)}
+        consumes = parts(functions[function.id], "data-consumes")[""]
+        for published in reacts.values():
+            if published:
+                assert "then " + " or ".join(published) in consumes
+    for event in CHOREOGRAPHY.events:
+        followers = CHOREOGRAPHY.followers_of(event.name)
+        shown = parts(client.get(f"/catalogue/events/{event.name}").content.decode(), "data-followed-by")[""]
+        assert shown == (" ".join(followers) or "nothing: it ends its consumers' part"), event.name
