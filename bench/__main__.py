@@ -10,6 +10,7 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - trace     P4   trace load (BENCH_TRACE_EVENTS, 100,000)
 - conformance C1 stuck orders and conformance views (BENCH_CONFORMANCE_EVENTS, 100,000)
 - search    S1   search, compare and OTLP export over BENCH_SEARCH_EVENTS (100,000)
+- catalogue C2   the catalogue's pages (BENCH_CATALOGUE_EVENTS, 100,000)
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
             BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (10/s): about 25 minutes
 
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 
 from bench import (
+    catalogue_views,
     conformance_views,
     dashboard_fanout,
     handler_overhead,
@@ -61,6 +63,7 @@ SECTIONS: dict[str, Callable[[], list[Result]]] = {
     "trace": trace_load.run,
     "conformance": conformance_views.run,
     "search": search_views.run,
+    "catalogue": catalogue_views.run,
     "sustained": sustained_run,
 }
 

@@ -78,6 +78,8 @@ class ObservedEvent(models.Model):
             models.Index(fields=["type", "-time", "-id"], name="event_search_type"),
             models.Index(fields=["source", "-time", "-id"], name="event_search_source"),
             models.Index(fields=["correlation_id", "-time", "-id"], name="event_search_corr"),
+            # The catalogue counts each type's recent events and finds its last one.
+            models.Index(fields=["type", "observed_at", "valid"], name="event_type_seen"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from dashboard.catalogue import views as catalogue
 from dashboard.failures import views as failures
 from dashboard.insight import search_views
 from dashboard.insight import views as insight
@@ -33,4 +34,12 @@ urlpatterns = [
     path("search/", search_views.search_page, name="search"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
+
+urlpatterns += [
+    path("catalogue/", catalogue.catalogue, name="catalogue"),
+    path("catalogue/events/<str:event_type>", catalogue.catalogue_event, name="catalogue-event"),
+    path("api/catalogue", catalogue.catalogue_json, name="catalogue-json"),
+    path("api/catalogue/asyncapi.json", catalogue.catalogue_asyncapi, name="catalogue-asyncapi"),
+    path("api/catalogue/traffic", catalogue.catalogue_traffic_json, name="catalogue-traffic-json"),
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import fastjsonschema
 
-from workflow.model import CHOREOGRAPHY, OrderStatus
+from workflow.model import CHOREOGRAPHY, Choreography, OrderStatus
 
 JsonSchema = dict[str, Any]
 
@@ -187,8 +187,9 @@ def validate_data(event_type: str, data: Any) -> None:
         raise SchemaError(f"{event_type} data invalid: {error.message}") from None
 
 
-def schema_document(event_type: str) -> JsonSchema:
+def schema_document(event_type: str, *, model: Choreography = CHOREOGRAPHY,
+                    schemas: dict[str, JsonSchema] = SCHEMAS) -> JsonSchema:
     """The schema as published: with its id and version, for the catalogue and the UI."""
-    event = CHOREOGRAPHY.event(event_type)
+    event = model.event(event_type)
     return {"$id": event.dataschema, "title": event.name, "description": event.summary,
-            **SCHEMAS[event_type]}
+            **schemas[event_type]}
