@@ -73,6 +73,8 @@ class ObservedEvent(models.Model):
             # The failures page lists the latest invalid events: few among very many.
             models.Index(fields=["-observed_at"], condition=models.Q(valid=False),
                          name="event_invalid_recent"),
+            # A route's page lists the latest events of its type, however rare.
+            models.Index(fields=["type", "-observed_at"], name="event_type_recent"),
         ]
 
     def __str__(self) -> str:
@@ -136,3 +138,29 @@ class Order(models.Model):
     @property
     def terminal(self) -> bool:
         return self.status != OrderStatus.PLACED
+
+
+class RouteMinute(models.Model):
+    """What passed through one route (an EventBridge rule of the model, by rule id) in one
+    minute: kept up to date as events are recorded, so that a route's figures over an hour
+    read at most sixty rows however many events there were (see `dashboard/insight/routes.py`).
+
+    `events` counts the events of the route's type in that minute (by their time), `invalid`
+    those among them that failed validation; `latency_*` and `histogram` the hops its
+    consumer made (an event caused by one this route delivered, by the effect's time).
+    `histogram` maps a log-scale bin (`dashboard.insight.routes.latency_bin`) to a count."""
+
+    route = models.CharField(max_length=256)
+    minute = models.DateTimeField()
+    events = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    latency_count = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0)
+    histogram = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["route", "minute"], name="one_row_per_route_minute")]
+        indexes = [models.Index(fields=["minute"], name="route_minute_time")]
+
+    def __str__(self) -> str:
+        return f"{self.route} at {self.minute:%H:%M}"

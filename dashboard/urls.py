@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard.failures import views as failures
+from dashboard.insight import route_views
 from dashboard.live import views as live
 from dashboard.orders import views as orders
 from dashboard.traces import views as traces
@@ -22,6 +23,8 @@ urlpatterns = [
     path("api/redrives", failures.redrive_jobs_json, name="redrive-jobs-json"),
     path("api/backlog", live.backlog_json, name="backlog-json"),
     path("api/orders/<order:order_id>", traces.order_json, name="order-json"),
+    path("api/routes", route_views.routes_json, name="routes-json"),
+    path("routes/<str:rule>", route_views.route_page, name="route"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -28,11 +28,12 @@ from dashboard.failures.dead_letter_queues import (
     dead_letters_redrive,
 )
 from dashboard.failures.redrive_jobs import RedriveJob
+from dashboard.insight.routes import route_minutes_add, route_minutes_clear, route_minutes_prune
 from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
 from dashboard.readmodel.observations import Observation, moment
-from workflow.model import CHOREOGRAPHY, Bus
+from workflow.model import CHOREOGRAPHY, Bus, Choreography
 
 log = logging.getLogger("dashboard.readmodel.services")
 
@@ -121,10 +122,12 @@ def _item(event: ObservedEvent, observation: Observation, order: Order | None) -
 
 
 @transaction.atomic
-def observation_record(*, observations: Sequence[Observation]) -> list[dict[str, Any]]:
+def observation_record(*, observations: Sequence[Observation],
+                       model: Choreography = CHOREOGRAPHY) -> list[dict[str, Any]]:
     """Record observations in the read model; return what is new (an event not seen before,
     or seen on another bus), as websocket items. Recording the same observation twice changes
-    nothing and returns nothing."""
+    nothing and returns nothing. The figures of the model's routes follow, in the same
+    transaction (`route_minutes_add`)."""
     if not observations:
         return []
     known = ObservedEvent.objects.in_bulk({o.event_id for o in observations}, field_name="event_id")
@@ -145,7 +148,7 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
     if not fresh:
         return []
 
-    _link_causes(created)
+    hops = _link_causes(created)
     ObservedEvent.objects.bulk_create(created.values())
     if rebussed:
         ObservedEvent.objects.bulk_update(rebussed.values(), ["buses"])
@@ -156,6 +159,7 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
         ignore_conflicts=True)
 
     orders = _fold_into_orders(created, {o.event_id: o for o, _ in fresh})
+    route_minutes_add(created=created.values(), hops=hops, model=model)
     return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
 
 
@@ -163,8 +167,9 @@ def _eventbridge_time(observation: Observation) -> datetime | None:
     return moment(observation.eventbridge.get("time"))
 
 
-def _link_causes(created: dict[str, ObservedEvent]) -> None:
-    """Hop latency needs both ends of a hop; whichever arrives second completes it."""
+def _link_causes(created: dict[str, ObservedEvent]) -> list[ObservedEvent]:
+    """Hop latency needs both ends of a hop; whichever arrives second completes it. Returns
+    the events whose hop latency this found."""
     cause_ids = {row.causation_id for row in created.values() if row.causation_id}
     causes: dict[str, tuple[str, datetime | None]] = {
         row.event_id: (row.type, row.time) for row in created.values()}
@@ -186,6 +191,7 @@ def _link_causes(created: dict[str, ObservedEvent]) -> None:
         orphan.hop_latency_ms = _ms(orphan.time, cause.time)
     if orphans:
         ObservedEvent.objects.bulk_update(orphans, ["cause_type", "hop_latency_ms"])
+    return [row for row in (*created.values(), *orphans) if row.hop_latency_ms is not None]
 
 
 def _fold_into_orders(created: dict[str, ObservedEvent],
@@ -220,6 +226,7 @@ def read_model_clear() -> tuple[int, int]:
         Sighting.objects.all().delete()
         ObservedEvent.objects.all().delete()
         Order.objects.all().delete()
+        route_minutes_clear()
     return events, orders
 
 
@@ -270,6 +277,7 @@ def read_model_prune(*, before: datetime, batch_size: int | None = None,
     the tables for long, and at most `max_batches` transactions that forget something (None:
     until done); the next run goes on where this one stopped."""
     size = batch_size or PRUNE_BATCH
+    route_minutes_prune(before=before)  # one row per route and minute: few, even for days
     pruned = {"events": 0, "orders": 0}
     batches = 0
     for kind, prune in (("events", _events_prune), ("orders", _orders_prune)):
