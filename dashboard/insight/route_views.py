@@ -18,7 +18,7 @@ from workflow.route_keys import route_keys
 
 DEAD_LETTERS_SECONDS = 10
 """How long a count of the dead-letter queues serves every poll of every viewer."""
-HISTOGRAM_W, HISTOGRAM_H = 640, 180
+HISTOGRAM_W, HISTOGRAM_H = 960, 190
 HISTOGRAM_PAD = 28
 
 
@@ -68,10 +68,18 @@ def histogram_svg(figures: routes.RouteFigures) -> dict[str, Any]:
                       "y": round(HISTOGRAM_PAD + inner_h - height, 1),
                       "w": round(max(step - 2, 1), 1), "h": round(height, 1),
                       "count": count, "low": low, "high": high, "bin": index})
+    at_bin = {bar["bin"]: bar for bar in drawn}
+    markers = []
+    for name, value in (("p50", figures.p50), ("p95", figures.p95), ("p99", figures.p99)):
+        bar = at_bin.get(routes.latency_bin(value)) if value is not None else None
+        if bar is not None:
+            markers.append({"name": name, "x": round(bar["x"] + bar["w"] / 2, 1), "ms": value,
+                            "y": HISTOGRAM_PAD + 6 + 13 * len(markers)})
     labelled = {0, len(drawn) - 1, len(drawn) // 2}
     ticks = [{"x": round(bar["x"] + bar["w"] / 2, 1), "ms": bar["low"]}
              for position, bar in enumerate(drawn) if position in labelled]
-    return {"bars": drawn, "ticks": ticks, "w": HISTOGRAM_W, "h": HISTOGRAM_H,
+    return {"bars": drawn, "ticks": ticks, "markers": markers, "top": HISTOGRAM_PAD - 6,
+            "w": HISTOGRAM_W, "h": HISTOGRAM_H,
             "base": HISTOGRAM_PAD + inner_h, "left": HISTOGRAM_PAD,
             "right": HISTOGRAM_W - HISTOGRAM_PAD, "tallest": tallest}
 
@@ -98,4 +106,9 @@ def route_context(rule: str, window: str, model: Choreography = CHOREOGRAPHY) ->
 
 @require_GET
 def route_page(request: HttpRequest, rule: str) -> HttpResponse:
-    return render(request, "dashboard/route.html", route_context(rule, window_of(request)))
+    """A route's page; with `?partial=1`, only what changes as events arrive (its figures,
+    histogram and recent events), which the page fetches again when one of its events does."""
+    context = route_context(rule, window_of(request))
+    if request.GET.get("partial"):
+        return render(request, "dashboard/_route_body.html", context)
+    return render(request, "dashboard/route.html", context)

@@ -294,10 +294,13 @@ def test_the_route_page_shows_its_rule_figures_histogram_and_recent_events(clien
     assert 'data-figure="p50">52 ms<' in html
     assert html.count('class="bar"') + html.count('class="bar empty-bar"') >= 50
     assert 'data-count="1"' in html
+    assert 'data-marker="p50"' in html and "p99 103 ms" in html  # 99 ms is in bin 54: 2^(53.5/8)
     assert 'href="/orders/ord-100"' in html  # the newest event links to its trace
     assert "OrderPlacedToWarehousePartition0" in html  # a FIFO queue's rule per partition
     assert 'style="' not in html
     assert client.get("/routes/NoSuchRoute").status_code == 404
+    partial = client.get(f"/routes/{PLACED_ROUTE}?window=1m&partial=1").content.decode()
+    assert 'data-figure="events">100<' in partial and "<html" not in partial
 
 
 def test_a_route_without_a_consumer_says_it_has_no_hop(client, stack, frozen):

@@ -27,17 +27,50 @@ function chipLabel(route) {
   const parts = [rate(route.perSecond)];
   if (route.latency.p95Ms !== null) parts.push(`p95 ${duration(route.latency.p95Ms)}`);
   if (route.failures) parts.push(`✕${route.failures}`);
-  return parts.join(" · ");
+  return parts.join(" ");
+}
+
+// What a figure must not cover: every label and every box of the graph, and the figures
+// already placed.
+const graphData = JSON.parse(document.getElementById("graph-data").textContent);
+const boxOf = (rect) => ({ x: Number(rect.getAttribute("x")), y: Number(rect.getAttribute("y")),
+  w: Number(rect.getAttribute("width")), h: Number(rect.getAttribute("height")) });
+const obstacles = [
+  ...[...svg.querySelectorAll(".chip rect")].map(boxOf),
+  ...graphData.nodes.map((node) => ({ x: node.x, y: node.y, w: node.w, h: node.h })),
+];
+const placed = new Map(); // chip edge id → the box its figure took
+const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/** Beside its label, right or left, wherever it covers nothing; if the whole line fits
+ * nowhere, the rate alone; else not drawn (the label's title and the table below say it). */
+function place(chip, text, lines) {
+  placed.delete(chip.dataset.edge);
+  text.classList.remove("hidden"); // measured as shown
+  const box = boxOf(chip.querySelector("rect"));
+  const taken = [...obstacles, ...placed.values()];
+  for (const line of lines) {
+    text.textContent = line;
+    const width = text.getComputedTextLength();
+    for (const [x, anchor, left] of [[box.x + box.w + 4, "start", box.x + box.w + 4],
+      [box.x - 4, "end", box.x - 4 - width]]) {
+      const want = { x: left - 1, y: box.y + 1, w: width + 2, h: box.h - 2 };
+      if (left < 0 || left + width > graphData.width || taken.some((other) => overlaps(want, other))) continue;
+      text.setAttribute("x", String(x));
+      text.setAttribute("y", String(box.y + 13.5));
+      text.setAttribute("text-anchor", anchor);
+      placed.set(chip.dataset.edge, want);
+      return;
+    }
+  }
+  text.classList.add("hidden");
 }
 
 function figureText(chip) {
   let text = chip.querySelector(".route-figure");
   if (!text) {
-    const box = chip.querySelector("rect");
     text = document.createElementNS(SVG, "text");
     text.setAttribute("class", "route-figure");
-    text.setAttribute("x", String(Number(box.getAttribute("x")) + Number(box.getAttribute("width")) + 5));
-    text.setAttribute("y", String(Number(box.getAttribute("y")) + 13.5));
     chip.append(text);
     const title = document.createElementNS(SVG, "title");
     chip.prepend(title);
@@ -58,7 +91,7 @@ function decorate(route, health, heaviest) {
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); }
     });
   }
-  figureText(chip).textContent = chipLabel(route);
+  place(chip, figureText(chip), [chipLabel(route), rate(route.perSecond)]);
   const lat = route.latency;
   chip.querySelector("title").textContent = `${route.rule}: ${route.events} events in ${health.window} `
     + `(${rate(route.perSecond)}), p50 ${duration(lat.p50Ms)} p95 ${duration(lat.p95Ms)} p99 ${duration(lat.p99Ms)}, `
@@ -76,7 +109,7 @@ function row(route, health) {
   const marks = [];
   if (health.busiest === route.rule) marks.push(el("span", { class: "badge route-mark busiest" }, "busiest"));
   if (health.slowest === route.rule) marks.push(el("span", { class: "badge route-mark slowest" }, "slowest"));
-  const dead = route.deadLetterQueue === null ? "—" : route.deadLetters === null ? "?" : String(route.deadLetters);
+  const dead = route.deadLetters === null ? "—" : String(route.deadLetters);
   return el("tr", { "data-rule": route.rule, class: route.failures ? "route-failing-row" : "" },
     el("td", {}, el("a", { href: routeUrl(route.rule), class: "mono" }, route.rule), " ", ...marks),
     el("td", {}, el("span", { class: `badge bus-${route.bus}` }, route.bus)),
