@@ -69,7 +69,7 @@ def histogram_svg(figures: routes.RouteFigures) -> dict[str, Any]:
                       "w": round(max(step - 2, 1), 1), "h": round(height, 1),
                       "count": count, "low": low, "high": high, "bin": index})
     at_bin = {bar["bin"]: bar for bar in drawn}
-    markers = []
+    markers: list[dict[str, Any]] = []
     for name, value in (("p50", figures.p50), ("p95", figures.p95), ("p99", figures.p99)):
         bar = at_bin.get(routes.latency_bin(value)) if value is not None else None
         if bar is not None:
