@@ -8,6 +8,7 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - fanout    P3a, P3b  websocket fan-out to BENCH_WS_CLIENTS (100)
 - drain     P3c  poller drain (BENCH_DRAIN_MESSAGES, 20,000)
 - trace     P4   trace load (BENCH_TRACE_EVENTS, 100,000)
+- routes    R1-R4  route health: recording, /api/routes and a route's page (BENCH_ROUTE_EVENTS, 100,000)
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
             BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (10/s): about 25 minutes
 
@@ -29,6 +30,7 @@ from bench import (
     import_time,
     order_latency,
     poller_drain,
+    route_health_views,
     sustained,
     trace_load,
 )
@@ -55,6 +57,7 @@ SECTIONS: dict[str, Callable[[], list[Result]]] = {
     "fanout": dashboard_fanout.run,
     "drain": poller_drain.run,
     "trace": trace_load.run,
+    "routes": route_health_views.run,
     "sustained": sustained_run,
 }
 
