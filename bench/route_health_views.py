@@ -1,4 +1,4 @@
-"""R1–R4: route health with BENCH_ROUTE_EVENTS (100,000) events in the read model, spread over
+"""R1-R4: route health with BENCH_ROUTE_EVENTS (100,000) events in the read model, spread over
 the last hour (so the one-hour window reads sixty minutes of every route).
 
 - R1 recording: `observation_record` of the events, in the poller's batches, with the routes'
@@ -13,6 +13,7 @@ the last hour (so the one-hour window reads sixty minutes of every route).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import replace
@@ -20,8 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import Result, median, result
-from bench.dashboard_data import GLOBAL_BUS, LOYALTY_BUS, ON_BOTH_BUSES, envelope, read_model_ready, \
-    shipped_order
+from bench.dashboard_data import (
+    GLOBAL_BUS,
+    LOYALTY_BUS,
+    ON_BOTH_BUSES,
+    envelope,
+    read_model_ready,
+    shipped_order,
+)
 
 EVENTS = int(os.environ.get("BENCH_ROUTE_EVENTS", "100000"))
 SAMPLES = int(os.environ.get("BENCH_ROUTE_SAMPLES", "50"))
@@ -32,8 +39,6 @@ ROUTE = "OrderPlacedToWarehouse"
 def _bodies(now: datetime) -> list[str]:
     """EVENTS sightings of shipped orders, placed evenly over the last hour, each hop 40 to
     400 ms after its cause."""
-    import json
-
     per_order = 5
     orders = max(1, EVENTS // per_order)
     bodies: list[str] = []
@@ -108,11 +113,11 @@ def run() -> list[Result]:
     bodies = _bodies(now)
     print(f"R1: recording {len(bodies)} sightings without the routes' minutes ...", flush=True)
     keep = services.route_minutes_add
-    services.route_minutes_add = lambda **kwargs: 0  # type: ignore[assignment]
+    services.route_minutes_add = lambda **kwargs: 0
     try:
         without = _record(bodies, now)
     finally:
-        services.route_minutes_add = keep  # type: ignore[assignment]
+        services.route_minutes_add = keep
     print(f"  {without:.1f}s; and with them ...", flush=True)
     with_minutes = _record(bodies, now)
     print(f"  {with_minutes:.1f}s", flush=True)
