@@ -75,6 +75,8 @@ class ObservedEvent(models.Model):
                          name="event_invalid_recent"),
             # A route's page lists the latest events of its type, however rare.
             models.Index(fields=["type", "-observed_at"], name="event_type_recent"),
+            # ... and the latest hops of its consumer, per (cause type, type).
+            models.Index(fields=["cause_type", "type", "-observed_at"], name="event_edge_recent"),
         ]
 
     def __str__(self) -> str:

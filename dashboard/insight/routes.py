@@ -297,10 +297,11 @@ def route_events_recent(*, route: Route, limit: int = 20) -> list[ObservedEvent]
 def route_hops_recent(*, route: Route, model: Choreography = CHOREOGRAPHY,
                       limit: int = 20) -> list[ObservedEvent]:
     """The latest hops the route's consumer made: events caused by one of its type, of a type
-    its consumer publishes, newest first."""
+    its consumer publishes, newest first. One index range per (cause type, type) pair
+    (`event_edge_recent`), however many events there are."""
     pairs = route_keys(model).hop_pairs(route_key(route))
-    if not pairs:
-        return []
-    return list(ObservedEvent.objects.filter(cause_type=route.event,
-                                             type__in=[t for _, t in pairs])
-                .order_by("-observed_at")[:limit])
+    found: list[ObservedEvent] = []
+    for cause, effect in pairs:
+        found += ObservedEvent.objects.filter(cause_type=cause, type=effect) \
+            .order_by("-observed_at")[:limit]
+    return sorted(found, key=lambda row: row.observed_at, reverse=True)[:limit]
