@@ -137,6 +137,8 @@ async function poll() {
     const response = await fetch(`${panel.dataset.url}?window=${encodeURIComponent(windowName)}`,
       { headers: { Accept: "application/json" } });
     if (response.ok) show(await response.json());
+  } catch {
+    // the server is away (restarting, say): the figures shown stay until the next poll
   } finally {
     timer = setTimeout(poll, POLL_MS);
   }
