@@ -126,7 +126,11 @@ function show(health) {
   const heaviest = Math.max(0, ...health.routes.map((route) => route.perSecond));
   for (const route of health.routes) decorate(route, health, heaviest);
   table.replaceChildren(...health.routes.map((route) => row(route, health)));
-  const total = health.routes.reduce((sum, route) => sum + route.failures, 0);
+  // a dead-letter queue is shared by every route to its target: counted once
+  const queues = new Map(health.routes.filter((route) => route.deadLetterQueue)
+    .map((route) => [route.deadLetterQueue, route.deadLetters || 0]));
+  const total = health.routes.reduce((sum, route) => sum + route.invalid, 0)
+    + [...queues.values()].reduce((sum, count) => sum + count, 0);
   summary.textContent = `over the last ${health.window} · busiest ${health.busiest || "—"} · slowest ${health.slowest || "—"}`
     + (total ? ` · ${total} failures` : "");
 }
@@ -134,9 +138,11 @@ function show(health) {
 async function poll() {
   clearTimeout(timer);
   try {
-    const response = await fetch(`${panel.dataset.url}?window=${encodeURIComponent(windowName)}`,
+    const asked = windowName;
+    const response = await fetch(`${panel.dataset.url}?window=${encodeURIComponent(asked)}`,
       { headers: { Accept: "application/json" } });
-    if (response.ok) show(await response.json());
+    // an answer for a window no longer chosen is dropped
+    if (response.ok && asked === windowName) show(await response.json());
   } catch {
     // the server is away (restarting, say): the figures shown stay until the next poll
   } finally {
