@@ -130,6 +130,10 @@ def test_the_live_graph_shows_route_health_and_opens_a_route(live_history, brows
     assert page.locator(".chip.route-slowest").count() == 1
     assert page.locator(".chip.route-failing[data-edge='OrderPlacedToWarehouse']").count() == 1
     assert "busiest" in page.inner_text("[data-route-summary]")
+    invalid = "tr[data-rule='{}'] td[data-col='invalid']"
+    assert page.inner_text(invalid.format("OrderPlacedToWarehouse")) == "2"
+    assert "bad" in page.get_attribute(invalid.format("OrderPlacedToWarehouse"), "class")
+    assert "bad" not in page.get_attribute(invalid.format("WarehouseStockReservedToPayment"), "class")
     page.screenshot(path=str(SCREENSHOTS / "route-health.png"))
 
     # nothing was placed in the last minute; the last hour holds what the quarter does

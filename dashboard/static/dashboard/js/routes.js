@@ -110,7 +110,7 @@ function row(route, health) {
   if (health.busiest === route.rule) marks.push(el("span", { class: "badge route-mark busiest" }, "busiest"));
   if (health.slowest === route.rule) marks.push(el("span", { class: "badge route-mark slowest" }, "slowest"));
   const dead = route.deadLetters === null ? "—" : String(route.deadLetters);
-  return el("tr", { "data-rule": route.rule, class: route.failures ? "route-failing-row" : "" },
+  return el("tr", { "data-rule": route.rule },
     el("td", {}, el("a", { href: routeUrl(route.rule), class: "mono" }, route.rule), " ", ...marks),
     el("td", {}, el("span", { class: `badge bus-${route.bus}` }, route.bus)),
     el("td", { class: "num", "data-col": "events" }, String(route.events)),
@@ -118,8 +118,8 @@ function row(route, health) {
     el("td", { class: "num", "data-col": "p50" }, duration(lat.p50Ms)),
     el("td", { class: "num", "data-col": "p95" }, duration(lat.p95Ms)),
     el("td", { class: "num", "data-col": "p99" }, duration(lat.p99Ms)),
-    el("td", { class: "num", "data-col": "invalid" }, String(route.invalid)),
-    el("td", { class: "num", "data-col": "dead" }, dead));
+    el("td", { class: route.invalid ? "num bad" : "num", "data-col": "invalid" }, String(route.invalid)),
+    el("td", { class: route.deadLetters ? "num bad" : "num", "data-col": "dead" }, dead));
 }
 
 function show(health) {
