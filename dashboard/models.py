@@ -80,6 +80,10 @@ class ObservedEvent(models.Model):
             models.Index(fields=["correlation_id", "-time", "-id"], name="event_search_corr"),
             # The catalogue counts each type's recent events and finds its last one.
             models.Index(fields=["type", "observed_at", "valid"], name="event_type_seen"),
+            # A route's page lists the latest events of its type, however rare.
+            models.Index(fields=["type", "-observed_at"], name="event_type_recent"),
+            # ... and the latest hops of its consumer, per (cause type, type).
+            models.Index(fields=["cause_type", "type", "-observed_at"], name="event_edge_recent"),
         ]
 
     def __str__(self) -> str:
@@ -175,3 +179,29 @@ class Order(models.Model):
     @property
     def terminal(self) -> bool:
         return self.status != OrderStatus.PLACED
+
+
+class RouteMinute(models.Model):
+    """What passed through one route (an EventBridge rule of the model, by rule id) in one
+    minute: kept up to date as events are recorded, so that a route's figures over an hour
+    read at most sixty rows however many events there were (see `dashboard/insight/routes.py`).
+
+    `events` counts the events of the route's type in that minute (by their time), `invalid`
+    those among them that failed validation; `latency_*` and `histogram` the hops its
+    consumer made (an event caused by one this route delivered, by the effect's time).
+    `histogram` maps a log-scale bin (`dashboard.insight.routes.latency_bin`) to a count."""
+
+    route = models.CharField(max_length=256)
+    minute = models.DateTimeField()
+    events = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    latency_count = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0)
+    histogram = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["route", "minute"], name="one_row_per_route_minute")]
+        indexes = [models.Index(fields=["minute"], name="route_minute_time")]
+
+    def __str__(self) -> str:
+        return f"{self.route} at {self.minute:%H:%M}"

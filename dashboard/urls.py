@@ -5,7 +5,7 @@ from django.urls import path
 
 from dashboard.catalogue import views as catalogue
 from dashboard.failures import views as failures
-from dashboard.insight import search_views
+from dashboard.insight import route_views, search_views
 from dashboard.insight import views as insight
 from dashboard.live import views as live
 from dashboard.orders import views as orders
@@ -32,6 +32,8 @@ urlpatterns = [
     path("api/orders/<order:order_id>/otlp", traces.order_otlp, name="order-otlp"),
     path("api/orders/<order:order_id>", traces.order_json, name="order-json"),
     path("search/", search_views.search_page, name="search"),
+    path("api/routes", route_views.routes_json, name="routes-json"),
+    path("routes/<str:rule>", route_views.route_page, name="route"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dashboard import aws
+from dashboard.insight import routes as route_windows
 from dashboard.insight.search import search_syntax
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
@@ -58,6 +59,7 @@ def live_context(request: HttpRequest, form: OrderForm | None = None,
         "orders": list(selectors.order_list()[:RECENT_ORDERS]),
         "outputs": sorted(outputs.values.items()) if outputs else [],
         "taken": set(), "taken_edges": set(),
+        "route_windows": list(route_windows.WINDOWS), "route_window": route_windows.DEFAULT_WINDOW,
     }
 
 

@@ -28,13 +28,14 @@ from dashboard.failures.dead_letter_queues import (
     dead_letters_redrive,
 )
 from dashboard.failures.redrive_jobs import RedriveJob
+from dashboard.insight.routes import route_minutes_add, route_minutes_clear, route_minutes_prune
 from dashboard.insight.search import data_terms
 from dashboard.models import ObservedEvent, Order, SearchTerm, Sighting
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
 from dashboard.readmodel.observations import Observation, moment
 from workflow.conformance import verdict_of
-from workflow.model import CHOREOGRAPHY, Bus
+from workflow.model import CHOREOGRAPHY, Bus, Choreography
 
 log = logging.getLogger("dashboard.readmodel.services")
 
@@ -124,10 +125,12 @@ def _item(event: ObservedEvent, observation: Observation, order: Order | None) -
 
 
 @transaction.atomic
-def observation_record(*, observations: Sequence[Observation]) -> list[dict[str, Any]]:
+def observation_record(*, observations: Sequence[Observation],
+                       model: Choreography = CHOREOGRAPHY) -> list[dict[str, Any]]:
     """Record observations in the read model; return what is new (an event not seen before,
     or seen on another bus), as websocket items. Recording the same observation twice changes
-    nothing and returns nothing."""
+    nothing and returns nothing. The figures of the model's routes follow, in the same
+    transaction (`route_minutes_add`)."""
     if not observations:
         return []
     known = ObservedEvent.objects.in_bulk({o.event_id for o in observations}, field_name="event_id")
@@ -162,7 +165,8 @@ def observation_record(*, observations: Sequence[Observation]) -> list[dict[str,
         ignore_conflicts=True)
 
     orders = _fold_into_orders(created, {o.event_id: o for o, _ in fresh})
-    _deviations_record(judged, orders)
+    _deviations_record(judged, orders, model=model)
+    route_minutes_add(created=created.values(), hops=judged, model=model)
     return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
 
 
@@ -198,7 +202,8 @@ def _link_causes(created: dict[str, ObservedEvent]) -> list[ObservedEvent]:
     return [*created.values(), *orphans]
 
 
-def _deviations_record(judged: list[ObservedEvent], orders: dict[str, Order]) -> None:
+def _deviations_record(judged: list[ObservedEvent], orders: dict[str, Order], *,
+                       model: Choreography = CHOREOGRAPHY) -> None:
     """Flag the orders one of whose events the model does not explain, or that came out of
     its order (the first reason found stays): each event is judged by what it keeps of its
     cause, so the lists never recompute a trace (workflow.conformance judges a whole trace
@@ -208,7 +213,8 @@ def _deviations_record(judged: list[ObservedEvent], orders: dict[str, Order]) ->
         if not (row.valid and row.order_id) or row.order_id in reasons:
             continue
         verdict = verdict_of(row.type, cause_type=row.cause_type or None,
-                             has_cause=bool(row.causation_id), hop_ms=row.hop_latency_ms)
+                             has_cause=bool(row.causation_id), hop_ms=row.hop_latency_ms,
+                             model=model)
         if verdict.deviates:
             reasons[row.order_id] = verdict.reason[:300]
     for order_id, reason in reasons.items():
@@ -250,6 +256,7 @@ def read_model_clear() -> tuple[int, int]:
         SearchTerm.objects.all().delete()
         ObservedEvent.objects.all().delete()
         Order.objects.all().delete()
+        route_minutes_clear()
     return events, orders
 
 
@@ -300,6 +307,7 @@ def read_model_prune(*, before: datetime, batch_size: int | None = None,
     the tables for long, and at most `max_batches` transactions that forget something (None:
     until done); the next run goes on where this one stopped."""
     size = batch_size or PRUNE_BATCH
+    route_minutes_prune(before=before)  # one row per route and minute: few, even for days
     pruned = {"events": 0, "orders": 0}
     batches = 0
     for kind, prune in (("events", _events_prune), ("orders", _orders_prune)):

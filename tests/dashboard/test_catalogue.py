@@ -259,7 +259,7 @@ def test_an_event_claiming_a_schema_the_catalogue_lacks_is_told_so(client, stack
     assert "unsupported dataschema" in parts(entry, "data-refused")[""]
 
 
-def test_the_trace_and_the_graph_link_to_the_catalogue(client, stack):
+def test_the_trace_the_graph_and_the_routes_link_to_the_catalogue(client, stack):
     services.observation_record(observations=factories.sightings_of(factories.happy_path(order_id="ord-linked")))
 
     trace = client.get("/orders/ord-linked").content.decode()
@@ -267,7 +267,12 @@ def test_the_trace_and_the_graph_link_to_the_catalogue(client, stack):
 
     for event_type in CHOREOGRAPHY.happy_path:
         assert f'<a href="/catalogue/events/{event_type}" data-catalogue-link>' in trace
-        assert f'<a href="/catalogue/events/{event_type}" aria-label="{event_type} in the catalogue">' in live
+    # a line of the graph opens its route, and the route's event is its catalogue entry
+    for route in CHOREOGRAPHY.routes:
+        assert f'<a href="/routes/{route.rule_id}" class="route-link"' in live
+        page = client.get(f"/routes/{route.rule_id}").content.decode()
+        entry = f'<a href="/catalogue/events/{route.event}" aria-label="{route.event} in the catalogue">'
+        assert entry in page
     for function in CHOREOGRAPHY.functions:
         assert f'<a href="/catalogue/#function-{function.id}" aria-label=' in live
 

@@ -90,7 +90,10 @@ def test_an_event_type_is_reached_from_the_graph_and_from_a_refused_event(recent
 
     page.goto(base + "/")
     page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
-    page.locator("a[aria-label='warehouse.stock-reserved in the catalogue']").first.click()
+    # a line's label opens its route, whose event links to its entry
+    page.locator("a.route-link:has(.chip[data-edge='WarehouseStockReservedToPayment'])").click()
+    page.wait_for_url("**/routes/WarehouseStockReservedToPayment")
+    page.locator("a[aria-label='warehouse.stock-reserved in the catalogue']").click()
     page.wait_for_url("**/catalogue/events/warehouse.stock-reserved")
     assert "Every line of the order is reserved" in page.inner_text("body")
 
