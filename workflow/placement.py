@@ -278,3 +278,12 @@ def _owned(table: Table, stack: StackPlan) -> bool:
 def replica_stack_name(stack_name: str) -> str:
     """The name of the observability replica's stack, beside the home stack `stack_name`."""
     return f"{stack_name}-replica"
+
+
+def placement_of_envelope(eventbridge: dict[str, Any]) -> Placement:
+    """Where an observed event was published: the `account` and `region` of its EventBridge
+    envelope, which EventBridge keeps across accounts and regions (the dashboard's read model
+    keeps the envelope: `ObservedEvent.eventbridge`). Drawing a hop's boundary compares this
+    with `Placements.of_route` / `of_function` of the elements it crossed."""
+    account, region = eventbridge.get("account"), eventbridge.get("region")
+    return Placement(str(account) if account else None, str(region) if region else None)

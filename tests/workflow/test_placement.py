@@ -89,3 +89,10 @@ def test_a_route_added_across_the_boundary_is_one_more_crossing_and_source():
 def test_a_subdomain_fed_by_queues_from_the_global_bus_cannot_leave_alone():
     with pytest.raises(PlacementError, match="reached through its own bus"):
         Placements.from_context({**SETTINGS, SUBDOMAIN_ACCOUNTS: "payment=222222222222"})
+
+
+def test_an_observed_envelope_says_where_its_event_was_published():
+    from workflow.placement import placement_of_envelope
+    assert placement_of_envelope({"account": "222222222222", "region": "us-east-1",
+                                  "source": "loyalty"}) == LOYALTY_AT
+    assert placement_of_envelope({}) == HOME
