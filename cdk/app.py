@@ -2,7 +2,7 @@
 
 `python -m cdk.app` (what cdk.json runs, so `cdk synth` and `cdk deploy` work as usual)
 synthesizes into cdk.out/. From Python, `build_app` gives the app and `synth_template` the
-stack's CloudFormation template, without the CDK CLI.
+stack's CloudFormation template (`synth_templates` every stack's), without the CDK CLI.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def project_context() -> dict[str, Any]:
 def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = None,
               nag: bool = True, choreography: Choreography = CHOREOGRAPHY) -> App:
     """The app with its one stack (`choreo` unless `choreo:stackName` names another),
-    environment-agnostic, built from `choreography` (the model). `context` adds to and
-    overrides cdk.json's; with `nag`, synth fails on any unacknowledged cdk-nag finding.
-    Settings that cannot deploy raise `SettingsError`."""
+    environment-agnostic, built from `choreography` (the model); or, when the placement
+    settings put a subdomain in another account or a replica in another region
+    (`workflow.placement`), one stack per account and region, each pinned to it. `context`
+    adds to and overrides cdk.json's; with `nag`, synth fails on any unacknowledged cdk-nag
+    finding. Settings that cannot deploy raise `SettingsError`."""
     # Passed as defaults: context the CDK CLI hands over (cdk.json, `-c`) still wins.
     app = App(context={**project_context(), **(context or {})}, outdir=outdir)
     stack_name = stack_name_of({STACK_NAME_KEY: app.node.try_get_context(STACK_NAME_KEY)})

@@ -98,6 +98,13 @@ class LocalConfig:
     # Subdomains deployed in accounts of their own (`loyalty=222222222222`): the embedded AWS
     # serves each account (see docs/local-mode.md); empty: everything in ACCOUNT_ID.
     subdomain_accounts: str = ""
+    # A region for the observability replica (`eu-west-1`); empty: none.
+    replica_region: str = ""
+
+    @property
+    def placed(self) -> bool:
+        """Whether the deployment spans accounts or regions (several stacks)."""
+        return bool(self.subdomain_accounts or self.replica_region)
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -115,6 +122,7 @@ class LocalConfig:
             behind_after_seconds=_float("CHOREO_BEHIND_AFTER_SECONDS", 1.0),
             idempotency_window_seconds=_int("CHOREO_IDEMPOTENCY_WINDOW_SECONDS", 600),
             subdomain_accounts=os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", ""),
+            replica_region=os.environ.get("CHOREO_REPLICA_REGION", ""),
         )
 
     def to_dict(self) -> dict[str, object]:

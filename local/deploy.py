@@ -26,7 +26,13 @@ from local.config import ACCOUNT_ID, ROOT, LocalConfig
 from local.embedded_aws import client
 from local.template import AdaptedTemplate, Tap, Template, adapt_for_moto, dumps
 from workflow.deployment import BUNDLE, LOCAL, STACK_NAME
-from workflow.placement import HOME_ACCOUNT, HOME_REGION, SUBDOMAIN_ACCOUNTS, Placements
+from workflow.placement import (
+    HOME_ACCOUNT,
+    HOME_REGION,
+    REPLICA_REGION,
+    SUBDOMAIN_ACCOUNTS,
+    Placements,
+)
 
 log = logging.getLogger("choreo.local")
 
@@ -50,13 +56,15 @@ class Deployment:
     # picks the account from an access key its IAM issued); None: the default account's.
     account: str = ACCOUNT_ID
     credentials: dict[str, str] | None = None
-    # The stacks of the subdomains deployed in other accounts, beside this home stack.
+    # The stacks of the subdomains deployed in other accounts, and of the observability
+    # replica in another region, beside this home stack.
     others: tuple[Deployment, ...] = ()
+    region: str | None = None  # None: the configured region
 
     def to_dict(self) -> dict[str, Any]:
         return {"original": self.original, "outputs": self.outputs,
                 "physical_ids": self.physical_ids, "assembly": str(self.assembly),
-                "account": self.account, "credentials": self.credentials,
+                "account": self.account, "credentials": self.credentials, "region": self.region,
                 "others": [other.to_dict() for other in self.others],
                 "adapted": {"template": self.adapted.template,
                             "taps": [dataclasses.asdict(tap) for tap in self.adapted.taps],
@@ -72,7 +80,7 @@ class Deployment:
         return cls(original=values["original"], adapted=adapted, outputs=values["outputs"],
                    physical_ids=values["physical_ids"], assembly=Path(values["assembly"]),
                    account=values.get("account", ACCOUNT_ID),
-                   credentials=values.get("credentials"),
+                   credentials=values.get("credentials"), region=values.get("region"),
                    others=tuple(cls.from_dict(other) for other in values.get("others", [])))
 
 
@@ -81,9 +89,12 @@ def synth_context(config: LocalConfig) -> dict[str, str]:
     name and the dependency layer, which the local runtime does not need (it runs the
     handlers with the project's own packages), so synth needs no network."""
     context = {STACK_NAME: config.stack_name, LOCAL: "true", BUNDLE: "false"}
+    if config.placed:
+        context.update({HOME_ACCOUNT: ACCOUNT_ID, HOME_REGION: config.region})
     if config.subdomain_accounts:
-        context.update({HOME_ACCOUNT: ACCOUNT_ID, HOME_REGION: config.region,
-                        SUBDOMAIN_ACCOUNTS: config.subdomain_accounts})
+        context[SUBDOMAIN_ACCOUNTS] = config.subdomain_accounts
+    if config.replica_region:
+        context[REPLICA_REGION] = config.replica_region
     return context
 
 
@@ -158,8 +169,11 @@ def publish_assets(config: LocalConfig, assembly: Path, *, stack_name: str | Non
             body = source.read_bytes()
         for destination in asset["destinations"].values():
             bucket = _resolve_placeholders(destination["bucketName"], config.region, account)
+            # S3 wants the region said, but for us-east-1
+            where = {} if config.region == "us-east-1" else {
+                "CreateBucketConfiguration": {"LocationConstraint": config.region}}
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-                s3.create_bucket(Bucket=bucket)
+                s3.create_bucket(Bucket=bucket, **where)
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
             published += 1
     return published
@@ -168,16 +182,18 @@ def publish_assets(config: LocalConfig, assembly: Path, *, stack_name: str | Non
 def deploy(config: LocalConfig, progress: Progress = print) -> Deployment:
     """Synthesize the CDK app (or take it from the cache) and deploy it, as `cdk deploy`:
     the home stack, then each stack of a subdomain placed in another account, in its
-    account (`config.subdomain_accounts`)."""
+    account (`config.subdomain_accounts`), and the observability replica in its region
+    (`config.replica_region`)."""
     assembly = synthesize(config, progress)
     home = assembly_deploy(config, assembly, progress)
-    if not config.subdomain_accounts:
+    if not config.placed:
         return home
     placements = Placements.from_context(synth_context(config))
     others = tuple(
         assembly_deploy(config, assembly, progress, stack_name=plan.name,
-                        account=plan.placement.account or ACCOUNT_ID)
-        for plan in placements.stacks(config.stack_name)[1:] if not plan.replica)
+                        account=plan.placement.account or ACCOUNT_ID,
+                        region=plan.placement.region or config.region)
+        for plan in placements.stacks(config.stack_name)[1:])
     return dataclasses.replace(home, others=others)
 
 
@@ -193,10 +209,16 @@ def account_credentials(config: LocalConfig, account: str) -> dict[str, str]:
 
 
 def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = print, *,
-                    stack_name: str | None = None, account: str = ACCOUNT_ID) -> Deployment:
+                    stack_name: str | None = None, account: str = ACCOUNT_ID,
+                    region: str | None = None) -> Deployment:
     """Deploy a synthesized cloud assembly (its stack of `stack_name`, by default
-    `config.stack_name`) into the embedded AWS, in `account`."""
+    `config.stack_name`) into the embedded AWS, in `account` and `region` (by default the
+    configured one)."""
     stack_name = stack_name or config.stack_name
+    home_region = config.region
+    region = region or config.region
+    if region != config.region:  # every client below is in that region
+        config = dataclasses.replace(config, region=region)
     original: Template = json.loads(template_path(assembly, stack_name).read_text())
     secrets = _create_secrets(config, original, stack_name=stack_name, account=account)
     adapted = adapt_for_moto(original, api_url=config.api_url, provided=secrets)
@@ -224,7 +246,8 @@ def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = pr
                     for r in resources["StackResources"] if r.get("PhysicalResourceId")}
     physical_ids.update(secrets)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    where = "" if account == ACCOUNT_ID else f" in account {account}"
+    where = "".join([f" in account {account}" if account != ACCOUNT_ID else "",
+                     f" in {region}" if region != home_region else ""])
     progress(f"stack {stack_name} created{where} in {time.monotonic() - started:.1f}s: "
              f"{len(physical_ids)} resources")
     _apply_time_to_live(config, original, physical_ids, account=account)
@@ -232,7 +255,8 @@ def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = pr
     return Deployment(original=original, adapted=adapted, outputs=outputs,
                       physical_ids=physical_ids, assembly=assembly, account=account,
                       credentials=None if account == ACCOUNT_ID
-                      else account_credentials(config, account))
+                      else account_credentials(config, account),
+                      region=None if region == home_region else region)
 
 
 def _apply_bus_policies(config: LocalConfig, template: Template, *, account: str) -> None:

@@ -44,7 +44,8 @@ class LambdaService:
                 read_topology(stack, config, sqs=sqs,
                               lambda_client=client(config, "lambda", account=stack.account),
                               secrets=client(config, "secretsmanager", account=stack.account))
-                for stack in (deployment, *deployment.others)))
+                # the replica in another region runs no functions
+                for stack in (deployment, *deployment.others) if stack.region is None))
             runtime = LocalRuntime(config=config, topology=topology, sqs=sqs)
             runtime.warm()
             runtime.start()

@@ -1,8 +1,9 @@
-"""The local system with the Loyalty subdomain in an account of its own: its bus, function and
-tables deployed there, the payments forwarded to it across accounts and its points back, the
-bus policies deciding. Orders still ship (and still get cancelled); the envelopes keep the
-account each event was published in; and an event from an account the home bus no longer
-lets in is refused, and kept as a dead letter that says so."""
+"""The local system with the Loyalty subdomain in an account of its own and the observability
+replicated to another region: Loyalty's bus, function and tables deployed in its account,
+the payments forwarded to it across accounts and its points back, the bus policies deciding.
+Orders still ship (and still get cancelled); the envelopes keep the account each event was
+published in; the replica's log group has every event; and an event from an account the
+home bus no longer lets in is refused, and kept as a dead letter that says so."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.e2e.conftest import (
@@ -32,6 +34,7 @@ from workflow.model import Bus
 pytestmark = pytest.mark.e2e
 
 HOME, LOYALTY = "123456789012", "222222222222"
+REPLICA_REGION = "eu-west-1"
 DECLINED_CARD = "4000 0000 0000 0002"
 
 
@@ -41,7 +44,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
              "CHOREO_DASHBOARD_PORT": free_port()}
     log_path = tmp_path_factory.mktemp("local-up-accounts") / "up.log"
     env = {**os.environ, **{key: str(value) for key, value in ports.items()},
-           "PYTHONUNBUFFERED": "1", "CHOREO_SUBDOMAIN_ACCOUNTS": f"loyalty={LOYALTY}"}
+           "PYTHONUNBUFFERED": "1", "CHOREO_SUBDOMAIN_ACCOUNTS": f"loyalty={LOYALTY}",
+           "CHOREO_REPLICA_REGION": REPLICA_REGION}
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "local", "up", "--no-dashboard"],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -73,12 +77,24 @@ def loyalty_outputs(system: RunningSystem) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
-def logged_envelopes(system: RunningSystem, correlation_id: str) -> list[dict[str, Any]]:
-    """The events of one order as the global bus's log group kept them, envelope and all."""
-    logs = system.client("logs")
+def replica_outputs(system: RunningSystem) -> dict[str, str]:
+    cloudformation = boto3.client("cloudformation", endpoint_url=system.aws_endpoint,
+                                  region_name=REPLICA_REGION, aws_access_key_id="test",
+                                  aws_secret_access_key="test")
+    stack = cloudformation.describe_stacks(StackName="choreo-replica")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def logged_envelopes(system: RunningSystem, correlation_id: str,
+                     region: str = "us-east-1") -> list[dict[str, Any]]:
+    """The events of one order as a log group kept them, envelope and all: the home stack's,
+    or (in the replica's region) the replica's."""
+    logs = boto3.client("logs", endpoint_url=system.aws_endpoint, region_name=region,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+    where = system.outputs if region == "us-east-1" else replica_outputs(system)
     found = []
     for page in logs.get_paginator("filter_log_events").paginate(
-            logGroupName=system.outputs[outputs.OBSERVABILITY_LOG_GROUP_NAME],
+            logGroupName=where[outputs.OBSERVABILITY_LOG_GROUP_NAME],
             filterPattern=f'"{correlation_id}"'):
         found += [json.loads(event["message"]) for event in page["events"]]
     return [event for event in found if event["detail"].get("correlationid") == correlation_id]
@@ -120,6 +136,25 @@ def test_an_order_ships_across_the_two_accounts_and_each_event_keeps_its_account
     table = loyalty_outputs(system)[outputs.table_name("Loyalty")]
     items = loyalty_client(system, "dynamodb").scan(TableName=table)["Items"]
     assert any(order["orderId"] in json.dumps(item) for item in items)
+
+
+def test_the_replica_in_another_region_keeps_every_event_of_an_order_as_it_was_published(
+        system: RunningSystem):
+    assert replica_outputs(system)[outputs.REGION] == REPLICA_REGION
+    response = place(system, [{"sku": first_sku(system), "quantity": 1}])
+    order = response.json()
+    assert wait_status(system, order["orderId"], {"shipped", "rejected", "cancelled"}) == "shipped"
+    deadline = time.monotonic() + 10
+    while True:
+        replicated = logged_envelopes(system, order["correlationId"], region=REPLICA_REGION)
+        if len(replicated) >= 5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    home = logged_envelopes(system, order["correlationId"])
+    assert sorted(event["detail"]["id"] for event in replicated) == sorted(
+        event["detail"]["id"] for event in home)
+    assert {(event["detail-type"], event["account"], event["region"]) for event in replicated} == {
+        (event["detail-type"], event["account"], event["region"]) for event in home}
 
 
 def test_a_declined_card_still_cancels_the_order(system: RunningSystem):
