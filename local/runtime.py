@@ -15,6 +15,7 @@ from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
 from local.http_front import Admission, ApiRoute, HttpFront, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
+from local.moto_patches import REFUSED
 from local.targets import (
     ApiDestinationCaller,
     ApiDestinationTap,
@@ -288,6 +289,9 @@ class LocalRuntime:
                                  if worker.invocations else None}
                           for name, worker in self.workers.items()},
             "chaos": self.chaos.chaos.to_dict(),
+            # Deliveries across accounts that the receiving bus's policy refused (each also
+            # dead-lettered in the sending account): what a dashboard shows as refused.
+            "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-10:]},
         }
 
     def start(self) -> None:

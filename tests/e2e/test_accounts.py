@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     api,
     free_port,
     place,
+    runtime_stats,
     wait_status,
 )
 from workflow import outputs
@@ -193,5 +194,11 @@ def test_points_from_an_account_the_home_bus_no_longer_lets_in_are_refused_and_d
         assert event["detail"]["subject"] == order["orderId"]
         # the order waits for the points that never arrived: it is not shipped
         assert wait_status(system, order["orderId"], {"shipped"}, seconds=3) == "placed"
+        # and the embedded AWS says so, where the dashboard reads the runtime's counts
+        refusals = runtime_stats(system)["refusedDeliveries"]
+        assert refusals["count"] >= 1
+        latest = refusals["latest"][-1]
+        assert (latest["detail-type"], latest["account"]) == ("loyalty.points-awarded", LOYALTY)
+        assert f"does not allow account {LOYALTY}" in latest["reason"]
     finally:
         events.put_permission(EventBusName=bus, Policy=policy)
