@@ -6,11 +6,12 @@ on the narrowest construct it applies to.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, Stack, Validations
 from aws_cdk.aws_secretsmanager import Secret
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from cdk.replica import ObservabilityReplicaStack
 from cdk.stack import ChoreoStack
 
 PACK = "AwsSolutions"
@@ -20,20 +21,33 @@ def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{PACK}::{PACK}-{rule}", reason=reason))
 
 
-def nag_checks_add(app: App, stack: ChoreoStack) -> None:
+def nag_checks_add(app: App, *stacks: ChoreoStack | Stack) -> None:
+    """Add the checks to `app` and acknowledge what is acceptable in each of `stacks`."""
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    for stack in stacks:
+        if isinstance(stack, ChoreoStack):
+            _acknowledge_findings(stack)
+        elif isinstance(stack, ObservabilityReplicaStack):
+            _acknowledge_rule_target_dead_letters(stack.buses.rule_target_dead_letter_queue)
+
+
+def _acknowledge_rule_target_dead_letters(queue: IConstruct) -> None:
+    _acknowledge(queue, "SQS3",
+                 "This queue is the dead-letter queue of every EventBridge rule target "
+                 "(each target's DeadLetterConfig names it); a dead-letter queue needs none.")
+
+
+def _acknowledge_findings(stack: ChoreoStack) -> None:
 
     # SQS3 only counts a queue as a dead-letter queue when another queue's redrive policy
     # names it. These two are dead-letter queues by the other two ways AWS has.
-    _acknowledge(stack.buses.rule_target_dead_letter_queue, "SQS3",
-                 "This queue is the dead-letter queue of every EventBridge rule target "
-                 "(each target's DeadLetterConfig names it); a dead-letter queue needs none.")
+    _acknowledge_rule_target_dead_letters(stack.buses.rule_target_dead_letter_queue)
     for failure_queue in stack.failure_queues.values():
         _acknowledge(failure_queue, "SQS3",
                      "This queue is a Lambda OnFailure destination: the dead-letter queue of "
                      "the function's asynchronous invocations; a dead-letter queue needs none.")
 
-    receiver = stack.notifications.receiver
+    receiver = stack.notifications.receiver if stack.notifications else None
     functions = [*stack.functions.values(), *([receiver.function] if receiver else [])]
     for function in functions:
         _acknowledge(function, "L1",
@@ -49,7 +63,7 @@ def nag_checks_add(app: App, stack: ChoreoStack) -> None:
                          "prices come from the catalogue, never from the client; customer "
                          "sign-in is outside this reference app.")
 
-    if isinstance(stack.notifications.api_key, Secret):
+    if stack.notifications and isinstance(stack.notifications.api_key, Secret):
         _acknowledge(stack.notifications.api_key, "SMG4",
                      "The notification API key is shared with the endpoint: rotating it "
                      "means changing it on both sides at once, which an automatic rotation "

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.assets import dependency_layer_stage, lambda_source_stage
+from cdk.constructs.boundaries import Boundaries
 from cdk.constructs.buses import Buses
 from cdk.constructs.defaults import ARCHITECTURE, RUNTIME
 from cdk.constructs.naming import logical_id_set
@@ -30,11 +31,14 @@ from workflow.model import (
     CHOREOGRAPHY,
     IDEMPOTENCY_TABLE,
     IDEMPOTENCY_WINDOW_ENV,
+    Bus,
     Choreography,
     Function,
+    ToNotification,
     ToQueue,
     secret_env_var,
 )
+from workflow.placement import Placements, StackPlan, bus_arn, model_slice
 
 # The bus whose every event the observability log group keeps: the history of record.
 
@@ -69,9 +73,25 @@ def publish_sources(choreography: Choreography, function: Function) -> list[str]
 
 class ChoreoStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *,
-                 choreography: Choreography = CHOREOGRAPHY, **kwargs: Any) -> None:
+                 choreography: Choreography = CHOREOGRAPHY,
+                 placements: Placements | None = None, plan: StackPlan | None = None,
+                 home_stack_name: str | None = None, **kwargs: Any) -> None:
+        """With no `plan`, the whole choreography in one stack. With one (a deployment
+        across accounts and regions, `workflow.placement`), the part of the model the plan
+        places here, wired to the other stacks' buses by their ARNs."""
         super().__init__(scope, construct_id, **kwargs)
         settings = Settings.from_context(self)
+        self.placements = placements or Placements()
+        self.plan = plan
+        whole = choreography
+        home_stack_name = home_stack_name or construct_id
+        if plan is not None:
+            choreography = model_slice(plan, whole)
+        local_buses = plan.buses if plan is not None else tuple(Bus)
+        remote_buses = {
+            bus: bus_arn(bus, self.placements.stack_of_bus(bus, home_stack_name, whole).name,
+                         self.placements.of_bus(bus, whole))
+            for bus in Bus if bus not in local_buses}
 
         code = lambda_.Code.from_asset(str(lambda_source_stage()))
         layer = lambda_.LayerVersion(
@@ -81,7 +101,7 @@ class ChoreoStack(Stack):
                 bundle=settings.bundle, python_version=RUNTIME.name.removeprefix("python")))),
             compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE])
 
-        self.buses = Buses(self, "Buses")
+        self.buses = Buses(self, "Buses", buses=local_buses)
         self.shared_tables = SharedTables(self, "Shared", choreography=choreography)
         self.subdomains = {
             subdomain: SubdomainServices(self, subdomain.value.title(), subdomain=subdomain,
@@ -97,22 +117,33 @@ class ChoreoStack(Stack):
             self.queues.update(subdomain.queues)
             self.failure_queues.update(subdomain.failure_queues)
 
+        # The outside world's endpoint, where the routes that notify are.
         self.notifications = Notifications(
             self, "Notifications", choreography=choreography,
             endpoint=settings.notification_endpoint,
-            api_key_secret_name=settings.notification_api_key_secret_name, code=code, layer=layer)
+            api_key_secret_name=settings.notification_api_key_secret_name, code=code,
+            layer=layer) if any(isinstance(route.target, ToNotification)
+                                for route in choreography.routes) else None
         self.routes = Routes(
             self, "Routes", choreography=choreography, buses=self.buses.buses,
             queues={queue_id: redriven.queue for queue_id, redriven in self.queues.items()},
-            functions=dict(self.functions), destinations=self.notifications.destinations,
-            dead_letter_queue=self.buses.rule_target_dead_letter_queue)
+            functions=dict(self.functions),
+            destinations=self.notifications.destinations if self.notifications else {},
+            dead_letter_queue=self.buses.rule_target_dead_letter_queue, remote_buses=remote_buses)
+        # Observed where the logged bus is: the home stack (the history of record).
         self.observability = Observability(
             self, "Observability", buses=self.buses.buses,
             observed_buses=choreography.observed_buses, sources=choreography.sources(),
-            logged_bus=choreography.logged_bus, dead_letter_queue=self.buses.rule_target_dead_letter_queue)
+            logged_bus=choreography.logged_bus,
+            dead_letter_queue=self.buses.rule_target_dead_letter_queue) \
+            if choreography.logged_bus in local_buses else None
 
         self._grant_rule_deliveries(choreography)
         self._wire(choreography)
+        self.boundaries = Boundaries(self, "Boundaries", choreography=whole,
+                                     placements=self.placements, buses=self.buses.buses,
+                                     home_stack_name=home_stack_name,
+                                     dead_letter_queue=self.buses.rule_target_dead_letter_queue)
         self._outputs(choreography)
 
     def _grant_rule_deliveries(self, choreography: Choreography) -> None:
@@ -192,10 +223,12 @@ class ChoreoStack(Stack):
 
         for bus, event_bus in self.buses.buses.items():
             output(outputs.bus_name(bus), event_bus.event_bus_name, f"The {bus.value} event bus")
-        output(outputs.OBSERVABILITY_QUEUE_URL, self.observability.queue.queue_url,
-               "Every observed event, tagged with its bus")
-        output(outputs.OBSERVABILITY_LOG_GROUP_NAME, self.observability.log_group.log_group_name,
-               f"Every event on the {choreography.logged_bus.value} bus, as EventBridge saw it")
+        if self.observability is not None:
+            output(outputs.OBSERVABILITY_QUEUE_URL, self.observability.queue.queue_url,
+                   "Every observed event, tagged with its bus")
+            output(outputs.OBSERVABILITY_LOG_GROUP_NAME,
+                   self.observability.log_group.log_group_name,
+                   f"Every event on the {choreography.logged_bus.value} bus, as EventBridge saw it")
         for queue in choreography.queues:
             output(outputs.queue_url(queue.id), self.queues[queue.id].queue.queue_url,
                    f"Feeds the {queue.consumer} function")
@@ -206,10 +239,13 @@ class ChoreoStack(Stack):
                for function_id, failures in self.failure_queues.items()},
             outputs.dead_letter_queue_url(outputs.RULE_TARGET):
                 self.buses.rule_target_dead_letter_queue,
-            outputs.dead_letter_queue_url(outputs.OBSERVABILITY):
-                self.observability.dead_letter_queue,
         }
+        if self.observability is not None:
+            dead_letter_queues[outputs.dead_letter_queue_url(outputs.OBSERVABILITY)] = \
+                self.observability.dead_letter_queue
         for dead_letters in outputs.dead_letter_outputs(choreography):
+            if dead_letters.key not in dead_letter_queues:
+                continue
             purpose = dead_letters.purpose
             output(dead_letters.key, dead_letter_queues[dead_letters.key].queue_url,
                    purpose[0].upper() + purpose[1:])
@@ -222,6 +258,9 @@ class ChoreoStack(Stack):
             subdomain = self.subdomains[choreography.function(api.function).subdomain]
             output(outputs.http_api_url(api), subdomain.http_apis[api.id].api_endpoint,
                    f"The HTTP API served by the {api.function} function")
+        self.boundaries.outputs_add(output)
+        if self.notifications is None:
+            return
         output(outputs.NOTIFICATION_ENDPOINT, self.notifications.endpoint,
                "Where the API destinations post notifications")
         output(outputs.NOTIFICATION_API_KEY_SECRET_ARN, self.notifications.api_key.secret_arn,

@@ -95,6 +95,16 @@ class LocalConfig:
     # keeps its tables in memory: ten minutes bounds the records instead of letting an hour of
     # them pile up. 0 keeps the deployed window.
     idempotency_window_seconds: int = 600
+    # Subdomains deployed in accounts of their own (`loyalty=222222222222`): the embedded AWS
+    # serves each account (see docs/local-mode.md); empty: everything in ACCOUNT_ID.
+    subdomain_accounts: str = ""
+    # A region for the observability replica (`eu-west-1`); empty: none.
+    replica_region: str = ""
+
+    @property
+    def placed(self) -> bool:
+        """Whether the deployment spans accounts or regions (several stacks)."""
+        return bool(self.subdomain_accounts or self.replica_region)
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -111,6 +121,8 @@ class LocalConfig:
             lambda_concurrency=_int("CHOREO_LAMBDA_CONCURRENCY", 1),
             behind_after_seconds=_float("CHOREO_BEHIND_AFTER_SECONDS", 1.0),
             idempotency_window_seconds=_int("CHOREO_IDEMPOTENCY_WINDOW_SECONDS", 600),
+            subdomain_accounts=os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", ""),
+            replica_region=os.environ.get("CHOREO_REPLICA_REGION", ""),
         )
 
     def to_dict(self) -> dict[str, object]:

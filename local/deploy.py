@@ -26,6 +26,13 @@ from local.config import ACCOUNT_ID, ROOT, LocalConfig
 from local.embedded_aws import client
 from local.template import AdaptedTemplate, Tap, Template, adapt_for_moto, dumps
 from workflow.deployment import BUNDLE, LOCAL, STACK_NAME
+from workflow.placement import (
+    HOME_ACCOUNT,
+    HOME_REGION,
+    REPLICA_REGION,
+    SUBDOMAIN_ACCOUNTS,
+    Placements,
+)
 
 log = logging.getLogger("choreo.local")
 
@@ -45,10 +52,20 @@ class Deployment:
     outputs: dict[str, str]
     physical_ids: dict[str, str]
     assembly: Path
+    # The account the stack is in, and the credentials its functions run with there (moto
+    # picks the account from an access key its IAM issued); None: the default account's.
+    account: str = ACCOUNT_ID
+    credentials: dict[str, str] | None = None
+    # The stacks of the subdomains deployed in other accounts, and of the observability
+    # replica in another region, beside this home stack.
+    others: tuple[Deployment, ...] = ()
+    region: str | None = None  # None: the configured region
 
     def to_dict(self) -> dict[str, Any]:
         return {"original": self.original, "outputs": self.outputs,
                 "physical_ids": self.physical_ids, "assembly": str(self.assembly),
+                "account": self.account, "credentials": self.credentials, "region": self.region,
+                "others": [other.to_dict() for other in self.others],
                 "adapted": {"template": self.adapted.template,
                             "taps": [dataclasses.asdict(tap) for tap in self.adapted.taps],
                             "function_urls": self.adapted.function_urls,
@@ -61,14 +78,24 @@ class Deployment:
                                   function_urls=values["adapted"]["function_urls"],
                                   url_functions=values["adapted"]["url_functions"])
         return cls(original=values["original"], adapted=adapted, outputs=values["outputs"],
-                   physical_ids=values["physical_ids"], assembly=Path(values["assembly"]))
+                   physical_ids=values["physical_ids"], assembly=Path(values["assembly"]),
+                   account=values.get("account", ACCOUNT_ID),
+                   credentials=values.get("credentials"), region=values.get("region"),
+                   others=tuple(cls.from_dict(other) for other in values.get("others", [])))
 
 
 def synth_context(config: LocalConfig) -> dict[str, str]:
     """The settings of the local template: what `make deploy` deploys, but for the stack's
     name and the dependency layer, which the local runtime does not need (it runs the
     handlers with the project's own packages), so synth needs no network."""
-    return {STACK_NAME: config.stack_name, LOCAL: "true", BUNDLE: "false"}
+    context = {STACK_NAME: config.stack_name, LOCAL: "true", BUNDLE: "false"}
+    if config.placed:
+        context.update({HOME_ACCOUNT: ACCOUNT_ID, HOME_REGION: config.region})
+    if config.subdomain_accounts:
+        context[SUBDOMAIN_ACCOUNTS] = config.subdomain_accounts
+    if config.replica_region:
+        context[REPLICA_REGION] = config.replica_region
+    return context
 
 
 def template_path(assembly: Path, stack_name: str) -> Path:
@@ -115,15 +142,16 @@ def synthesize(config: LocalConfig, progress: Progress = print) -> Path:
     return assembly
 
 
-def _resolve_placeholders(text: str, region: str) -> str:
-    return text.replace("${AWS::AccountId}", ACCOUNT_ID).replace("${AWS::Region}", region) \
+def _resolve_placeholders(text: str, region: str, account: str = ACCOUNT_ID) -> str:
+    return text.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region) \
         .replace("${AWS::Partition}", "aws")
 
 
-def publish_assets(config: LocalConfig, assembly: Path) -> int:
+def publish_assets(config: LocalConfig, assembly: Path, *, stack_name: str | None = None,
+                   account: str = ACCOUNT_ID) -> int:
     """What `cdk deploy` does with file assets: zip and upload them to the bootstrap bucket."""
-    s3 = client(config, "s3")
-    manifest_path = assembly / f"{config.stack_name}.assets.json"
+    s3 = client(config, "s3", account=account)
+    manifest_path = assembly / f"{stack_name or config.stack_name}.assets.json"
     if not manifest_path.exists():
         return 0
     manifest = json.loads(manifest_path.read_text())
@@ -140,60 +168,121 @@ def publish_assets(config: LocalConfig, assembly: Path) -> int:
         else:
             body = source.read_bytes()
         for destination in asset["destinations"].values():
-            bucket = _resolve_placeholders(destination["bucketName"], config.region)
+            bucket = _resolve_placeholders(destination["bucketName"], config.region, account)
+            # S3 wants the region said, but for us-east-1
+            where = {} if config.region == "us-east-1" else {
+                "CreateBucketConfiguration": {"LocationConstraint": config.region}}
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-                s3.create_bucket(Bucket=bucket)
+                s3.create_bucket(Bucket=bucket, **where)
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
             published += 1
     return published
 
 
 def deploy(config: LocalConfig, progress: Progress = print) -> Deployment:
-    """Synthesize the CDK app (or take it from the cache) and deploy it, as `cdk deploy`."""
-    return assembly_deploy(config, synthesize(config, progress), progress)
+    """Synthesize the CDK app (or take it from the cache) and deploy it, as `cdk deploy`:
+    the home stack, then each stack of a subdomain placed in another account, in its
+    account (`config.subdomain_accounts`), and the observability replica in its region
+    (`config.replica_region`)."""
+    assembly = synthesize(config, progress)
+    home = assembly_deploy(config, assembly, progress)
+    if not config.placed:
+        return home
+    placements = Placements.from_context(synth_context(config))
+    others = tuple(
+        assembly_deploy(config, assembly, progress, stack_name=plan.name,
+                        account=plan.placement.account or ACCOUNT_ID,
+                        region=plan.placement.region or config.region)
+        for plan in placements.stacks(config.stack_name)[1:])
+    return dataclasses.replace(home, others=others)
 
 
-def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = print) -> Deployment:
-    """Deploy a synthesized cloud assembly (its stack of `config.stack_name`) into the
-    embedded AWS."""
-    original: Template = json.loads(template_path(assembly, config.stack_name).read_text())
-    secrets = _create_secrets(config, original)
+def account_credentials(config: LocalConfig, account: str) -> dict[str, str]:
+    """An access key of `account`, issued by the embedded AWS's IAM: a client signing with it
+    is in that account, as the functions deployed there must be."""
+    iam = client(config, "iam", account=account)
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName="choreo-local")
+    key = iam.create_access_key(UserName="choreo-local")["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = print, *,
+                    stack_name: str | None = None, account: str = ACCOUNT_ID,
+                    region: str | None = None) -> Deployment:
+    """Deploy a synthesized cloud assembly (its stack of `stack_name`, by default
+    `config.stack_name`) into the embedded AWS, in `account` and `region` (by default the
+    configured one)."""
+    stack_name = stack_name or config.stack_name
+    home_region = config.region
+    region = region or config.region
+    if region != config.region:  # every client below is in that region
+        config = dataclasses.replace(config, region=region)
+    original: Template = json.loads(template_path(assembly, stack_name).read_text())
+    secrets = _create_secrets(config, original, stack_name=stack_name, account=account)
     adapted = adapt_for_moto(original, api_url=config.api_url, provided=secrets)
-    progress(f"publishing assets: {publish_assets(config, assembly)} uploaded")
-    client(config, "ssm").put_parameter(Name=BOOTSTRAP_VERSION_PARAMETER, Value="30",
-                                        Type="String", Overwrite=True)
-    cloudformation = client(config, "cloudformation")
+    uploaded = publish_assets(config, assembly, stack_name=stack_name, account=account)
+    progress(f"publishing assets: {uploaded} uploaded")
+    client(config, "ssm", account=account).put_parameter(
+        Name=BOOTSTRAP_VERSION_PARAMETER, Value="30", Type="String", Overwrite=True)
+    cloudformation = client(config, "cloudformation", account=account)
     started = time.monotonic()
-    cloudformation.create_stack(StackName=config.stack_name, TemplateBody=dumps(adapted.template),
+    cloudformation.create_stack(StackName=stack_name, TemplateBody=dumps(adapted.template),
                                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
     while True:
-        stack = cloudformation.describe_stacks(StackName=config.stack_name)["Stacks"][0]
+        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = stack["StackStatus"]
         if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
             break
         time.sleep(0.2)
     if status != "CREATE_COMPLETE":
-        events = cloudformation.describe_stack_events(StackName=config.stack_name)["StackEvents"]
+        events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
         reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events
                    if e.get("ResourceStatusReason")]
-        raise DeployError(f"stack {config.stack_name} is {status}: {reasons[:5]}")
-    resources = cloudformation.describe_stack_resources(StackName=config.stack_name)
+        raise DeployError(f"stack {stack_name} is {status}: {reasons[:5]}")
+    resources = cloudformation.describe_stack_resources(StackName=stack_name)
     physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                     for r in resources["StackResources"] if r.get("PhysicalResourceId")}
     physical_ids.update(secrets)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    progress(f"stack {config.stack_name} created in {time.monotonic() - started:.1f}s: "
+    where = "".join([f" in account {account}" if account != ACCOUNT_ID else "",
+                     f" in {region}" if region != home_region else ""])
+    progress(f"stack {stack_name} created{where} in {time.monotonic() - started:.1f}s: "
              f"{len(physical_ids)} resources")
-    _apply_time_to_live(config, original, physical_ids)
+    _apply_time_to_live(config, original, physical_ids, account=account)
+    _apply_bus_policies(config, original, account=account)
     return Deployment(original=original, adapted=adapted, outputs=outputs,
-                      physical_ids=physical_ids, assembly=assembly)
+                      physical_ids=physical_ids, assembly=assembly, account=account,
+                      credentials=None if account == ACCOUNT_ID
+                      else account_credentials(config, account),
+                      region=None if region == home_region else region)
 
 
-def _create_secrets(config: LocalConfig, template: Template) -> dict[str, str]:
+def _apply_bus_policies(config: LocalConfig, template: Template, *, account: str) -> None:
+    """What CloudFormation does with an `AWS::Events::EventBusPolicy` (moto's does not model
+    it): the statement put on the bus with `PutPermission`, which the embedded AWS enforces
+    on deliveries from other accounts (`local.moto_patches.event_buses_across_accounts`)."""
+    events = client(config, "events", account=account)
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Events::EventBusPolicy":
+            continue
+        properties = resource["Properties"]
+        bus_name = template["Resources"][properties["EventBusName"]["Ref"]]["Properties"]["Name"]
+        statement = {**properties["Statement"],
+                     "Resource": events.describe_event_bus(Name=bus_name)["Arn"]}
+        policy = json.loads(events.describe_event_bus(Name=bus_name).get("Policy") or
+                            '{"Version": "2012-10-17", "Statement": []}')
+        policy["Statement"].append(statement)
+        events.put_permission(EventBusName=bus_name, Policy=json.dumps(policy))
+
+
+def _create_secrets(config: LocalConfig, template: Template, *, stack_name: str,
+                    account: str = ACCOUNT_ID) -> dict[str, str]:
     """What CloudFormation does with an `AWS::SecretsManager::Secret` (moto's does not model
     it): a secret named after the stack, its value generated as the template asks. Returns
     each secret's ARN by logical id."""
-    secretsmanager = client(config, "secretsmanager")
+    secretsmanager = client(config, "secretsmanager", account=account)
     arns = {}
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::SecretsManager::Secret":
@@ -204,7 +293,7 @@ def _create_secrets(config: LocalConfig, template: Template) -> dict[str, str]:
             PasswordLength=int(generate.get("PasswordLength", 32)),
             ExcludePunctuation=bool(generate.get("ExcludePunctuation", False)),
             IncludeSpace=bool(generate.get("IncludeSpace", True)))["RandomPassword"]
-        name = properties.get("Name") or f"{config.stack_name}-{logical_id}"
+        name = properties.get("Name") or f"{stack_name}-{logical_id}"
         arns[logical_id] = secretsmanager.create_secret(
             Name=name, SecretString=value,
             Description=properties.get("Description", ""))["ARN"]
@@ -212,9 +301,9 @@ def _create_secrets(config: LocalConfig, template: Template) -> dict[str, str]:
 
 
 def _apply_time_to_live(config: LocalConfig, template: Template,
-                        physical_ids: dict[str, str]) -> None:
+                        physical_ids: dict[str, str], *, account: str = ACCOUNT_ID) -> None:
     """moto's CloudFormation does not apply a table's TimeToLiveSpecification."""
-    dynamodb = client(config, "dynamodb")
+    dynamodb = client(config, "dynamodb", account=account)
     for logical_id, resource in template["Resources"].items():
         ttl = resource.get("Properties", {}).get("TimeToLiveSpecification")
         if resource["Type"] == "AWS::DynamoDB::Table" and ttl and ttl.get("Enabled"):

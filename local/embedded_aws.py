@@ -13,7 +13,9 @@ import boto3
 import requests
 from botocore.config import Config
 
-from local.config import LocalConfig
+from local.config import ACCOUNT_ID, LocalConfig
+
+ACCOUNT_HEADER = "x-moto-account-id"
 
 if TYPE_CHECKING:
     from local.deploy import Deployment
@@ -82,7 +84,16 @@ class EmbeddedAws:
 CLIENT_CONFIG = Config(max_pool_connections=64)
 
 
-def client(config: LocalConfig, service: str) -> Any:
+def client(config: LocalConfig, service: str, *, account: str = ACCOUNT_ID,
+           region: str | None = None) -> Any:
+    """A client of the embedded AWS, in `account` (moto serves every account, chosen by the
+    `x-moto-account-id` header, or by an access key its IAM issued) and `region` (by
+    default the configured one)."""
     factory: Any = boto3.client  # any service by name; callers know which they asked for
-    return factory(service, endpoint_url=config.aws_endpoint, region_name=config.region,
+    made = factory(service, endpoint_url=config.aws_endpoint,
+                   region_name=region or config.region,
                    aws_access_key_id="test", aws_secret_access_key="test", config=CLIENT_CONFIG)
+    if account != ACCOUNT_ID:
+        made.meta.events.register("before-sign.*.*", lambda request, **_: request.headers
+                                  .__setitem__(ACCOUNT_HEADER, account))
+    return made

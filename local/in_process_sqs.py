@@ -66,13 +66,21 @@ class InProcessSqs:
         backend: SQSBackend = sqs_backends[self.account_id][self.region]
         return backend
 
+    def backend_of(self, queue_url: str) -> SQSBackend:
+        """The backend of the account a queue's URL names (`.../<account>/<name>`): the
+        functions of a subdomain in another account poll and write that account's queues."""
+        parts = queue_url.rstrip("/").rsplit("/", 2)
+        account = parts[-2] if len(parts) == 3 and parts[-2].isdigit() else self.account_id
+        backend: SQSBackend = sqs_backends[account][self.region]
+        return backend
+
     def depth(self, queue_url: str) -> int:
         """Messages in the queue, waiting or in flight: what is still to be done. A message
         the queue still holds back (its delay, as SQS counts it apart) is not due yet: the
         order outbox's checks come a minute after each order, and would keep a system that
         has finished its work looking busy."""
-        return sum(1 for message in list(self.backend.get_queue(queue_name(queue_url))._messages)
-                   if not message.delayed)
+        queue = self.backend_of(queue_url).get_queue(queue_name(queue_url))
+        return sum(1 for message in list(queue._messages) if not message.delayed)
 
     def longest_wait(self, queue_url: str) -> float:
         """How long the message that has waited longest to be received has waited, in
@@ -82,7 +90,7 @@ class InProcessSqs:
         now = time.time() * 1000
         waits = [now - max(message.sent_timestamp or now, message.visible_at,
                            getattr(message, "delayed_until", 0))
-                 for message in list(self.backend.get_queue(queue_name(queue_url))._messages)
+                 for message in list(self.backend_of(queue_url).get_queue(queue_name(queue_url))._messages)
                  if message.visible and not message.delayed]
         return max(waits, default=0.0) / 1000
 
@@ -95,29 +103,31 @@ class InProcessSqs:
                         **_names: Sequence[str]) -> dict[str, Any]:
         """Every system attribute and message attribute comes back, as `["All"]` asks."""
         name = queue_name(QueueUrl)
-        queue = self.backend.get_queue(name)
+        backend = self.backend_of(QueueUrl)
+        queue = backend.get_queue(name)
         wait = int(queue.receive_message_wait_time_seconds  # type: ignore[attr-defined]
                    if WaitTimeSeconds is None else WaitTimeSeconds)
         visibility = int(queue.visibility_timeout  # type: ignore[attr-defined]
                          if VisibilityTimeout is None else VisibilityTimeout)
-        messages = self.backend.receive_message(name, MaxNumberOfMessages, wait, visibility,
+        messages = backend.receive_message(name, MaxNumberOfMessages, wait, visibility,
                                                 message_attribute_names=["All"])
         return {"Messages": [_received(message) for message in messages]} if messages else {}
 
     def delete_message_batch(self, *, QueueUrl: str,
                              Entries: list[dict[str, str]]) -> dict[str, Any]:
-        succeeded, failed = self.backend.delete_message_batch(queue_name(QueueUrl), Entries)
+        succeeded, failed = self.backend_of(QueueUrl).delete_message_batch(queue_name(QueueUrl),
+                                                                          Entries)
         return {"Successful": [{"Id": entry_id} for entry_id in succeeded], "Failed": failed}
 
     def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str,
                                   VisibilityTimeout: int) -> dict[str, Any]:
-        self.backend.change_message_visibility(queue_name(QueueUrl), ReceiptHandle,
+        self.backend_of(QueueUrl).change_message_visibility(queue_name(QueueUrl), ReceiptHandle,
                                                VisibilityTimeout)
         return {}
 
     def change_message_visibility_batch(self, *, QueueUrl: str,
                                         Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        succeeded, failed = self.backend.change_message_visibility_batch(
+        succeeded, failed = self.backend_of(QueueUrl).change_message_visibility_batch(
             queue_name(QueueUrl), Entries)
         return {"Successful": [{"Id": entry_id} for entry_id in succeeded], "Failed": failed}
 
@@ -125,7 +135,7 @@ class InProcessSqs:
                      MessageAttributes: dict[str, Any] | None = None,
                      MessageGroupId: str | None = None,
                      MessageDeduplicationId: str | None = None) -> dict[str, Any]:
-        message = self.backend.send_message(
+        message = self.backend_of(QueueUrl).send_message(
             queue_name(QueueUrl), MessageBody, message_attributes=MessageAttributes or {},
             group_id=MessageGroupId, deduplication_id=MessageDeduplicationId)
         return {"MessageId": message.id, "MD5OfMessageBody": message.body_md5}

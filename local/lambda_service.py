@@ -20,7 +20,7 @@ from local.deploy import Deployment
 from local.embedded_aws import client
 from local.hosts import content_length
 from local.in_process_sqs import InProcessSqs
-from local.runtime import LocalRuntime, read_topology
+from local.runtime import LocalRuntime, read_topology, topology_merge
 
 log = logging.getLogger("choreo.local")
 
@@ -40,9 +40,12 @@ class LambdaService:
             config = LocalConfig.from_dict(request["config"])
             deployment = Deployment.from_dict(request["deployment"])
             sqs = InProcessSqs(account_id=ACCOUNT_ID, region=config.region)
-            topology = read_topology(deployment, config, sqs=sqs,
-                                     lambda_client=client(config, "lambda"),
-                                     secrets=client(config, "secretsmanager"))
+            topology = topology_merge(*(
+                read_topology(stack, config, sqs=sqs,
+                              lambda_client=client(config, "lambda", account=stack.account),
+                              secrets=client(config, "secretsmanager", account=stack.account))
+                # the replica in another region runs no functions
+                for stack in (deployment, *deployment.others) if stack.region is None))
             runtime = LocalRuntime(config=config, topology=topology, sqs=sqs)
             runtime.warm()
             runtime.start()

@@ -22,6 +22,7 @@ import copy
 import functools
 import itertools
 import json
+import logging
 import string
 import threading
 import time
@@ -38,6 +39,7 @@ import moto.dynamodb.models
 import moto.events.models
 import moto.sqs.models
 from moto.core.common_models import BaseModel
+from moto.core.exceptions import JsonRESTError
 from moto.core.utils import (
     camelcase_to_underscores,
     iso_8601_datetime_without_milliseconds,
@@ -577,6 +579,200 @@ def expire_ttl_items(now: float | None = None) -> int:
     return expired
 
 
+# --- EventBridge across accounts and regions ---------------------------------------------
+#
+# Measured on moto 5.2.5 (docs/local-mode.md, tests/local/test_cross_account.py): a rule
+# whose target is an event bus of another account or region does forward the event, through
+# that backend's `put_events`, but
+# - it never reads the receiving bus's resource policy: any account's rule reaches any bus;
+# - it ignores the target's `RoleArn` and `DeadLetterConfig` (nothing is ever refused, so
+#   nothing is ever dead-lettered);
+# - the forwarded event's `account` becomes the receiving account (EventBridge keeps the
+#   sending account's, which is how a receiving rule tells where an event came from), and
+#   it gets a new `id` and `time` and loses its `resources` (as a forward within an account);
+# and a `PutEvents` naming another account's bus by its ARN is put on the caller's own bus
+# of that name (or fails with "Event bus ... does not exist"): moto drops the ARN's account
+# and region. moto's CloudFormation does not model `AWS::Events::EventBusPolicy` at all
+# (`local.template` applies it with `PutPermission`, which moto stores but never checks).
+
+# Why cross-boundary deliveries were refused, newest last: the embedded AWS's own record
+# (EventBridge records it only as the target's dead letter and a failed-invocation metric).
+REFUSED: deque[dict[str, Any]] = deque(maxlen=1000)
+# The error code EventBridge gives a dead letter it could not deliver for want of permission.
+NO_PERMISSIONS = "NO_PERMISSIONS"
+
+
+def _statement_principal_accounts(principal: Any) -> set[str]:
+    """The accounts a policy statement's principal names ("*" for anyone)."""
+    if principal == "*":
+        return {"*"}
+    values = principal.get("AWS", []) if isinstance(principal, dict) else principal
+    values = [values] if isinstance(values, str) else list(values or [])
+    accounts = set()
+    for value in values:
+        text = str(value)
+        accounts.add("*" if text == "*" else text.split(":")[4] if text.startswith("arn:")
+                     else text)
+    return accounts
+
+
+def bus_allows_put_events(bus: Any, account: str) -> bool:
+    """Whether an event bus's resource policy lets `account` put events on it (an account
+    needs no policy to put on its own bus). Deny wins over Allow, as in IAM."""
+    if account == bus.account_id:
+        return True
+    allowed = False
+    for statement in json.loads(bus.policy or "{}").get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(action in ("events:PutEvents", "events:*", "*") for action in actions):
+            continue
+        accounts = _statement_principal_accounts(statement.get("Principal"))
+        if "*" not in accounts and account not in accounts:
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _bus_of(arn: str) -> Any:
+    parsed = moto.events.models.parse_arn(arn)
+    backend = moto.events.models.events_backends[parsed.account][parsed.region]
+    return backend.event_buses.get(parsed.resource_id)
+
+
+def _put_on_bus(bus: Any, event: Mapping[str, Any]) -> None:
+    """What `put_events` does with one event, on a bus of any account and region, keeping
+    the envelope's `account` and `region` (the sender's) and `resources`."""
+    event_id = str(mock_random.uuid4())
+    for rule in list(bus.rules.values()):
+        message = _EventCopies.deepcopy(BASE_EVENT_MESSAGE)
+        message.update({"id": event_id, "detail-type": event["detail-type"],
+                        "source": event["source"], "account": event["account"],
+                        "time": _now(), "region": event["region"],
+                        "resources": list(event.get("resources", [])),
+                        "detail": copy.deepcopy(event["detail"]), "ingestion-time": _now()})
+        rule.send_to_targets(message)
+
+
+def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any], why: str) -> None:
+    """A delivery the receiving bus's policy does not allow: recorded, logged, and sent to
+    the target's dead-letter queue as EventBridge does, with its error attributes."""
+    refusal = {"rule": rule.arn, "target": target["Arn"], "account": event.get("account"),
+               "region": event.get("region"), "source": event.get("source"),
+               "detail-type": event.get("detail-type"), "reason": why, "at": _now()}
+    REFUSED.append(refusal)
+    logging.getLogger("choreo.local").warning("EventBridge refused %s -> %s: %s",
+                                              rule.arn, target["Arn"], why)
+    dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
+    if not dead_letter:
+        return
+    queue = moto.events.models.parse_arn(dead_letter)
+    sqs_backend = moto.sqs.models.sqs_backends[queue.account][queue.region]
+    sqs_backend.send_message(
+        queue_name=queue.resource_id, message_body=json.dumps(as_delivered(event)),
+        message_attributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": NO_PERMISSIONS},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": why[:250]},
+            "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": "0"},
+            "RULE_ARN": {"DataType": "String", "StringValue": rule.arn},
+            "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]}})
+
+
+def _is_other_bus(rule: Any, target: Mapping[str, Any]) -> bool:
+    arn = str(target.get("Arn", ""))
+    if ":event-bus/" not in arn:
+        return False
+    parsed = moto.events.models.parse_arn(arn)
+    return (parsed.account, parsed.region) != (rule.account_id, rule.region_name)
+
+
+def _deliver_to_other_bus(rule: Any, target: Mapping[str, Any], event: dict[str, Any]) -> None:
+    bus = _bus_of(target["Arn"])
+    if bus is None:
+        _refuse(rule, target, event, f"no event bus {target['Arn']}")
+    elif not bus_allows_put_events(bus, rule.account_id):
+        _refuse(rule, target, event, f"the resource policy of {bus.arn} does not allow "
+                                     f"account {rule.account_id} to put events on it")
+    else:
+        _put_on_bus(bus, event)
+
+
+def event_buses_across_accounts() -> None:
+    """A rule's target on an event bus of another account or region is delivered as
+    EventBridge delivers it: only if the receiving bus's policy allows the rule's account
+    (else refused: recorded in `REFUSED`, logged, and dead-lettered with `NO_PERMISSIONS`),
+    keeping the sender's `account`, `region` and `resources`. A `PutEvents` naming another
+    account's or region's bus by ARN goes to that bus, under the same policy, and is refused
+    with `AccessDeniedException` when the policy does not allow the caller."""
+    rule_class: Any = moto.events.models.Rule
+    if getattr(rule_class.send_to_targets, "patched", False):
+        return
+    send_to_targets = rule_class.send_to_targets
+    parse: Any = EventTemplateParser.parse
+
+    def send(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        others = [target for target in self.targets if _is_other_bus(self, target)]
+        if not others:
+            send_to_targets(self, original_event, transform_input)
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        local = object.__new__(type(self))
+        local.__dict__.update(self.__dict__)
+        local.targets = [target for target in self.targets if target not in others]
+        if local.targets:
+            send_to_targets(local, original_event, transform_input)
+        for target in others:
+            transformer = target.get("InputTransformer", {})
+            event = parse(input_template=transformer.get("InputTemplate"),
+                          input_paths_map=transformer.get("InputPathsMap", {}),
+                          event=original_event) if transform_input else dict(original_event)
+            _deliver_to_other_bus(self, target, event)
+
+    send.patched = True  # type: ignore[attr-defined]
+    send.moto_send_to_targets = send_to_targets  # type: ignore[attr-defined]
+    rule_class.send_to_targets = send
+
+    backend_class: Any = moto.events.models.EventsBackend
+    put_events = backend_class.put_events
+
+    def put(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        answers: list[dict[str, Any] | None] = []
+        mine: list[dict[str, Any]] = []
+        elsewhere: list[tuple[int, dict[str, Any], Any]] = []
+        for event in events:
+            name = str(event.get("EventBusName") or "")
+            parsed = moto.events.models.parse_arn(name) \
+                if name.startswith("arn:") and ":event-bus/" in name else None
+            if parsed is None or (parsed.account, parsed.region) == (self.account_id,
+                                                                      self.region_name):
+                mine.append(event)
+                answers.append(None)
+                continue
+            bus = _bus_of(name)
+            if bus is None or not bus_allows_put_events(bus, self.account_id):
+                raise JsonRESTError("AccessDeniedException",
+                                    f"User: arn:aws:iam::{self.account_id}:root is not "
+                                    f"authorized to perform: events:PutEvents on resource: "
+                                    f"{name}")
+            elsewhere.append((len(answers), event, bus))
+            answers.append({"EventId": str(mock_random.uuid4())})
+        own = iter(put_events(self, mine) if mine else [])
+        for _index, event, bus in elsewhere:
+            _put_on_bus(bus, {"detail-type": event.get("DetailType"),
+                              "source": event.get("Source"), "account": self.account_id,
+                              "region": self.region_name,
+                              "resources": event.get("Resources", []),
+                              "detail": json.loads(event.get("Detail") or "{}")})
+        return [answer if answer is not None else next(own) for answer in answers]
+
+    put.patched = True  # type: ignore[attr-defined]
+    put.moto_put_events = put_events  # type: ignore[attr-defined]
+    backend_class.put_events = put
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     track_live_instances_only,
     memoise_jsonpath,
@@ -596,6 +792,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     sqs_bounded_deleted_handles,
     number_every_fifo_message,
     dynamodb_isolated_writes,
+    event_buses_across_accounts,
 )
 
 

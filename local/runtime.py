@@ -10,11 +10,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.config import ACCOUNT_ID, ChaosControl, LocalConfig
+from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
 from local.http_front import Admission, ApiRoute, HttpFront, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
+from local.moto_patches import REFUSED
 from local.targets import (
     ApiDestinationCaller,
     ApiDestinationTap,
@@ -98,8 +99,10 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
         queue_urls[logical_id] = physical if physical.startswith("http") else \
             sqs.get_queue_url(QueueName=physical)["QueueUrl"]
 
+    account = deployment.account
+
     def queue_arn(logical_id: str) -> str:
-        return f"arn:aws:sqs:{config.region}:{ACCOUNT_ID}:{queue_urls[logical_id].rsplit('/', 1)[1]}"
+        return f"arn:aws:sqs:{config.region}:{account}:{queue_urls[logical_id].rsplit('/', 1)[1]}"
 
     functions: dict[str, FunctionSpec] = {}
     for logical_id in _resources(template, "AWS::Lambda::Function"):
@@ -108,8 +111,8 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
             name=deployed["FunctionName"], arn=deployed["FunctionArn"],
             handler=deployed["Handler"], timeout_seconds=int(deployed.get("Timeout", 3)),
             memory_mb=int(deployed.get("MemorySize", 128)),
-            environment=_local_environment(config, deployed.get("Environment", {}).get(
-                "Variables", {})))
+            environment={**_local_environment(config, deployed.get("Environment", {}).get(
+                "Variables", {})), **(deployment.credentials or {})})
 
     mappings = []
     for properties in _resources(template, "AWS::Lambda::EventSourceMapping").values():
@@ -158,8 +161,8 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
             input_path=target.get("InputPath"),
             maximum_retry_attempts=int(target.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
             dead_letter_queue_url=queue_urls[_logical_id(dead_letter)] if dead_letter else None,
-            rule_arn=f"arn:aws:events:{config.region}:{ACCOUNT_ID}:rule/{tap.rule_logical_id}",
-            target_arn=f"arn:aws:events:{config.region}:{ACCOUNT_ID}:api-destination/"
+            rule_arn=f"arn:aws:events:{config.region}:{account}:rule/{tap.rule_logical_id}",
+            target_arn=f"arn:aws:events:{config.region}:{account}:api-destination/"
                        f"{tap.target_logical_id}"))
 
     integrations = {logical_id: _logical_id(p["IntegrationUri"])
@@ -182,6 +185,25 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
     return Topology(functions=functions, mappings=mappings, async_taps=async_taps,
                     api_destination_taps=api_destination_taps, routes=routes,
                     function_urls=function_urls, queue_urls=queue_urls, throttle=throttle)
+
+
+def topology_merge(home: Topology, *others: Topology) -> Topology:
+    """One runtime for the stacks of every account: the functions, pollers and taps of all,
+    and the home stack's HTTP front (only it has the HTTP API and function URLs)."""
+    merged = Topology(functions=dict(home.functions), mappings=list(home.mappings),
+                      async_taps=list(home.async_taps),
+                      api_destination_taps=list(home.api_destination_taps),
+                      routes=list(home.routes), function_urls=dict(home.function_urls),
+                      throttle=home.throttle, queue_urls=dict(home.queue_urls))
+    for other in others:
+        clashing = set(merged.functions) & set(other.functions)
+        if clashing:
+            raise ValueError(f"functions in two stacks: {sorted(clashing)}")
+        merged.functions.update(other.functions)
+        merged.mappings += other.mappings
+        merged.async_taps += other.async_taps
+        merged.api_destination_taps += other.api_destination_taps
+    return merged
 
 
 @dataclass
@@ -267,6 +289,9 @@ class LocalRuntime:
                                  if worker.invocations else None}
                           for name, worker in self.workers.items()},
             "chaos": self.chaos.chaos.to_dict(),
+            # Deliveries across accounts that the receiving bus's policy refused (each also
+            # dead-lettered in the sending account): what a dashboard shows as refused.
+            "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-10:]},
         }
 
     def start(self) -> None:

@@ -16,6 +16,9 @@ pinned by tests/local/test_template.py:
   template uses it; the front serves it with the function URL's event shape.
 - A Secrets Manager secret (not modelled either) is created before the stack by
   `local.deploy`, which passes its ARN in; references to it become that ARN.
+- An event bus's resource policy (`AWS::Events::EventBusPolicy`, not modelled either) is
+  applied by `local.deploy` with `PutPermission` once the stack exists; the embedded AWS
+  enforces it on deliveries from other accounts (`local.moto_patches`).
 - `Ref` to an `AWS::Events::EventBus` becomes the bus's name, which is what it means.
 - `OrderApiUrl` becomes the local HTTP front's URL.
 """
@@ -34,7 +37,7 @@ Template = dict[str, Any]
 
 UNSUPPORTED_TYPES = ("AWS::ApiGatewayV2::", "AWS::Events::Connection",
                      "AWS::Events::ApiDestination", "AWS::SecretsManager::Secret",
-                     "AWS::Lambda::Url")
+                     "AWS::Lambda::Url", "AWS::Events::EventBusPolicy")
 # Where the local front serves a function's URL.
 FUNCTION_URL_PATH = "/_lambda-url/"
 

@@ -26,6 +26,17 @@ def bus_name(bus: Bus) -> str:
     return f"{bus.value.title()}EventBusName"
 
 
+def bus_arn(bus: Bus) -> str:
+    """A bus's ARN: what a stack in another account or region targets and allows."""
+    return f"{bus.value.title()}EventBusArn"
+
+
+# Where a stack is (`workflow.placement`): its account and region, for the stacks that
+# target its buses and the dashboard that draws the boundaries.
+ACCOUNT = "Account"
+REGION = "Region"
+
+
 def queue_url(queue_id: str) -> str:
     return f"{queue_id}QueueUrl"
 

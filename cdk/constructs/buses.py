@@ -12,11 +12,12 @@ from workflow.model import Bus
 
 
 class Buses(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str,
+                 buses: tuple[Bus, ...] = tuple(Bus)) -> None:
         super().__init__(scope, construct_id)
         stack_name = Stack.of(self).stack_name
         self.buses: dict[Bus, events.EventBus] = {}
-        for bus in Bus:
+        for bus in buses:  # every bus, unless the deployment places some elsewhere
             event_bus = events.EventBus(self, bus.value.title(),
                                         event_bus_name=f"{stack_name}-{bus.value}",
                                         description=f"The {bus.value} event bus")

@@ -124,10 +124,15 @@ class Routes(Construct):
                  buses: dict[Bus, events.EventBus], queues: dict[str, sqs.IQueue],
                  functions: dict[str, lambda_.IFunction],
                  destinations: dict[str, events.ApiDestination],
-                 dead_letter_queue: sqs.IQueue) -> None:
+                 dead_letter_queue: sqs.IQueue, remote_buses: dict[Bus, str] | None = None) -> None:
         super().__init__(scope, construct_id)
         self._choreography = choreography
         self._buses = buses
+        # The buses of other stacks (another account or region), by ARN: a route to one is a
+        # cross-account or cross-region bus target, with its own role and the DLQ.
+        self._remote_buses: dict[Bus, events.IEventBus] = {
+            bus: events.EventBus.from_event_bus_arn(self, f"Remote{bus.value.title()}Bus", arn)
+            for bus, arn in (remote_buses or {}).items()}
         self._queues = queues
         self._functions = functions
         self._destinations = destinations
@@ -169,7 +174,8 @@ class Routes(Construct):
                 retry_attempts=TARGET_RETRY_ATTEMPTS, max_event_age=TARGET_MAX_EVENT_AGE)
         elif isinstance(target, ToBus):
             # EventBridge takes no retry policy for an event bus target, only a DLQ.
-            inner = targets.EventBus(self._buses[target.bus])
+            local = self._buses.get(target.bus)
+            inner = targets.EventBus(local if local is not None else self._remote_buses[target.bus])
         elif isinstance(target, ToNotification):
             inner = targets.ApiDestination(
                 self._destinations[target.destination],

@@ -106,3 +106,29 @@ def test_a_secret_made_outside_the_stack_is_referred_to_by_its_arn():
     resources = adapted().template["Resources"]
     assert "Key" not in resources
     assert resources["Receiver"]["Properties"]["Environment"]["Variables"]["KEY_ARN"] == KEY_ARN
+
+
+def test_a_bus_policy_is_left_for_the_deploy_to_apply_and_a_target_in_another_account_kept():
+    """moto's CloudFormation does not model `AWS::Events::EventBusPolicy` (`local.deploy`
+    applies it with PutPermission); a rule's target on another account's bus is moto's to
+    deliver (`local.moto_patches.event_buses_across_accounts`), role and DLQ kept."""
+    other_bus = "arn:aws:events:us-east-1:222222222222:event-bus/choreo-loyalty-loyalty"
+    template = {"Resources": {
+        **TEMPLATE["Resources"],
+        "BusFrom222222222222": {"Type": "AWS::Events::EventBusPolicy", "Properties": {
+            "EventBusName": {"Ref": "Bus"}, "StatementId": "FromAccount222222222222",
+            "Statement": {"Effect": "Allow", "Action": "events:PutEvents",
+                          "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+                          "Resource": {"Fn::GetAtt": ["Bus", "Arn"]}}}},
+        "AcrossRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "Targets": [{"Id": "Target0", "Arn": other_bus, "RoleArn": "role",
+                         "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}}]}},
+    }, "Outputs": {}}
+    result = adapt_for_moto(template, api_url="http://127.0.0.1:4567",
+                            provided={"Key": KEY_ARN})
+    resources = result.template["Resources"]
+    assert "BusFrom222222222222" not in resources
+    assert "Bus" in resources
+    assert resources["AcrossRule"]["Properties"]["Targets"] == \
+        template["Resources"]["AcrossRule"]["Properties"]["Targets"]
+    assert all(tap.rule_logical_id != "AcrossRule" for tap in result.taps)
