@@ -19,7 +19,7 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from workflow.catalogue import SchemaError, validate_data
+from workflow.catalogue import SchemaError, validate_data, version_of
 from workflow.model import CHOREOGRAPHY
 
 CONTENT_TYPE = "application/json"
@@ -131,7 +131,8 @@ def new_event(*, type: str, data: dict[str, Any], cause: Event | None = None,
 
 
 def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
-    """Validate a structured CloudEvent JSON against the envelope rules and its schema.
+    """Validate a structured CloudEvent JSON against the envelope rules and its schema: the
+    version its `dataschema` names, any that was published. The event is kept as published.
 
     Required attributes are checked before the SDK sees the body, because the SDK would
     invent a missing `id` or `time`.
@@ -157,7 +158,9 @@ def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
     if raw["source"] != event_type.producer.value:
         raise InvalidEvent(f"{raw['type']} comes from {event_type.producer.value}, "
                            f"not {raw['source']!r}")
-    if raw["dataschema"] != event_type.dataschema:
+    # Any published version of the type: consumers read it in theirs (workflow.versions.read_as)
+    version = version_of(raw["dataschema"], event_type.name)
+    if version is None:
         raise InvalidEvent(f"unsupported dataschema {raw['dataschema']!r}")
     try:
         cloudevent = _FORMAT.read(CloudEvent, json.dumps(raw).encode())
@@ -167,7 +170,7 @@ def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
     if not isinstance(data, dict):
         raise InvalidEvent("CloudEvent data must be a JSON object")
     try:
-        validate_data(raw["type"], data)
+        validate_data(raw["type"], data, version)
     except SchemaError as error:
         raise InvalidEvent(str(error)) from None
     time = cloudevent.get_time()

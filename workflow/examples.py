@@ -81,9 +81,13 @@ def example_data(event_type: str, *, model: Choreography = CHOREOGRAPHY,
 
 
 def example_event(event_type: str, *, model: Choreography = CHOREOGRAPHY,
-                  schemas: dict[str, JsonSchema] = SCHEMAS) -> dict[str, Any]:
-    """A whole CloudEvent of `event_type`, as structured JSON."""
+                  schemas: dict[str, JsonSchema] = SCHEMAS,
+                  version: int | None = None) -> dict[str, Any]:
+    """A whole CloudEvent of `event_type`, as structured JSON: in the model's version, or in
+    another published `version` (written from the model's as its producer would)."""
     event = model.event(event_type)
+    if version is not None and version != event.version:
+        return _example_in_version(event_type, version, model=model, schemas=schemas)
     attributes: dict[str, Any] = {
         "specversion": "1.0",
         "id": str(uuid.uuid5(_NAMESPACE, event_type)),
@@ -99,3 +103,18 @@ def example_event(event_type: str, *, model: Choreography = CHOREOGRAPHY,
     if event_type not in model.start_events():
         attributes["causationid"] = str(uuid.uuid5(_NAMESPACE, f"cause of {event_type}"))
     return {**attributes, "data": example_data(event_type, model=model, schemas=schemas)}
+
+
+def _example_in_version(event_type: str, version: int, *, model: Choreography,
+                        schemas: dict[str, JsonSchema]) -> dict[str, Any]:
+    from workflow.envelope import parse_cloudevent
+    from workflow.versions import written_as
+    current = parse_cloudevent(example_event(event_type, model=model, schemas=schemas))
+    return written_as(current, version, model=model).to_dict()
+
+
+def example_versions(*, model: Choreography = CHOREOGRAPHY) -> list[tuple[str, int]]:
+    """Every (type, version) an example is made of: each published version of each type."""
+    from workflow.catalogue import SCHEMA_VERSIONS
+    return [(event.name, version) for event in model.events
+            for version in sorted(SCHEMA_VERSIONS.get(event.name, {event.version: {}}))]

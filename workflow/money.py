@@ -34,3 +34,32 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount / 100:.2f} {self.currency}"
+
+
+# ISO 4217 minor units: how many decimal places each currency's amounts have. A currency not
+# named here has two, as most do.
+MINOR_UNITS: dict[str, int] = {"JPY": 0, "KRW": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3,
+                               "TND": 3, "JOD": 3}
+
+
+def minor_units(currency: str) -> int:
+    return MINOR_UNITS.get(currency, 2)
+
+
+def decimal_text(money: Money) -> str:
+    """An amount as a decimal string with its currency's places: 2400 GBP is "24.00"."""
+    places = minor_units(money.currency)
+    if places == 0:
+        return str(money.amount)
+    whole, fraction = divmod(money.amount, 10 ** places)
+    return f"{whole}.{fraction:0{places}d}"
+
+
+def from_decimal_text(value: str, currency: str) -> Money:
+    """The inverse of `decimal_text`: "24.00" GBP is 2400 minor units. A value with more places
+    than its currency has is refused rather than rounded."""
+    places = minor_units(currency)
+    whole, _, fraction = value.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > places:
+        raise ValueError(f"not an amount of {currency}: {value!r}")
+    return Money(int(whole) * 10 ** places + int(fraction.ljust(places, "0") or 0), currency)

@@ -1,7 +1,8 @@
 """What every event consumer does with a delivered record, whatever delivered it.
 
-1. Parse the double envelope and validate the CloudEvent against the catalogue. A record
-   that can never succeed goes straight to the dead-letter queue with its reason.
+1. Parse the double envelope and validate the CloudEvent against the catalogue, in the version
+   it was published in, then read it in the model's version (`workflow.versions.read_as`). A
+   record that can never succeed goes straight to the dead-letter queue with its reason.
 2. Apply the subdomain's action once per CloudEvent `id` (Powertools idempotency on
    DynamoDB). The action itself is idempotent per order (see `workflow.ports`).
 3. Publish what the action decided. A failure anywhere raises, so the record is retried.
@@ -24,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.common.aws import DeadLetters, EventBridgePublisher, aws_client, env
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
 from workflow.model import IDEMPOTENCY_WINDOW_ENV
+from workflow.versions import read_as
 
 Action = Callable[[Event], Event | Sequence[Event] | None]
 
@@ -62,7 +64,8 @@ class EventConsumer:
 
     def consume(self, eventbridge_event: str | dict[str, Any], *, source: str) -> None:
         try:
-            event = parse_eventbridge(eventbridge_event)
+            # read in the version this consumer reads, whichever was published
+            event = read_as(parse_eventbridge(eventbridge_event))
             if event.type not in self.actions:
                 raise InvalidEvent(f"{event.type} is not consumed here")
         except InvalidEvent as error:

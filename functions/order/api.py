@@ -4,6 +4,7 @@ an order's status. Errors are RFC 9457 problem details."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,9 +18,10 @@ from functions.order.openapi import openapi_document
 from functions.order.orders import DynamoOrders
 from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
-from workflow.envelope import MAX_JSON_DEPTH, Event, json_nested_deeper_than
+from workflow.envelope import MAX_JSON_DEPTH, Event, json_nested_deeper_than, parse_cloudevent
 from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
+from workflow.versions import EVENT_VERSIONS_ENV, emitted_versions, read_as, written_as
 
 MAX_BODY_BYTES = 16 * 1024
 # The media types read as JSON: application/json, and application/<name>+json (RFC 6839's
@@ -89,6 +91,7 @@ def orders_place() -> Response:
         placed = order_place(request=body, vault=card_vault())
     except InvalidOrder as error:
         return problem(422, "Invalid order", "the order has invalid fields", error.problems)
+    placed = written_as(placed, placed_version())
     try:
         checks.request(placed.subject)
     except Exception:
@@ -101,6 +104,15 @@ def orders_place() -> Response:
     return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
                                "status": OrderStatus.PLACED.value, "links": {"status": link}},
                          headers={"Location": link})
+
+
+def placed_version() -> int:
+    """The version of `order.placed` this function publishes: its `EVENT_VERSIONS` setting,
+    read on each order so that a change of the function's configuration (which Lambda applies
+    to new execution environments) takes effect without a deploy; the model's by default. The
+    relay publishes whatever version the order was written with."""
+    return emitted_versions(os.environ.get(EVENT_VERSIONS_ENV)).get(
+        "order.placed", CHOREOGRAPHY.event("order.placed").version)
 
 
 def placed_publish(placed: Event) -> None:
@@ -123,7 +135,7 @@ def orders_get(orderId: str) -> Response:  # named as the model names the path p
         "orderId": record["orderId"], "status": record["status"],
         "correlationId": record["correlationId"], "placedAt": record["placedAt"],
         "concludedAt": record.get("concludedAt"),
-        "order": json.loads(record["event"])["data"]["order"]})
+        "order": read_as(parse_cloudevent(record["event"])).order})
 
 
 # Each route of the model's order API, and what answers it: a route the model gains without a

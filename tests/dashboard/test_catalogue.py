@@ -248,10 +248,10 @@ def test_an_invalid_event_links_to_its_entry_and_the_schema_it_claimed(client, s
 
 
 def test_an_event_claiming_a_schema_the_catalogue_lacks_is_told_so(client, stack):
-    _refused(dataschema="urn:choreo:schema:order.placed:2")
+    _refused(dataschema="urn:choreo:schema:order.placed:9")
 
     failures = client.get("/failures/?partial=invalid").content.decode()
-    url = "/catalogue/events/order.placed?dataschema=" + quote("urn:choreo:schema:order.placed:2", safe="")
+    url = "/catalogue/events/order.placed?dataschema=" + quote("urn:choreo:schema:order.placed:9", safe="")
     assert f'href="{url}"' in failures
     entry = client.get(url).content.decode()
     assert 'data-claimed="mismatch"' in entry

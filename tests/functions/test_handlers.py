@@ -16,6 +16,9 @@ from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import MAX_JSON_DEPTH, Event, new_event
 from workflow.model import CHOREOGRAPHY, ORDER_API
+from workflow.money import decimal_text
+from workflow.products import PRODUCTS
+from workflow.versions import read_as, written_as
 
 CARD = "4242 4242 4242 4242"
 NOW = "2026-01-02T03:04:05+00:00"
@@ -345,3 +348,41 @@ def test_the_order_api_answers_exactly_the_model_s_routes_and_documents_them(aws
         path = route.path.replace("{orderId}", "ord-nope")
         answer = api.lambda_handler(api_request(route.method, path, "{}"), FakeContext())
         assert json.loads(answer["body"]).get("title") != "Not found", route.key
+
+
+def test_the_order_api_publishes_the_version_its_setting_names(aws: Aws, monkeypatch):
+    api = aws.handler("functions.order.api")
+    request = {"customerId": "c-9", "items": [{"sku": "BISCUIT-TIN", "quantity": 2}],
+               "card": {"number": CARD}}
+    price = next(p.unit_price for p in PRODUCTS if p.sku == "BISCUIT-TIN")
+
+    first = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)), FakeContext())
+    monkeypatch.setenv("EVENT_VERSIONS", "order.placed=2")  # no redeploy: read on each order
+    second = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)), FakeContext())
+
+    assert (first["statusCode"], second["statusCode"]) == (202, 202)
+    version_1, version_2 = aws.published()
+    assert version_1.dataschema == "urn:choreo:schema:order.placed:1"
+    assert version_1.order["total"] == {"amount": price.amount * 2, "currency": price.currency}
+    assert version_2.dataschema == "urn:choreo:schema:order.placed:2"
+    assert version_2.order["total"] == {"value": decimal_text(price * 2),
+                                        "currency": price.currency}
+    # the order's status reads the same order, whichever version it was placed with
+    order_id = json.loads(second["body"])["orderId"]
+    status = json.loads(api.lambda_handler(api_request("GET", f"/orders/{order_id}"),
+                                           FakeContext())["body"])
+    assert status["order"]["total"] == version_1.order["total"]
+
+
+def test_the_warehouse_reserves_for_an_order_placed_in_version_2(aws: Aws, warehouse):
+    order = written_as(placed(quantity=3), 2)
+    assert order.dataschema == "urn:choreo:schema:order.placed:2"
+
+    response = warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+
+    assert response == {"batchItemFailures": []}
+    [reserved] = aws.published()
+    assert reserved.type == "warehouse.stock-reserved" and reserved.causation_id == order.id
+    # what it carries forward is the order in the version every later event carries
+    assert reserved.order["total"] == read_as(order).order["total"]
+    assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 3
