@@ -18,10 +18,12 @@ from constructs import Construct
 
 from workflow.deployment import (
     BUNDLE,
+    EVENT_VERSIONS,
     LOCAL,
     NOTIFICATION_API_KEY_SECRET_NAME,
     NOTIFICATION_ENDPOINT,
 )
+from workflow.versions import emitted_versions
 
 # What settings that no longer exist did, and what replaces them.
 RETIRED = {
@@ -52,6 +54,8 @@ class Settings:
     # generates one (the endpoint's owner reads it from Secrets Manager).
     notification_api_key_secret_name: str | None = None
     local: bool = False
+    # Which version of each event its producers publish, "order.placed=2"; empty: the model's.
+    event_versions: str = ""
 
     @classmethod
     def from_context(cls, scope: Construct) -> Settings:
@@ -66,6 +70,7 @@ class Settings:
             notification_endpoint=str(endpoint) if endpoint else None,
             notification_api_key_secret_name=str(secret_name) if secret_name else None,
             local=_truthy(node.try_get_context(LOCAL)),
+            event_versions=str(node.try_get_context(EVENT_VERSIONS) or ""),
         )
         problems = retired + settings.problems()
         if problems:
@@ -84,4 +89,8 @@ class Settings:
             found.append(f"{NOTIFICATION_ENDPOINT}={endpoint!r}: EventBridge API destinations "
                          "call only public https:// endpoints (leave it unset to use the "
                          "stack's own receiver)")
+        try:
+            emitted_versions(self.event_versions)
+        except (ValueError, KeyError) as error:
+            found.append(f"{EVENT_VERSIONS}={self.event_versions!r}: {error}")
         return found

@@ -39,6 +39,7 @@ from workflow.model import (
     secret_env_var,
 )
 from workflow.placement import Placements, StackPlan, bus_arn, model_slice
+from workflow.versions import EVENT_VERSIONS_ENV, emitted_versions
 
 # The bus whose every event the observability log group keeps: the history of record.
 
@@ -80,7 +81,7 @@ class ChoreoStack(Stack):
         across accounts and regions, `workflow.placement`), the part of the model the plan
         places here, wired to the other stacks' buses by their ARNs."""
         super().__init__(scope, construct_id, **kwargs)
-        settings = Settings.from_context(self)
+        settings = self.settings = Settings.from_context(self)
         self.placements = placements or Placements()
         self.plan = plan
         whole = choreography
@@ -205,6 +206,15 @@ class ChoreoStack(Stack):
             if function.publishes_to is not None:
                 bus = self.buses.buses[function.publishes_to]
                 resource.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
+                # The version of each of its events it publishes: changing the setting
+                # updates the function's configuration only, which Lambda applies to new
+                # execution environments while the running ones finish what they hold.
+                versions = {event_type: version for event_type, version
+                            in emitted_versions(self.settings.event_versions).items()
+                            if event_type in function.publishes}
+                if versions:
+                    resource.add_environment(EVENT_VERSIONS_ENV, ",".join(
+                        f"{event_type}={version}" for event_type, version in versions.items()))
                 # Only its own subdomain's events: a function cannot speak for another one.
                 resource.add_to_role_policy(iam.PolicyStatement(
                     actions=["events:PutEvents"], resources=[bus.event_bus_arn],

@@ -17,6 +17,9 @@ STACK_NAME = "choreo:stackName"
 BUNDLE = "choreo:bundle"
 NOTIFICATION_ENDPOINT = "choreo:notificationEndpoint"
 NOTIFICATION_API_KEY_SECRET_NAME = "choreo:notificationApiKeySecretName"
+# Which version of each event its producers publish: "order.placed=2" (see
+# workflow.versions.EVENT_VERSIONS_ENV, the function setting it becomes). Unset: the model's.
+EVENT_VERSIONS = "choreo:eventVersions"
 # Set by local mode alone: the template is for the embedded AWS.
 LOCAL = "choreo:local"
 
