@@ -16,6 +16,7 @@ environments share those pages rather than each holding a copy (`local.lambda_pr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import multiprocessing
 import os
@@ -233,10 +234,22 @@ class FunctionWorker:
             self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
             return environment
 
+    def reconfigure(self, environment: dict[str, str]) -> None:
+        """A new environment for the function, as Lambda applies an updated configuration:
+        every execution environment started from now on has it; the idle ones are retired,
+        and those in flight are retired when their invocation ends."""
+        with self._available:
+            self.spec = dataclasses.replace(self.spec, environment=environment)
+            idle, self._idle = self._idle, []
+            self._environments -= len(idle)
+            self._available.notify_all()
+        for retired in idle:
+            retired.stop()
+
     def _release(self, environment: ExecutionEnvironment) -> None:
         with self._available:
             self._in_flight -= 1
-            if environment.alive and not self._stopped:
+            if environment.alive and not self._stopped and environment.spec is self.spec:
                 self._idle.append(environment)
             else:
                 self._environments -= 1

@@ -33,6 +33,7 @@ from typing import Any
 
 import jsonpath_ng.ext
 import moto
+import moto.awslambda.models
 import moto.backends
 import moto.core.responses
 import moto.dynamodb.models
@@ -773,6 +774,36 @@ def event_buses_across_accounts() -> None:
     backend_class.put_events = put
 
 
+# Told of each function configuration update, with the function's name, its environment
+# variables before and after: the local runtime (`LocalRuntime.reconfigure`).
+ConfigurationListener = Callable[[str, dict[str, str], dict[str, str]], None]
+CONFIGURATION_LISTENERS: list[ConfigurationListener] = []
+
+
+def configuration_updates_reach_the_runtime() -> None:
+    """moto records `UpdateFunctionConfiguration` and runs nothing; Lambda applies a new
+    environment to the execution environments it starts from then on, while those running
+    finish what they hold. The local runtime does the same once told here (a producer switches
+    the version it publishes this way, without a deploy: docs/versioning.md)."""
+    function_class: Any = moto.awslambda.models.LambdaFunction
+    original = function_class.update_configuration
+    if getattr(original, "patched", False):
+        return
+
+    @functools.wraps(original)
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        before = dict(self.environment_vars or {})
+        answer: dict[str, Any] = original(self, config_updates)
+        after = dict(self.environment_vars or {})
+        if after != before:
+            for listener in list(CONFIGURATION_LISTENERS):
+                listener(self.function_name, before, after)
+        return answer
+
+    update_configuration.patched = True  # type: ignore[attr-defined]
+    function_class.update_configuration = update_configuration
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     track_live_instances_only,
     memoise_jsonpath,
@@ -793,6 +824,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     number_every_fifo_message,
     dynamodb_isolated_writes,
     event_buses_across_accounts,
+    configuration_updates_reach_the_runtime,
 )
 
 

@@ -15,7 +15,7 @@ from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
 from local.http_front import Admission, ApiRoute, HttpFront, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
-from local.moto_patches import REFUSED
+from local.moto_patches import CONFIGURATION_LISTENERS, REFUSED
 from local.targets import (
     ApiDestinationCaller,
     ApiDestinationTap,
@@ -294,7 +294,21 @@ class LocalRuntime:
             "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-10:]},
         }
 
+    def reconfigure(self, function_name: str, before: dict[str, str],
+                    after: dict[str, str]) -> None:
+        """A function's environment was updated (`UpdateFunctionConfiguration`): the variables
+        the update removed or changed take their new values in its new execution environments,
+        with the runtime's own additions (credentials, the local idempotency window) kept."""
+        worker = self.workers.get(function_name)
+        if worker is None:
+            return
+        kept = {name: value for name, value in worker.spec.environment.items()
+                if name not in before}
+        worker.reconfigure({**kept, **_local_environment(self.config, after)})
+        log.info("%s reconfigured: new execution environments take the update", function_name)
+
     def start(self) -> None:
+        CONFIGURATION_LISTENERS.append(self.reconfigure)
         self.front.start()
         for thread in self.threads:
             thread.start()
@@ -308,6 +322,8 @@ class LocalRuntime:
             thread.join()
 
     def stop(self) -> None:
+        if self.reconfigure in CONFIGURATION_LISTENERS:
+            CONFIGURATION_LISTENERS.remove(self.reconfigure)
         self.stop_event.set()
         self.front.stop()
         for thread in self.threads:

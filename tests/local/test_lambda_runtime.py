@@ -107,3 +107,30 @@ def test_a_handler_that_cannot_be_imported_fails_every_invocation(workers):
     for _ in range(2):
         result = worker.invoke({})
         assert result.error is not None and result.error["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_a_new_configuration_reaches_new_environments_and_the_idle_ones_retire(workers):
+    worker = worker_of(workers, "echo")
+    before = worker.invoke(1).payload
+
+    worker.reconfigure({"SETTING": "updated"})
+    after = worker.invoke(2).payload
+
+    assert (before["setting"], after["setting"]) == ("from the template", "updated")
+    assert after["pid"] != before["pid"] and worker.environments == 1
+
+
+def test_an_environment_in_flight_finishes_with_its_configuration_then_retires(workers):
+    worker = worker_of(workers, "sleep")
+    worker.warm()
+    finished: list[int] = []
+    running = threading.Thread(target=lambda: finished.append(
+        worker.invoke({"seconds": 0.5}).payload["pid"]))
+    running.start()
+    while worker.peak_concurrency == 0:
+        time.sleep(0.01)
+    worker.reconfigure({"SETTING": "updated"})
+    running.join()
+
+    assert not worker.invoke({"seconds": 0}).failed
+    assert worker.cold_starts == 2 and worker.environments == 1

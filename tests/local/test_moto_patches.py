@@ -452,3 +452,25 @@ def test_deleted_messages_and_overwritten_items_are_not_kept(aws: dict[str, Any]
     # forty messages still queued, one item: what exists is what is kept
     assert len(Message.instances_tracked) - messages_before == 40
     assert len(Item.instances_tracked) - items_before <= 2
+
+
+def test_a_function_configuration_update_is_told_to_the_runtime():
+    told: list[tuple[str, dict[str, str], dict[str, str]]] = []
+    moto_patches.CONFIGURATION_LISTENERS.append(lambda *update: told.append(update))
+    try:
+        with mock_aws():
+            iam = boto3.client("iam", region_name=REGION)
+            role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            lambda_client = boto3.client("lambda", region_name=REGION)
+            lambda_client.create_function(
+                FunctionName="api", Runtime="python3.12", Role=role, Handler="h.h",
+                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+                Environment={"Variables": {"EVENT_BUS_NAME": "b"}})
+            lambda_client.update_function_configuration(FunctionName="api", Environment={
+                "Variables": {"EVENT_BUS_NAME": "b", "EVENT_VERSIONS": "order.placed=2"}})
+            lambda_client.update_function_configuration(FunctionName="api", Timeout=9)
+    finally:
+        moto_patches.CONFIGURATION_LISTENERS.clear()
+
+    assert told == [("api", {"EVENT_BUS_NAME": "b"},
+                     {"EVENT_BUS_NAME": "b", "EVENT_VERSIONS": "order.placed=2"})]
