@@ -33,7 +33,6 @@ from typing import Any
 
 import jsonpath_ng.ext
 import moto
-import moto.awslambda.models
 import moto.backends
 import moto.core.responses
 import moto.dynamodb.models
@@ -785,6 +784,10 @@ def configuration_updates_reach_the_runtime() -> None:
     environment to the execution environments it starts from then on, while those running
     finish what they hold. The local runtime does the same once told here (a producer switches
     the version it publishes this way, without a deploy: docs/versioning.md)."""
+    # Imported here, not with the module: it imports moto's S3, whose import-time instances
+    # must be made after `track_live_instances_only` is applied (one of them is unhashable).
+    import moto.awslambda.models
+
     function_class: Any = moto.awslambda.models.LambdaFunction
     original = function_class.update_configuration
     if getattr(original, "patched", False):
