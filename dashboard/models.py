@@ -205,3 +205,24 @@ class RouteMinute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} at {self.minute:%H:%M}"
+
+
+class RouteVersionMinute(models.Model):
+    """How many events of each version of its type passed through one route (an EventBridge
+    rule of the model, by rule id) in one minute, by their time: kept up to date as events are
+    recorded, so that the share of each version per route over an hour reads at most sixty rows
+    per route and version (see `dashboard/insight/versions.py`). Valid events only: an invalid
+    one's version is only what it claimed."""
+
+    route = models.CharField(max_length=256)
+    version = models.PositiveIntegerField()
+    minute = models.DateTimeField()
+    events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["route", "version", "minute"],
+                                               name="one_row_per_route_version_minute")]
+        indexes = [models.Index(fields=["minute"], name="route_version_minute_time")]
+
+    def __str__(self) -> str:
+        return f"{self.route} v{self.version} at {self.minute:%H:%M}"

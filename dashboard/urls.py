@@ -5,7 +5,7 @@ from django.urls import path
 
 from dashboard.catalogue import views as catalogue
 from dashboard.failures import views as failures
-from dashboard.insight import route_views, search_views
+from dashboard.insight import route_views, search_views, version_views
 from dashboard.insight import views as insight
 from dashboard.live import views as live
 from dashboard.orders import views as orders
@@ -44,4 +44,9 @@ urlpatterns += [
     path("api/catalogue", catalogue.catalogue_json, name="catalogue-json"),
     path("api/catalogue/asyncapi.json", catalogue.catalogue_asyncapi, name="catalogue-asyncapi"),
     path("api/catalogue/traffic", catalogue.catalogue_traffic_json, name="catalogue-traffic-json"),
+]
+
+urlpatterns += [
+    path("versions/", version_views.versions_page, name="versions"),
+    path("api/versions", version_views.versions_json, name="versions-json"),
 ]

@@ -30,6 +30,12 @@ from dashboard.failures.dead_letter_queues import (
 from dashboard.failures.redrive_jobs import RedriveJob
 from dashboard.insight.routes import route_minutes_add, route_minutes_clear, route_minutes_prune
 from dashboard.insight.search import data_terms
+from dashboard.insight.versions import (
+    event_version,
+    route_version_minutes_add,
+    route_version_minutes_clear,
+    route_version_minutes_prune,
+)
 from dashboard.models import ObservedEvent, Order, SearchTerm, Sighting
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
@@ -118,6 +124,9 @@ def _item(event: ObservedEvent, observation: Observation, order: Order | None) -
         "observedLagMs": _ms(observation.observed_at, event.time),
         "valid": event.valid,
         "invalidReason": event.invalid_reason or None,
+        # the version of its type's schema it was published in, as its dataschema names it
+        "version": event_version(event.type, event.envelope) if event.valid else None,
+        "dataschema": event.envelope.get("dataschema") if event.envelope else None,
         "orderStatus": order.status if order is not None else None,
         "orderDeviation": (order.deviation or None) if order is not None else None,
         "event": observation.cloudevent,
@@ -167,6 +176,7 @@ def observation_record(*, observations: Sequence[Observation],
     orders = _fold_into_orders(created, {o.event_id: o for o, _ in fresh})
     _deviations_record(judged, orders, model=model)
     route_minutes_add(created=created.values(), hops=judged, model=model)
+    route_version_minutes_add(created=created.values(), model=model)
     return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
 
 
@@ -257,6 +267,7 @@ def read_model_clear() -> tuple[int, int]:
         ObservedEvent.objects.all().delete()
         Order.objects.all().delete()
         route_minutes_clear()
+        route_version_minutes_clear()
     return events, orders
 
 
@@ -308,6 +319,7 @@ def read_model_prune(*, before: datetime, batch_size: int | None = None,
     until done); the next run goes on where this one stopped."""
     size = batch_size or PRUNE_BATCH
     route_minutes_prune(before=before)  # one row per route and minute: few, even for days
+    route_version_minutes_prune(before=before)
     pruned = {"events": 0, "orders": 0}
     batches = 0
     for kind, prune in (("events", _events_prune), ("orders", _orders_prune)):

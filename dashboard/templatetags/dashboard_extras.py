@@ -133,3 +133,11 @@ def signed_duration(milliseconds: float | None) -> str:
         return "±0 ms"
     sign = "+" if milliseconds > 0 else "\N{MINUS SIGN}"
     return sign + duration(abs(float(milliseconds)))
+
+
+@register.filter
+def schema_version(event: Any) -> int | None:
+    """The version of an observed event's schema, as its `dataschema` names it (None when it
+    names no published version of its type)."""
+    from dashboard.insight.versions import event_version
+    return event_version(getattr(event, "type", ""), getattr(event, "envelope", None))

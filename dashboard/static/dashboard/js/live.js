@@ -47,7 +47,9 @@ function badge(text, className) {
 
 function feedRow(item) {
   const type = item.valid
-    ? el("span", { class: `type src-${item.source}` }, item.type)
+    ? el("span", {}, el("span", { class: `type src-${item.source}` }, item.type),
+      ...(item.version ? [" ", el("span", { class: `badge version-badge version-${item.version}`,
+        "data-version": String(item.version), title: item.dataschema || "" }, `v${item.version}`)] : []))
     : el("span", {}, el("span", { class: "type invalid", title: item.invalidReason || "" }, item.type || "(not a CloudEvent)"), " ", badge("invalid", "invalid"));
   const order = item.orderId
     ? el("a", { class: "order-link", href: orderUrl(item.orderId) },
