@@ -158,3 +158,29 @@ def breaking_changes(old: JsonSchema, new: JsonSchema, path: str = "") -> list[s
     if "items" in old and "items" in new:
         problems.extend(breaking_changes(old["items"], new["items"], f"{where}[]"))
     return problems
+
+
+def schema_fields(schema: JsonSchema, path: str = "data") -> dict[str, str]:
+    """Every field a schema describes, by path, with its type (and `required` when it is):
+    what the catalogue lists side by side to show what changed between versions."""
+    fields: dict[str, str] = {}
+    required = set(schema.get("required", []))
+    for name, child in schema.get("properties", {}).items():
+        child_path = f"{path}.{name}"
+        kind = child.get("type", "enum" if "enum" in child else "any")
+        fields[child_path] = f"{kind}{', required' if name in required else ''}"
+        fields.update(schema_fields(child, child_path))
+    if isinstance(schema.get("items"), dict):
+        fields.update(schema_fields(schema["items"], f"{path}[]"))
+    return fields
+
+
+def schema_differences(old: JsonSchema, new: JsonSchema) -> dict[str, list[str]]:
+    """The fields one version has and the other has not, or has with another type."""
+    before, after = schema_fields(old), schema_fields(new)
+    return {
+        "removed": [f"{path}: {before[path]}" for path in before if path not in after],
+        "added": [f"{path}: {after[path]}" for path in after if path not in before],
+        "changed": [f"{path}: {before[path]} → {after[path]}" for path in before
+                    if path in after and before[path] != after[path]],
+    }

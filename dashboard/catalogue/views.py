@@ -13,8 +13,10 @@ from django.views.decorators.http import require_GET
 
 from dashboard.catalogue import pages, selectors
 from workflow import catalogue as catalogue_schemas
-from workflow.catalogue import JsonSchema
+from workflow.catalogue import COMPATIBILITY, SCHEMA_VERSIONS, JsonSchema, dataschema_of, version_of
+from workflow.examples import example_event
 from workflow.model import CHOREOGRAPHY, Choreography
+from workflow.versions import breaking_changes, schema_differences
 
 MODEL: Choreography = CHOREOGRAPHY
 """The model the catalogue is generated from, and its schemas (a test points them at copies)."""
@@ -53,6 +55,27 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 })
 
 
+def published_versions(event_type: str) -> list[dict[str, Any]]:
+    """Every published version of a type's schema, oldest first, each with what it declares of
+    its compatibility with the one before and what changed from it: empty when the type has
+    only the one."""
+    schemas = SCHEMA_VERSIONS.get(event_type, {})
+    if len(schemas) < 2:
+        return []
+    found: list[dict[str, Any]] = []
+    for version in sorted(schemas):
+        previous = schemas.get(version - 1)
+        found.append({
+            "version": version, "dataschema": dataschema_of(event_type, version),
+            "schema": schemas[version],
+            "compatibility": COMPATIBILITY.get((event_type, version)),
+            "breaking": breaking_changes(previous, schemas[version]) if previous else [],
+            "differences": schema_differences(previous, schemas[version]) if previous else {},
+            "example": example_event(event_type, version=version),
+        })
+    return found
+
+
 @require_GET
 def catalogue_event(request: HttpRequest, event_type: str) -> HttpResponse:
     """One event type: its schema read and raw, an example, its routes, its traffic, and the
@@ -67,6 +90,8 @@ def catalogue_event(request: HttpRequest, event_type: str) -> HttpResponse:
     refused = selectors.event_refused_list(event_type=event_type, limit=REFUSED_LATELY)
     return render(request, "dashboard/catalogue_event.html", {
         "nav": "catalogue", "entry": entry, "catalogue": entries,
+        "versions": published_versions(entry.name),
+        "claimed_version": version_of(claimed, entry.name) if claimed else None,
         "traffic": selectors.event_type_traffic(types=[entry.name])[entry.name],
         "claimed": claimed, "refused": refused,
         "functions": {function.id: function for function in entries.functions}})

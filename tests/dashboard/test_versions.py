@@ -147,3 +147,28 @@ def test_the_trace_and_the_feed_show_each_event_s_version(client):
     assert 'data-version="2"' in trace and ">v2</span>" in trace
     live = client.get("/").content.decode()
     assert 'data-version="2"' in live
+
+
+def test_the_catalogue_shows_both_versions_side_by_side_with_what_changed(client):
+    page = client.get("/catalogue/events/order.placed").content.decode()
+
+    section = page[page.index("data-versions>"):page.index('aria-labelledby="schema-title"')]
+    first = section[section.index('data-schema-version="1"'):section.index('data-schema-version="2"')]
+    second = section[section.index('data-schema-version="2"'):]
+    assert "urn:choreo:schema:order.placed:1" in first and "the first version" in first
+    assert "urn:choreo:schema:order.placed:2" in second
+    assert 'data-compatibility="breaking"' in second
+    assert "<code>data.order.total.amount: integer, required</code>" in second  # removed
+    assert "<code>data.order.total.value: string, required</code>" in second  # added
+    assert "&quot;value&quot;: &quot;24.00&quot;" in second  # its example
+    # a type with one version has no such section
+    reserved = client.get("/catalogue/events/warehouse.stock-reserved").content.decode()
+    assert "data-versions>" not in reserved
+
+
+def test_an_event_claiming_another_published_version_is_told_which(client):
+    url = "/catalogue/events/order.placed?dataschema=urn:choreo:schema:order.placed:2"
+
+    page = client.get(url).content.decode()
+
+    assert 'data-claimed="other-version"' in page and "version 2 of order.placed" in page
