@@ -100,6 +100,10 @@ class LocalConfig:
     subdomain_accounts: str = ""
     # A region for the observability replica (`eu-west-1`); empty: none.
     replica_region: str = ""
+    # Which version of each event its producers publish (`order.placed=2`, the CDK setting
+    # choreo:eventVersions); empty: the model's. A running system switches without a deploy
+    # by updating the function's EVENT_VERSIONS through the Lambda API (docs/versioning.md).
+    event_versions: str = ""
 
     @property
     def placed(self) -> bool:
@@ -123,6 +127,7 @@ class LocalConfig:
             idempotency_window_seconds=_int("CHOREO_IDEMPOTENCY_WINDOW_SECONDS", 600),
             subdomain_accounts=os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", ""),
             replica_region=os.environ.get("CHOREO_REPLICA_REGION", ""),
+            event_versions=os.environ.get("CHOREO_EVENT_VERSIONS", ""),
         )
 
     def to_dict(self) -> dict[str, object]:

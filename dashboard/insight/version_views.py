@@ -36,13 +36,13 @@ def _percent(share: float | None) -> str | None:
 
 def versions_context(model: Choreography = CHOREOGRAPHY) -> dict[str, Any]:
     shares = versions.version_shares(model=model)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for route in shares.routes:
         rows.append({"route": route, "chart": chart_svg(route),
                      "shares": [(version, route.totals[version], _percent(route.share(version)),
                                  route.last_seen.get(version)) for version in route.versions]})
     # the routes whose type has more than one version first: they are the ones moving
-    rows.sort(key=lambda row: len(row["route"].versions) < 2)
+    rows.sort(key=lambda row: len(row["route"].versions) < 2)  # stable: model order kept
     return {"nav": "versions", "shares": shares, "rows": rows,
             "minutes": versions.WINDOW_MINUTES}
 

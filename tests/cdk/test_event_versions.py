@@ -39,3 +39,12 @@ def test_the_setting_reaches_every_producer_of_the_event_and_only_them():
 def test_a_version_never_published_stops_the_synth(setting: str):
     with pytest.raises(SettingsError, match="choreo:eventVersions"):
         synth_template({"choreo:eventVersions": setting}, nag=False)
+
+
+def test_local_mode_takes_the_setting_from_its_environment(monkeypatch: pytest.MonkeyPatch):
+    from local.config import LocalConfig
+    from local.deploy import synth_context
+
+    assert "choreo:eventVersions" not in synth_context(LocalConfig.from_environment())
+    monkeypatch.setenv("CHOREO_EVENT_VERSIONS", "order.placed=2")
+    assert synth_context(LocalConfig.from_environment())["choreo:eventVersions"] == "order.placed=2"
