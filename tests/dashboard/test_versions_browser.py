@@ -6,7 +6,6 @@ moves from version 1 to version 2 of order.placed."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import threading
