@@ -42,6 +42,7 @@ from dashboard.readmodel import selectors
 from dashboard.readmodel.observations import Observation, moment
 from workflow.conformance import verdict_of
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
+from workflow.money import from_decimal_text
 
 log = logging.getLogger("dashboard.readmodel.services")
 
@@ -92,6 +93,11 @@ def _apply_to_order(order: Order, event: ObservedEvent, observation: Observation
     total = details.get("total")
     total = total if isinstance(total, dict) else {}
     amount = total.get("amount")
+    if amount is None and isinstance(total.get("value"), str):  # order.placed version 2
+        try:
+            amount = from_decimal_text(total["value"], str(total.get("currency", ""))).amount
+        except ValueError:
+            amount = None
     if order.total_amount is None and isinstance(amount, int) and amount in BIG_INTEGERS:
         order.total_amount = amount
         order.currency = str(total.get("currency", ""))[:3]

@@ -172,3 +172,12 @@ def test_an_event_claiming_another_published_version_is_told_which(client):
     page = client.get(url).content.decode()
 
     assert 'data-claimed="other-version"' in page and "version 2 of order.placed" in page
+
+
+def test_an_order_placed_in_version_2_has_its_total_in_the_orders_list():
+    version_1 = factories.placed(order_id="ord-total", at=MINUTE)
+    record([written_as(version_1, 2)])
+
+    order = services.Order.objects.get(order_id="ord-total")
+    assert (order.total_amount, order.currency) == (version_1.order["total"]["amount"],
+                                                     version_1.order["total"]["currency"])
