@@ -1,6 +1,7 @@
-"""The order outbox's relay: publishes each `order.placed` the order API wrote but did not get
-to publish (see `functions.order.outbox`). Fed by the `OrderOutbox` queue, one check per
-order placed, each delivered once the API's invocation can no longer be running."""
+"""The order outbox's relay: publishes again the `order.placed` of each order still `placed`
+when its check comes, in case the order API wrote it but did not get to publish it (see
+`functions.order.outbox`). Fed by the `OrderOutbox` queue, one check per order placed, each
+delivered once the API's invocation can no longer be running."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def record_handler(record: SQSRecord) -> None:
         return
     relayed = relay(order_id, orders=orders, publisher=publisher)
     if relayed is not None:
-        logger.warning("relayed an order.placed the order API did not publish",
+        logger.warning("published again the order.placed of an order still placed at its check",
                        order_id=order_id, event_id=relayed.id)
 
 
