@@ -8,7 +8,7 @@ never existed.
 
 Dying anywhere leaves one of two states. Before step 2, nothing was written, and the check
 finds no order: the order never existed (and no client was told otherwise). After it, the
-check finds the order, and `relay` decides from its status alone whether its event could have
+check finds the order, and `Relay` decides from its status alone whether its event could have
 been lost:
 
 - *Concluded* (shipped, rejected, cancelled): its `order.placed` reached the bus. An order is
@@ -32,12 +32,14 @@ orders at 10/s (docs/benchmarks.md). A backlog of minutes, on AWS, would copy th
 every order it holds once; each copy costs the warehouse one idempotency read.
 
 A check that reads the order just before a conclusion is written publishes a copy of an
-order that has ended: the same copy, absorbed the same way.
+order that has ended: the same copy, absorbed the same way. The relay reads the orders its
+batch of checks names in one consistent BatchGetItem.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from functions.common.aws import EventBridgePublisher, aws_client
@@ -73,12 +75,33 @@ def check_order_id(body: str) -> str:
     return order_id
 
 
-def relay(order_id: str, *, orders: DynamoOrders, publisher: EventBridgePublisher) -> Event | None:
-    """Publish the order's `order.placed` again if the order is still `placed`; returns what
-    was published. An order that does not exist was never placed, and one that has ended had
-    its event published: nothing to do for either."""
-    event = orders.still_placed(order_id)
-    if event is None:
-        return None
-    publisher.publish([event])
-    return event
+def checked_order_ids(bodies: Iterable[str]) -> list[str]:
+    """The orders a batch of checks names; a check that names none is left to its record."""
+    order_ids = []
+    for body in bodies:
+        try:
+            order_ids.append(check_order_id(body))
+        except InvalidCheck:
+            continue
+    return order_ids
+
+
+class Relay:
+    """One batch of checks: the orders they name are read at once, then each check is
+    relayed on its own, so that one that fails comes back alone."""
+
+    def __init__(self, order_ids: Iterable[str], *, orders: DynamoOrders,
+                 publisher: EventBridgePublisher) -> None:
+        self.placed = orders.still_placed(order_ids)
+        self.publisher = publisher
+
+    def relay(self, order_id: str) -> Event | None:
+        """Publish the order's `order.placed` again if the order is still `placed`; returns
+        what was published. An order that does not exist was never placed, and one that has
+        ended had its event published: nothing to do for either."""
+        event = self.placed.get(order_id)
+        if event is None:
+            return None
+        self.publisher.publish([event])
+        del self.placed[order_id]  # a second check of it in this batch finds it published
+        return event

@@ -3,7 +3,7 @@
 process of its own that dies between two steps (`crashing_order_api`); the relay then acts
 on the check the API asked for, as SQS would deliver it once the API could no longer be
 running: an order still `placed` then has its event published again, one that has ended
-does not."""
+does not, and the orders a batch of checks names are read in one call."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from dashboard.stock import stock_seed
 from functions.common.aws import PublishFailed
+from functions.order.orders import DynamoOrders
 from tests.functions.conftest import Aws, FakeContext
 from tests.functions.crashing_order_api import CRASHED
 from tests.support import api_request, eventbridge_event, sqs_event
@@ -175,6 +176,76 @@ def test_a_check_that_finds_its_order_still_placed_publishes_its_event_again_sam
     assert checks_deliver(aws) == {"batchItemFailures": []}
     [again] = aws.published()
     assert again.subject == order_id and again.to_dict() == first.to_dict()
+
+
+def test_the_relay_reads_the_orders_of_a_batch_of_checks_in_one_call(aws: Aws):
+    api = aws.handler("functions.order.api")
+    placed = [json.loads(place(api)["body"])["orderId"] for _ in range(3)]
+    aws.published()
+    order_conclude(aws, placed[0])
+    never_written = json.dumps({"orderId": "never-written"})
+    checks = [json.dumps({"orderId": order_id}) for order_id in placed]
+    relay = aws.handler("functions.order.relay")
+    calls = dynamodb_calls(relay)
+
+    response = relay.lambda_handler(
+        sqs_event(*checks, never_written, "not a check", checks[1], queue_arn=OUTBOX_ARN),
+        FakeContext())
+    assert response == {"batchItemFailures": []}
+    assert calls == ["BatchGetItem"]
+    # the two still placed, once each though one was checked twice in the batch
+    assert sorted(event.subject for event in aws.published()) == sorted(placed[1:])
+    [letter] = aws.dead_letters()
+    assert letter["Body"] == "not a check"
+
+
+def test_a_batch_of_checks_whose_orders_cannot_be_read_fails_whole_so_that_it_comes_back(
+        aws: Aws, monkeypatch: pytest.MonkeyPatch):
+    api = aws.handler("functions.order.api")
+    monkeypatch.setattr(api.publisher, "publish", publish_failing("put_events failed"))
+    place(api)
+    relay = aws.handler("functions.order.relay")
+
+    def unreadable(**_request: Any) -> dict[str, Any]:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    monkeypatch.setattr(relay.orders.records.client, "batch_get_item", unreadable)
+    [message] = aws.sqs.receive_message(QueueUrl=aws.outbox_url)["Messages"]
+    with pytest.raises(ConnectionError):
+        relay.lambda_handler(sqs_event(message["Body"], queue_arn=OUTBOX_ARN), FakeContext())
+    assert aws.published() == []
+
+
+class UnprocessedOnce:
+    """A DynamoDB client whose first BatchGetItem leaves all but one key unprocessed."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.requests: list[dict[str, Any]] = []
+
+    def batch_get_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append(RequestItems)
+        response: dict[str, Any] = self.client.batch_get_item(RequestItems=RequestItems)
+        if len(self.requests) == 1:
+            [(table, request)] = RequestItems.items()
+            [(_, found)] = response["Responses"].items()
+            response["Responses"][table] = found[:1]
+            response["UnprocessedKeys"] = {table: {**request, "Keys": [
+                key for key in request["Keys"] if key["pk"] != found[0]["pk"]]}}
+        return response
+
+
+def test_the_relay_asks_again_for_the_orders_dynamodb_left_unprocessed(
+        aws: Aws, monkeypatch: pytest.MonkeyPatch):
+    api = aws.handler("functions.order.api")
+    monkeypatch.setattr(api.publisher, "publish", publish_failing("put_events failed"))
+    placed = {json.loads(place(api)["body"])["orderId"] for _ in range(3)}
+    client = UnprocessedOnce(aws.dynamodb)
+    monkeypatch.setattr("functions.common.aws.time.sleep", lambda _seconds: None)
+
+    found = DynamoOrders(table_name=aws.tables["Orders"], client=client).still_placed(placed)
+    assert set(found) == placed and len(client.requests) == 2
+    assert all(found[order_id].subject == order_id for order_id in placed)
 
 
 def test_a_publish_that_fails_leaves_the_order_to_the_relay_rather_than_withdrawing_it(
