@@ -38,7 +38,7 @@ from workflow.placement import (
 log = logging.getLogger("dashboard.live.boundaries")
 
 BOUNDARY_PAD = 8  # between an area and its account's outline: less than half the areas' gap
-LABEL_CHAR_W = 6.0  # a 10px monospace font is 0.6 em wide per character
+LABEL_CHAR_W = 7.2  # a 12px monospace font is 0.6 em wide per character
 LABEL_INSET = 14  # from the outline's corner to the label's end
 LABEL_PAD = 4  # the gap cut in the outline either side of its label
 
