@@ -68,16 +68,16 @@ def test_two_accounts_outlined_live_a_crossing_marked_and_a_refusal_shown(dashbo
     assert loyalty.locator("text").text_content() == f"{LOYALTY} · us-east-1"
     assert page.locator(f".graph [data-boundary='{HOME}']").count() == 3
     # the outline is drawn around the Loyalty function on screen
-    outline = loyalty.locator("rect").bounding_box()
-    function = page.locator(".graph [data-node='function:Loyalty']").bounding_box()
-    assert outline["x"] < function["x"] and function["x"] + function["width"] < outline["x"] + outline["width"]
-    assert outline["y"] < function["y"] and function["y"] + function["height"] < outline["y"] + outline["height"]
+    out = loyalty.locator("rect").bounding_box()
+    box = page.locator(".graph [data-node='function:Loyalty']").bounding_box()
+    assert out["x"] < box["x"] and box["x"] + box["width"] < out["x"] + out["width"]
+    assert out["y"] < box["y"] and box["y"] + box["height"] < out["y"] + out["height"]
 
     events = factories.happy_path(order_id="ord-0007live", at=datetime.now(UTC))
-    for observation_body in [json.dumps({"bus": "global", "event": {
-            **factories.envelope(event), "account": LOYALTY if event.type == "loyalty.points-awarded" else HOME}})
-            for event in events]:
-        moto_stack.sqs.send_message(QueueUrl=moto_stack.queue_url, MessageBody=observation_body)
+    for event in events:
+        account = LOYALTY if event.type == "loyalty.points-awarded" else HOME
+        body = json.dumps({"bus": "global", "event": {**factories.envelope(event), "account": account}})
+        moto_stack.sqs.send_message(QueueUrl=moto_stack.queue_url, MessageBody=body)
         time.sleep(0.3)
     page.wait_for_selector("tr[data-event-id] >> text=ord-0007live", timeout=10000)
     page.wait_for_selector(".graph .token", timeout=5000)
