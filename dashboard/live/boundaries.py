@@ -148,10 +148,15 @@ def area_placement(area_id: str, placements: Placements, model: Choreography) ->
     return placements.of_subdomain(subdomain)
 
 
+Box = tuple[float, float, float, float]
+"""x1, y1, x2, y2"""
+
+
 def boundaries_layout(areas: Sequence[_Framed], bar_y: float, placements: Placements,
-                      model: Choreography = CHOREOGRAPHY) -> list[Boundary]:
+                      model: Choreography = CHOREOGRAPHY, avoid: Sequence[Box] = ()) -> list[Boundary]:
     """One outline per run of neighbouring areas in a row placed alike; none when the
-    choreography runs in one account and region."""
+    choreography runs in one account and region. An outline's outer edge steps past the
+    captions in `avoid` (the line from the customer to the API has one above the top row)."""
     if not placements.subdomains:
         return []
     boundaries: list[Boundary] = []
@@ -166,16 +171,28 @@ def boundaries_layout(areas: Sequence[_Framed], bar_y: float, placements: Placem
                 runs.append((where, [area]))
         for where, members in runs:
             boundaries.append(_outline(where, members, above=above, placements=placements,
-                                       model=model, index=len(boundaries)))
+                                       model=model, index=len(boundaries), avoid=avoid))
     return boundaries
 
 
+def _clear_of(edge: float, x1: float, x2: float, avoid: Sequence[Box], *, upwards: bool) -> float:
+    """The outer edge at `edge`, moved (up, or down) past each caption it would cut."""
+    for bx1, by1, bx2, by2 in sorted(avoid, key=lambda box: -box[3] if upwards else box[1]):
+        if bx1 < x2 and x1 < bx2 and by1 - 3 < edge < by2 + 3:
+            edge = by1 - 3 if upwards else by2 + 3
+    return edge
+
+
 def _outline(where: Placement, members: list[_Framed], *, above: bool, placements: Placements,
-             model: Choreography, index: int) -> Boundary:
+             model: Choreography, index: int, avoid: Sequence[Box]) -> Boundary:
     x1 = min(area.x for area in members) - BOUNDARY_PAD
     x2 = max(area.x + area.w for area in members) + BOUNDARY_PAD
     y1 = min(area.y for area in members) - BOUNDARY_PAD
     y2 = max(area.y + area.h for area in members) + BOUNDARY_PAD
+    if above:
+        y1 = _clear_of(y1, x1, x2, avoid, upwards=True)
+    else:
+        y2 = _clear_of(y2, x1, x2, avoid, upwards=False)
     home = where == placements.home
     label = placement_label(where, home=home)
     names = [area.id for area in members]

@@ -34,6 +34,7 @@ COL_GAP = 22
 LINK_GAP = 36  # between side-by-side nodes joined by a line, before its caption
 ACTOR_GAP = 38
 NOTE_CHAR_W = 5.9
+NOTE_H = 11  # a caption's height, its baseline 2 px above its bottom
 AREA_GAP = 30
 AREA_PAD = 16
 AREA_HEADER = 30
@@ -476,7 +477,17 @@ class _Layout:
                      bar=self._bar(levels.bar_y, width),
                      flights=self._flights(levels.bar_y), observe=self._observe(),
                      boundaries=boundaries_layout(self.areas, levels.bar_y, self.placements,
-                                                  self.topology.model))
+                                                  self.topology.model, avoid=self._note_boxes()))
+
+    def _note_boxes(self) -> list[tuple[float, float, float, float]]:
+        """Where the captions of lines are written (x1, y1, x2, y2)."""
+        boxes = []
+        for connector in self.connectors.values():
+            if connector.note:
+                width = len(connector.note) * NOTE_CHAR_W
+                left = connector.note_x if connector.note_anchor == "start" else connector.note_x - width / 2
+                boxes.append((left, connector.note_y - NOTE_H + 2, left + width, connector.note_y + 2))
+        return boxes
 
     def _bar(self, bar_y: float, width: float) -> Bar:
         """The backplane, long enough for every line that meets it, its name where none

@@ -87,6 +87,16 @@ def test_boundaries_never_overlap_each_other_nor_cut_a_box_or_label_and_their_la
         for box in _boxes(graph):
             assert not crosses(box, boundary), f"{box[0]} straddles {boundary.areas}"
         assert boundary.x + 8 <= boundary.label_left, f"the label of {boundary.areas} overflows"
+    for connector in graph.connectors:  # no outline runs through a line's caption
+        if not connector.note:
+            continue
+        width = len(connector.note) * 5.9
+        left = connector.note_x if connector.note_anchor == "start" else connector.note_x - width / 2
+        top, bottom = connector.note_y - 9, connector.note_y + 2
+        for boundary in graph.boundaries:
+            for edge in (boundary.y, boundary.y + boundary.h):
+                cut = top < edge < bottom and left < boundary.x + boundary.w and boundary.x < left + width
+                assert not cut, f"{boundary.areas} cuts the caption {connector.note!r}"
     for label in labels:
         assert label[1] >= 0 and label[2] >= 0 and label[3] <= graph.width and label[4] <= graph.height
         for box in _boxes(graph):
