@@ -55,6 +55,29 @@ def terms_share(apps: Any, schema_editor: Any) -> None:
         last = batch[-1].id
 
 
+def terms_unshare(apps: Any, schema_editor: Any) -> None:
+    """Back: each event's shared pairs into its own terms again."""
+    events = apps.get_model("dashboard", "ObservedEvent")
+    shared_terms = apps.get_model("dashboard", "SharedTerm")
+    search_terms = apps.get_model("dashboard", "SearchTerm")
+    last = 0
+    while True:
+        batch = list(events.objects.filter(id__gt=last, shared_terms__isnull=False)
+                     .order_by("id").values_list("id", "shared_terms_id")[:BATCH])
+        if not batch:
+            return
+        pairs: dict[int, list[tuple[str, str]]] = {}
+        for set_id, path, value in shared_terms.objects.filter(
+                term_set_id__in={set_id for _, set_id in batch}).values_list(
+                "term_set_id", "path", "value"):
+            pairs.setdefault(set_id, []).append((path, value))
+        search_terms.objects.bulk_create(
+            [search_terms(event_id=event_id, path=path, value=value)
+             for event_id, set_id in batch for path, value in pairs.get(set_id, [])],
+            batch_size=2000)
+        last = batch[-1][0]
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -125,5 +148,5 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('path', 'value', 'term_set'),
                                                name='shared_term'),
         ),
-        migrations.RunPython(terms_share, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(terms_share, terms_unshare, elidable=True),
     ]

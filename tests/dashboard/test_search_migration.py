@@ -67,3 +67,20 @@ def test_the_order_part_of_events_already_kept_is_shared_when_migrated():
     query = search.search_query_parse([("customer", "c-before")])
     assert sorted(e.event_id for e in search.event_search(query=query).events) == \
         sorted(e.id for e in events)
+
+
+def test_the_shared_pairs_go_back_to_each_event_when_migrated_back():
+    events = factories.happy_path(order_id="ord-kept", customer_id="c-back")[:2]
+    from dashboard.readmodel import services
+    services.observation_record(observations=factories.sightings_of(events))
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("dashboard", "0009_route_health")])
+
+    old = executor.loader.project_state([("dashboard", "0009_route_health")]).apps
+    terms = old.get_model("dashboard", "SearchTerm").objects.filter(
+        path="order.customerId", value="c-back")
+    assert sorted(terms.values_list("event__event_id", flat=True)) == sorted(e.id for e in events)
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
