@@ -12,6 +12,8 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - search    S1   search, compare and OTLP export over BENCH_SEARCH_EVENTS (100,000)
 - catalogue C2   the catalogue's pages (BENCH_CATALOGUE_EVENTS, 100,000)
 - routes    R1-R4  route health: recording, /api/routes and a route's page (BENCH_ROUTE_EVENTS, 100,000)
+- boundaries B1  accounts and regions: the live page and a trace across two accounts
+            (BENCH_BOUNDARIES_EVENTS, 100,000)
 - versions V1-V4  event versions: recording, /versions/ and /api/versions (BENCH_VERSION_EVENTS, 100,000)
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
             BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (10/s): about 25 minutes
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable
 
 from bench import (
+    boundaries_views,
     catalogue_views,
     conformance_views,
     dashboard_fanout,
@@ -69,6 +72,7 @@ SECTIONS: dict[str, Callable[[], list[Result]]] = {
     "search": search_views.run,
     "catalogue": catalogue_views.run,
     "routes": route_health_views.run,
+    "boundaries": boundaries_views.run,
     "versions": versions_views.run,
     "sustained": sustained_run,
 }

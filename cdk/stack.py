@@ -61,10 +61,15 @@ def queue_env_var(queue_id: str) -> str:
 # run it.
 LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 IDEMPOTENCY_ACTIONS = (*LEDGER_ACTIONS, "dynamodb:DeleteItem")
+# An outbox relay writes nothing: it reads the records its batch of checks names, all in one
+# BatchGetItem (functions/order/outbox.py), rather than one GetItem per check.
+RELAY_ACTIONS = ("dynamodb:BatchGetItem",)
 
 
-def table_actions(table_id: str) -> tuple[str, ...]:
-    return IDEMPOTENCY_ACTIONS if table_id == IDEMPOTENCY_TABLE else LEDGER_ACTIONS
+def table_actions(function: Function, table_id: str) -> tuple[str, ...]:
+    if table_id == IDEMPOTENCY_TABLE:
+        return IDEMPOTENCY_ACTIONS
+    return RELAY_ACTIONS if function.relay_for is not None else LEDGER_ACTIONS
 
 
 def publish_sources(choreography: Choreography, function: Function) -> list[str]:
@@ -195,7 +200,7 @@ class ChoreoStack(Stack):
             for table_id in function.tables:
                 table = self.tables[table_id]
                 resource.add_environment(table_env_var(table_id), table.table_name)
-                table.grant(resource, *table_actions(table_id))
+                table.grant(resource, *table_actions(function, table_id))
             for queue in choreography.outbox_queues(function.id):
                 outbox = self.queues[queue.id].queue
                 resource.add_environment(queue_env_var(queue.id), outbox.queue_url)

@@ -78,6 +78,10 @@ class AwsContext:
     stack_name: str
     endpoint_url: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    """Another account to act in (its stack's outputs and queues): in the embedded AWS by
+    moto's `x-moto-account-id` header, on AWS by the boto3 `profile` named for it."""
+    profile: str | None = None
     _outputs: StackOutputs | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,7 +90,9 @@ class AwsContext:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = _make_client(
+                make: Any = boto3.session.Session(profile_name=self.profile).client \
+                    if self.profile else _make_client
+                self._clients[service] = made = make(
                     service, region_name=self.region, endpoint_url=self.endpoint_url,
                     # Long polls wait up to 20 s: the read timeout must outlast them, and a
                     # pool wide enough for the poller's concurrent receives and deletes.
@@ -94,6 +100,11 @@ class AwsContext:
                                   retries={"max_attempts": 3, "mode": "standard"}),
                     aws_access_key_id=self.credentials.get("aws_access_key_id"),
                     aws_secret_access_key=self.credentials.get("aws_secret_access_key"))
+                if self.account and not self.profile:
+                    account = self.account
+                    made.meta.events.register(
+                        "before-sign.*.*", lambda request, **_: request.headers.__setitem__(
+                            "x-moto-account-id", account))
             return self._clients[service]
 
     def outputs(self, *, refresh: bool = False) -> StackOutputs:
@@ -171,3 +182,27 @@ def configure(*, region: str, stack_name: str, endpoint_url: str | None,
     with _current_lock:
         _current = context
     return context
+
+
+_elsewhere: dict[tuple[str, str, str], AwsContext] = {}
+
+
+def in_account(account: str, *, stack_name: str, region: str | None = None,
+               profiles: dict[str, str] | None = None) -> AwsContext | None:
+    """A context for a stack of another account, beside the current one: in the embedded
+    AWS (an endpoint is set) the same endpoint, as that account; on AWS through the boto3
+    profile `profiles` names for the account. None when nothing says how to reach it."""
+    home = current()
+    region = region or home.region
+    profile = (profiles or {}).get(account)
+    if profile is None and home.endpoint_url is None:
+        return None
+    key = (account, region, stack_name)
+    with _current_lock:
+        found = _elsewhere.get(key)
+        if found is None or found.endpoint_url != home.endpoint_url or found.profile != profile:
+            found = _elsewhere[key] = AwsContext(
+                region=region, stack_name=stack_name, endpoint_url=home.endpoint_url,
+                credentials={} if profile else dict(home.credentials), account=account,
+                profile=profile)
+        return found

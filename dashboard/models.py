@@ -42,9 +42,10 @@ class ObservedEvent(models.Model):
     event_id = models.CharField(max_length=128, unique=True)
     type = models.CharField(max_length=128, blank=True)
     source = models.CharField(max_length=128, blank=True)
-    order_id = models.CharField(max_length=128, blank=True, db_index=True,
-                                help_text="The CloudEvent subject.")
-    correlation_id = models.CharField(max_length=128, blank=True, db_index=True)
+    # order_id and correlation_id are the first columns of indexes below (event_order_time,
+    # event_search_corr): an index of their own would only cost every insert.
+    order_id = models.CharField(max_length=128, blank=True, help_text="The CloudEvent subject.")
+    correlation_id = models.CharField(max_length=128, blank=True)
     causation_id = models.CharField(max_length=128, blank=True, db_index=True)
     time = models.DateTimeField(null=True, help_text="The CloudEvent time, set by the producer.")
     observed_at = models.DateTimeField(help_text="When the dashboard first saw it.")
@@ -58,6 +59,10 @@ class ObservedEvent(models.Model):
                                    help_text="The first EventBridge envelope, without detail.")
     # Per-hop facts: filled when both this event and its cause have been seen, in any order.
     cause_type = models.CharField(max_length=128, blank=True)
+    shared_terms = models.ForeignKey(
+        "TermSet", on_delete=models.PROTECT, null=True, related_name="events",
+        help_text="The searchable terms of the part of its data every event of its order "
+                  "carries alike, kept once for them all (see dashboard/insight/search.py).")
     hop_latency_ms = models.FloatField(null=True, help_text="time - the cause's time")
     observed_lag_ms = models.FloatField(null=True, help_text="observed_at - time")
 
@@ -69,7 +74,6 @@ class ObservedEvent(models.Model):
             # has, and counts them.
             models.Index(fields=["order_id", "observed_at", "id"], name="event_order_seen"),
             models.Index(fields=["-observed_at"], name="event_recent"),
-            models.Index(fields=["cause_type", "type"], name="event_edge"),
             # The failures page lists the latest invalid events: few among very many.
             models.Index(fields=["-observed_at"], condition=models.Q(valid=False),
                          name="event_invalid_recent"),
@@ -80,9 +84,9 @@ class ObservedEvent(models.Model):
             models.Index(fields=["correlation_id", "-time", "-id"], name="event_search_corr"),
             # The catalogue counts each type's recent events and finds its last one.
             models.Index(fields=["type", "observed_at", "valid"], name="event_type_seen"),
-            # A route's page lists the latest events of its type, however rare.
-            models.Index(fields=["type", "-observed_at"], name="event_type_recent"),
-            # ... and the latest hops of its consumer, per (cause type, type).
+            # A route's page lists the latest events of its type, however rare (this index,
+            # read backwards), and the latest hops of its consumer, per (cause type, type),
+            # which the per-edge figures read too:
             models.Index(fields=["cause_type", "type", "-observed_at"], name="event_edge_recent"),
         ]
 
@@ -115,6 +119,34 @@ class Sighting(models.Model):
         return f"{self.event_id} on {self.bus}"
 
 
+class TermSet(models.Model):
+    """Searchable (path, value) pairs shared by the events whose data carries the same part
+    alike: every event of an order carries the whole order, so its terms are kept once per
+    order (and per change of it), not once per event. Found by `digest`, a hash of its
+    sorted terms; never changed once made."""
+
+    digest = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+
+class SharedTerm(models.Model):
+    """One (path, value) pair of a TermSet: `order.customerId` = `c-42`."""
+
+    term_set = models.ForeignKey(TermSet, on_delete=models.CASCADE, related_name="terms")
+    path = models.CharField(max_length=128)
+    value = models.CharField(max_length=128)
+
+    class Meta:
+        # Search's index, and each pair once per set however many writers make the set.
+        constraints = [models.UniqueConstraint(fields=["path", "value", "term_set"],
+                                               name="shared_term")]
+
+    def __str__(self) -> str:
+        return f"{self.path}={self.value}"
+
+
 class SearchTerm(models.Model):
     """One searchable (path, value) pair of an event's data: `order.customerId` = `c-42`.
 
@@ -141,8 +173,9 @@ class Order(models.Model):
     order_id = models.CharField(max_length=128, primary_key=True)
     correlation_id = models.CharField(max_length=128, blank=True, db_index=True)
     customer_id = models.CharField(max_length=128, blank=True)
+    # status leads three indexes below: one of its own would only cost every change.
     status = models.CharField(max_length=16, choices=OrderStatus.choices,
-                              default=OrderStatus.PLACED, db_index=True)
+                              default=OrderStatus.PLACED)
     placed_at = models.DateTimeField(help_text="order.placed's time, else the first event's.")
     observed_at = models.DateTimeField(
         help_text="When the dashboard first saw one of its valid events: what newest first means, "

@@ -268,3 +268,16 @@ LOGGING = {
     "loggers": {"dashboard": {"handlers": ["console"], "level": os.environ.get(
         "DASHBOARD_LOG_LEVEL", "INFO"), "propagate": False}},
 }
+
+# Where each part of the choreography runs (workflow/placement.py), for the boundaries the
+# graph draws, the account and region of a trace's hops and the other accounts' dead-letter
+# queues on the Failures page: the settings the deployment was made with (the same
+# variables `python -m local up` reads). The home account and region default to the home
+# stack's `Account` and `Region` outputs.
+DASHBOARD_SUBDOMAIN_ACCOUNTS = os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", "")
+DASHBOARD_REPLICA_REGION = os.environ.get("CHOREO_REPLICA_REGION", "")
+DASHBOARD_HOME_ACCOUNT = os.environ.get("CHOREO_HOME_ACCOUNT", "")
+DASHBOARD_HOME_REGION = os.environ.get("CHOREO_HOME_REGION", "")
+# On AWS, a boto3 profile per other account to read its stack's dead-letter queues with
+# (`222222222222=loyalty-readonly`); the embedded AWS needs none.
+DASHBOARD_ACCOUNT_PROFILES = os.environ.get("CHOREO_ACCOUNT_PROFILES", "")

@@ -6,7 +6,8 @@ Four kinds of message end up dead-lettered, each saying why in its own way:
 - a queue's redrive policy moved a message its consumer kept failing: the receive count
   says how often it was tried, the function's logs say why;
 - an EventBridge rule could not deliver to its target: `ERROR_CODE` / `ERROR_MESSAGE`
-  attributes, and the rule that tried;
+  attributes, and the rule that tried (`NO_PERMISSIONS`: the receiving bus's policy refused
+  the sending account, read as refused);
 - Lambda gave up on an asynchronous invocation: an invocation record whose
   `responsePayload` holds the error and whose `requestPayload` holds the event.
 
@@ -29,6 +30,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 Kind = Literal["refused", "exhausted", "undeliverable", "async-failure"]
+
+NO_PERMISSIONS = "NO_PERMISSIONS"
+"""EventBridge's `ERROR_CODE` for an event the target bus's resource policy refused."""
+REFUSED_BY_POLICY = "refused by the bus policy"
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,15 @@ def read_dead_letter(message: dict[str, Any], *, max_receive_count: int | None =
         return DeadLetter(kind="refused", reason=refused, attempts=1,
                           eventbridge_event=eventbridge_event, **common)
     error_code = _attribute(message, "ERROR_CODE")
+    if error_code == NO_PERMISSIONS:
+        # The receiving bus's resource policy does not let the sending account in: nothing
+        # is retried, and nothing will get through until the policy allows it.
+        target = _attribute(message, "TARGET_ARN") or "its target"
+        return DeadLetter(kind="refused",
+                          reason=f"{REFUSED_BY_POLICY} of {target}: "
+                                 f"{_attribute(message, 'ERROR_MESSAGE') or error_code}",
+                          attempts=1, eventbridge_event=eventbridge_event,
+                          rule_arn=_attribute(message, "RULE_ARN"), **common)
     if error_code is not None:
         retries = _attribute(message, "RETRY_ATTEMPTS")
         return DeadLetter(kind="undeliverable",

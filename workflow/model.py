@@ -90,9 +90,10 @@ class Function:
     """which event it publishes in reaction to which it consumes (what follows what)"""
     relay_for: str | None = None
     """the function whose outbox this one relays: that function writes each event it decides
-    to publish together with its effect, unpublished, and asks this one, through the queue
-    this one consumes, to publish it should it not get to it itself (see
-    `Choreography.outbox_queues`). A relay publishes only what that function decided."""
+    to publish together with its effect, and asks this one, through the queue this one
+    consumes, to check later and publish it again should the record show no sign that it
+    got out (see `Choreography.outbox_queues`). A relay publishes only what that function
+    decided."""
 
 
 FIFO_SUFFIX = ".fifo"
@@ -520,7 +521,7 @@ CHOREOGRAPHY = Choreography(
                  tables=("Orders",), secrets=(CARD_TOKEN_KEY,), publishes_to=Bus.GLOBAL,
                  publishes=("order.placed",)),  # from the HTTP API: the start, caused by no event
         Function("OrderRelay", Subdomain.ORDER, "functions.order.relay.lambda_handler",
-                 "Publishes each order.placed the order API wrote but did not get to publish.",
+                 "Publishes again the order.placed of each order still placed a minute on.",
                  tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",),
                  relay_for="OrderApi"),
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
@@ -557,7 +558,7 @@ CHOREOGRAPHY = Choreography(
         Queue(PAYMENT_QUEUE, Subdomain.PAYMENT, consumer="Payment"),
         Queue(ORDER_QUEUE, Subdomain.ORDER, consumer="OrderEvents"),
         # The order API asks for each order to be checked once it can no longer be running
-        # (its timeout is 10 s): the relay publishes the order's event if it is still unpublished.
+        # (its timeout is 10 s): the relay publishes the order's event again if it is still placed.
         Queue(ORDER_OUTBOX_QUEUE, Subdomain.ORDER, consumer="OrderRelay", delay_seconds=60),
     ),
     routes=(

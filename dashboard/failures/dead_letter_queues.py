@@ -36,6 +36,10 @@ class DeadLetterQueue:
     """What ends up in this queue."""
     redrive_to: str = "published again on the global bus"
     """Where a redrive hands its messages, in words."""
+    account: str = ""
+    """The account of a queue of another account's stack (`stack`), shown but not redriven
+    from here (`dashboard/failures/elsewhere.py`); empty: the home stack's."""
+    stack: str = ""
 
     @property
     def fifo(self) -> bool:

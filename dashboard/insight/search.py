@@ -12,13 +12,18 @@ which is what the search box and the live feed's filter take:
   their list's path (`data.order.lines.sku`). A number or boolean is written as JSON writes it.
 - `customer`, `sku`: names for the two data fields asked about most (`DATA_ALIASES`).
 
-Data fields are found through `SearchTerm`, a table of every event's (path, value) pairs that
+Data fields are found through tables of every event's (path, value) pairs that
 `observation_record` fills: an index lookup for any path, where a JSON query would read every
-event's data (docs/dashboard.md, Search, has the measurements).
+event's data (docs/dashboard.md, Search, has the measurements). The part of the data every
+event type's schema requires (`SHARED_KEYS`: the order, which every event carries forward
+whole) is the same on every event of an order, so its pairs are kept once as a `TermSet` that
+those events share; `SearchTerm` holds the rest, each event's own. A path is found in one
+table or the other by its first key, so that each query is one index lookup.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -29,7 +34,8 @@ from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 
-from dashboard.models import ObservedEvent, SearchTerm
+from dashboard.models import ObservedEvent, SearchTerm, SharedTerm
+from workflow.catalogue import SCHEMAS
 from workflow.model import CHOREOGRAPHY, Choreography
 
 ATTRIBUTES: dict[str, str] = {
@@ -94,6 +100,36 @@ def data_terms(data: Any) -> list[tuple[str, str]]:
             if len(terms) >= TERMS_PER_EVENT:
                 break
     return list(terms)
+
+
+def shared_keys(*, model: Choreography = CHOREOGRAPHY) -> frozenset[str]:
+    """The keys of `data` that every event type of the model requires in its schema."""
+    required = [set(SCHEMAS[event.name].get("required", ())) for event in model.events
+                if event.name in SCHEMAS]
+    return frozenset(set.intersection(*required)) if required else frozenset()
+
+
+SHARED_KEYS = shared_keys()
+"""Which pairs are kept in a shared TermSet (`order.*`) rather than per event: how the read
+model stores them, fixed when it is recorded (a change needs `manage.py rebuild_history`)."""
+
+
+def is_shared(path: str) -> bool:
+    return path.split(".", 1)[0] in SHARED_KEYS
+
+
+def terms_split(terms: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """An event's pairs as (shared, its own)."""
+    shared: list[tuple[str, str]] = []
+    own: list[tuple[str, str]] = []
+    for term in terms:
+        (shared if is_shared(term[0]) else own).append(term)
+    return shared, own
+
+
+def terms_digest(terms: Sequence[tuple[str, str]]) -> str:
+    """What names a TermSet: the same pairs, in any order, give the same digest."""
+    return hashlib.sha256(json.dumps(sorted(terms)).encode()).hexdigest()
 
 
 class SearchQueryError(ValueError):
@@ -223,8 +259,12 @@ def _matching(query: SearchQuery) -> QuerySet[ObservedEvent]:
     if query.until:
         events = events.filter(time__lt=query.until)
     for path, value in query.data:
-        events = events.filter(id__in=SearchTerm.objects.filter(path=path, value=value)
-                               .values("event_id"))
+        if is_shared(path):
+            events = events.filter(shared_terms__in=SharedTerm.objects.filter(
+                path=path, value=value).values("term_set_id"))
+        else:
+            events = events.filter(id__in=SearchTerm.objects.filter(path=path, value=value)
+                                   .values("event_id"))
     return events.order_by("-time", "-id")
 
 

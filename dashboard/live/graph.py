@@ -22,8 +22,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dashboard.live.boundaries import Boundary, boundaries_layout
 from workflow import outputs as stack_outputs
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
+from workflow.placement import Placements
 from workflow.topology import OUTSIDE, Element, FlightPlan, Link, Topology, topology
 
 NODE_W, NODE_H = 138, 52
@@ -32,6 +34,7 @@ COL_GAP = 22
 LINK_GAP = 36  # between side-by-side nodes joined by a line, before its caption
 ACTOR_GAP = 38
 NOTE_CHAR_W = 5.9
+NOTE_H = 11  # a caption's height, its baseline 2 px above its bottom
 AREA_GAP = 30
 AREA_PAD = 16
 AREA_HEADER = 30
@@ -183,6 +186,9 @@ class Graph:
     flights: dict[str, list[Flight]]
     observe: dict[str, list[str]]
     """Per bus, the connectors every observed event lights up."""
+    boundaries: list[Boundary] = field(default_factory=list)
+    """Accounts and regions, when the choreography runs in more than one
+    (`dashboard/live/boundaries.py`)."""
 
     @property
     def junctions(self) -> list[tuple[float, float]]:
@@ -208,6 +214,7 @@ class Graph:
             "flights": {key: [asdict(flight) for flight in flights]
                         for key, flights in self.flights.items()},
             "observe": self.observe,
+            "boundaries": [asdict(boundary) for boundary in self.boundaries],
         }
 
 
@@ -261,9 +268,11 @@ class _Levels:
 
 
 class _Layout:
-    def __init__(self, layout: Topology, outputs: dict[str, str]) -> None:
+    def __init__(self, layout: Topology, outputs: dict[str, str],
+                 placements: Placements | None = None) -> None:
         self.topology = layout
         self.outputs = outputs
+        self.placements = placements or Placements()
         self.links = {link.id: link for link in layout.links}
         self.edges = [Edge.of(link) for link in layout.links]
         self.bar_node = f"bus:{layout.backplane}"
@@ -466,7 +475,19 @@ class _Layout:
                      nodes=list(self.nodes.values()), edges=self.edges,
                      connectors=list(self.connectors.values()),
                      bar=self._bar(levels.bar_y, width),
-                     flights=self._flights(levels.bar_y), observe=self._observe())
+                     flights=self._flights(levels.bar_y), observe=self._observe(),
+                     boundaries=boundaries_layout(self.areas, levels.bar_y, self.placements,
+                                                  self.topology.model, avoid=self._note_boxes()))
+
+    def _note_boxes(self) -> list[tuple[float, float, float, float]]:
+        """Where the captions of lines are written (x1, y1, x2, y2)."""
+        boxes = []
+        for connector in self.connectors.values():
+            if connector.note:
+                width = len(connector.note) * NOTE_CHAR_W
+                left = connector.note_x if connector.note_anchor == "start" else connector.note_x - width / 2
+                boxes.append((left, connector.note_y - NOTE_H + 2, left + width, connector.note_y + 2))
+        return boxes
 
     def _bar(self, bar_y: float, width: float) -> Bar:
         """The backplane, long enough for every line that meets it, its name where none
@@ -640,6 +661,8 @@ def _stack_height(count: int) -> float:
     return count * CHIP_H + max(0, count - 1) * CHIP_GAP
 
 
-def graph_build(model: Choreography = CHOREOGRAPHY, outputs: dict[str, str] | None = None) -> Graph:
-    """The laid-out graph of a choreography (the one deployed, by default)."""
-    return _Layout(topology(model), outputs or {}).build()
+def graph_build(model: Choreography = CHOREOGRAPHY, outputs: dict[str, str] | None = None,
+                placements: Placements | None = None) -> Graph:
+    """The laid-out graph of a choreography (the one deployed, by default); with
+    `placements` that span accounts, each account's subdomains outlined."""
+    return _Layout(topology(model), outputs or {}, placements).build()

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from dashboard import aws
 from dashboard.insight import routes as route_windows
 from dashboard.insight.search import search_syntax
+from dashboard.live import boundaries
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.order_api import Problem
@@ -24,14 +25,17 @@ RECENT_ORDERS = 12
 
 
 @lru_cache(maxsize=4)
-def _graph(outputs: tuple[tuple[str, str], ...]) -> Graph:
-    return graph_build(outputs=dict(outputs))
+def _graph(outputs: tuple[tuple[str, str], ...], placed: boundaries.Settings) -> Graph:
+    found = dict(outputs)
+    return graph_build(outputs=found, placements=boundaries.placements_of(placed, found))
 
 
 def current_graph() -> Graph:
-    """The model's graph, with deployed names once the stack can be read."""
+    """The model's graph, with deployed names once the stack can be read, and the accounts
+    and regions it runs in as the settings place it."""
     outputs = aws.current().outputs_or_none()
-    return _graph(tuple(sorted(outputs.values.items())) if outputs else ())
+    return _graph(tuple(sorted(outputs.values.items())) if outputs else (),
+                  boundaries.current_settings())
 
 
 

@@ -21,6 +21,7 @@ from dashboard.failures.dead_letter_queues import (
     dead_letters_count,
     dead_letters_peek,
 )
+from dashboard.failures.elsewhere import Unreadable, other_dead_letter_queues
 from dashboard.failures.redrive_jobs import RedriveJob
 from dashboard.models import ObservedEvent, Order, OrderStatus
 from dashboard.orders.order_api import OrderApi, OrderApiError, Problem
@@ -240,6 +241,8 @@ class DeadLetterOverview:
     queues: list[DeadLetterQueueState]
     problem: Problem | None = None
     """Why AWS could not be asked (then `queues` holds what was read before it failed)."""
+    unreadable: list[Unreadable] = field(default_factory=list)
+    """Stacks in other accounts whose dead-letter queues could not be read."""
 
     @property
     def total(self) -> int:
@@ -306,8 +309,11 @@ def dead_letter_queue_list(*, peek: bool = True) -> DeadLetterOverview:
     sqs = context.client("sqs")
     states: list[DeadLetterQueueState] = []
     problem: Problem | None = None
+    # the queues of stacks in other accounts too, each read in its account
+    elsewhere, unreadable = other_dead_letter_queues(outputs.values, stack_name=context.stack_name)
     try:
-        for queue in dead_letter_queues(outputs.values):
+        for queue, sqs in [*((queue, sqs) for queue in dead_letter_queues(outputs.values)),
+                           *elsewhere]:
             count = dead_letters_count(sqs=sqs, queue=queue)
             look = _dead_letters_seen(sqs=sqs, queue=queue) if peek and count else None
             states.append(DeadLetterQueueState(
@@ -316,7 +322,7 @@ def dead_letter_queue_list(*, peek: bool = True) -> DeadLetterOverview:
     except (BotoCoreError, ClientError) as error:
         problem = Problem(status=503, title="SQS could not be asked", detail=str(error))
     states.sort(key=lambda state: (state.count == 0, state.name))
-    return DeadLetterOverview(states, problem)
+    return DeadLetterOverview(states, problem, unreadable=unreadable)
 
 
 REDRIVE_JOBS_SHOWN_SECONDS = 3600

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,14 +29,14 @@ from dashboard.failures.dead_letter_queues import (
 )
 from dashboard.failures.redrive_jobs import RedriveJob
 from dashboard.insight.routes import route_minutes_add, route_minutes_clear, route_minutes_prune
-from dashboard.insight.search import data_terms
+from dashboard.insight.search import data_terms, terms_digest, terms_split
 from dashboard.insight.versions import (
     event_version,
     route_version_minutes_add,
     route_version_minutes_clear,
     route_version_minutes_prune,
 )
-from dashboard.models import ObservedEvent, Order, SearchTerm, Sighting
+from dashboard.models import ObservedEvent, Order, SearchTerm, SharedTerm, Sighting, TermSet
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
 from dashboard.readmodel.observations import Observation, moment
@@ -167,10 +167,10 @@ def observation_record(*, observations: Sequence[Observation],
         return []
 
     judged = _link_causes(created)
+    own_terms = _terms_share(created.values())
     ObservedEvent.objects.bulk_create(created.values())
-    SearchTerm.objects.bulk_create(
-        [SearchTerm(event=row, path=path, value=value) for row in created.values()
-         for path, value in data_terms(row.data)], batch_size=2000)
+    _search_terms_insert([(row.pk, path, value) for row in created.values()
+                          for path, value in own_terms[row.event_id]])
     if rebussed:
         ObservedEvent.objects.bulk_update(rebussed.values(), ["buses"])
     Sighting.objects.bulk_create(
@@ -184,6 +184,51 @@ def observation_record(*, observations: Sequence[Observation],
     route_minutes_add(created=created.values(), hops=judged, model=model)
     route_version_minutes_add(created=created.values(), model=model)
     return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
+
+
+def _search_terms_insert(rows: list[tuple[int, str, str]]) -> None:
+    """Many (event id, path, value) rows in one statement per thousand: a model instance per
+    row cost more than the database's own work (a SearchTerm is three columns and an id)."""
+    if not rows:
+        return
+    table = connections["default"].ops.quote_name(SearchTerm._meta.db_table)
+    with connections["default"].cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(f"INSERT INTO {table} (event_id, path, value) VALUES (%s, %s, %s)",
+                               rows[start:start + 1000])
+
+
+def _terms_share(rows: Collection[ObservedEvent]) -> dict[str, list[tuple[str, str]]]:
+    """Point each new event at the TermSet of its shared pairs (the order's), making the sets
+    not yet kept; return each event's own pairs, which go in SearchTerm. An order's five
+    events share one set: its pairs are written once, not five times."""
+    own: dict[str, list[tuple[str, str]]] = {}
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    digest_of: dict[str, str] = {}
+    for row in rows:
+        shared, own[row.event_id] = terms_split(data_terms(row.data))
+        if shared:
+            digest = digest_of[row.event_id] = terms_digest(shared)
+            wanted.setdefault(digest, shared)
+    if not wanted:
+        return own
+    ids = dict(TermSet.objects.filter(digest__in=list(wanted)).values_list("digest", "id"))
+    missing = [digest for digest in wanted if digest not in ids]
+    if missing:
+        # Another writer may make the same set at once: both insert, neither fails, and its
+        # pairs are kept once (SharedTerm's unique constraint).
+        TermSet.objects.bulk_create([TermSet(digest=digest) for digest in missing],
+                                    ignore_conflicts=True)
+        made = dict(TermSet.objects.filter(digest__in=missing).values_list("digest", "id"))
+        ids.update(made)
+        SharedTerm.objects.bulk_create(
+            [SharedTerm(term_set_id=made[digest], path=path, value=value)
+             for digest in missing for path, value in wanted[digest]],
+            batch_size=2000, ignore_conflicts=True)
+    for row in rows:
+        if row.event_id in digest_of:
+            row.shared_terms_id = ids[digest_of[row.event_id]]
+    return own
 
 
 def _eventbridge_time(observation: Observation) -> datetime | None:
@@ -271,6 +316,8 @@ def read_model_clear() -> tuple[int, int]:
         Sighting.objects.all().delete()
         SearchTerm.objects.all().delete()
         ObservedEvent.objects.all().delete()
+        SharedTerm.objects.all().delete()
+        TermSet.objects.all().delete()
         Order.objects.all().delete()
         route_minutes_clear()
         route_version_minutes_clear()
@@ -299,10 +346,15 @@ class PruneResult:
 
 def _events_prune(before: datetime, size: int) -> int:
     with transaction.atomic():
-        ids = list(ObservedEvent.objects.filter(observed_at__lt=before).order_by("observed_at")
-                   .values_list("id", flat=True)[:size])
+        rows = list(ObservedEvent.objects.filter(observed_at__lt=before).order_by("observed_at")
+                    .values_list("id", "shared_terms_id")[:size])
+        ids = [event_id for event_id, _ in rows]
         # Their sightings and search terms go with them; only ids are read to find those.
         ObservedEvent.objects.filter(id__in=ids).only("id").delete()
+        # ... and the term sets no event shares any more.
+        TermSet.objects.filter(
+            ~Exists(ObservedEvent.objects.filter(shared_terms=OuterRef("pk"))),
+            id__in={set_id for _, set_id in rows if set_id}).delete()
     return len(ids)
 
 

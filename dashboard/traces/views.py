@@ -20,6 +20,7 @@ from dashboard.live.views import current_graph
 from dashboard.models import OrderStatus
 from dashboard.readmodel import selectors
 from dashboard.traces import compare
+from dashboard.traces.boundaries import trace_places
 
 ORDERS_PER_PAGE = 50
 
@@ -52,7 +53,9 @@ def _trace_context(order_id: str) -> dict[str, Any]:
             taken.update(flight.connectors)
             taken_edges.update(flight.edges)
     conformance = trace_conformance(trace, graph)
+    places = trace_places(trace)
     return {"nav": "orders", "trace": trace, "order": trace.order, "graph": graph,
+            "places": places.hops, "places_shown": places.spans_boundaries,
             "conformance": conformance, "ghost_connectors": set(conformance.ghost_connectors),
             "ghost_edges": set(conformance.ghost_edges),
             "graph_data": graph.to_dict(), "taken": taken, "taken_edges": taken_edges,
@@ -80,6 +83,7 @@ def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
     if trace.order is None and not trace.events and not trace.invalid:
         raise Http404("no events of this order have been observed")
     order = trace.order
+    places = trace_places(trace).hops
     return JsonResponse({
         "orderId": order_id,
         "status": order.status if order else None,
@@ -92,7 +96,8 @@ def order_json(request: HttpRequest, order_id: str) -> JsonResponse:
         "earlierPruned": trace.earlier_pruned,
         "events": [{"offsetMs": item.offset_ms, "hopLatencyMs": item.hop_latency_ms,
                     "buses": item.event.buses, "observedAt": item.event.observed_at.isoformat(),
-                    "event": item.event.cloudevent} for item in trace.events],
+                    "event": item.event.cloudevent, **places[item.event.event_id].to_dict()}
+                   for item in trace.events],
         "invalid": [{"eventId": row.event_id, "reason": row.invalid_reason, "buses": row.buses,
                      "event": row.cloudevent} for row in trace.invalid],
     })

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,11 @@ from workflow.model import CARD_TOKEN_KEY, FIFO_SUFFIX, secret_env_var
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+# BatchGetItem reads at most 100 keys a call, and may leave some for the caller to ask for
+# again (throttling): asked again with a growing pause, this many times in all.
+BATCH_GET_KEYS = 100
+BATCH_GET_ATTEMPTS = 5
 
 
 @cache
@@ -133,6 +139,37 @@ class EffectRecords:
         response = self.client.get_item(TableName=self.table_name, Key=item({"pk": key}),
                                         ConsistentRead=True)
         return unitem(response["Item"]) if "Item" in response else None
+
+    def get_many(self, keys: Iterable[str], attributes: Sequence[str] = ()
+                 ) -> dict[str, dict[str, Any]]:
+        """The records of `keys` that exist, by key, read consistently in as few calls as
+        DynamoDB allows (BatchGetItem, 100 keys each); only `attributes`, if named. Keys
+        DynamoDB leaves unprocessed (throttling) are asked for again."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                "Keys": [item({"pk": key}) for key in wanted[start:start + BATCH_GET_KEYS]],
+                "ConsistentRead": True}
+            if attributes:
+                names = {f"#a{index}": name for index, name in enumerate(("pk", *attributes))}
+                request["ProjectionExpression"] = ", ".join(names)
+                request["ExpressionAttributeNames"] = names
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if attempt:
+                    time.sleep(0.05 * 2 ** attempt)
+                response = self.client.batch_get_item(RequestItems={self.table_name: request})
+                for record in response.get("Responses", {}).get(self.table_name, []):
+                    values = unitem(record)
+                    found[values["pk"]] = values
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                if not unprocessed:
+                    break
+                request = unprocessed
+            else:
+                raise RuntimeError(f"{self.table_name}: keys left unprocessed after "
+                                   f"{BATCH_GET_ATTEMPTS} batch reads")
+        return found
 
     def recorded_event(self, key: str, attribute: str = "event") -> Event | None:
         record = self.get(key)

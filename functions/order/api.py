@@ -116,12 +116,12 @@ def placed_version() -> int:
 
 
 def placed_publish(placed: Event) -> None:
-    """Publish the order's event and mark it published. The order is accepted whatever
-    happens here: should either step fail, or the function die between them, the event stays
-    unpublished on the order, and the check asked for before the write has it relayed."""
+    """Publish the order's event, and nothing more: no mark that it was. The order is accepted
+    whatever happens here: should the publish fail, or the function die, the check asked for
+    before the write finds the order still `placed` and has its event published again
+    (`functions.order.outbox`)."""
     try:
         publisher.publish([placed])
-        orders.published(placed.subject)
     except Exception:
         logger.exception("order.placed left to the outbox relay", order_id=placed.subject)
 

@@ -1,12 +1,14 @@
 """The order subdomain's table: `ORDER#<orderId>` {orderId, status, correlationId, placedAt,
-event, published, concludedBy, concludedAt, announcement}.
+event, concludedBy, concludedAt, announcement}.
 
 An order is its own outbox: it is written in one put together with its `order.placed`
-(`event`), unpublished, and marked published once the bus has taken that event. Whatever
-finds it unpublished later publishes that same event, same id (`functions.order.outbox`)."""
+(`event`). An order still `placed` when its check comes, a minute on, has that same event
+published again, same id (`functions.order.outbox`). Orders written before the order API
+stopped marking them carry a `published` flag, which nothing reads any more."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from functions.common.aws import EffectRecords
@@ -24,27 +26,22 @@ class DynamoOrders:
         self.records = EffectRecords(table_name=table_name, client=client)
 
     def add(self, placed: Event) -> None:
-        """The order and its `order.placed`, still to be published, in one write."""
+        """The order and its `order.placed`, in one write."""
         codes = self.records.transact([self.records.put_new(order_key(placed.subject), {
             "orderId": placed.subject, "status": OrderStatus.PLACED.value,
             "correlationId": placed.correlation_id,
-            "placedAt": placed.order["placedAt"], "event": placed.to_json(), "published": False})])
+            "placedAt": placed.order["placedAt"], "event": placed.to_json()})])
         if codes is not None:
             raise RuntimeError(f"order {placed.subject} exists already")
 
-    def published(self, order_id: str) -> None:
-        """Note that the order's `order.placed` is on the bus: nothing need publish it again."""
-        self.records.transact([self.records.update(
-            order_key(order_id), "SET published = :published", {":published": True},
-            condition="attribute_exists(pk)")])
-
-    def unpublished(self, order_id: str) -> Event | None:
-        """The order's `order.placed`, if the order exists and its event is not known to be
-        on the bus; an order written before orders were their own outbox was published."""
-        record = self.get(order_id)
-        if record is None or record.get("published", True):
-            return None
-        return parse_cloudevent(record["event"])
+    def still_placed(self, order_ids: Iterable[str]) -> dict[str, Event]:
+        """The `order.placed` of each of these orders that exists and is still `placed`, by
+        order id, read in one call for up to 100 orders."""
+        records = self.records.get_many((order_key(order_id) for order_id in order_ids),
+                                        attributes=("orderId", "status", "event"))
+        return {record["orderId"]: parse_cloudevent(record["event"])
+                for record in records.values()
+                if record["status"] == OrderStatus.PLACED.value}
 
     def get(self, order_id: str) -> dict[str, Any] | None:
         return self.records.get(order_key(order_id))

@@ -1,6 +1,8 @@
-"""The order outbox's relay: publishes each `order.placed` the order API wrote but did not get
-to publish (see `functions.order.outbox`). Fed by the `OrderOutbox` queue, one check per
-order placed, each delivered once the API's invocation can no longer be running."""
+"""The order outbox's relay: publishes again the `order.placed` of each order still `placed`
+when its check comes, in case the order API wrote it but did not get to publish it (see
+`functions.order.outbox`). Fed by the `OrderOutbox` queue, one check per order placed, each
+delivered once the API's invocation can no longer be running; the orders a batch of checks
+names are read in one call."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.common.aws import DeadLetters, EventBridgePublisher, env
 from functions.common.consumer import logger
 from functions.order.orders import DynamoOrders
-from functions.order.outbox import InvalidCheck, check_order_id, relay
+from functions.order.outbox import InvalidCheck, Relay, check_order_id, checked_order_ids
 
 orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
 publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
@@ -27,7 +29,7 @@ dead_letters = DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, relay: Relay) -> None:
     """Relay one check. A failure raises, so that SQS delivers the check again."""
     try:
         order_id = check_order_id(record.body)
@@ -35,13 +37,17 @@ def record_handler(record: SQSRecord) -> None:
         logger.error("dead-lettering an invalid check", reason=str(error))
         dead_letters.send(record.body, reason=str(error), source=record.event_source_arn)
         return
-    relayed = relay(order_id, orders=orders, publisher=publisher)
+    relayed = relay.relay(order_id)
     if relayed is not None:
-        logger.warning("relayed an order.placed the order API did not publish",
+        logger.warning("published again the order.placed of an order still placed at its check",
                        order_id=order_id, event_id=relayed.id)
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=processor, context=context)
+    # A batch whose orders cannot be read fails whole, and comes back whole.
+    relay = Relay(checked_order_ids(record["body"] for record in event["Records"]),
+                  orders=orders, publisher=publisher)
+    return process_partial_response(
+        event=event, record_handler=lambda record: record_handler(record, relay),
+        processor=processor, context=context)

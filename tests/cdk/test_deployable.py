@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cdk.app import synth_template
-from cdk.stack import IDEMPOTENCY_ACTIONS, LEDGER_ACTIONS
+from cdk.stack import IDEMPOTENCY_ACTIONS, LEDGER_ACTIONS, RELAY_ACTIONS
 from workflow.deployment import physical_names, stack_name_problems
 from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, IDEMPOTENCY_TABLE, secret_env_var
 
@@ -157,8 +157,9 @@ def test_each_function_may_put_only_its_own_subdomains_events(resources: Resourc
 
 
 def test_each_function_gets_only_the_table_actions_its_code_uses(resources: Resources) -> None:
-    never = {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
-             "dynamodb:Query", "dynamodb:*"}
+    """A relay only reads, a batch of checks' records in one call; everything else reads and
+    writes one record at a time."""
+    never = {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:*"}
     for function in CHOREOGRAPHY.functions:
         granted: dict[str, set[str]] = {}
         for statement in role_statements(resources, function_role(resources, function.id)):
@@ -175,8 +176,11 @@ def test_each_function_gets_only_the_table_actions_its_code_uses(resources: Reso
         for table in function.tables:
             actions = granted[f"{table}Table"]
             assert not actions & never, (function.id, table)
-            assert actions == set(IDEMPOTENCY_ACTIONS if table == IDEMPOTENCY_TABLE
-                                  else LEDGER_ACTIONS), (function.id, table)
+            expected = IDEMPOTENCY_ACTIONS if table == IDEMPOTENCY_TABLE \
+                else RELAY_ACTIONS if function.relay_for is not None else LEDGER_ACTIONS
+            assert actions == set(expected), (function.id, table)
+    assert set(RELAY_ACTIONS) == {"dynamodb:BatchGetItem"}
+    assert "dynamodb:BatchGetItem" not in LEDGER_ACTIONS + IDEMPOTENCY_ACTIONS
 
 
 def test_only_who_places_orders_and_takes_payments_reads_the_card_token_key(

@@ -111,3 +111,21 @@ def schema_failing(event: Event) -> dict[str, Any]:
     outer = envelope(event)
     outer["detail"] = {**outer["detail"], "data": {"order": {"orderId": event.subject}}}
     return outer
+
+
+HOME_ACCOUNT, LOYALTY_ACCOUNT = "123456789012", "222222222222"
+
+
+def published_in(events: list[Event], accounts: dict[str, str], *, home: str = HOME_ACCOUNT,
+                 region: str = "us-east-1") -> list[Observation]:
+    """Each event as the home bus's observability sees it when some subdomains run in other
+    accounts: on the global bus only, its envelope saying the account it was published in
+    (`accounts`: by event type; the rest in `home`)."""
+    observations = []
+    for event in events:
+        outer = envelope(event)
+        outer.update(account=accounts.get(event.type, home), region=region)
+        observations.append(observation_from_queue_body(
+            json.dumps({"bus": "global", "event": outer}),
+            observed_at=event.time + timedelta(milliseconds=5), origin="live"))
+    return observations

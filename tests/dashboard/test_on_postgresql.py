@@ -1,6 +1,7 @@
 """The read model on PostgreSQL, the production profile's database, which refuses what SQLite
 keeps: a NUL character in text or JSON, NaN in JSON, a lone surrogate. The tests of hostile
-events run again in a pytest of their own, with DATABASE_URL naming a PostgreSQL server, on a
+events, and those of what recording costs (each read of the read model still reads an index,
+shared search pairs), run again in a pytest of their own, with DATABASE_URL naming a PostgreSQL server, on a
 test database made for the run and dropped after it.
 
 The server is `CHOREO_TEST_POSTGRES_URL` (postgres://postgres@127.0.0.1:5432/postgres unless
@@ -23,7 +24,9 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = os.environ.get("CHOREO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-MODULES = ["tests/dashboard/test_hostile_events.py"]
+MODULES = ["tests/dashboard/test_hostile_events.py",
+           # the reads an index served still read one; shared search pairs
+           "tests/dashboard/test_recording_cost.py"]
 
 
 def unreachable(url: str) -> str | None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 import pytest
 
 from dashboard.insight import search
-from dashboard.models import ObservedEvent, SearchTerm
+from dashboard.models import ObservedEvent, SearchTerm, SharedTerm
 from dashboard.readmodel import services
 from tests.dashboard import factories
 from workflow.catalogue import SCHEMAS
@@ -154,13 +154,15 @@ def test_data_terms_are_bounded_and_go_with_their_event(stack):
     event.data["order"]["tags"] = [f"tag-{n}" for n in range(search.TERMS_PER_EVENT)]
     services.observation_record(observations=[factories.observe(event)])
 
-    terms = SearchTerm.objects.filter(event__event_id=event.id)
-    assert terms.count() == search.TERMS_PER_EVENT
-    assert not terms.filter(path="order.note").exists()
-    assert terms.filter(path="order.customerId", value="customer-1").exists()
+    # Its own terms, and those of the order part it shares with its order's other events.
+    own = SearchTerm.objects.filter(event__event_id=event.id)
+    shared = SharedTerm.objects.filter(term_set__events__event_id=event.id)
+    assert own.count() + shared.count() == search.TERMS_PER_EVENT
+    assert not shared.filter(path="order.note").exists()
+    assert shared.filter(path="order.customerId", value="customer-1").exists()
 
     services.read_model_prune(before=factories.T0 + timedelta(days=1))
-    assert SearchTerm.objects.count() == 0
+    assert SearchTerm.objects.count() == SharedTerm.objects.count() == 0
 
 
 class Subdomains(StrEnum):

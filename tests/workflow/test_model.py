@@ -71,3 +71,11 @@ def test_an_outbox_check_arrives_only_once_the_function_that_asked_cannot_be_run
         for queue in CHOREOGRAPHY.outbox_queues(function.id):
             assert queue.delay_seconds >= 2 * function.timeout_seconds, queue.id
             assert queue.delay_seconds <= 900, queue.id  # SQS holds a message back 15 min at most
+
+
+def test_what_an_outbox_relay_publishes_again_finds_its_idempotency_records_still_kept():
+    """A relay publishes again the event of whatever is still under way at its check: the
+    consumers that had it must still remember its id, and absorb the copy at the first step."""
+    for function in CHOREOGRAPHY.functions:
+        for queue in CHOREOGRAPHY.outbox_queues(function.id):
+            assert CHOREOGRAPHY.idempotency_window_seconds >= 10 * queue.delay_seconds, queue.id

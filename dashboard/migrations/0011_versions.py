@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0009_route_health'),
+        ('dashboard', '0010_recording_cost'),
     ]
 
     operations = [
