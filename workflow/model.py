@@ -88,6 +88,9 @@ class Function:
     memory_mb: int = 256
     reactions: tuple[Reaction, ...] = ()
     """which event it publishes in reaction to which it consumes (what follows what)"""
+    delivers_to: tuple[str, ...] = ()
+    """the queues it sends EventBridge events to itself, standing in for a rule (a translator
+    delivering an event in the version a pinned route's consumer reads)"""
     relay_for: str | None = None
     """the function whose outbox this one relays: that function writes each event it decides
     to publish together with its effect, and asks this one, through the queue this one
