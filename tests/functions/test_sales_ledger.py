@@ -77,7 +77,7 @@ def test_the_translator_dead_letters_what_is_not_the_ledgers(aws):
 
 def test_the_ledger_reads_version_1_and_breaks_on_version_2(aws):
     ledger = SalesLedger(table_name="SalesLedger", client=aws["dynamodb"])
-    with pytest.raises(ValueError, match="reads urn:choreo:schema:order.placed:1 only"):
+    with pytest.raises(ValueError, match=r"reads urn:choreo:schema:order\.placed:1 only"):
         ledger.record(json.dumps(eventbridge_event(_placed(2))))
     assert ledger.day("2026-11-29", "GBP") == {"amount": 0, "orders": 0}
 
