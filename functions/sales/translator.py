@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import DeadLetters, aws_client, env
 from workflow.envelope import InvalidEvent, parse_eventbridge
-from workflow.legacy import SALES_LEDGER_QUEUE, as_version_one, delivered_as
+from workflow.legacy import as_version_one, delivered_as
 
 logger = Logger()
 
@@ -50,7 +50,7 @@ def translator() -> Translator:
     global _translator
     if _translator is None:
         _translator = Translator(
-            queue_url=env(f"{SALES_LEDGER_QUEUE.upper()}_QUEUE_URL"),
+            queue_url=env("SALESLEDGER_QUEUE_URL"),
             dead_letters=DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
                                      function_name=env("AWS_LAMBDA_FUNCTION_NAME")))
     return _translator

@@ -5,6 +5,7 @@ cfn-lint stay clean with it."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,17 @@ def test_the_translator_may_send_to_the_ledgers_queue(resources: Resources) -> N
     assert [statement["Resource"] for statement in sends] == [[
         {"Fn::GetAtt": ["OrderPlacedV1TranslatorFailureQueue", "Arn"]},
         {"Fn::GetAtt": ["SalesLedgerQueue", "Arn"]}]]
+
+
+def test_every_variable_the_legacy_handlers_read_is_set(resources: Resources) -> None:
+    read = set()
+    for module in (Path(__file__).resolve().parents[2] / "functions" / "sales").glob("*.py"):
+        read.update(re.findall(r"\benv\(\"([A-Z0-9_]+)\"\)", module.read_text()))
+    assert {"SALESLEDGER_TABLE_NAME", "SALESLEDGER_QUEUE_URL", "DEAD_LETTER_QUEUE_URL"} <= read
+    provided = {"AWS_LAMBDA_FUNCTION_NAME"}
+    for function in _of_type(resources, "AWS::Lambda::Function").values():
+        provided.update(function["Properties"]["Environment"]["Variables"])
+    assert read <= provided, read - provided
 
 
 def test_the_setting_adds_exactly_the_legacy_resources() -> None:
