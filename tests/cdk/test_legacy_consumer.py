@@ -115,3 +115,13 @@ def test_cfn_lint_finds_no_errors_with_the_legacy_consumer(outdir: Path) -> None
         capture_output=True, text=True, check=False)
     findings = json.loads(result.stdout or "[]")
     assert [f for f in findings if f["Level"] == "Error"] == [], result.stdout
+
+
+def test_local_mode_takes_the_setting_from_its_environment(monkeypatch: pytest.MonkeyPatch):
+    from local.config import LocalConfig
+    from local.deploy import synth_context
+
+    monkeypatch.delenv("CHOREO_LEGACY_CONSUMER", raising=False)
+    assert "choreo:legacyConsumer" not in synth_context(LocalConfig.from_environment())
+    monkeypatch.setenv("CHOREO_LEGACY_CONSUMER", "1")
+    assert synth_context(LocalConfig.from_environment())["choreo:legacyConsumer"] == "true"
