@@ -19,10 +19,11 @@ from aws_cdk import App, Environment, Stack
 from cdk.assets import PROJECT_ROOT
 from cdk.nag import nag_checks_add
 from cdk.replica import ObservabilityReplicaStack
-from cdk.settings import SettingsError
+from cdk.settings import Settings, SettingsError
 from cdk.stack import ChoreoStack
 from workflow.deployment import STACK_NAME as STACK_NAME_KEY
 from workflow.deployment import stack_name_of, stack_name_problems
+from workflow.legacy import with_legacy_consumer
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.placement import KEYS as PLACEMENT_KEYS
 from workflow.placement import PlacementError, Placements, StackPlan
@@ -52,6 +53,8 @@ def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = Non
     # Passed as defaults: context the CDK CLI hands over (cdk.json, `-c`) still wins.
     app = App(context={**project_context(), **(context or {})}, outdir=outdir)
     stack_name = stack_name_of({STACK_NAME_KEY: app.node.try_get_context(STACK_NAME_KEY)})
+    if Settings.legacy_consumer_of(app):
+        choreography = with_legacy_consumer(choreography)
     problems = stack_name_problems(stack_name, choreography)
     if problems:
         raise SettingsError("cannot synthesize a deployable stack:\n  - " + "\n  - ".join(problems))

@@ -19,6 +19,7 @@ from constructs import Construct
 from workflow.deployment import (
     BUNDLE,
     EVENT_VERSIONS,
+    LEGACY_CONSUMER,
     LOCAL,
     NOTIFICATION_API_KEY_SECRET_NAME,
     NOTIFICATION_ENDPOINT,
@@ -56,6 +57,8 @@ class Settings:
     local: bool = False
     # Which version of each event its producers publish, "order.placed=2"; empty: the model's.
     event_versions: str = ""
+    # The v1-only sales ledger and its translator beside the choreography (workflow.legacy).
+    legacy_consumer: bool = False
 
     @classmethod
     def from_context(cls, scope: Construct) -> Settings:
@@ -71,12 +74,19 @@ class Settings:
             notification_api_key_secret_name=str(secret_name) if secret_name else None,
             local=_truthy(node.try_get_context(LOCAL)),
             event_versions=str(node.try_get_context(EVENT_VERSIONS) or ""),
+            legacy_consumer=_truthy(node.try_get_context(LEGACY_CONSUMER)),
         )
         problems = retired + settings.problems()
         if problems:
             raise SettingsError("cannot synthesize a deployable stack:\n  - "
                                 + "\n  - ".join(problems))
         return settings
+
+    @staticmethod
+    def legacy_consumer_of(scope: Construct) -> bool:
+        """Whether the app carries the legacy consumer (read before its stacks exist, since it
+        changes the model they are built from)."""
+        return _truthy(scope.node.try_get_context(LEGACY_CONSUMER))
 
     def problems(self) -> list[str]:
         found = []

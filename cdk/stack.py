@@ -205,6 +205,10 @@ class ChoreoStack(Stack):
                 outbox = self.queues[queue.id].queue
                 resource.add_environment(queue_env_var(queue.id), outbox.queue_url)
                 outbox.grant_send_messages(resource)
+            for queue_id in function.delivers_to:
+                delivered = self.queues[queue_id].queue
+                resource.add_environment(queue_env_var(queue_id), delivered.queue_url)
+                delivered.grant_send_messages(resource)
             if IDEMPOTENCY_TABLE in function.tables:
                 resource.add_environment(IDEMPOTENCY_WINDOW_ENV,
                                          str(choreography.idempotency_window_seconds))

@@ -104,6 +104,9 @@ class LocalConfig:
     # choreo:eventVersions); empty: the model's. A running system switches without a deploy
     # by updating the function's EVENT_VERSIONS through the Lambda API (docs/versioning.md).
     event_versions: str = ""
+    # The v1-only sales ledger and its translator (the CDK setting choreo:legacyConsumer);
+    # off: the choreography alone.
+    legacy_consumer: bool = False
 
     @property
     def placed(self) -> bool:
@@ -128,6 +131,8 @@ class LocalConfig:
             subdomain_accounts=os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", ""),
             replica_region=os.environ.get("CHOREO_REPLICA_REGION", ""),
             event_versions=os.environ.get("CHOREO_EVENT_VERSIONS", ""),
+            legacy_consumer=os.environ.get("CHOREO_LEGACY_CONSUMER", "").strip().lower()
+            in {"1", "true", "yes", "on"},
         )
 
     def to_dict(self) -> dict[str, object]:

@@ -25,7 +25,7 @@ from typing import Any
 from local.config import ACCOUNT_ID, ROOT, LocalConfig
 from local.embedded_aws import client
 from local.template import AdaptedTemplate, Tap, Template, adapt_for_moto, dumps
-from workflow.deployment import BUNDLE, EVENT_VERSIONS, LOCAL, STACK_NAME
+from workflow.deployment import BUNDLE, EVENT_VERSIONS, LEGACY_CONSUMER, LOCAL, STACK_NAME
 from workflow.placement import (
     HOME_ACCOUNT,
     HOME_REGION,
@@ -97,6 +97,8 @@ def synth_context(config: LocalConfig) -> dict[str, str]:
         context[REPLICA_REGION] = config.replica_region
     if config.event_versions:
         context[EVENT_VERSIONS] = config.event_versions
+    if config.legacy_consumer:
+        context[LEGACY_CONSUMER] = "true"
     return context
 
 

@@ -88,6 +88,9 @@ class Function:
     memory_mb: int = 256
     reactions: tuple[Reaction, ...] = ()
     """which event it publishes in reaction to which it consumes (what follows what)"""
+    delivers_to: tuple[str, ...] = ()
+    """the queues it sends EventBridge events to itself, standing in for a rule (a translator
+    delivering an event in the version a pinned route's consumer reads)"""
     relay_for: str | None = None
     """the function whose outbox this one relays: that function writes each event it decides
     to publish together with its effect, and asks this one, through the queue this one
@@ -226,11 +229,20 @@ class Route:
     event: str
     bus: Bus
     target: Target
+    versions: tuple[int, ...] = ()
+    """the versions of the event the rule matches (on the CloudEvent's `dataschema`), for a
+    consumer that reads only those; empty: every version"""
 
     @property
     def rule_id(self) -> str:
         words = self.event.replace("-", ".").split(".")
-        return "".join(w.title() for w in words) + "To" + self.target.rule_name
+        pin = "V" + "V".join(str(v) for v in self.versions) if self.versions else ""
+        return "".join(w.title() for w in words) + pin + "To" + self.target.rule_name
+
+    @property
+    def dataschemas(self) -> tuple[str, ...]:
+        """The `dataschema` URNs a pinned route matches (as `EventType.dataschema` names them)."""
+        return tuple(f"urn:choreo:schema:{self.event}:{v}" for v in self.versions)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,16 @@ def partition_pattern(partition: str | None, partitions: tuple[str, ...]) -> dic
                     {"partitionkey": [{"anything-but": list(partitions)}]}]}
 
 
+def route_detail_pattern(route: Route, partition: str | None,
+                         partitions: tuple[str, ...]) -> dict[str, Any] | None:
+    """The `detail` filter of one rule of `route`: its partition's (`partition_pattern`) and,
+    for a route pinned to versions of its event, the `dataschema` of each of them."""
+    detail = partition_pattern(partition, partitions)
+    if route.versions:
+        detail = {**(detail or {}), "dataschema": list(route.dataschemas)}
+    return detail
+
+
 def rule_delivery_grant(queue: sqs.IQueue, buses: list[events.IEventBus], *, sid: str) -> None:
     """Let every rule of `buses` send to `queue`: one statement, however many rules."""
     stack = Stack.of(queue)
@@ -146,8 +156,11 @@ class Routes(Construct):
 
     def _rule(self, route: Route, route_rule: RouteRule) -> events.Rule:
         producer = self._choreography.event(route.event).producer.value
-        detail = partition_pattern(route_rule.partition, self._choreography.partition_keys())
+        detail = route_detail_pattern(route, route_rule.partition,
+                                      self._choreography.partition_keys())
         partition = f", partition {route_rule.partition}" if route_rule.partition else ""
+        if route.versions:
+            partition += ", version " + ", ".join(str(v) for v in route.versions)
         rule = events.Rule(
             self, route_rule.rule_id,
             event_bus=self._buses[route.bus],

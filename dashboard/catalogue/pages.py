@@ -41,6 +41,14 @@ class RouteEntry:
     """what it delivers to: a queue's name, a function's id, a bus, a destination"""
     consumer: str | None
     """the function that ends up acting on it, if any"""
+    versions: tuple[int, ...] = ()
+    """the versions of the event its rule is pinned to (on `dataschema`); empty: any"""
+
+    @property
+    def pin_label(self) -> str:
+        """How its pin reads: `v1 only`, `v1, v2 only`; empty for a route of any version."""
+        return ", ".join(f"v{version}" for version in self.versions) + " only" \
+            if self.versions else ""
 
     @property
     def target_label(self) -> str:
@@ -176,7 +184,7 @@ def _route_entry(route: Route, model: Choreography) -> RouteEntry:
     shown = model.queue(target.queue).name if isinstance(target, ToQueue) else target.ref
     return RouteEntry(event=route.event, bus=route.bus.value, rule_id=route.rule_id,
                       rules=len(model.rules_of(route)), target_kind=target.kind, target=shown,
-                      consumer=target.consumer(model))
+                      consumer=target.consumer(model), versions=route.versions)
 
 
 def _consumption(route: Route, function: Function, model: Choreography) -> Consumption:
@@ -238,7 +246,8 @@ def catalogue_document(catalogue: Catalogue) -> dict[str, Any]:
             "example": entry.example,
             "routes": [{"bus": route.bus, "ruleId": route.rule_id, "rules": route.rules,
                         "target": {"kind": route.target_kind, "name": route.target},
-                        "consumer": route.consumer} for route in entry.routes],
+                        "consumer": route.consumer, "versions": list(route.versions)}
+                       for route in entry.routes],
         } for entry in catalogue.events],
         "functions": [{
             "id": entry.id, "subdomain": entry.subdomain, "summary": entry.summary,

@@ -65,11 +65,17 @@ def _wait_ready(process: subprocess.Popen[bytes], aws_endpoint: str, log_path: P
 
 @pytest.fixture(scope="session")
 def running_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    yield from system_started(tmp_path_factory)
+
+
+def system_started(tmp_path_factory: pytest.TempPathFactory,
+                   settings: dict[str, str] | None = None) -> Iterator[RunningSystem]:
+    """`local up` on free ports, with `settings` added to its environment, until stopped."""
     ports = {"CHOREO_AWS_PORT": free_port(), "CHOREO_API_PORT": free_port(),
              "CHOREO_DASHBOARD_PORT": free_port()}
     log_path = tmp_path_factory.mktemp("local-up") / "up.log"
     env = {**os.environ, **{key: str(value) for key, value in ports.items()},
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", **(settings or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "local", "up", "--no-dashboard"], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
