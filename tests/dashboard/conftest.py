@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,28 +29,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@contextmanager
-def served_dashboard() -> Iterator[str]:
-    """The dashboard served as `manage.py serve` serves it, on a free port in a thread, until
-    the block ends; yields its URL."""
-    from dashboard.web.serve import serve
-
-    stop = threading.Event()
-    ready: list[str] = []
-    thread = threading.Thread(target=serve, kwargs={"host": "127.0.0.1", "port": free_port(),
-                                                    "stop": stop, "ready": ready.append}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready
-    try:
-        yield ready[0]
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(autouse=True)

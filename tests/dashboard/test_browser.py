@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,9 +16,10 @@ import pytest
 from dashboard import aws
 from dashboard.readmodel import services
 from dashboard.readmodel.observations import observation_from_queue_body
+from dashboard.web.serve import serve
 from tests.browser import VIOLATIONS, chromium, watch
 from tests.dashboard import factories
-from tests.dashboard.conftest import REGION, served_dashboard
+from tests.dashboard.conftest import REGION, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -92,8 +94,19 @@ def dashboard_url(moto_stack) -> Iterator[str]:
              factories.rejected_path(order_id="ord-short", at=later + timedelta(seconds=1)),
              factories.happy_path(order_id="ord-inflight", at=later + timedelta(seconds=2))[:3]]
     services.observation_record(observations=[o for p in paths for o in factories.sightings_of(p)])
-    with served_dashboard() as url:
-        yield url
+    port = free_port()
+    stop = threading.Event()
+    ready: list[str] = []
+    thread = threading.Thread(target=serve, kwargs={"host": "127.0.0.1", "port": port, "stop": stop,
+                                                    "ready": ready.append}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready
+    yield ready[0]
+    stop.set()
+    thread.join(timeout=10)
 
 
 @pytest.fixture
