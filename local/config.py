@@ -11,6 +11,14 @@ from workflow.deployment import DEFAULT_STACK_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"  # moto's default account
+# Whether the embedded AWS refuses what AWS refuses (docs/local-mode.md, "What fails on AWS
+# fails here"): on unless `0`, `off`, `false` or `no`.
+ENFORCEMENT_ENV = "CHOREO_ENFORCEMENT"
+
+
+def enforcement_from_environment() -> bool:
+    return os.environ.get(ENFORCEMENT_ENV, "on").strip().lower() not in {"0", "off", "false",
+                                                                          "no"}
 
 
 def _int(name: str, default: int) -> int:
@@ -107,6 +115,9 @@ class LocalConfig:
     # The v1-only sales ledger and its translator (the CDK setting choreo:legacyConsumer);
     # off: the choreography alone.
     legacy_consumer: bool = False
+    # Whether the embedded AWS refuses what AWS refuses: IAM on every call a function makes,
+    # resource policies on every delivery (docs/local-mode.md, the fidelity ledger).
+    enforcement: bool = True
 
     @property
     def placed(self) -> bool:
@@ -133,6 +144,7 @@ class LocalConfig:
             event_versions=os.environ.get("CHOREO_EVENT_VERSIONS", ""),
             legacy_consumer=os.environ.get("CHOREO_LEGACY_CONSUMER", "").strip().lower()
             in {"1", "true", "yes", "on"},
+            enforcement=enforcement_from_environment(),
         )
 
     def to_dict(self) -> dict[str, object]:

@@ -13,7 +13,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from local.config import ACCOUNT_ID, LocalConfig
+from local.config import ACCOUNT_ID, ENFORCEMENT_ENV, LocalConfig
 
 ACCOUNT_HEADER = "x-moto-account-id"
 
@@ -43,7 +43,8 @@ class EmbeddedAws:
                 "CHOREO_AWS_PORT")
         # Two malloc arenas, not glibc's eight per core: the server's threads otherwise each
         # keep memory of their own that is rarely given back (~27 MiB at start, measured).
-        env = {**os.environ, "MOTO_EVENTS_INVOKE_HTTP": "false", "MALLOC_ARENA_MAX": "2"}
+        env = {**os.environ, "MOTO_EVENTS_INVOKE_HTTP": "false", "MALLOC_ARENA_MAX": "2",
+               ENFORCEMENT_ENV: "on" if self.config.enforcement else "off"}
         # Its output is the Lambda service's (what failed, what was retried): ours too.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.moto_server", "-H", self.config.host,

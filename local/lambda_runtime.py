@@ -45,6 +45,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     environment: dict[str, str] = field(default_factory=dict)
+    role_arn: str = ""  # its execution role
 
     @property
     def log_group_name(self) -> str:

@@ -54,6 +54,8 @@ from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message, Queue, SQSBackend
 
+from local import hooks
+
 MOTO_VERSION = "5.2.5"
 
 
@@ -579,7 +581,7 @@ def expire_ttl_items(now: float | None = None) -> int:
     return expired
 
 
-# --- EventBridge across accounts and regions ---------------------------------------------
+# --- EventBridge's deliveries: across accounts and regions, and what a target refuses ----
 #
 # Measured on moto 5.2.5 (docs/local-mode.md, tests/local/test_cross_account.py): a rule
 # whose target is an event bus of another account or region does forward the event, through
@@ -590,16 +592,17 @@ def expire_ttl_items(now: float | None = None) -> int:
 # - the forwarded event's `account` becomes the receiving account (EventBridge keeps the
 #   sending account's, which is how a receiving rule tells where an event came from), and
 #   it gets a new `id` and `time` and loses its `resources` (as a forward within an account);
+# - an event forwarded into a bus is forwarded again by that bus's rules, to any number of
+#   buses (EventBridge routes an event received from another bus to no third bus);
 # and a `PutEvents` naming another account's bus by its ARN is put on the caller's own bus
 # of that name (or fails with "Event bus ... does not exist"): moto drops the ARN's account
 # and region. moto's CloudFormation does not model `AWS::Events::EventBusPolicy` at all
-# (`local.template` applies it with `PutPermission`, which moto stores but never checks).
+# (`local.deploy` applies it with `PutPermission`, which moto stores but never checks).
+# Whether a target's policy lets EventBridge deliver is decided in `local.enforcement`.
 
-# Why cross-boundary deliveries were refused, newest last: the embedded AWS's own record
-# (EventBridge records it only as the target's dead letter and a failed-invocation metric).
-REFUSED: deque[dict[str, Any]] = deque(maxlen=1000)
-# The error code EventBridge gives a dead letter it could not deliver for want of permission.
-NO_PERMISSIONS = "NO_PERMISSIONS"
+# The key, in moto's working copy of an event, naming the bus an event was forwarded from:
+# never delivered (targets are handed `EVENT_FIELDS` only).
+FORWARDED_FROM = "choreo-forwarded-from"
 
 
 def _statement_principal_accounts(principal: Any) -> set[str]:
@@ -636,15 +639,16 @@ def bus_allows_put_events(bus: Any, account: str) -> bool:
     return allowed
 
 
-def _bus_of(arn: str) -> Any:
+def bus_of(arn: str) -> Any:
     parsed = moto.events.models.parse_arn(arn)
     backend = moto.events.models.events_backends[parsed.account][parsed.region]
     return backend.event_buses.get(parsed.resource_id)
 
 
-def _put_on_bus(bus: Any, event: Mapping[str, Any]) -> None:
+def _put_on_bus(bus: Any, event: Mapping[str, Any], forwarded_from: str | None = None) -> None:
     """What `put_events` does with one event, on a bus of any account and region, keeping
-    the envelope's `account` and `region` (the sender's) and `resources`."""
+    the envelope's `account` and `region` (the sender's) and `resources`; a forwarded event
+    remembers the bus it came from."""
     event_id = str(mock_random.uuid4())
     for rule in list(bus.rules.values()):
         message = _EventCopies.deepcopy(BASE_EVENT_MESSAGE)
@@ -653,59 +657,67 @@ def _put_on_bus(bus: Any, event: Mapping[str, Any]) -> None:
                         "time": _now(), "region": event["region"],
                         "resources": list(event.get("resources", [])),
                         "detail": copy.deepcopy(event["detail"]), "ingestion-time": _now()})
+        if forwarded_from:
+            message[FORWARDED_FROM] = forwarded_from
         rule.send_to_targets(message)
 
 
-def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any], why: str) -> None:
-    """A delivery the receiving bus's policy does not allow: recorded, logged, and sent to
-    the target's dead-letter queue as EventBridge does, with its error attributes."""
-    refusal = {"rule": rule.arn, "target": target["Arn"], "account": event.get("account"),
-               "region": event.get("region"), "source": event.get("source"),
-               "detail-type": event.get("detail-type"), "reason": why, "at": _now()}
-    REFUSED.append(refusal)
-    logging.getLogger("choreo.local").warning("EventBridge refused %s -> %s: %s",
-                                              rule.arn, target["Arn"], why)
+def _send_dead_letter(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any],
+                      refusal: Any) -> bool:
+    """EventBridge's dead letter for a delivery it will not retry, with its error attributes;
+    False when there is no dead-letter queue or it does not take EventBridge's messages."""
+    from local.enforcement import dead_letter_allowed
+
     dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
-    if not dead_letter:
-        return
+    if not dead_letter or dead_letter_allowed(rule, dead_letter) is not None:
+        return False
     queue = moto.events.models.parse_arn(dead_letter)
     sqs_backend = moto.sqs.models.sqs_backends[queue.account][queue.region]
     sqs_backend.send_message(
         queue_name=queue.resource_id, message_body=json.dumps(as_delivered(event)),
         message_attributes={
-            "ERROR_CODE": {"DataType": "String", "StringValue": NO_PERMISSIONS},
-            "ERROR_MESSAGE": {"DataType": "String", "StringValue": why[:250]},
+            "ERROR_CODE": {"DataType": "String", "StringValue": refusal.code},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": refusal.reason[:250]},
             "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": "0"},
             "RULE_ARN": {"DataType": "String", "StringValue": rule.arn},
             "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]}})
+    return True
 
 
-def _is_other_bus(rule: Any, target: Mapping[str, Any]) -> bool:
-    arn = str(target.get("Arn", ""))
-    if ":event-bus/" not in arn:
-        return False
-    parsed = moto.events.models.parse_arn(arn)
-    return (parsed.account, parsed.region) != (rule.account_id, rule.region_name)
+def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any], refusal: Any) -> None:
+    """A delivery EventBridge would not make: recorded, logged, and sent to the target's
+    dead-letter queue, or dropped and counted when it has none that takes it."""
+    detail = event.get("detail")
+    dead_lettered = _send_dead_letter(rule, target, event, refusal)
+    hooks.refusal_record(
+        kind="delivery", rule=rule.arn, target=target["Arn"], account=event.get("account"),
+        region=event.get("region"), source=event.get("source"),
+        **{"detail-type": event.get("detail-type")}, code=refusal.code, reason=refusal.reason,
+        statement=refusal.statement, deadLettered=dead_lettered,
+        correlationid=detail.get("correlationid") if isinstance(detail, dict) else None)
+    if not dead_lettered:
+        hooks.DROPPED["count"] += 1
+    logging.getLogger("choreo.local").warning(
+        "EventBridge refused %s -> %s: %s %s%s", rule.arn, target["Arn"], refusal.code,
+        refusal.reason, "" if dead_lettered else " (dropped: no dead-letter queue takes it)")
 
 
-def _deliver_to_other_bus(rule: Any, target: Mapping[str, Any], event: dict[str, Any]) -> None:
-    bus = _bus_of(target["Arn"])
-    if bus is None:
-        _refuse(rule, target, event, f"no event bus {target['Arn']}")
-    elif not bus_allows_put_events(bus, rule.account_id):
-        _refuse(rule, target, event, f"the resource policy of {bus.arn} does not allow "
-                                     f"account {rule.account_id} to put events on it")
-    else:
-        _put_on_bus(bus, event)
+def _is_bus(target: Mapping[str, Any]) -> bool:
+    return ":event-bus/" in str(target.get("Arn", ""))
 
 
 def event_buses_across_accounts() -> None:
-    """A rule's target on an event bus of another account or region is delivered as
-    EventBridge delivers it: only if the receiving bus's policy allows the rule's account
-    (else refused: recorded in `REFUSED`, logged, and dead-lettered with `NO_PERMISSIONS`),
-    keeping the sender's `account`, `region` and `resources`. A `PutEvents` naming another
-    account's or region's bus by ARN goes to that bus, under the same policy, and is refused
-    with `AccessDeniedException` when the policy does not allow the caller."""
+    """Each target of a matching rule is delivered as EventBridge delivers it: a bus target
+    (of this or another account or region) only if it is not a third bus, its role may put
+    events there and, across accounts, the receiving bus's policy allows the rule's account,
+    keeping the sender's `account`, `region` and `resources`; any target only if its resource
+    policy lets EventBridge in (with enforcement on, `local.enforcement`). A refused delivery
+    is recorded (`local.hooks.REFUSED`), logged, and dead-lettered with its `ERROR_CODE`.
+    A `PutEvents` naming another account's or region's bus by ARN goes to that bus, under the
+    same policy, and is refused with `AccessDeniedException` when the policy does not allow
+    the caller."""
+    from local.enforcement import check_delivery
+
     rule_class: Any = moto.events.models.Rule
     if getattr(rule_class.send_to_targets, "patched", False):
         return
@@ -713,23 +725,34 @@ def event_buses_across_accounts() -> None:
     parse: Any = EventTemplateParser.parse
 
     def send(self: Any, original_event: Any, transform_input: bool = True) -> None:
-        others = [target for target in self.targets if _is_other_bus(self, target)]
-        if not others:
+        checked = hooks.ENFORCEMENT.enabled or any(_is_bus(target) for target in self.targets)
+        if not checked:
             send_to_targets(self, original_event, transform_input)
             return
         if not self.event_pattern.matches_event(original_event):
             return
-        local = object.__new__(type(self))
-        local.__dict__.update(self.__dict__)
-        local.targets = [target for target in self.targets if target not in others]
-        if local.targets:
-            send_to_targets(local, original_event, transform_input)
-        for target in others:
+        delivered = []
+        for target in self.targets:
+            refusal = check_delivery(self, target, original_event)
+            if refusal is None and not _is_bus(target):
+                delivered.append(target)
+                continue
             transformer = target.get("InputTransformer", {})
             event = parse(input_template=transformer.get("InputTemplate"),
                           input_paths_map=transformer.get("InputPathsMap", {}),
                           event=original_event) if transform_input else dict(original_event)
-            _deliver_to_other_bus(self, target, event)
+            if refusal is not None:
+                _refuse(self, target, event, refusal)
+            else:
+                _put_on_bus(bus_of(target["Arn"]), event,
+                            forwarded_from=f"arn:aws:events:{self.region_name}:"
+                                           f"{self.account_id}:event-bus/{self.event_bus_name}")
+        if delivered:
+            local = object.__new__(type(self))
+            local.__dict__.update(self.__dict__)
+            local.targets = delivered
+            local.event_pattern = _MATCHED
+            send_to_targets(local, original_event, transform_input)
 
     send.patched = True  # type: ignore[attr-defined]
     send.moto_send_to_targets = send_to_targets  # type: ignore[attr-defined]
@@ -751,7 +774,7 @@ def event_buses_across_accounts() -> None:
                 mine.append(event)
                 answers.append(None)
                 continue
-            bus = _bus_of(name)
+            bus = bus_of(name)
             if bus is None or not bus_allows_put_events(bus, self.account_id):
                 raise JsonRESTError("AccessDeniedException",
                                     f"User: arn:aws:iam::{self.account_id}:root is not "
@@ -773,10 +796,19 @@ def event_buses_across_accounts() -> None:
     backend_class.put_events = put
 
 
-# Told of each function configuration update, with the function's name, its environment
-# variables before and after: the local runtime (`LocalRuntime.reconfigure`).
-ConfigurationListener = Callable[[str, dict[str, str], dict[str, str]], None]
-CONFIGURATION_LISTENERS: list[ConfigurationListener] = []
+class _Matched:
+    """The pattern of a rule already matched against the event it is handed."""
+
+    @staticmethod
+    def matches_event(event: Any) -> bool:
+        return True
+
+
+_MATCHED = _Matched()
+
+
+CONFIGURATION_LISTENERS = hooks.CONFIGURATION_LISTENERS
+REFUSED = hooks.REFUSED
 
 
 def configuration_updates_reach_the_runtime() -> None:
@@ -807,6 +839,31 @@ def configuration_updates_reach_the_runtime() -> None:
     function_class.update_configuration = update_configuration
 
 
+def log_group_arns_as_cloudformation_gives_them() -> None:
+    """CloudFormation's `Fn::GetAtt [LogGroup, Arn]` is the log group's ARN with `:*` after
+    it (CloudFormation User Guide, AWS::Logs::LogGroup, return values): the form a policy's
+    `Resource` needs to cover the group's streams, and the form a rule's target names. moto's
+    had no `:*`, so a policy that holds on AWS covered no stream here; and its EventBridge
+    took the `:*` for part of the group's name."""
+    from moto.logs.models import LogGroup
+
+    group_class: Any = LogGroup
+    original = group_class.get_cfn_attribute
+    if getattr(original, "patched", False):
+        return
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> str:
+        value = str(original(self, attribute_name))
+        return f"{value}:*" if attribute_name == "Arn" and not value.endswith(":*") else value
+
+    get_cfn_attribute.patched = True  # type: ignore[attr-defined]
+    group_class.get_cfn_attribute = get_cfn_attribute
+    rule_class: Any = moto.events.models.Rule
+    send = rule_class._send_to_cw_log_group
+    rule_class._send_to_cw_log_group = lambda self, name, event: send(
+        self, name.removesuffix(":*"), event)
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     track_live_instances_only,
     memoise_jsonpath,
@@ -828,6 +885,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     dynamodb_isolated_writes,
     event_buses_across_accounts,
     configuration_updates_reach_the_runtime,
+    log_group_arns_as_cloudformation_gives_them,
 )
 
 

@@ -19,7 +19,8 @@ import threading
 import warnings
 from typing import Any
 
-from local import moto_patches
+from local import hooks, moto_patches
+from local.config import enforcement_from_environment
 
 log = logging.getLogger("choreo.embedded_aws")
 
@@ -41,9 +42,16 @@ def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> No
             log.exception("TTL sweep failed")
 
 
-def wsgi_app() -> Any:
-    """moto's AWS, every service behind one endpoint, as its own server builds it."""
+def wsgi_app(*, enforcement: bool = True) -> Any:
+    """moto's AWS, every service behind one endpoint, as its own server builds it; refusing
+    what AWS refuses unless `enforcement` is off (`local.enforcement`)."""
     moto_patches.apply()
+    # after moto_patches: it imports moto's IAM and S3, whose import-time instances the
+    # first patch must see made
+    from local import enforcement
+
+    enforcement.apply()
+    hooks.ENFORCEMENT.enabled = enforcement
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     return DomainDispatcherApplication(create_backend_app)
@@ -59,13 +67,14 @@ def main(argv: list[str] | None = None) -> None:
     # which, and why); the Lambda service's own messages are what a user needs here.
     logging.getLogger("moto").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="moto")
+    moto_app = wsgi_app(enforcement=enforcement_from_environment())
     from cheroot.wsgi import Server
 
     from local.hosts import allowed_hosts, with_host_check
     from local.lambda_service import LambdaService, with_lambda_service
 
     lambda_service = LambdaService()
-    app = with_lambda_service(wsgi_app(), lambda_service)
+    app = with_lambda_service(moto_app, lambda_service)
     allowed = allowed_hosts(bind_host=args.host, port=args.port)
     server = Server((args.host, args.port), with_host_check(app, allowed, port=args.port),
                     numthreads=THREADS, server_name="embedded-aws")

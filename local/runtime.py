@@ -13,9 +13,9 @@ from typing import Any
 from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
+from local.hooks import CONFIGURATION_LISTENERS, DROPPED, REFUSED
 from local.http_front import Admission, ApiRoute, HttpFront, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
-from local.moto_patches import CONFIGURATION_LISTENERS, REFUSED
 from local.targets import (
     ApiDestinationCaller,
     ApiDestinationTap,
@@ -110,7 +110,7 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
         functions[logical_id] = FunctionSpec(
             name=deployed["FunctionName"], arn=deployed["FunctionArn"],
             handler=deployed["Handler"], timeout_seconds=int(deployed.get("Timeout", 3)),
-            memory_mb=int(deployed.get("MemorySize", 128)),
+            memory_mb=int(deployed.get("MemorySize", 128)), role_arn=str(deployed.get("Role", "")),
             environment={**_local_environment(config, deployed.get("Environment", {}).get(
                 "Variables", {})), **(deployment.credentials or {})})
 
@@ -289,9 +289,10 @@ class LocalRuntime:
                                  if worker.invocations else None}
                           for name, worker in self.workers.items()},
             "chaos": self.chaos.chaos.to_dict(),
-            # Deliveries across accounts that the receiving bus's policy refused (each also
-            # dead-lettered in the sending account): what a dashboard shows as refused.
-            "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-10:]},
+            # Calls and deliveries the embedded AWS refused as AWS would (each delivery also
+            # dead-lettered where its target's dead-letter queue takes it, else dropped).
+            "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-10:],
+                                  "dropped": DROPPED["count"]},
         }
 
     def reconfigure(self, function_name: str, before: dict[str, str],

@@ -91,14 +91,23 @@ class Observability(Construct):
                                                         for rule in self.rules.values()]}}))
 
         # What targets.CloudWatchLogGroup would write through a custom resource, narrowed to
-        # the one rule that logs (EventBridge's documented policy for a log group target).
-        # Each such policy counts against CloudWatch Logs' quota of ten per account and region.
+        # the one rule that logs. Two statements: EventBridge creates the log stream without
+        # the rule's ARN as `aws:SourceArn` (only its PutLogEvents carries it), so a condition
+        # on the source ARN would refuse every CreateLogStream and the log group would stay
+        # empty (docs/decisions.md, "The Logs resource policy"); a stream is only a place, its
+        # events still come from that rule alone. Each such policy counts against
+        # CloudWatch Logs' quota of ten per account and region.
+        writers = [EVENTS_PRINCIPAL, iam.ServicePrincipal("delivery.logs.amazonaws.com")]
         self.log_group_policy = logs.ResourcePolicy(
             self, "LogGroupPolicy",
             resource_policy_name=f"{stack.stack_name}-observability-events",
-            policy_statements=[iam.PolicyStatement(
-                principals=[EVENTS_PRINCIPAL, iam.ServicePrincipal("delivery.logs.amazonaws.com")],
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": self.rules[logged_bus].attr_arn}})])
+            policy_statements=[
+                iam.PolicyStatement(
+                    sid="CreateStreamsInTheObservabilityLogGroup", principals=writers,
+                    actions=["logs:CreateLogStream"], resources=[self.log_group.log_group_arn]),
+                iam.PolicyStatement(
+                    sid="PutTheLoggingRulesEvents", principals=writers,
+                    actions=["logs:PutLogEvents"], resources=[self.log_group.log_group_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn":
+                                              self.rules[logged_bus].attr_arn}})])
         logical_id_set(self.log_group_policy, "ObservabilityLogGroupPolicy")

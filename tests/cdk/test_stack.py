@@ -665,11 +665,19 @@ def test_the_log_group_resource_policy_lets_eventbridge_write(resources: Resourc
     for expected in ("events.amazonaws.com", "delivery.logs.amazonaws.com",
                      "logs:CreateLogStream", "logs:PutLogEvents", "ObservabilityLogGroup"):
         assert expected in document
-    # only the rule that logs, not any rule of any account
-    condition = '"Condition":{"ArnEquals":{"aws:SourceArn":"'
+    # only the rule that logs may put events, not any rule of any account ...
+    put = '"Action":"logs:PutLogEvents","Condition":{"ArnEquals":{"aws:SourceArn":"'
     rule = {"Fn::GetAtt": [f"Observe{CHOREOGRAPHY.logged_bus.value.title()}Bus", "Arn"]}
     parts = policy["Properties"]["PolicyDocument"]["Fn::Join"][1]
-    assert parts[0].endswith(condition) and parts[1] == rule
+    (at,) = [index for index, part in enumerate(parts)
+             if isinstance(part, str) and part.endswith(put)]
+    assert parts[at + 1] == rule
+    # ... while creating the stream, which EventBridge asks for without the rule's ARN
+    # (docs/decisions.md, "The Logs resource policy"), is not conditioned on it
+    create = next(part for part in parts if isinstance(part, str)
+                  and '"Action":"logs:CreateLogStream"' in part)
+    assert "aws:SourceArn" not in create.split('"Action":"logs:CreateLogStream"')[1] \
+        .split('"Action"')[0]
 
 
 def test_the_observability_queue_accepts_only_the_observing_rules(resources: Resources) -> None:
