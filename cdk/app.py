@@ -82,7 +82,7 @@ def _placed_stack(app: App, plan: StackPlan, placements: Placements, home_stack_
     env = Environment(account=plan.placement.account, region=plan.placement.region)
     if plan.replica:
         return ObservabilityReplicaStack(
-            app, plan.name, choreography=choreography, env=env,
+            app, plan.name, choreography=choreography, placements=placements, env=env,
             description="The observability replica of the order-fulfilment choreography")
     held = ", ".join(subdomain.value for subdomain in plan.subdomains)
     return ChoreoStack(app, plan.name, choreography=choreography, placements=placements,

@@ -8,17 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_events as events
 from constructs import Construct
 
+from cdk.constructs.boundaries import bus_policy_statement
 from cdk.constructs.buses import Buses
 from cdk.constructs.observability import Observability
+from cdk.constructs.routes import rule_delivery_grant
 from workflow import outputs
-from workflow.model import CHOREOGRAPHY, Choreography
+from workflow.model import CHOREOGRAPHY, Bus, Choreography
+from workflow.placement import Placements
 
 
 class ObservabilityReplicaStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *,
-                 choreography: Choreography = CHOREOGRAPHY, **kwargs: Any) -> None:
+                 choreography: Choreography = CHOREOGRAPHY,
+                 placements: Placements | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         logged = choreography.logged_bus
         self.buses = Buses(self, "Buses", buses=(logged,))
@@ -27,6 +32,22 @@ class ObservabilityReplicaStack(Stack):
             sources=choreography.sources(), logged_bus=logged,
             dead_letter_queue=self.buses.rule_target_dead_letter_queue)
         bus = self.buses.buses[logged]
+        # EventBridge dead-letters what it cannot deliver only to a queue that lets it in.
+        rule_delivery_grant(self.buses.rule_target_dead_letter_queue, [bus],
+                            sid="UndeliveredRuleTargets")
+        # The buses in other accounts replicate what is published on them (see
+        # `cdk.constructs.boundaries.replication_rule`): their accounts may put those sources.
+        if placements is not None:
+            for other in Bus:
+                where = placements.of_bus(other, choreography)
+                sources = sorted(choreography.replicated_from(other))
+                if where.account in (None, placements.home.account) or not sources:
+                    continue
+                policy = events.CfnEventBusPolicy(
+                    self, f"ReplicaBusFrom{where.account}", event_bus_name=bus.event_bus_name,
+                    statement_id=f"FromAccount{where.account}",
+                    statement=bus_policy_statement(bus.event_bus_arn, where.account, sources))
+                policy.override_logical_id(f"{logged.value.title()}EventBusFrom{where.account}")
 
         def output(key: str, value: str, description: str) -> None:
             CfnOutput(self, key, value=value, description=description)

@@ -484,6 +484,24 @@ class Choreography:
     def sources(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(event.producer.value for event in self.events))
 
+    def replicated_from(self, bus: Bus) -> dict[str, tuple[str, ...]]:
+        """What a copy of the logged bus takes from `bus`, as event types by source: the
+        events published on `bus` that are on the logged bus (published there, or forwarded
+        there by a route of `bus`). Each is replicated from the bus it was published on,
+        because EventBridge routes an event that reached a bus from another bus to no third
+        bus (EventBridge User Guide, *Sending events between event buses*)."""
+        published = {event for function in self.functions if function.publishes_to == bus
+                     for event in function.publishes}
+        if bus != self.logged_bus:
+            published &= {route.event for route in self.routes_on(bus)
+                          if isinstance(route.target, ToBus)
+                          and route.target.bus == self.logged_bus}
+        found: dict[str, list[str]] = {}
+        for event in self.events:
+            if event.name in published:
+                found.setdefault(event.producer.value, []).append(event.name)
+        return {source: tuple(types) for source, types in found.items()}
+
 
 WAREHOUSE_QUEUE = "Warehouse"
 PAYMENT_QUEUE = "Payment"

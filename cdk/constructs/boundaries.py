@@ -3,8 +3,10 @@
 - each bus that another account's rules forward to has a resource policy allowing that
   account's `events:PutEvents`, for the event sources it forwards and no others (a bus in
   another region of the same account needs none: the rule's role is enough);
-- the home stack forwards every event of the logged bus to the observability replica's bus
-  in its region, through a rule whose target has its role and the rule targets' DLQ (the
+- every event of the logged bus is copied to the observability replica's bus in its region,
+  from the bus it was published on (the home stack's logged bus, and the buses that forward
+  to it, wherever they are), through rules whose targets have their role and the rule
+  targets' DLQ (the
   routes across a boundary are the model's own, in `Routes`, with the same);
 - outputs: where the stack is, and its buses' ARNs, which the other side targets.
 
@@ -35,6 +37,32 @@ def bus_policy_statement(bus_arn_value: str, account: str, sources: list[str]) -
             "Condition": {"StringEquals": {"events:source": sources}}}
 
 
+def replication_rule(scope: Construct, choreography: Choreography, bus: Bus,
+                     event_bus: events.IEventBus, replica_bus: events.IEventBus,
+                     dead_letter_queue: sqs.IQueue) -> events.Rule | None:
+    """The rule that copies to the replica what was published on `bus` and is on the logged
+    bus (`Choreography.replicated_from`): from the bus an event was published on, so that no
+    event is forwarded a second time (EventBridge routes an event that came from another bus
+    to no third bus, and dead-letters it THIRD_ACCOUNT_HOP_DETECTED /
+    THIRD_REGION_HOP_DETECTED)."""
+    replicated = choreography.replicated_from(bus)
+    if not replicated:
+        return None
+    name = "ReplicateToObservabilityReplica" if bus == choreography.logged_bus \
+        else f"Replicate{bus.value.title()}ToObservabilityReplica"
+    rule = events.Rule(
+        scope, name, event_bus=event_bus,
+        description=f"Every event published on the {bus.value} bus that the "
+                    f"{choreography.logged_bus.value} bus carries, to the observability replica",
+        event_pattern=events.EventPattern(
+            source=list(replicated),
+            detail_type=[event for types in replicated.values() for event in types]),
+        targets=[WithDeadLetterQueue(targets.EventBus(replica_bus),
+                                     dead_letter_queue=dead_letter_queue)])
+    logical_id_set(rule, name)
+    return rule
+
+
 class Boundaries(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, choreography: Choreography,
                  placements: Placements, buses: dict[Bus, events.EventBus],
@@ -61,18 +89,15 @@ class Boundaries(Construct):
                 self.policies[(bus, where.account)] = policy
 
         replica = placements.replica
-        logged = choreography.logged_bus
-        if replica is not None and logged in buses:
+        if replica is not None:
             replica_bus = events.EventBus.from_event_bus_arn(
-                self, "ReplicaBus", bus_arn(logged, replica_stack_name(home_stack_name), replica))
-            self.replication = events.Rule(
-                self, "ReplicateToObservabilityReplica", event_bus=buses[logged],
-                description=f"Every event on the {logged.value} bus, to the observability "
-                            f"replica in {replica.region}",
-                event_pattern=events.EventPattern(source=list(choreography.sources())),
-                targets=[WithDeadLetterQueue(targets.EventBus(replica_bus),
-                                             dead_letter_queue=dead_letter_queue)])
-            logical_id_set(self.replication, "ReplicateToObservabilityReplica")
+                self, "ReplicaBus", bus_arn(choreography.logged_bus,
+                                            replica_stack_name(home_stack_name), replica))
+            for bus, event_bus in buses.items():
+                rule = replication_rule(self, choreography, bus, event_bus, replica_bus,
+                                        dead_letter_queue)
+                if rule is not None and bus == choreography.logged_bus:
+                    self.replication = rule
 
     def outputs_add(self, output: Callable[[str, str, str], None]) -> None:
         if self._single:

@@ -7,6 +7,7 @@ fails the fixture)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -80,14 +81,18 @@ def test_each_bus_lets_in_only_the_other_account_and_only_the_sources_it_forward
     assert loyalty_policy["EventBusName"] == {"Ref": "LoyaltyEventBus"}
     assert loyalty_policy["Statement"]["Principal"] == {"AWS": f"arn:aws:iam::{HOME}:root"}
     assert loyalty_policy["Statement"]["Condition"] == {"StringEquals": {"events:source": ["payment"]}}
-    # the replica is in the home account: its bus needs no policy
-    assert of_type(templates["choreo-replica"], "AWS::Events::EventBusPolicy") == {}
+    # the replica is in the home account, but Loyalty's bus replicates what is published on
+    # it (EventBridge routes no forwarded event to a third bus): only that account and source
+    (replica_policy,) = of_type(templates["choreo-replica"], "AWS::Events::EventBusPolicy").values()
+    assert replica_policy["Statement"]["Principal"] == {"AWS": f"arn:aws:iam::{LOYALTY}:root"}
+    assert replica_policy["Statement"]["Condition"] == {"StringEquals": {"events:source": ["loyalty"]}}
 
 
 @pytest.mark.parametrize(("stack", "rule", "other_bus"), [
     ("choreo", "PaymentTakenToLoyaltyBus", LOYALTY_BUS_ARN),
     ("choreo-loyalty", "LoyaltyPointsAwardedToGlobalBus", GLOBAL_BUS_ARN),
     ("choreo", "ReplicateToObservabilityReplica", REPLICA_BUS_ARN),
+    ("choreo-loyalty", "ReplicateLoyaltyToObservabilityReplica", REPLICA_BUS_ARN),
 ])
 def test_a_target_across_a_boundary_has_a_role_that_may_put_on_that_bus_alone_and_a_dlq(
         templates: Templates, stack: str, rule: str, other_bus: str):
@@ -98,6 +103,31 @@ def test_a_target_across_a_boundary_has_a_role_that_may_put_on_that_bus_alone_an
                                                                  "Arn"]}}
     assert role_statements(template, target) == [
         {"Action": "events:PutEvents", "Effect": "Allow", "Resource": other_bus}]
+
+
+def test_every_event_reaches_the_replica_from_the_bus_it_was_published_on(templates: Templates):
+    """No replication rule matches an event that reached its bus from another bus: that
+    would be a third bus, which EventBridge refuses (THIRD_*_HOP_DETECTED)."""
+    home = templates["choreo"]["Resources"]["ReplicateToObservabilityReplica"]["Properties"]
+    loyalty = templates["choreo-loyalty"]["Resources"][
+        "ReplicateLoyaltyToObservabilityReplica"]["Properties"]
+    assert "loyalty" not in home["EventPattern"]["source"]
+    assert "loyalty.points-awarded" not in home["EventPattern"]["detail-type"]
+    assert loyalty["EventPattern"] == {"source": ["loyalty"],
+                                       "detail-type": ["loyalty.points-awarded"]}
+    replicated = {*home["EventPattern"]["detail-type"], *loyalty["EventPattern"]["detail-type"]}
+    assert replicated == {event.name for event in CHOREOGRAPHY.events}
+
+
+def test_the_replicas_dead_letter_queue_lets_eventbridge_in(templates: Templates):
+    (policy,) = [resource["Properties"] for resource in
+                 templates["choreo-replica"]["Resources"].values()
+                 if resource["Type"] == "AWS::SQS::QueuePolicy"
+                 and "RuleTargetDeadLetterQueue" in json.dumps(resource["Properties"]["Queues"])]
+    (grant,) = [statement for statement in policy["PolicyDocument"]["Statement"]
+                if statement["Effect"] == "Allow"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grant["Action"] == "sqs:SendMessage"
 
 
 def test_the_replica_observes_its_bus_as_the_home_stack_does(templates: Templates):
