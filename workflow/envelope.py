@@ -26,6 +26,8 @@ CONTENT_TYPE = "application/json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _REQUIRED = ("specversion", "id", "source", "type", "time", "subject", "dataschema",
              "correlationid")
+_TEXT = (*_REQUIRED, "datacontenttype", "causationid", "partitionkey")
+"""Attributes that are strings when present: the SDK checks some, our extensions are ours to."""
 _FORMAT = JSONFormat()
 
 
@@ -149,6 +151,9 @@ def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
     missing = [name for name in _REQUIRED if not raw.get(name)]
     if missing:
         raise InvalidEvent(f"CloudEvent lacks {', '.join(missing)}")
+    not_text = [name for name in _TEXT if raw.get(name) is not None and not isinstance(raw[name], str)]
+    if not_text:
+        raise InvalidEvent(f"CloudEvent {', '.join(not_text)} must be a string")
     if raw["specversion"] != "1.0":
         raise InvalidEvent(f"unsupported specversion {raw['specversion']!r}")
     try:

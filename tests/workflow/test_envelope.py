@@ -9,6 +9,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from tests.support import TEST_VAULT as VAULT
 from tests.support import eventbridge_event
+from workflow.catalogue import version_of
 from workflow.domain.order import order_place
 from workflow.envelope import (
     InvalidEvent,
@@ -70,6 +71,37 @@ def test_invalid_cloudevents_are_refused_with_a_reason(mutate, reason):
     body = placed().to_dict()
     mutate(body)
     with pytest.raises(InvalidEvent, match=reason):
+        parse_cloudevent(json.dumps(body))
+
+
+MALFORMED_DATASCHEMAS = [
+    "urn:choreo:schema:order.placed:1\u00b2",  # a superscript two: str.isdigit(), but no int()
+    "urn:choreo:schema:order.placed:\u0661",  # an Arabic-Indic one, which int() reads as 1
+    "urn:choreo:schema:order.placed:01", "urn:choreo:schema:order.placed: 1",
+    "urn:choreo:schema:order.placed:1\n", "urn:choreo:schema:order.placed:3",
+    1, 1.5, True, ["urn:choreo:schema:order.placed:1"], {"version": 1},
+]
+
+
+@pytest.mark.parametrize("dataschema", MALFORMED_DATASCHEMAS)
+def test_a_dataschema_that_is_not_exactly_a_published_one_is_refused(dataschema):
+    body = placed().to_dict()
+    body["dataschema"] = dataschema
+
+    assert version_of(dataschema, "order.placed") is None
+    with pytest.raises(InvalidEvent, match="dataschema"):
+        parse_cloudevent(json.dumps(body))
+
+
+@pytest.mark.parametrize("attribute", ["id", "source", "type", "time", "subject", "dataschema",
+                                       "correlationid", "causationid", "partitionkey",
+                                       "datacontenttype", "specversion"])
+@pytest.mark.parametrize("value", [7, 1.5, True, ["x"], {"x": "y"}])
+def test_an_attribute_that_is_not_a_string_is_refused(attribute, value):
+    body = placed().to_dict()
+    body[attribute] = value
+
+    with pytest.raises(InvalidEvent):
         parse_cloudevent(json.dumps(body))
 
 
