@@ -21,12 +21,14 @@ from django.db import connections
 from django.utils.html import escape
 
 from dashboard.asgi import application
+from dashboard.insight.search import data_terms
 from dashboard.live.broadcast import events_observed
 from dashboard.models import ObservedEvent, Order
 from dashboard.readmodel import observations, services
 from dashboard.readmodel.observability import ObservabilityPoller
 from dashboard.readmodel.observations import Observation, observation_from_queue_body
 from tests.dashboard import factories
+from workflow.envelope import parse_eventbridge
 
 pytestmark = pytest.mark.django_db
 
@@ -139,16 +141,46 @@ UNKEEPABLE: dict[str, Callable[[], str]] = {
 the reason each is kept invalid for. Each is a valid order.placed but for what it is named by."""
 
 
+UNFORESEEN = "unreadable: RecursionError: maximum recursion depth exceeded"
+"""Why an event whose reading fails as nobody foresaw is kept invalid (`reading_fails_unforeseen`)."""
+
+HOSTILE: dict[str, Callable[[], str]] = {
+    **UNKEEPABLE,
+    "unsupported dataschema 'urn:choreo:schema:order.placed:1\u00b2'": lambda: _placed(
+        "ord-superscript", lambda outer: outer["detail"].update(
+            dataschema="urn:choreo:schema:order.placed:1\u00b2")),
+    "CloudEvent dataschema must be a string": lambda: _placed(
+        "ord-schema-number", lambda outer: outer["detail"].update(dataschema=1)),
+    UNFORESEEN: lambda: _placed("ord-unforeseen", lambda outer: None),
+}
+"""UNKEEPABLE, and events that validation refuses or that fail it, by the reason each is kept
+invalid for."""
+
+
+@pytest.fixture
+def reading_fails_unforeseen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading ord-unforeseen's events fails in a way no validation foresaw: what keeps its
+    batch going is the guard around reading each event, not a check of what it holds."""
+    def parse_or_crash(outer: Any) -> Any:
+        detail = outer.get("detail") if isinstance(outer, dict) else None
+        if isinstance(detail, dict) and detail.get("subject") == "ord-unforeseen":
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_eventbridge(outer)
+
+    monkeypatch.setattr(observations, "parse_eventbridge", parse_or_crash)
+
+
 def queue_message(eventbridge_event: str) -> str:
     return '{"bus": "global", "event": ' + eventbridge_event + "}"
 
 
-@pytest.mark.parametrize("reason", list(UNKEEPABLE))
+@pytest.mark.usefixtures("reading_fails_unforeseen")
+@pytest.mark.parametrize("reason", list(HOSTILE))
 def test_an_event_that_cannot_be_kept_as_it_came_is_kept_invalid_and_its_batch_is_kept(
         client, stack, reason):
     innocent = factories.happy_path(order_id="ord-innocent")
     bodies = [factories.queue_body(event) for event in innocent]
-    bodies.insert(2, queue_message(UNKEEPABLE[reason]()))
+    bodies.insert(2, queue_message(HOSTILE[reason]()))
 
     services.observation_record(observations=[
         observation_from_queue_body(body, observed_at=datetime.now(UTC), origin="live")
@@ -160,8 +192,35 @@ def test_an_event_that_cannot_be_kept_as_it_came_is_kept_invalid_and_its_batch_i
     assert kept.invalid_reason == reason
     assert not Order.objects.exclude(order_id="ord-innocent").exists()
     failures = client.get("/failures/")
-    assert failures.status_code == 200 and reason in failures.content.decode()
+    assert failures.status_code == 200 and escape(reason) in failures.content.decode()
     assert client.get("/").status_code == 200
+
+
+def test_an_event_the_read_model_fails_to_record_is_kept_invalid_and_its_batch_is_kept(
+        client, stack, monkeypatch, caplog):
+    """Whatever fails while recording one event (here, reading its data's search terms) fails
+    that event alone: it is kept, invalid, with the reason, and the rest of its batch is
+    recorded and broadcast."""
+    def terms_or_crash(data: Any) -> list[tuple[str, str]]:
+        if "ord-unrecordable" in json.dumps(data):
+            raise ValueError("no term fits")
+        return data_terms(data)
+
+    monkeypatch.setattr(services, "data_terms", terms_or_crash)
+    innocent = factories.sightings_of(factories.happy_path(order_id="ord-innocent"))
+    unrecordable = factories.observe(factories.placed(order_id="ord-unrecordable"))
+
+    items = services.observation_record(observations=[*innocent[:2], unrecordable, *innocent[2:]])
+
+    assert Order.objects.get(order_id="ord-innocent").status == "shipped"
+    assert ObservedEvent.objects.filter(valid=True).count() == 5
+    [kept] = ObservedEvent.objects.filter(valid=False)
+    assert (kept.event_id, kept.invalid_reason) == (unrecordable.event_id,
+                                                    "not recordable: ValueError: no term fits")
+    assert sorted(item["eventId"] for item in items) == sorted(
+        o.event_id for o in [*innocent, unrecordable])
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
+    assert client.get("/failures/").status_code == 200
 
 
 def test_a_total_beyond_the_read_models_integers_is_not_kept_but_its_event_counts(client, stack):
@@ -185,8 +244,9 @@ async def database_thread_closed():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("database_thread_closed")
-@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP])
+@pytest.mark.usefixtures("database_thread_closed", "reading_fails_unforeseen")
+@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP,
+                                    "CloudEvent dataschema must be a string", UNFORESEEN])
 async def test_the_poller_keeps_the_innocent_events_of_a_batch_and_dead_letters_nothing(
         moto_stack, reason):
     sqs = moto_stack.sqs
@@ -198,7 +258,7 @@ async def test_the_poller_keeps_the_innocent_events_of_a_batch_and_dead_letters_
     innocent = [*factories.happy_path(order_id="ord-shipped"),
                 *factories.rejected_path(order_id="ord-rejected"), factories.placed(order_id="ord-placed")]
     bodies = [factories.queue_body(event) for event in innocent]
-    bodies.insert(4, queue_message(UNKEEPABLE[reason]()))  # nine innocent events and one
+    bodies.insert(4, queue_message(HOSTILE[reason]()))  # nine innocent events and one
     sqs.send_message_batch(QueueUrl=moto_stack.queue_url, Entries=[
         {"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)])
     poller = ObservabilityPoller(sqs=moto_stack.context.client("sqs"), queue_url=moto_stack.queue_url,
@@ -221,13 +281,16 @@ async def test_the_poller_keeps_the_innocent_events_of_a_batch_and_dead_letters_
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP])
+@pytest.mark.usefixtures("reading_fails_unforeseen")
+@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP,
+                                    "unsupported dataschema 'urn:choreo:schema:order.placed:1\u00b2'",
+                                    UNFORESEEN])
 def test_a_history_rebuild_keeps_the_innocent_events_and_completes(moto_stack, reason):
     logs = moto_stack.logs
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=moto_stack.log_group_name, logStreamName="events")
     messages = [json.dumps(factories.envelope(e)) for e in factories.happy_path(order_id="ord-logged")]
-    messages.insert(2, UNKEEPABLE[reason]())
+    messages.insert(2, HOSTILE[reason]())
     now = int(time.time() * 1000)
     logs.put_log_events(logGroupName=moto_stack.log_group_name, logStreamName="events", logEvents=[
         {"timestamp": now + index, "message": message} for index, message in enumerate(messages)])
