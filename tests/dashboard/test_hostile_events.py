@@ -19,6 +19,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 from django.db import connections
 from django.utils.html import escape
+from hypothesis import HealthCheck, given, settings
 
 from dashboard.asgi import application
 from dashboard.insight.search import data_terms
@@ -26,8 +27,13 @@ from dashboard.live.broadcast import events_observed
 from dashboard.models import ObservedEvent, Order
 from dashboard.readmodel import observations, services
 from dashboard.readmodel.observability import ObservabilityPoller
-from dashboard.readmodel.observations import Observation, observation_from_queue_body
+from dashboard.readmodel.observations import (
+    Observation,
+    observation_from_log_message,
+    observation_from_queue_body,
+)
 from tests.dashboard import factories
+from tests.hostile import hostile_cloudevents
 from workflow.envelope import parse_eventbridge
 
 pytestmark = pytest.mark.django_db
@@ -221,6 +227,28 @@ def test_an_event_the_read_model_fails_to_record_is_kept_invalid_and_its_batch_i
         o.event_id for o in [*innocent, unrecordable])
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
     assert client.get("/failures/").status_code == 200
+
+
+FUZZED = factories.placed(order_id="ord-fuzzed")
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cloudevent=hostile_cloudevents(factories.envelope(FUZZED)["detail"]))
+def test_no_cloudevent_whatever_its_attributes_hold_fails_the_events_recorded_with_it(cloudevent):
+    """Any JSON value in any attribute, on the poller's way in and on the history replay's."""
+    outer = {**factories.envelope(FUZZED), "detail": cloudevent}
+    innocent = factories.placed()
+    now = datetime.now(UTC)
+
+    services.observation_record(observations=[
+        factories.observe(innocent),
+        observation_from_queue_body(queue_message(json.dumps(outer)), observed_at=now, origin="live"),
+        observation_from_log_message(json.dumps(outer), bus="global", observed_at=now,
+                                     origin="history")])
+
+    assert ObservedEvent.objects.filter(event_id=innocent.id, valid=True).exists()
+    assert Order.objects.filter(order_id=innocent.subject).exists()
 
 
 def test_a_total_beyond_the_read_models_integers_is_not_kept_but_its_event_counts(client, stack):

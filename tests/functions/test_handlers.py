@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from hypothesis import HealthCheck, given, settings
 
 from dashboard.orders.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
+from tests.hostile import hostile_cloudevents
 from tests.support import TEST_VAULT as VAULT
 from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
@@ -195,6 +197,27 @@ def test_an_event_that_fails_to_be_read_in_an_unforeseen_way_is_dead_lettered_at
     assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
     # logged with where it failed
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RecursionError]
+
+
+FUZZED = placed(quantity=1)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cloudevent=hostile_cloudevents(FUZZED.to_dict()))
+def test_no_cloudevent_whatever_its_attributes_hold_fails_the_records_delivered_with_it(
+        aws: Aws, warehouse, cloudevent):
+    """Any JSON value in any attribute, delivered in a FIFO batch ahead of a good event: the
+    batch reports no failure (the event is refused or, if it is valid after all, handled) and
+    the good event is handled."""
+    hostile = {**eventbridge_event(FUZZED), "detail": cloudevent}
+    good = placed(quantity=1)
+
+    response = warehouse.lambda_handler(
+        sqs_event(json.dumps(hostile), body(good), fifo=True), FakeContext())
+
+    assert response == {"batchItemFailures": []}
+    assert good.id in {event.causation_id for event in aws.published()}
 
 
 def reserved_event(order: Event) -> Event:
