@@ -79,6 +79,19 @@ def test_an_order_url_with_a_nul_is_not_found(client, stack):
     assert client.get("/api/orders/ord%00").status_code == 404
 
 
+@pytest.mark.parametrize("url", [
+    "/search/?type=%00", "/search/?customer=a%00b", "/search/?data.order.orderId=%00",
+    "/search/?q=type%3D%00", "/orders/compare?a=%00", "/orders/compare?a=ord-1&b=%00",
+    "/orders/?status=%00", "/catalogue/events/order.placed?dataschema=%00", "/api/routes?window=%00",
+])
+def test_a_nul_in_a_query_string_is_a_bad_request_on_every_page(client, stack, url):
+    """PostgreSQL refuses a NUL in any text, a query's included: no value a page takes holds one."""
+    response = client.get(url)
+
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_an_order_id_with_a_slash_has_its_own_stream():
     communicator = WebsocketCommunicator(application, "/ws/orders/" + quote(SLASHED, safe=""),
