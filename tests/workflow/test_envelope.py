@@ -118,6 +118,19 @@ def test_garbage_is_an_invalid_event(body):
         parse_eventbridge(body)
 
 
+def test_json_nested_deeper_than_a_parser_recurses_is_an_invalid_event():
+    """Python's JSON parser recurses once a level and gives up (RecursionError) near a thousand."""
+    cloudevent = placed().to_json()
+    deep = cloudevent[:-1] + ', "nested": ' + "[" * 5000 + "]" * 5000 + "}"
+    envelope = json.dumps(eventbridge_event(placed()))
+    deep_envelope = envelope[:-1] + ', "nested": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    with pytest.raises(InvalidEvent, match="nested deeper"):
+        parse_cloudevent(deep)
+    with pytest.raises(InvalidEvent, match="nested deeper"):
+        parse_eventbridge(deep_envelope)
+
+
 def test_new_event_validates_before_it_exists():
     with pytest.raises(ValueError, match="data invalid"):
         new_event(type="warehouse.stock-reserved", cause=placed(), data={"order": placed().order})
