@@ -118,6 +118,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "dashboard.web.csp.ContentSecurityPolicyMiddleware",
+    "dashboard.web.query_strings.NulInQueryStringMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -204,6 +205,9 @@ DASHBOARD_WS_MAX_PER_ADDRESS = int(os.environ.get("DASHBOARD_WS_MAX_PER_ADDRESS"
 DASHBOARD_WS_MAX_MESSAGE_BYTES = int(os.environ.get("DASHBOARD_WS_MAX_MESSAGE_BYTES", "4096"))
 DASHBOARD_WS_MESSAGE_BURST = int(os.environ.get("DASHBOARD_WS_MESSAGE_BURST", "200"))
 DASHBOARD_WS_MESSAGES_PER_SECOND = float(os.environ.get("DASHBOARD_WS_MESSAGES_PER_SECOND", "10"))
+
+# A search (dashboard/insight/search.py) is stopped after this long, and answers 503 saying so.
+DASHBOARD_SEARCH_SECONDS = float(os.environ.get("DASHBOARD_SEARCH_SECONDS", "5"))
 
 # The failures page's look at a dead-letter queue is shared by every viewer for this long
 # (in the cache), and takes at most this many receives (ten letters each).

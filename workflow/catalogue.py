@@ -227,13 +227,15 @@ def dataschema_of(event_type: str, version: int) -> str:
     return f"urn:choreo:schema:{event_type}:{version}"
 
 
-def version_of(dataschema: str, event_type: str) -> int | None:
-    """The version a `dataschema` names, if it is a published version of `event_type`."""
-    prefix = f"urn:choreo:schema:{event_type}:"
-    if not dataschema.startswith(prefix) or not dataschema[len(prefix):].isdigit():
+def version_of(dataschema: object, event_type: str) -> int | None:
+    """The version a `dataschema` names, if it is exactly the `dataschema` of a published
+    version of `event_type`; anything else names none. It is compared whole rather than
+    parsed: whoever publishes chooses it, and "…:01", a superscript "²" or an Arabic-Indic
+    digit are digits to `str.isdigit()` but no version's name (nor to a rule pinned on it)."""
+    if not isinstance(dataschema, str):
         return None
-    version = int(dataschema[len(prefix):])
-    return version if version in SCHEMA_VERSIONS.get(event_type, {}) else None
+    return next((version for version in SCHEMA_VERSIONS.get(event_type, {})
+                 if dataschema == dataschema_of(event_type, version)), None)
 
 
 class SchemaError(ValueError):

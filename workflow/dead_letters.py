@@ -81,15 +81,24 @@ def _attribute(message: dict[str, Any], name: str) -> str | None:
 
 
 def _json(text: str) -> Any:
+    """The JSON a body holds; None if it holds none, or nests past what the parser recurses
+    through (a refused event is dead-lettered as it came, whatever it holds)."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
+def _count(value: Any) -> int | None:
+    """A count as AWS writes it, a number or ASCII digits; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
 def _timestamp(message: dict[str, Any]) -> datetime | None:
-    sent = message.get("Attributes", {}).get("SentTimestamp")
-    return datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None
+    sent = _count(message.get("Attributes", {}).get("SentTimestamp"))
+    return datetime.fromtimestamp(sent / 1000, UTC) if sent else None
 
 
 def read_dead_letter(message: dict[str, Any], *, max_receive_count: int | None = None) -> DeadLetter:
@@ -97,18 +106,22 @@ def read_dead_letter(message: dict[str, Any], *, max_receive_count: int | None =
     queue's `max_receive_count` where a redrive policy feeds the dead-letter queue."""
     body = message.get("Body", "")
     parsed = _json(body)
-    attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
+    attempts = _count(message.get("Attributes", {}).get("ApproximateReceiveCount")) or 0
     common = {"message_id": message["MessageId"], "body": body,
               "dead_lettered_at": _timestamp(message)}
     eventbridge_event = parsed if isinstance(parsed, dict) and "detail-type" in parsed else None
 
     if isinstance(parsed, dict) and "requestContext" in parsed and "requestPayload" in parsed:
-        error = parsed.get("responsePayload") or {}
+        error = parsed.get("responsePayload")
+        error = error if isinstance(error, dict) else {}
+        context = parsed["requestContext"]
+        invocations = _count(context.get("approximateInvokeCount")) \
+            if isinstance(context, dict) else None
         payload = parsed.get("requestPayload")
         return DeadLetter(
             kind="async-failure", reason=f"{error.get('errorType', 'Error')}: "
             f"{error.get('errorMessage', 'the function failed')}",
-            attempts=int(parsed["requestContext"].get("approximateInvokeCount", attempts)),
+            attempts=attempts if invocations is None else invocations,
             eventbridge_event=payload if isinstance(payload, dict) else None, **common)
     refused = _attribute(message, "reason")
     if refused is not None:
@@ -125,10 +138,10 @@ def read_dead_letter(message: dict[str, Any], *, max_receive_count: int | None =
                           attempts=1, eventbridge_event=eventbridge_event,
                           rule_arn=_attribute(message, "RULE_ARN"), **common)
     if error_code is not None:
-        retries = _attribute(message, "RETRY_ATTEMPTS")
+        retries = _count(_attribute(message, "RETRY_ATTEMPTS"))
         return DeadLetter(kind="undeliverable",
                           reason=f"{error_code}: {_attribute(message, 'ERROR_MESSAGE') or ''}".strip(),
-                          attempts=int(retries) + 1 if retries and retries.isdigit() else None,
+                          attempts=retries + 1 if retries is not None else None,
                           eventbridge_event=eventbridge_event,
                           rule_arn=_attribute(message, "RULE_ARN"), **common)
     return DeadLetter(kind="exhausted",

@@ -26,6 +26,8 @@ CONTENT_TYPE = "application/json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 _REQUIRED = ("specversion", "id", "source", "type", "time", "subject", "dataschema",
              "correlationid")
+_TEXT = (*_REQUIRED, "datacontenttype", "causationid", "partitionkey")
+"""Attributes that are strings when present: the SDK checks some, our extensions are ours to."""
 _FORMAT = JSONFormat()
 
 
@@ -55,6 +57,21 @@ def json_nested_deeper_than(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
         elif token.group() in ("]", "}"):
             depth -= 1
     return False
+
+
+def _json_read(text: str | bytes) -> Any:
+    """JSON from outside, read only if it nests no deeper than MAX_JSON_DEPTH."""
+    try:
+        decoded = text.decode() if isinstance(text, bytes) else text
+    except UnicodeDecodeError as error:
+        raise InvalidEvent(f"not JSON: {error}") from None
+    if json_nested_deeper_than(decoded):
+        raise InvalidEvent(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(decoded)
+    except ValueError as error:
+        raise InvalidEvent(f"not JSON: {error}") from None
+
 
 @dataclass(frozen=True)
 class Event:
@@ -137,18 +154,15 @@ def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
     Required attributes are checked before the SDK sees the body, because the SDK would
     invent a missing `id` or `time`.
     """
-    if isinstance(body, dict):
-        raw: Any = body
-    else:
-        try:
-            raw = json.loads(body)
-        except ValueError as error:
-            raise InvalidEvent(f"not JSON: {error}") from None
+    raw = body if isinstance(body, dict) else _json_read(body)
     if not isinstance(raw, dict):
         raise InvalidEvent("a CloudEvent is a JSON object")
     missing = [name for name in _REQUIRED if not raw.get(name)]
     if missing:
         raise InvalidEvent(f"CloudEvent lacks {', '.join(missing)}")
+    not_text = [name for name in _TEXT if raw.get(name) is not None and not isinstance(raw[name], str)]
+    if not_text:
+        raise InvalidEvent(f"CloudEvent {', '.join(not_text)} must be a string")
     if raw["specversion"] != "1.0":
         raise InvalidEvent(f"unsupported specversion {raw['specversion']!r}")
     try:
@@ -164,7 +178,7 @@ def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
         raise InvalidEvent(f"unsupported dataschema {raw['dataschema']!r}")
     try:
         cloudevent = _FORMAT.read(CloudEvent, json.dumps(raw).encode())
-    except (BaseCloudEventException, ValueError, TypeError) as error:
+    except (BaseCloudEventException, ValueError, TypeError, RecursionError) as error:
         raise InvalidEvent(f"invalid CloudEvent: {error}") from None
     data = cloudevent.get_data()
     if not isinstance(data, dict):
@@ -190,13 +204,7 @@ def parse_cloudevent(body: str | bytes | dict[str, Any]) -> Event:
 
 def parse_eventbridge(envelope: str | bytes | dict[str, Any]) -> Event:
     """The CloudEvent inside an EventBridge event (an SQS body or a direct target's event)."""
-    if isinstance(envelope, dict):
-        outer: Any = envelope
-    else:
-        try:
-            outer = json.loads(envelope)
-        except ValueError as error:
-            raise InvalidEvent(f"not JSON: {error}") from None
+    outer = envelope if isinstance(envelope, dict) else _json_read(envelope)
     if not isinstance(outer, dict) or not isinstance(outer.get("detail"), dict):
         raise InvalidEvent("not an EventBridge event with a JSON detail")
     event = parse_cloudevent(outer["detail"])

@@ -60,6 +60,8 @@ def from_decimal_text(value: str, currency: str) -> Money:
     than its currency has is refused rather than rounded."""
     places = minor_units(currency)
     whole, _, fraction = value.partition(".")
-    if not whole.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > places:
+    # str.isdigit() alone takes "²" (which int() refuses) and Arabic-Indic digits
+    if not (value.isascii() and whole.isdigit()) or (fraction and not fraction.isdigit()) \
+            or len(fraction) > places:
         raise ValueError(f"not an amount of {currency}: {value!r}")
     return Money(int(whole) * 10 ** places + int(fraction.ljust(places, "0") or 0), currency)

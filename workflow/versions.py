@@ -111,9 +111,11 @@ def emitted_versions(setting: str | None, *, model: Choreography = CHOREOGRAPHY)
     versions: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in (setting or "").split(","))):
         event_type, _, version = item.partition("=")
-        event_type = event_type.strip()
+        event_type, version = event_type.strip(), version.strip()
         model.event(event_type)  # KeyError for a type the model does not have
-        if not version.strip().isdigit() or int(version) not in SCHEMA_VERSIONS[event_type]:
+        # str.isdigit() alone takes "²" (which int() refuses) and Arabic-Indic digits
+        if not (version.isascii() and version.isdigit()) \
+                or int(version) not in SCHEMA_VERSIONS[event_type]:
             raise ValueError(f"{event_type} has no published version {version!r}")
         versions[event_type] = int(version)
     return versions

@@ -12,6 +12,11 @@ which is what the search box and the live feed's filter take:
   their list's path (`data.order.lines.sku`). A number or boolean is written as JSON writes it.
 - `customer`, `sku`: names for the two data fields asked about most (`DATA_ALIASES`).
 
+What a query costs is bounded whoever shapes it: at most `MAX_TERMS` terms (each data term is
+a subquery, and a thousand of them took PostgreSQL seconds to plan and SQLite past its
+expression depth), each value at most `TERM_LENGTH` characters (no longer one is kept), and
+`DASHBOARD_SEARCH_SECONDS` of the database's time. A query past a bound is told which.
+
 Data fields are found through tables of every event's (path, value) pairs that
 `observation_record` fills: an index lookup for any path, where a JSON query would read every
 event's data (docs/dashboard.md, Search, has the measurements). The part of the data every
@@ -27,11 +32,15 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.db import OperationalError, connections, transaction
 from django.db.models import QuerySet
 
 from dashboard.models import ObservedEvent, SearchTerm, SharedTerm
@@ -64,6 +73,9 @@ TERM_LENGTH = 128
 """The longest path or value kept as a search term: a longer value is not searchable."""
 TERMS_PER_EVENT = 200
 """At most this many terms of one event: anyone may publish data of any size."""
+MAX_TERMS = 20
+"""At most this many terms in one query, of every kind."""
+TOO_MANY_TERMS = f"at most {MAX_TERMS} terms in one query"
 PATH_PATTERN = re.compile(r"[A-Za-z0-9_$@:-]+(\.[A-Za-z0-9_$@:-]+)*")
 TEXT_TERM = re.compile(r'\s*([^\s=]+)=("([^"]*)"|(\S*))')
 
@@ -140,6 +152,14 @@ class SearchQueryError(ValueError):
         self.messages = list(messages)
 
 
+class SearchTimedOut(RuntimeError):
+    """A search that took the database longer than it may, and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the search took longer than {seconds:g} s and was stopped: narrow it "
+                         f"(a type, an order, a time range)")
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     attributes: tuple[tuple[str, str], ...] = ()
@@ -165,7 +185,8 @@ class SearchQuery:
 
 def search_syntax() -> dict[str, Any]:
     """The names a query may use, for the live feed's filter (static/dashboard/js/query.js)."""
-    return {"attributes": list(ATTRIBUTES), "aliases": DATA_ALIASES}
+    return {"attributes": list(ATTRIBUTES), "aliases": DATA_ALIASES, "maxTerms": MAX_TERMS,
+            "maxValueLength": TERM_LENGTH}
 
 
 def _moment(name: str, value: str) -> datetime:
@@ -179,7 +200,12 @@ def _moment(name: str, value: str) -> datetime:
         raise SearchQueryError([
             f"{name}: {value!r} is not a date and time (ISO 8601, such as "
             f"2026-11-27T09:30:00Z or 2026-11-27)"]) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        # The read model keeps times in UTC, where 0001-01-01T00:00+01:00 is no year of its.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise SearchQueryError([f"{name}: {value!r} is beyond the dates searched (years 1 to "
+                                f"9999, in UTC)"]) from None
 
 
 def search_query_text_parse(text: str) -> list[tuple[str, str]]:
@@ -194,6 +220,8 @@ def search_query_text_parse(text: str) -> list[tuple[str, str]]:
             rest = text[position:].split()[0]
             raise SearchQueryError([f"{rest!r} is not a key=value term"])
         terms.append((match[1], match[3] if match[3] is not None else match[4]))
+        if len(terms) > MAX_TERMS:
+            raise SearchQueryError([TOO_MANY_TERMS])
         position = match.end()
         while position < len(text) and text[position].isspace():
             position += 1
@@ -208,11 +236,14 @@ def search_query_parse(terms: Sequence[tuple[str, str]]) -> SearchQuery:
     kept: list[tuple[str, str]] = []
     moments: dict[str, datetime] = {}
     errors: list[str] = []
+    terms = [(key, value) for key, value in terms if key not in (PAGE, TEXT) and value != ""]
+    if len(terms) > MAX_TERMS:
+        raise SearchQueryError([TOO_MANY_TERMS])
     for key, value in terms:
-        if key in (PAGE, TEXT) or value == "":
-            continue
         kept.append((key, value))
-        if key in ATTRIBUTES:
+        if len(value) > TERM_LENGTH:
+            errors.append(f"{key}: a value is at most {TERM_LENGTH} characters")
+        elif key in ATTRIBUTES:
             attributes.append((key, value))
         elif key in DATA_ALIASES:
             data.append((DATA_ALIASES[key], value))
@@ -288,6 +319,34 @@ class SearchPage:
         return self.first_index + len(self.events) - 1
 
 
+def _cancelled(error: OperationalError) -> bool:
+    """Whether the database stopped a statement for taking too long (`_time_limited`)."""
+    return getattr(error.__cause__, "sqlstate", None) == "57014" or str(error) == "interrupted"
+
+
+@contextmanager
+def _time_limited(seconds: float) -> Iterator[None]:
+    """The statements run inside stop once they have taken `seconds`: PostgreSQL's own
+    statement timeout, for this transaction only; on SQLite, a progress handler that
+    interrupts. Either raises OperationalError (`_cancelled`)."""
+    connection = connections[ObservedEvent.objects.db]
+    if connection.vendor == "postgresql":
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                           [str(max(1, round(seconds * 1000)))])
+            yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        deadline = monotonic() + seconds
+        connection.connection.set_progress_handler(lambda: monotonic() > deadline, 10_000)
+        try:
+            yield
+        finally:
+            connection.connection.set_progress_handler(None, 0)
+    else:
+        yield
+
+
 RESULTS_PER_PAGE = 50
 MAX_PAGE = 200
 """Pages are offsets: past the 200th, narrow the query (a time range) instead."""
@@ -296,9 +355,17 @@ MAX_PAGE = 200
 def event_search(*, query: SearchQuery, page: int = 1,
                  size: int = RESULTS_PER_PAGE) -> SearchPage:
     """One page of the events a query finds, newest (by CloudEvent time) first. Reads one row
-    more than the page to know whether another follows, and never counts them all."""
+    more than the page to know whether another follows, and never counts them all. Raises
+    SearchTimedOut past DASHBOARD_SEARCH_SECONDS."""
     page = max(1, min(page, MAX_PAGE))
     offset = (page - 1) * size
-    rows = list(_matching(query)[offset:offset + size + 1])
+    seconds = settings.DASHBOARD_SEARCH_SECONDS
+    try:
+        with _time_limited(seconds):
+            rows = list(_matching(query)[offset:offset + size + 1])
+    except OperationalError as error:
+        if _cancelled(error):
+            raise SearchTimedOut(seconds) from error
+        raise
     return SearchPage(events=rows[:size], number=page, size=size, has_next=len(rows) > size)
 

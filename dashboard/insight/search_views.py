@@ -42,7 +42,11 @@ def search_page(request: HttpRequest) -> HttpResponse:
     context.update(text=query.text(), query=query,
                    warnings=search.search_query_warnings(query))
     if not query.empty:
-        page = search.event_search(query=query, page=page_number, size=search.RESULTS_PER_PAGE)
+        try:
+            page = search.event_search(query=query, page=page_number, size=search.RESULTS_PER_PAGE)
+        except search.SearchTimedOut as error:
+            context["errors"] = [str(error)]
+            return render(request, "dashboard/search.html", context, status=503)
         context.update(page=page,
                        newer=query.url_query(page=str(page.number - 1)),
                        older=query.url_query(page=str(page.number + 1)))

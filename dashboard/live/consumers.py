@@ -11,12 +11,15 @@ What one client can cost is bounded: a process holds at most `DASHBOARD_WS_MAX_P
 connections, and at most `DASHBOARD_WS_MAX_PER_ADDRESS` from one client address (an extra one
 is accepted and closed at once with 4429, so that the client sees why); a connection that
 sends a message over `DASHBOARD_WS_MAX_MESSAGE_BYTES` is closed with 1009, one that sends
-faster than its budget allows with 1008.
+faster than its budget allows with 1008. A message that cannot be read, however it fails, is
+answered with an error frame, and a connection gives its place back however it ends (an
+exception nobody caught included): otherwise twenty bad frames would lock an address out.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -25,6 +28,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from dashboard.live import groups
+from workflow.envelope import MAX_JSON_DEPTH, json_nested_deeper_than
+
+log = logging.getLogger("dashboard.live.consumers")
 
 MAX_SUBSCRIPTIONS = 100
 MAX_ORDER_ID = 128
@@ -102,6 +108,19 @@ class _RelayConsumer(AsyncWebsocketConsumer):
     def message_budget(self) -> MessageBudget:
         return MessageBudget(burst=UNWANTED_MESSAGES, per_second=0)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """However the consumer ends, a disconnect or an exception nobody caught, its place
+        among the open connections is given back."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self.counted_as is not None:
+            OPEN_CONNECTIONS.release(self.counted_as)
+            self.counted_as = None
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if settings.DASHBOARD_REQUIRE_LOGIN and not (user and user.is_authenticated):
@@ -133,9 +152,7 @@ class _RelayConsumer(AsyncWebsocketConsumer):
         self.joined.discard(group)
 
     async def disconnect(self, code: int) -> None:
-        if self.counted_as is not None:
-            OPEN_CONNECTIONS.release(self.counted_as)
-            self.counted_as = None
+        self._release()
         for group in list(getattr(self, "joined", ())):
             await self.leave(group)
 
@@ -150,7 +167,11 @@ class _RelayConsumer(AsyncWebsocketConsumer):
         elif not self.budget.take():
             await self._close_for(CLOSE_POLICY_VIOLATION, "too many messages")
         else:
-            await super().websocket_receive(message)
+            try:
+                await super().websocket_receive(message)
+            except Exception:
+                log.exception("a websocket message could not be read")
+                await self.error("that message could not be read")
 
     async def _close_for(self, code: int, reason: str) -> None:
         self.closing = True
@@ -191,8 +212,13 @@ class OrderStreamConsumer(_RelayConsumer):
         return [groups.order_group(order_id)] if order_id else []
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        text = text_data or ""
+        if json_nested_deeper_than(text, MAX_JSON_DEPTH):
+            # Python's parser recurses once a level and gives up near a thousand
+            await self.error(f"send JSON nested at most {MAX_JSON_DEPTH} levels deep")
+            return
         try:
-            request = json.loads(text_data or "")
+            request = json.loads(text)
         except ValueError:
             await self.error("send JSON: {\"subscribe\": \"<orderId>\"}")
             return

@@ -9,12 +9,18 @@ the rest of its batch down with it (a poller batch retried into the dead-letter 
 history rebuild aborted). JSON is read to a bounded depth, and what no database of the read
 model keeps (a NUL character, a lone surrogate, NaN or an infinite number, a time beyond what
 a datetime holds) is replaced, the observation marked invalid with the reason.
+
+Reading an event never raises, whatever it holds: should validation or the reading itself fail
+in a way nobody foresaw, the event is kept invalid with what failed as its reason (and the
+traceback is logged), so that the events read with it, in a poller batch or a history replay,
+go on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -23,7 +29,10 @@ from typing import Any
 
 from workflow.envelope import MAX_JSON_DEPTH, InvalidEvent, json_nested_deeper_than, parse_eventbridge
 
+log = logging.getLogger("dashboard.readmodel.observations")
+
 MAX_ID_LENGTH = 128
+MAX_REASON_LENGTH = 1000
 UNKNOWN_BUS = "unknown"
 MAX_DEPTH = MAX_JSON_DEPTH
 """How deeply an observation may nest. Our events nest eight levels deep in their queue
@@ -166,6 +175,14 @@ def keepable(value: Any) -> tuple[Any, str]:
     return kept, "; ".join(sorted(found))
 
 
+def unforeseen(what: str, error: Exception) -> str:
+    """Why an event is kept invalid when `what` failed on it as nothing foresaw, as the read
+    model can keep it; the traceback goes to the log."""
+    log.exception("%s failed on an event, which is kept as invalid", what)
+    reason, _ = keepable(f"{what}: {type(error).__name__}: {error}"[:MAX_REASON_LENGTH])
+    return str(reason)
+
+
 def _fingerprint(raw: Any) -> str:
     text = json.dumps(raw, sort_keys=True, default=str)
     return "invalid-" + hashlib.sha256(text.encode()).hexdigest()[:40]
@@ -181,6 +198,8 @@ def _checked(outer: dict[str, Any], unkeepable: str) -> tuple[str, datetime | No
         event = parse_eventbridge(outer)
     except InvalidEvent as error:
         return str(error), None
+    except Exception as error:
+        return unforeseen("unreadable", error), None
     time = _in_utc(event.time)
     return ("", time) if time is not None else (TIME_OUT_OF_RANGE, None)
 
@@ -214,6 +233,13 @@ def observation_from_eventbridge(envelope: Any, *, bus: str, observed_at: dateti
 def observation_from_queue_body(body: str, *, observed_at: datetime, origin: str) -> Observation:
     """An observability queue message: `{"bus": "global" | "loyalty", "event": <EventBridge
     event>}`."""
+    try:
+        return _from_queue_body(body, observed_at=observed_at, origin=origin)
+    except Exception as error:
+        return _unreadable(body, unforeseen("unreadable", error), observed_at, origin)
+
+
+def _from_queue_body(body: str, *, observed_at: datetime, origin: str) -> Observation:
     message, unreadable = _load(body, "message body")
     if unreadable:
         return _unreadable(body, unreadable, observed_at, origin)
@@ -228,6 +254,13 @@ def observation_from_queue_body(body: str, *, observed_at: datetime, origin: str
 def observation_from_log_message(message: str, *, bus: str, observed_at: datetime,
                                  origin: str) -> Observation:
     """A log event of the observability log group: the EventBridge event as `bus` delivered it."""
+    try:
+        return _from_log_message(message, bus=bus, observed_at=observed_at, origin=origin)
+    except Exception as error:
+        return _unreadable(message, unforeseen("unreadable", error), observed_at, origin, bus=bus)
+
+
+def _from_log_message(message: str, *, bus: str, observed_at: datetime, origin: str) -> Observation:
     envelope, unreadable = _load(message, "log message")
     if unreadable:
         return _unreadable(message, unreadable, observed_at, origin, bus=bus)

@@ -7,6 +7,7 @@ few hundred transactions rather than a few hundred thousand.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Collection, Sequence
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -39,7 +40,7 @@ from dashboard.insight.versions import (
 from dashboard.models import ObservedEvent, Order, SearchTerm, SharedTerm, Sighting, TermSet
 from dashboard.orders.order_api import OrderApi
 from dashboard.readmodel import selectors
-from dashboard.readmodel.observations import Observation, moment
+from dashboard.readmodel.observations import Observation, moment, unforeseen
 from workflow.conformance import verdict_of
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
 from workflow.money import from_decimal_text
@@ -139,13 +140,39 @@ def _item(event: ObservedEvent, observation: Observation, order: Order | None) -
     }
 
 
-@transaction.atomic
 def observation_record(*, observations: Sequence[Observation],
                        model: Choreography = CHOREOGRAPHY) -> list[dict[str, Any]]:
     """Record observations in the read model; return what is new (an event not seen before,
     or seen on another bus), as websocket items. Recording the same observation twice changes
     nothing and returns nothing. The figures of the model's routes follow, in the same
-    transaction (`route_minutes_add`)."""
+    transaction (`route_minutes_add`).
+
+    No one observation fails the others: should a batch fail, each is recorded in a
+    transaction of its own, and one that fails alone is kept invalid with what failed as its
+    reason, without the content it carried. Only a failure to keep even that is raised, as is
+    a database that cannot be reached: then nothing of the batch is recorded."""
+    try:
+        return _observations_record(observations, model=model)
+    except (OperationalError, InterfaceError):
+        raise  # the database, not an event
+    except Exception as error:
+        if len(observations) == 1:
+            return _observations_record([_unrecordable(observations[0], error)], model=model)
+        log.warning("recording %d events together failed: recording each alone", len(observations))
+    return [item for observation in observations
+            for item in observation_record(observations=[observation], model=model)]
+
+
+def _unrecordable(observation: Observation, error: Exception) -> Observation:
+    """What is kept of an observation that could not be recorded: that it was seen, where,
+    and why it is not shown."""
+    return dataclasses.replace(observation, valid=False, time=None, cloudevent=None, eventbridge={},
+                               invalid_reason=unforeseen("not recordable", error))
+
+
+@transaction.atomic
+def _observations_record(observations: Sequence[Observation], *,
+                         model: Choreography) -> list[dict[str, Any]]:
     if not observations:
         return []
     known = ObservedEvent.objects.in_bulk({o.event_id for o in observations}, field_name="event_id")

@@ -2,7 +2,10 @@
 
 1. Parse the double envelope and validate the CloudEvent against the catalogue, in the version
    it was published in, then read it in the model's version (`workflow.versions.read_as`). A
-   record that can never succeed goes straight to the dead-letter queue with its reason.
+   record that can never succeed goes straight to the dead-letter queue with its reason: an
+   invalid event, and one whose reading fails in a way nobody foresaw, since reading is pure
+   work on what the record holds and would fail the same on every delivery (and, in a FIFO
+   batch, fail every record after it each time).
 2. Apply the subdomain's action once per CloudEvent `id` (Powertools idempotency on
    DynamoDB). The action itself is idempotent per order (see `workflow.ports`).
 3. Publish what the action decided. A failure anywhere raises, so the record is retried.
@@ -70,9 +73,13 @@ class EventConsumer:
                 raise InvalidEvent(f"{event.type} is not consumed here")
         except InvalidEvent as error:
             logger.error("dead-lettering an invalid event", reason=str(error), source=source)
-            body = eventbridge_event if isinstance(eventbridge_event, str) else \
-                json.dumps(eventbridge_event)
-            self.dead_letters.send(body, reason=str(error), source=source)
+            self._dead_letter(eventbridge_event, reason=str(error), source=source)
+            return
+        except Exception as error:
+            reason = f"unreadable: {type(error).__name__}: {error}"
+            logger.exception("dead-lettering an event that could not be read", reason=reason,
+                             source=source)
+            self._dead_letter(eventbridge_event, reason=reason, source=source)
             return
         logger.append_keys(correlation_id=event.correlation_id, event_id=event.id,
                            event_type=event.type, order_id=event.subject)
@@ -80,6 +87,12 @@ class EventConsumer:
             self._apply_once(cloudevent=event.to_dict())
         finally:
             logger.remove_keys(["correlation_id", "event_id", "event_type", "order_id"])
+
+    def _dead_letter(self, eventbridge_event: str | dict[str, Any], *, reason: str,
+                     source: str) -> None:
+        body = eventbridge_event if isinstance(eventbridge_event, str) else \
+            json.dumps(eventbridge_event, default=repr)
+        self.dead_letters.send(body, reason=reason, source=source)
 
     def _apply(self, cloudevent: dict[str, Any]) -> dict[str, list[str]]:
         event = parse_cloudevent(cloudevent)

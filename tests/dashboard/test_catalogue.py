@@ -259,6 +259,24 @@ def test_an_event_claiming_a_schema_the_catalogue_lacks_is_told_so(client, stack
     assert "unsupported dataschema" in parts(entry, "data-refused")[""]
 
 
+@pytest.mark.parametrize("claimed", [
+    "urn:choreo:schema:order.placed:1\u00b2",  # digits to str.isdigit(), not to int()
+    "urn:choreo:schema:order.placed:\u0661",  # an Arabic-Indic one
+    "urn:choreo:schema:order.placed:01"])
+def test_an_event_claiming_a_near_miss_of_a_schema_is_told_it_is_none_of_the_catalogues(
+        client, stack, claimed):
+    _refused(dataschema=claimed)
+    url = "/catalogue/events/order.placed?dataschema=" + quote(claimed, safe="")
+
+    failures = client.get("/failures/?partial=invalid")
+    entry = client.get(url)
+
+    assert failures.status_code == 200 and f'href="{url}"' in failures.content.decode()
+    assert entry.status_code == 200
+    assert 'data-claimed="mismatch"' in entry.content.decode()
+    assert "unsupported dataschema" in parts(entry.content.decode(), "data-refused")[""]
+
+
 def test_the_trace_the_graph_and_the_routes_link_to_the_catalogue(client, stack):
     services.observation_record(observations=factories.sightings_of(factories.happy_path(order_id="ord-linked")))
 

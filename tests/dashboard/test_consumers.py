@@ -4,6 +4,7 @@ cross-origin and (in production) unauthenticated connections refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -287,3 +288,68 @@ async def test_an_oversized_message_closes_the_connection(settings):
         assert closed["type"] == "websocket.close" and closed["code"] == CLOSE_TOO_BIG
     finally:
         await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/ws/orders", "/ws/events"])
+async def test_a_frame_that_defeats_a_json_parser_is_answered_and_frees_its_place(path):
+    """A thousand '[' make Python's JSON parser give up (RecursionError, not ValueError). Each
+    connection is answered, and its place among the address's connections is given back when
+    it goes: 25 of them, more than one address may hold at once, and a fresh one is let in."""
+    for _ in range(25):
+        communicator, refused = await connect_from("10.0.2.1", path)
+        try:
+            assert refused is None
+            await communicator.send_to(text_data="[" * 1000)
+            answer = await communicator.receive_json_from(timeout=2)
+            assert answer["type"] == "error"
+        finally:
+            await communicator.disconnect()
+
+    fresh, refused = await connect_from("10.0.2.1", path)
+    await fresh.disconnect()
+    assert refused is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_a_consumer_fails_on_unforeseen_is_answered_and_the_connection_stays(
+        monkeypatch):
+    from dashboard.live import consumers
+
+    async def crash(self, text_data=None, bytes_data=None):
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(consumers.OrderStreamConsumer, "receive", crash)
+    communicator = await connected("/ws/orders")
+    try:
+        for _ in range(2):
+            await communicator.send_to(text_data="{}")
+            answer = await communicator.receive_json_from(timeout=2)
+            assert answer == {"type": "error", "detail": "that message could not be read"}
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_consumer_that_ends_on_an_exception_gives_back_its_place(settings, monkeypatch):
+    """Whatever ends a connection, an exception nobody caught included, its place is freed."""
+    from dashboard.live import consumers
+
+    async def crash(self, message):
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(consumers.EventStreamConsumer, "events_observed", crash)
+    settings.DASHBOARD_WS_MAX_PER_ADDRESS = 1
+    communicator, refused = await connect_from("10.0.2.2")
+    try:
+        assert refused is None
+        await events_observed([item("e1", "ord-1")])
+        with pytest.raises(RuntimeError, match="unforeseen"):
+            await communicator.receive_output(timeout=2)
+    finally:
+        with contextlib.suppress(RuntimeError):  # the consumer's failure, told again
+            await communicator.disconnect()
+
+    fresh, refused = await connect_from("10.0.2.2")
+    await fresh.disconnect()
+    assert refused is None

@@ -19,14 +19,22 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 from django.db import connections
 from django.utils.html import escape
+from hypothesis import HealthCheck, given, settings
 
 from dashboard.asgi import application
+from dashboard.insight.search import data_terms
 from dashboard.live.broadcast import events_observed
 from dashboard.models import ObservedEvent, Order
 from dashboard.readmodel import observations, services
 from dashboard.readmodel.observability import ObservabilityPoller
-from dashboard.readmodel.observations import Observation, observation_from_queue_body
+from dashboard.readmodel.observations import (
+    Observation,
+    observation_from_log_message,
+    observation_from_queue_body,
+)
 from tests.dashboard import factories
+from tests.hostile import hostile_cloudevents
+from workflow.envelope import parse_eventbridge
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +77,19 @@ def test_an_order_url_with_a_nul_is_not_found(client, stack):
     """No order id holds a NUL, and PostgreSQL refuses one even in a query."""
     assert client.get("/orders/%00").status_code == 404
     assert client.get("/api/orders/ord%00").status_code == 404
+
+
+@pytest.mark.parametrize("url", [
+    "/search/?type=%00", "/search/?customer=a%00b", "/search/?data.order.orderId=%00",
+    "/search/?q=type%3D%00", "/orders/compare?a=%00", "/orders/compare?a=ord-1&b=%00",
+    "/orders/?status=%00", "/catalogue/events/order.placed?dataschema=%00", "/api/routes?window=%00",
+])
+def test_a_nul_in_a_query_string_is_a_bad_request_on_every_page(client, stack, url):
+    """PostgreSQL refuses a NUL in any text, a query's included: no value a page takes holds one."""
+    response = client.get(url)
+
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -139,16 +160,46 @@ UNKEEPABLE: dict[str, Callable[[], str]] = {
 the reason each is kept invalid for. Each is a valid order.placed but for what it is named by."""
 
 
+UNFORESEEN = "unreadable: RecursionError: maximum recursion depth exceeded"
+"""Why an event whose reading fails as nobody foresaw is kept invalid (`reading_fails_unforeseen`)."""
+
+HOSTILE: dict[str, Callable[[], str]] = {
+    **UNKEEPABLE,
+    "unsupported dataschema 'urn:choreo:schema:order.placed:1\u00b2'": lambda: _placed(
+        "ord-superscript", lambda outer: outer["detail"].update(
+            dataschema="urn:choreo:schema:order.placed:1\u00b2")),
+    "CloudEvent dataschema must be a string": lambda: _placed(
+        "ord-schema-number", lambda outer: outer["detail"].update(dataschema=1)),
+    UNFORESEEN: lambda: _placed("ord-unforeseen", lambda outer: None),
+}
+"""UNKEEPABLE, and events that validation refuses or that fail it, by the reason each is kept
+invalid for."""
+
+
+@pytest.fixture
+def reading_fails_unforeseen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading ord-unforeseen's events fails in a way no validation foresaw: what keeps its
+    batch going is the guard around reading each event, not a check of what it holds."""
+    def parse_or_crash(outer: Any) -> Any:
+        detail = outer.get("detail") if isinstance(outer, dict) else None
+        if isinstance(detail, dict) and detail.get("subject") == "ord-unforeseen":
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_eventbridge(outer)
+
+    monkeypatch.setattr(observations, "parse_eventbridge", parse_or_crash)
+
+
 def queue_message(eventbridge_event: str) -> str:
     return '{"bus": "global", "event": ' + eventbridge_event + "}"
 
 
-@pytest.mark.parametrize("reason", list(UNKEEPABLE))
+@pytest.mark.usefixtures("reading_fails_unforeseen")
+@pytest.mark.parametrize("reason", list(HOSTILE))
 def test_an_event_that_cannot_be_kept_as_it_came_is_kept_invalid_and_its_batch_is_kept(
         client, stack, reason):
     innocent = factories.happy_path(order_id="ord-innocent")
     bodies = [factories.queue_body(event) for event in innocent]
-    bodies.insert(2, queue_message(UNKEEPABLE[reason]()))
+    bodies.insert(2, queue_message(HOSTILE[reason]()))
 
     services.observation_record(observations=[
         observation_from_queue_body(body, observed_at=datetime.now(UTC), origin="live")
@@ -160,8 +211,57 @@ def test_an_event_that_cannot_be_kept_as_it_came_is_kept_invalid_and_its_batch_i
     assert kept.invalid_reason == reason
     assert not Order.objects.exclude(order_id="ord-innocent").exists()
     failures = client.get("/failures/")
-    assert failures.status_code == 200 and reason in failures.content.decode()
+    assert failures.status_code == 200 and escape(reason) in failures.content.decode()
     assert client.get("/").status_code == 200
+
+
+def test_an_event_the_read_model_fails_to_record_is_kept_invalid_and_its_batch_is_kept(
+        client, stack, monkeypatch, caplog):
+    """Whatever fails while recording one event (here, reading its data's search terms) fails
+    that event alone: it is kept, invalid, with the reason, and the rest of its batch is
+    recorded and broadcast."""
+    def terms_or_crash(data: Any) -> list[tuple[str, str]]:
+        if "ord-unrecordable" in json.dumps(data):
+            raise ValueError("no term fits")
+        return data_terms(data)
+
+    monkeypatch.setattr(services, "data_terms", terms_or_crash)
+    innocent = factories.sightings_of(factories.happy_path(order_id="ord-innocent"))
+    unrecordable = factories.observe(factories.placed(order_id="ord-unrecordable"))
+
+    items = services.observation_record(observations=[*innocent[:2], unrecordable, *innocent[2:]])
+
+    assert Order.objects.get(order_id="ord-innocent").status == "shipped"
+    assert ObservedEvent.objects.filter(valid=True).count() == 5
+    [kept] = ObservedEvent.objects.filter(valid=False)
+    assert (kept.event_id, kept.invalid_reason) == (unrecordable.event_id,
+                                                    "not recordable: ValueError: no term fits")
+    assert sorted(item["eventId"] for item in items) == sorted(
+        o.event_id for o in [*innocent, unrecordable])
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
+    assert client.get("/failures/").status_code == 200
+
+
+FUZZED = factories.placed(order_id="ord-fuzzed")
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cloudevent=hostile_cloudevents(factories.envelope(FUZZED)["detail"]))
+def test_no_cloudevent_whatever_its_attributes_hold_fails_the_events_recorded_with_it(cloudevent):
+    """Any JSON value in any attribute, on the poller's way in and on the history replay's."""
+    outer = {**factories.envelope(FUZZED), "detail": cloudevent}
+    innocent = factories.placed()
+    now = datetime.now(UTC)
+
+    services.observation_record(observations=[
+        factories.observe(innocent),
+        observation_from_queue_body(queue_message(json.dumps(outer)), observed_at=now, origin="live"),
+        observation_from_log_message(json.dumps(outer), bus="global", observed_at=now,
+                                     origin="history")])
+
+    assert ObservedEvent.objects.filter(event_id=innocent.id, valid=True).exists()
+    assert Order.objects.filter(order_id=innocent.subject).exists()
 
 
 def test_a_total_beyond_the_read_models_integers_is_not_kept_but_its_event_counts(client, stack):
@@ -185,8 +285,9 @@ async def database_thread_closed():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("database_thread_closed")
-@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP])
+@pytest.mark.usefixtures("database_thread_closed", "reading_fails_unforeseen")
+@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP,
+                                    "CloudEvent dataschema must be a string", UNFORESEEN])
 async def test_the_poller_keeps_the_innocent_events_of_a_batch_and_dead_letters_nothing(
         moto_stack, reason):
     sqs = moto_stack.sqs
@@ -198,7 +299,7 @@ async def test_the_poller_keeps_the_innocent_events_of_a_batch_and_dead_letters_
     innocent = [*factories.happy_path(order_id="ord-shipped"),
                 *factories.rejected_path(order_id="ord-rejected"), factories.placed(order_id="ord-placed")]
     bodies = [factories.queue_body(event) for event in innocent]
-    bodies.insert(4, queue_message(UNKEEPABLE[reason]()))  # nine innocent events and one
+    bodies.insert(4, queue_message(HOSTILE[reason]()))  # nine innocent events and one
     sqs.send_message_batch(QueueUrl=moto_stack.queue_url, Entries=[
         {"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)])
     poller = ObservabilityPoller(sqs=moto_stack.context.client("sqs"), queue_url=moto_stack.queue_url,
@@ -221,13 +322,16 @@ async def test_the_poller_keeps_the_innocent_events_of_a_batch_and_dead_letters_
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP])
+@pytest.mark.usefixtures("reading_fails_unforeseen")
+@pytest.mark.parametrize("reason", [observations.NUL, observations.TOO_DEEP,
+                                    "unsupported dataschema 'urn:choreo:schema:order.placed:1\u00b2'",
+                                    UNFORESEEN])
 def test_a_history_rebuild_keeps_the_innocent_events_and_completes(moto_stack, reason):
     logs = moto_stack.logs
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=moto_stack.log_group_name, logStreamName="events")
     messages = [json.dumps(factories.envelope(e)) for e in factories.happy_path(order_id="ord-logged")]
-    messages.insert(2, UNKEEPABLE[reason]())
+    messages.insert(2, HOSTILE[reason]())
     now = int(time.time() * 1000)
     logs.put_log_events(logGroupName=moto_stack.log_group_name, logStreamName="events", logEvents=[
         {"timestamp": now + index, "message": message} for index, message in enumerate(messages)])

@@ -1,8 +1,9 @@
 """The read model on PostgreSQL, the production profile's database, which refuses what SQLite
 keeps: a NUL character in text or JSON, NaN in JSON, a lone surrogate. The tests of hostile
-events, and those of what recording costs (each read of the read model still reads an index,
-shared search pairs), run again in a pytest of their own, with DATABASE_URL naming a PostgreSQL server, on a
-test database made for the run and dropped after it.
+events, those of what recording costs (each read of the read model still reads an index,
+shared search pairs) and those of search's bounds (its own statement timeout) run again in a
+pytest of their own, with DATABASE_URL naming a PostgreSQL server, on a test database made for
+the run and dropped after it.
 
 The server is `CHOREO_TEST_POSTGRES_URL` (postgres://postgres@127.0.0.1:5432/postgres unless
 set); the test is skipped only when that server cannot be reached.
@@ -26,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER = os.environ.get("CHOREO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 MODULES = ["tests/dashboard/test_hostile_events.py",
            # the reads an index served still read one; shared search pairs
-           "tests/dashboard/test_recording_cost.py"]
+           "tests/dashboard/test_recording_cost.py",
+           # search's bounds: terms, a NUL, a time beyond a datetime, the statement timeout
+           "tests/dashboard/test_search_limits.py"]
 
 
 def unreachable(url: str) -> str | None:

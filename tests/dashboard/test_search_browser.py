@@ -189,6 +189,10 @@ QUERIES = [
     "since=yesterday",
     "data.=x",
     "type",
+    # the bounds, the same in the browser: terms in a query, and the length of a value
+    " ".join(f"sku=SKU-{index}" for index in range(20)),
+    "colour=red " + " ".join(f"sku=SKU-{index}" for index in range(20)),
+    "type=" + "x" * 129 + " subject=" + "\U0001F600" * 128,
 ]
 
 

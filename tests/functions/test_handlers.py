@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from hypothesis import HealthCheck, given, settings
 
 from dashboard.orders.stock import stock_seed
 from tests.functions.conftest import Aws, FakeContext
+from tests.hostile import hostile_cloudevents
 from tests.support import TEST_VAULT as VAULT
 from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
-from workflow.envelope import MAX_JSON_DEPTH, Event, new_event
+from workflow.envelope import MAX_JSON_DEPTH, Event, new_event, parse_eventbridge
 from workflow.model import CHOREOGRAPHY, ORDER_API
 from workflow.money import decimal_text
 from workflow.products import PRODUCTS
@@ -150,6 +152,72 @@ def test_a_message_that_is_not_a_cloudevent_goes_to_the_dead_letter_queue(aws: A
     assert dead["Body"] == "Test message."
     assert "not JSON" in dead["MessageAttributes"]["reason"]["StringValue"]
     assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
+
+
+@pytest.mark.parametrize("dataschema", ["urn:choreo:schema:order.placed:1\u00b2", 1,
+                                        ["urn:choreo:schema:order.placed:1"]])
+def test_an_event_naming_no_published_schema_is_dead_lettered_at_once_and_its_batch_goes_on(
+        aws: Aws, warehouse, dataschema):
+    malformed = eventbridge_event(placed(quantity=1))
+    malformed["detail"]["dataschema"] = dataschema
+
+    response = warehouse.lambda_handler(
+        sqs_event(json.dumps(malformed), body(placed(quantity=2)), fifo=True), FakeContext())
+
+    assert response == {"batchItemFailures": []}  # not retried: it can never succeed
+    [dead] = aws.dead_letters()
+    assert "dataschema" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
+    assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 2
+
+
+def test_an_event_that_fails_to_be_read_in_an_unforeseen_way_is_dead_lettered_at_once(
+        aws: Aws, warehouse, monkeypatch, caplog):
+    """Reading an event is pure work on what it holds: if it raises, it will raise on every
+    delivery, so it is no reason to fail the records after it (a FIFO batch fails them all)."""
+    from functions.common import consumer
+
+    def parse_or_crash(body):
+        if "ord-crashing" in str(body):
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_eventbridge(body)
+
+    monkeypatch.setattr(consumer, "parse_eventbridge", parse_or_crash)
+    crashing = placed(quantity=1)
+    crashing = Event(**{**crashing.__dict__, "subject": "ord-crashing"})
+
+    response = warehouse.lambda_handler(
+        sqs_event(body(crashing), body(placed(quantity=2)), fifo=True), FakeContext())
+
+    assert response == {"batchItemFailures": []}
+    [dead] = aws.dead_letters()
+    assert dead["Body"] == body(crashing)
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert reason == "unreadable: RecursionError: maximum recursion depth exceeded"
+    assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
+    # logged with where it failed
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RecursionError]
+
+
+FUZZED = placed(quantity=1)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cloudevent=hostile_cloudevents(FUZZED.to_dict()))
+def test_no_cloudevent_whatever_its_attributes_hold_fails_the_records_delivered_with_it(
+        aws: Aws, warehouse, cloudevent):
+    """Any JSON value in any attribute, delivered in a FIFO batch ahead of a good event: the
+    batch reports no failure (the event is refused or, if it is valid after all, handled) and
+    the good event is handled."""
+    hostile = {**eventbridge_event(FUZZED), "detail": cloudevent}
+    good = placed(quantity=1)
+
+    response = warehouse.lambda_handler(
+        sqs_event(json.dumps(hostile), body(good), fifo=True), FakeContext())
+
+    assert response == {"batchItemFailures": []}
+    assert good.id in {event.causation_id for event in aws.published()}
 
 
 def reserved_event(order: Event) -> Event:

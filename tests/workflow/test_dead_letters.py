@@ -61,3 +61,26 @@ def test_a_failed_async_invocation_yields_its_request_payload():
     assert letter.reason == "KeyError: 'points'"
     assert letter.eventbridge_event == EVENT
     assert letter.to_dict()["deadLetteredAt"].startswith("2026-01-01")
+
+
+def test_a_refused_letter_holding_json_nested_past_a_parser_is_still_read():
+    """A consumer refuses an event as it came; nested past what Python's parser recurses
+    through, it must not keep the failures page from reading every other letter."""
+    body = '{"detail": {"data": ' + "[" * 5000 + "]" * 5000 + "}}"
+    letter = read_dead_letter(message(body, {
+        "reason": {"DataType": "String", "StringValue": "nested deeper than 32 levels"}}))
+    assert (letter.kind, letter.reason, letter.eventbridge_event) == (
+        "refused", "nested deeper than 32 levels", None)
+
+
+def test_counts_that_are_not_ascii_digits_are_unknown_not_a_failure():
+    undelivered = read_dead_letter(message(json.dumps(EVENT), {
+        "ERROR_CODE": {"DataType": "String", "StringValue": "HTTP_500"},
+        "RETRY_ATTEMPTS": {"DataType": "String", "StringValue": "18\u00b2"}}))
+    assert undelivered.attempts is None
+    record = {"requestContext": "not an object", "requestPayload": EVENT,
+              "responsePayload": "not an object either"}
+    failed = read_dead_letter(message(json.dumps(record)))
+    assert (failed.kind, failed.attempts) == ("async-failure", 4)
+    counted = {"requestContext": {"approximateInvokeCount": "3\u00b2"}, "requestPayload": EVENT}
+    assert read_dead_letter(message(json.dumps(counted))).attempts == 4

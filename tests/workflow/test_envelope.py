@@ -9,6 +9,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from tests.support import TEST_VAULT as VAULT
 from tests.support import eventbridge_event
+from workflow.catalogue import version_of
 from workflow.domain.order import order_place
 from workflow.envelope import (
     InvalidEvent,
@@ -73,6 +74,37 @@ def test_invalid_cloudevents_are_refused_with_a_reason(mutate, reason):
         parse_cloudevent(json.dumps(body))
 
 
+MALFORMED_DATASCHEMAS = [
+    "urn:choreo:schema:order.placed:1\u00b2",  # a superscript two: str.isdigit(), but no int()
+    "urn:choreo:schema:order.placed:\u0661",  # an Arabic-Indic one, which int() reads as 1
+    "urn:choreo:schema:order.placed:01", "urn:choreo:schema:order.placed: 1",
+    "urn:choreo:schema:order.placed:1\n", "urn:choreo:schema:order.placed:3",
+    1, 1.5, True, ["urn:choreo:schema:order.placed:1"], {"version": 1},
+]
+
+
+@pytest.mark.parametrize("dataschema", MALFORMED_DATASCHEMAS)
+def test_a_dataschema_that_is_not_exactly_a_published_one_is_refused(dataschema):
+    body = placed().to_dict()
+    body["dataschema"] = dataschema
+
+    assert version_of(dataschema, "order.placed") is None
+    with pytest.raises(InvalidEvent, match="dataschema"):
+        parse_cloudevent(json.dumps(body))
+
+
+@pytest.mark.parametrize("attribute", ["id", "source", "type", "time", "subject", "dataschema",
+                                       "correlationid", "causationid", "partitionkey",
+                                       "datacontenttype", "specversion"])
+@pytest.mark.parametrize("value", [7, 1.5, True, ["x"], {"x": "y"}])
+def test_an_attribute_that_is_not_a_string_is_refused(attribute, value):
+    body = placed().to_dict()
+    body[attribute] = value
+
+    with pytest.raises(InvalidEvent):
+        parse_cloudevent(json.dumps(body))
+
+
 def test_an_envelope_that_disagrees_with_its_cloudevent_is_refused():
     envelope = eventbridge_event(placed())
     envelope["detail-type"] = "payment.taken"
@@ -84,6 +116,19 @@ def test_an_envelope_that_disagrees_with_its_cloudevent_is_refused():
 def test_garbage_is_an_invalid_event(body):
     with pytest.raises(InvalidEvent):
         parse_eventbridge(body)
+
+
+def test_json_nested_deeper_than_a_parser_recurses_is_an_invalid_event():
+    """Python's JSON parser recurses once a level and gives up (RecursionError) near a thousand."""
+    cloudevent = placed().to_json()
+    deep = cloudevent[:-1] + ', "nested": ' + "[" * 5000 + "]" * 5000 + "}"
+    envelope = json.dumps(eventbridge_event(placed()))
+    deep_envelope = envelope[:-1] + ', "nested": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    with pytest.raises(InvalidEvent, match="nested deeper"):
+        parse_cloudevent(deep)
+    with pytest.raises(InvalidEvent, match="nested deeper"):
+        parse_eventbridge(deep_envelope)
 
 
 def test_new_event_validates_before_it_exists():

@@ -51,6 +51,9 @@ def test_lines_of_the_same_sku_are_merged():
     ({"items": [{"sku": "MUG-STONEWARE", "quantity": True}]}, "items[0].quantity"),
     ({"items": [{"sku": "MUG-STONEWARE", "quantity": 101}]}, "items[0].quantity"),
     ({"card": {"number": "4242424242424241"}}, "card.number"),
+    # digits to str.isdigit() that are no card's: a superscript two, Arabic-Indic digits
+    ({"card": {"number": "424242424242424\u00b2"}}, "card.number"),
+    ({"card": {"number": "\u0664\u0662" * 8}}, "card.number"),
     ({"card": "4242424242424242"}, "card"),
 ])
 def test_bad_requests_name_the_field(overrides, field):

@@ -131,6 +131,9 @@ def test_the_setting_names_published_versions_only():
         emitted_versions("order.placed=3")
     with pytest.raises(KeyError):
         emitted_versions("order.shipped=2")
+    for not_ascii in ("order.placed=\u0662", "order.placed=\u00b2"):  # Arabic-Indic 2, superscript 2
+        with pytest.raises(ValueError, match="no published version"):
+            emitted_versions(not_ascii)
 
 
 @pytest.mark.parametrize(("amount", "currency", "text"), [
@@ -138,3 +141,9 @@ def test_the_setting_names_published_versions_only():
 def test_money_as_decimal_text_and_back(amount, currency, text):
     assert decimal_text(Money(amount, currency)) == text
     assert from_decimal_text(text, currency) == Money(amount, currency)
+
+
+@pytest.mark.parametrize("text", ["\u0662\u0664.00", "24.\u00b2", "\u00b2", "-1.00", "1.000"])
+def test_an_amount_is_ascii_digits(text):
+    with pytest.raises(ValueError, match="not an amount"):
+        from_decimal_text(text, "GBP")

@@ -63,7 +63,9 @@ def _card_digits(card: Any, problems: list[FieldProblem]) -> str | None:
         problems.append(FieldProblem("card.number", "is required, as a string"))
         return None
     digits = number.replace(" ", "").replace("-", "")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
+    # str.isdigit() alone takes "²" and Arabic-Indic digits, which are no card's
+    if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19 \
+            or not _luhn_ok(digits):
         problems.append(FieldProblem("card.number", "is not a valid card number"))
         return None
     return digits

@@ -21,10 +21,13 @@ function moment(name, value) {
   return at;
 }
 
-/** `type=x data.a.b="two words"` as {terms, errors}: terms to match, or why not. */
+/** `type=x data.a.b="two words"` as {terms, errors}: terms to match, or why not. Bounded as
+ * on the server: at most `syntax.maxTerms` terms, each value at most `syntax.maxValueLength`
+ * characters. */
 export function parseQuery(text, syntax) {
-  const terms = [];
-  const errors = [];
+  let terms = [];
+  let errors = [];
+  let count = 0;
   const source = text.trim();
   TERM.lastIndex = 0;
   while (TERM.lastIndex < source.length) {
@@ -34,11 +37,18 @@ export function parseQuery(text, syntax) {
       errors.push(`'${source.slice(start).trim().split(/\s+/)[0]}' is not a key=value term`);
       break;
     }
+    count += 1;
+    if (count > syntax.maxTerms) {
+      terms = [];
+      errors = [`at most ${syntax.maxTerms} terms in one query`];
+      break;
+    }
     const key = match[1];
     const value = match[3] !== undefined ? match[3] : match[4];
     if (value === "") continue;
     try {
-      if (syntax.attributes.includes(key)) terms.push({ kind: "attribute", field: ITEM_FIELDS[key], value, key });
+      if ([...value].length > syntax.maxValueLength) errors.push(`${key}: a value is at most ${syntax.maxValueLength} characters`);
+      else if (syntax.attributes.includes(key)) terms.push({ kind: "attribute", field: ITEM_FIELDS[key], value, key });
       else if (key in syntax.aliases) terms.push({ kind: "data", path: syntax.aliases[key].split("."), value, key });
       else if (key === "since" || key === "until") terms.push({ kind: key, at: moment(key, value), value, key });
       else if (key.startsWith("data.") && PATH.test(key.slice(5))) terms.push({ kind: "data", path: key.slice(5).split("."), value, key });
