@@ -218,7 +218,7 @@ def _decide(principal: Principal, request: Request, queue_arn: str | None) -> tu
         resource = evaluate(queue_statements(queue), request.action, request.resource,
                             context, principal)
         if resource.explicit_deny or (resource.allowed and not identity.allowed
-                                      and queue_arn.split(":")[4] == principal.account):
+                                      and str(queue_arn).split(":")[4] == principal.account):
             decided = (resource, "resource")
     if len(_DECISIONS) > 20_000:
         _DECISIONS.clear()
@@ -497,7 +497,7 @@ class QueuePolicy(CloudFormationModel):
         return self.name
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
             cls, resource_name: str, cloudformation_json: Any, account_id: str,
             region_name: str, **kwargs: Any) -> QueuePolicy:
         properties = cloudformation_json["Properties"]

@@ -42,16 +42,16 @@ def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> No
             log.exception("TTL sweep failed")
 
 
-def wsgi_app(*, enforcement: bool = True) -> Any:
+def wsgi_app(*, enforced: bool = True) -> Any:
     """moto's AWS, every service behind one endpoint, as its own server builds it; refusing
-    what AWS refuses unless `enforcement` is off (`local.enforcement`)."""
+    what AWS refuses unless `enforced` is off (`local.enforcement`)."""
     moto_patches.apply()
     # after moto_patches: it imports moto's IAM and S3, whose import-time instances the
     # first patch must see made
     from local import enforcement
 
     enforcement.apply()
-    hooks.ENFORCEMENT.enabled = enforcement
+    hooks.ENFORCEMENT.enabled = enforced
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     return DomainDispatcherApplication(create_backend_app)
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     # which, and why); the Lambda service's own messages are what a user needs here.
     logging.getLogger("moto").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="moto")
-    moto_app = wsgi_app(enforcement=enforcement_from_environment())
+    moto_app = wsgi_app(enforced=enforcement_from_environment())
     from cheroot.wsgi import Server
 
     from local.hosts import allowed_hosts, with_host_check

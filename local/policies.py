@@ -71,10 +71,9 @@ def _compare(base: str, expected: str, actual: str) -> bool:
         return wildcard_match(expected, actual)
     if base == "Bool":
         return actual.lower() == str(expected).lower()
-    numbers = _number(actual), _number(expected)
-    if numbers[0] is None or numbers[1] is None:
+    left, right = _number(actual), _number(expected)
+    if left is None or right is None:
         return False
-    left, right = numbers
     return {"NumericEquals": left == right, "NumericLessThan": left < right,
             "NumericLessThanEquals": left <= right, "NumericGreaterThan": left > right,
             "NumericGreaterThanEquals": left >= right}.get(base, False)
