@@ -295,7 +295,8 @@ _POLICY_WRITERS = {
         "create_policy_version", "delete_policy_version", "set_default_policy_version",
         "update_assume_role_policy", "delete_role", "create_role"),
     "moto.sqs.models.SQSBackend": ("set_queue_attributes", "delete_queue", "create_queue"),
-    "moto.awslambda.models.LambdaBackend": ("add_permission", "remove_permission"),
+    "moto.awslambda.models.LambdaBackend": ("add_permission", "remove_permission",
+                                            "create_function", "delete_function"),
     "moto.events.models.EventsBackend": ("put_permission", "remove_permission"),
     "moto.logs.models.LogsBackend": ("put_resource_policy", "delete_resource_policy"),
 }
@@ -444,22 +445,37 @@ def check_bus(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) ->
     return None
 
 
+_DELIVERIES: dict[tuple[str, str, int], Refusal | None] = {}
+
+
+def _target_check(rule: Any, arn: str) -> Refusal | None:
+    """Whether a queue, function or log group takes a rule's deliveries: a function of the
+    policies alone (not of the event), so decided once per rule, target and policy
+    generation rather than for every event."""
+    key = (rule.arn, arn, hooks.ENFORCEMENT.generation)
+    if key in _DELIVERIES:
+        return _DELIVERIES[key]
+    service = moto.events.models.parse_arn(arn).service
+    refusal = check_queue(rule, arn) if service == "sqs" else \
+        check_log_group(rule, arn) if service == "logs" else \
+        check_function(rule, arn) if service == "lambda" else None
+    if len(_DELIVERIES) > 10_000:
+        _DELIVERIES.clear()
+    _DELIVERIES[key] = refusal
+    return refusal
+
+
 def check_delivery(rule: Any, target: Mapping[str, Any],
                    event: Mapping[str, Any]) -> Refusal | None:
     """Why EventBridge would not deliver `event` to `target`, or None."""
     arn = str(target.get("Arn", ""))
-    parsed = moto.events.models.parse_arn(arn)
-    if parsed.service == "events" and parsed.resource_type == "event-bus":
+    if _is_bus_arn(arn):
         return check_bus(rule, target, event)
-    if not hooks.ENFORCEMENT.enabled:
-        return None
-    if parsed.service == "sqs":
-        return check_queue(rule, arn)
-    if parsed.service == "logs":
-        return check_log_group(rule, arn)
-    if parsed.service == "lambda":
-        return check_function(rule, arn)
-    return None
+    return _target_check(rule, arn) if hooks.ENFORCEMENT.enabled else None
+
+
+def _is_bus_arn(arn: str) -> bool:
+    return ":event-bus/" in arn
 
 
 def dead_letter_allowed(rule: Any, arn: str) -> Refusal | None:
@@ -468,7 +484,7 @@ def dead_letter_allowed(rule: Any, arn: str) -> Refusal | None:
     dead-letter queue*)."""
     if not hooks.ENFORCEMENT.enabled:
         return None if queue_of(arn) is not None else Refusal(NO_RESOURCE, f"no queue {arn}")
-    return check_queue(rule, arn)
+    return _target_check(rule, arn)
 
 
 # --- what moto's CloudFormation leaves out -------------------------------------------------

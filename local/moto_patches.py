@@ -29,7 +29,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonpath_ng.ext
 import moto
@@ -55,6 +55,9 @@ from moto.moto_api._internal import mock_random
 from moto.sqs.models import Message, Queue, SQSBackend
 
 from local import hooks
+
+if TYPE_CHECKING:  # imported at run time by the functions that use it: it loads moto's IAM
+    from local.enforcement import Refusal
 
 MOTO_VERSION = "5.2.5"
 
@@ -663,7 +666,7 @@ def _put_on_bus(bus: Any, event: Mapping[str, Any], forwarded_from: str | None =
 
 
 def _send_dead_letter(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any],
-                      refusal: Any) -> bool:
+                      refusal: Refusal) -> bool:
     """EventBridge's dead letter for a delivery it will not retry, with its error attributes;
     False when there is no dead-letter queue or it does not take EventBridge's messages."""
     from local.enforcement import dead_letter_allowed
@@ -684,7 +687,8 @@ def _send_dead_letter(rule: Any, target: Mapping[str, Any], event: Mapping[str, 
     return True
 
 
-def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any], refusal: Any) -> None:
+def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any],
+            refusal: Refusal) -> None:
     """A delivery EventBridge would not make: recorded, logged, and sent to the target's
     dead-letter queue, or dropped and counted when it has none that takes it."""
     detail = event.get("detail")
@@ -807,8 +811,6 @@ class _Matched:
 _MATCHED = _Matched()
 
 
-CONFIGURATION_LISTENERS = hooks.CONFIGURATION_LISTENERS
-REFUSED = hooks.REFUSED
 
 
 def configuration_updates_reach_the_runtime() -> None:
@@ -831,7 +833,7 @@ def configuration_updates_reach_the_runtime() -> None:
         answer: dict[str, Any] = original(self, config_updates)
         after = dict(self.environment_vars or {})
         if after != before:
-            for listener in list(CONFIGURATION_LISTENERS):
+            for listener in list(hooks.CONFIGURATION_LISTENERS):
                 listener(self.function_name, before, after)
         return answer
 

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local import moto_patches
+from local import hooks, moto_patches
 
 HOME, LOYALTY, STRANGER = "111111111111", "222222222222", "333333333333"
 REGION, OTHER_REGION = "us-east-1", "eu-west-1"
@@ -94,7 +94,7 @@ class Accounts:
 @pytest.fixture
 def accounts() -> Iterator[Accounts]:
     with mock_aws():
-        moto_patches.REFUSED.clear()
+        hooks.REFUSED.clear()
         yield Accounts()
 
 
@@ -128,7 +128,7 @@ def test_a_bus_policy_that_allows_the_sending_account_lets_the_event_through_as_
     assert (forwarded["account"], forwarded["region"]) == (HOME, REGION)
     assert forwarded["resources"] == ["order/1"]
     assert forwarded["detail"] == {"id": "ce-1"}
-    assert list(moto_patches.REFUSED) == []
+    assert list(hooks.REFUSED) == []
 
 
 def test_an_event_from_an_account_the_bus_policy_does_not_allow_is_refused_and_dead_lettered(
@@ -144,7 +144,7 @@ def test_an_event_from_an_account_the_bus_policy_does_not_allow_is_refused_and_d
     assert attributes["RULE_ARN"].endswith(":rule/global/across")
     assert f"account {HOME}" in attributes["ERROR_MESSAGE"]
     assert json.loads(dead_letter["Body"])["detail-type"] == "payment.taken"
-    (refusal,) = moto_patches.REFUSED
+    (refusal,) = hooks.REFUSED
     assert (refusal["target"], refusal["account"], refusal["detail-type"]) == (
         accounts.loyalty_arn, HOME, "payment.taken")
 

@@ -22,7 +22,7 @@ from moto.dynamodb.models.table import Table
 from moto.events.utils import EventTemplateParser
 from moto.sqs.models import Queue, sqs_backends
 
-from local import moto_patches
+from local import hooks, moto_patches
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -456,7 +456,7 @@ def test_deleted_messages_and_overwritten_items_are_not_kept(aws: dict[str, Any]
 
 def test_a_function_configuration_update_is_told_to_the_runtime():
     told: list[tuple[str, dict[str, str], dict[str, str]]] = []
-    moto_patches.CONFIGURATION_LISTENERS.append(lambda *update: told.append(update))
+    hooks.CONFIGURATION_LISTENERS.append(lambda *update: told.append(update))
     try:
         with mock_aws():
             iam = boto3.client("iam", region_name=REGION)
@@ -470,7 +470,7 @@ def test_a_function_configuration_update_is_told_to_the_runtime():
                 "Variables": {"EVENT_BUS_NAME": "b", "EVENT_VERSIONS": "order.placed=2"}})
             lambda_client.update_function_configuration(FunctionName="api", Timeout=9)
     finally:
-        moto_patches.CONFIGURATION_LISTENERS.clear()
+        hooks.CONFIGURATION_LISTENERS.clear()
 
     assert told == [("api", {"EVENT_BUS_NAME": "b"},
                      {"EVENT_BUS_NAME": "b", "EVENT_VERSIONS": "order.placed=2"})]
