@@ -15,6 +15,8 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - boundaries B1  accounts and regions: the live page and a trace across two accounts
             (BENCH_BOUNDARIES_EVENTS, 100,000)
 - versions V1-V4  event versions: recording, /versions/ and /api/versions (BENCH_VERSION_EVENTS, 100,000)
+- enforcement C2  enforcement on against off: the embedded AWS's CPU per order
+            (BENCH_ENFORCEMENT_ORDERS, 400, x BENCH_ENFORCEMENT_TURNS, 2, each way)
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
             BENCH_SUSTAINED_ORDERS (10,000) at BENCH_SUSTAINED_RATE (10/s): about 25 minutes
 
@@ -35,6 +37,7 @@ from bench import (
     catalogue_views,
     conformance_views,
     dashboard_fanout,
+    enforcement_cost,
     handler_overhead,
     import_time,
     order_latency,
@@ -74,6 +77,7 @@ SECTIONS: dict[str, Callable[[], list[Result]]] = {
     "routes": route_health_views.run,
     "boundaries": boundaries_views.run,
     "versions": versions_views.run,
+    "enforcement": enforcement_cost.run,
     "sustained": sustained_run,
 }
 

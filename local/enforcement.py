@@ -373,7 +373,7 @@ def check_queue(rule: Any, arn: str) -> Refusal | None:
                                                   decision, "sqs:SendMessage", arn)
 
 
-def check_function(rule: Any, arn: str) -> Refusal | None:
+def _function_statements(arn: str) -> tuple[Statement, ...]:
     from moto.awslambda.models import lambda_backends
 
     parsed = moto.events.models.parse_arn(arn)
@@ -382,11 +382,37 @@ def check_function(rule: Any, arn: str) -> Refusal | None:
         policy = str(json.loads(lambda_backends[parsed.account][parsed.region]
                                 .get_policy(name))["Policy"])
     except Exception:
-        policy = ""
-    every = _parsed(policy, f"the resource policy of function {name}") if policy else ()
+        return ()
+    return _parsed(policy, f"the resource policy of function {name}")
+
+
+def check_function(rule: Any, arn: str) -> Refusal | None:
+    name = arn.rsplit(":", 1)[-1]
+    every = _function_statements(arn)
     decision = _allowed_by(every, "lambda:InvokeFunction", arn, _delivery_context(rule))
     return None if decision.allowed else _refusal(f"the resource policy of function {name}",
                                                   decision, "lambda:InvokeFunction", arn)
+
+
+ANONYMOUS = Principal(arn="anonymous")
+
+
+def function_url_refusal(function_arn: str) -> str | None:
+    """Why the function URL of `function_arn` (`AuthType NONE`) refuses an anonymous caller,
+    or None: its resource policy must allow `lambda:InvokeFunctionUrl` (with
+    `lambda:FunctionUrlAuthType` NONE) and, since October 2025, `lambda:InvokeFunction` via
+    the URL (Lambda Developer Guide, *Control access to Lambda function URLs*)."""
+    if not hooks.ENFORCEMENT.enabled:
+        return None
+    every = _function_statements(function_arn)
+    for action, context in (("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": "NONE"}),
+                            ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": "true"})):
+        decision = evaluate(every, action, function_arn, context, ANONYMOUS)
+        if not decision.allowed:
+            return (f"the resource policy of {function_arn.rsplit(':', 1)[-1]} does not allow "
+                    f"{action} to anyone" if decision.statement is None
+                    else f"{action} denied by {decision.statement}")
+    return None
 
 
 def _log_policies(account: str, region: str) -> tuple[Statement, ...]:

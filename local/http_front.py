@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import re
 import threading
@@ -41,6 +42,9 @@ from local.template import FUNCTION_URL_PATH
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_RETRY_AFTER_SECONDS = 10
+
+
+log = logging.getLogger("choreo.local")
 
 
 class TokenBucket:
@@ -181,9 +185,13 @@ class HttpFront:
                  workers: dict[str, FunctionWorker], chaos: ChaosControl,
                  stats: Callable[[], dict[str, Any]], admission: Admission | None = None,
                  function_urls: dict[str, str] | None = None, api_id: str = "local",
-                 allowed: frozenset[str] | None = None) -> None:
+                 allowed: frozenset[str] | None = None,
+                 url_refusal: Callable[[str], str | None] | None = None) -> None:
         self.routes = routes
         self.function_urls = function_urls or {}
+        # Why a function's URL may not be invoked (its resource policy), or None: Lambda
+        # answers such a request 403 before the function runs.
+        self.url_refusal = url_refusal
         self.admission = admission or Admission()
         self.refused = {429: 0, 503: 0}
         self.workers = workers
@@ -262,6 +270,11 @@ class HttpFront:
                        if path.startswith(prefix) or path == prefix.rstrip("/")), None)
         if prefix is None:
             request._json(404, {"message": "Not Found"})
+            return
+        refusal = self.url_refusal(self.function_urls[prefix]) if self.url_refusal else None
+        if refusal is not None:
+            log.warning("function URL refused: %s", refusal)
+            request._json(403, {"Message": "Forbidden"})
             return
         url_id = prefix.strip("/").rsplit("/", 1)[-1].lower()
         event = function_url_event(

@@ -20,7 +20,7 @@ from local import hooks
 from local.config import ACCOUNT_ID, LocalConfig
 from local.deploy import Deployment
 from local.embedded_aws import client
-from local.enforcement import role_statements, trusts
+from local.enforcement import function_url_refusal, role_statements, trusts
 from local.event_sources import SqsMapping
 from local.hosts import content_length
 from local.in_process_sqs import InProcessSqs
@@ -134,7 +134,9 @@ class LambdaService:
             for destination in topology.api_destination_taps:
                 hooks.TAPS[queue_arn_of(destination.queue_url, config.region)] = \
                     hooks.TapTarget("api-destination", destination.target_arn)
-            runtime = LocalRuntime(config=config, topology=topology, sqs=sqs)
+            arns = {spec.name: spec.arn for spec in topology.functions.values()}
+            runtime = LocalRuntime(config=config, topology=topology, sqs=sqs,
+                                   url_refusal=lambda name: function_url_refusal(arns[name]))
             runtime.warm()
             runtime.start()
             self.runtime = runtime

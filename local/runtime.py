@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,7 +217,8 @@ class LocalRuntime:
     """Lambda's side of the local system, given an SQS client to poll with: in the embedded
     AWS's own process, one that reaches moto's SQS directly (`local.in_process_sqs`)."""
 
-    def __init__(self, *, config: LocalConfig, topology: Topology, sqs: Any) -> None:
+    def __init__(self, *, config: LocalConfig, topology: Topology, sqs: Any,
+                 url_refusal: Callable[[str], str | None] | None = None) -> None:
         self.config = config
         self.topology = topology
         self.stop_event = threading.Event()
@@ -249,7 +251,7 @@ class LocalRuntime:
         throttle = TokenBucket(rate=topology.throttle[0], burst=topology.throttle[1]) \
             if topology.throttle else None
         self.front = HttpFront(host=config.host, port=config.api_port, routes=topology.routes,
-                               function_urls=topology.function_urls,
+                               function_urls=topology.function_urls, url_refusal=url_refusal,
                                workers=self.workers, chaos=self.chaos,
                                stats=self.stats_summary, admission=Admission(
                                    throttle=throttle, behind=self.behind,

@@ -20,11 +20,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from dashboard.failures.dead_letter_queues import dead_letter_queues, dead_letters_redrive
 from tests.e2e.conftest import RunningSystem, log_group_trace, place, runtime_stats, wait_status
 from workflow.model import Bus
-from workflow.outputs import RULE_TARGET, bus_name, dead_letter_queue_url, function_name, queue_url
+from workflow.outputs import (
+    NOTIFICATION_ENDPOINT,
+    RULE_TARGET,
+    bus_name,
+    dead_letter_queue_url,
+    function_name,
+    queue_url,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -149,3 +157,28 @@ def test_without_put_events_on_the_warehouse_role_a_new_order_is_never_reserved(
                              events=running_system.client("events"), queue=queue,
                              global_bus_name=running_system.outputs[bus_name(Bus.GLOBAL)])
     assert wait_status(running_system, placed["orderId"], {"shipped"}) == "shipped"
+
+
+def test_a_function_url_without_its_permission_answers_forbidden(running_system: RunningSystem):
+    """A function URL with `AuthType NONE` needs `lambda:InvokeFunctionUrl` for anyone in
+    the function's resource policy (Lambda Developer Guide, *Control access to Lambda
+    function URLs*); without it Lambda answers 403 before the function runs."""
+    lambda_client = running_system.client("lambda")
+    receiver = running_system.outputs[function_name("NotificationReceiver")]
+    endpoint = running_system.outputs[NOTIFICATION_ENDPOINT]
+    # GIVEN the receiver reached through its URL, without the key: the function itself answers
+    assert requests.post(endpoint, json={}, timeout=10).status_code == 401
+    (statement,) = [statement for statement in json.loads(lambda_client.get_policy(
+        FunctionName=receiver)["Policy"])["Statement"]
+        if statement["Action"] == "lambda:InvokeFunctionUrl"]
+    # WHEN the URL's permission is removed through the Lambda API
+    lambda_client.remove_permission(FunctionName=receiver, StatementId=statement["Sid"])
+    try:
+        # THEN Lambda refuses the call before the function runs
+        forbidden = requests.post(endpoint, json={}, timeout=10)
+        assert (forbidden.status_code, forbidden.json()) == (403, {"Message": "Forbidden"})
+    finally:
+        lambda_client.add_permission(FunctionName=receiver, StatementId=statement["Sid"],
+                                     Action="lambda:InvokeFunctionUrl", Principal="*",
+                                     FunctionUrlAuthType="NONE")
+    assert requests.post(endpoint, json={}, timeout=10).status_code == 401
