@@ -293,7 +293,7 @@ class LocalRuntime:
             "chaos": self.chaos.chaos.to_dict(),
             # Calls and deliveries the embedded AWS refused as AWS would (each delivery also
             # dead-lettered where its target's dead-letter queue takes it, else dropped).
-            "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-10:],
+            "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-50:],
                                   "dropped": DROPPED["count"]},
         }
 

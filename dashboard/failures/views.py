@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import aws
 from dashboard.failures.dead_letter_queues import RedriveResult
+from dashboard.failures.refusals import refusal_list
 from dashboard.orders.forms import ChaosForm
 from dashboard.orders.order_api import OrderApiError, Problem
 from dashboard.readmodel import selectors, services
@@ -36,7 +37,8 @@ def _failures_context(request: HttpRequest, *, chaos_form: ChaosForm | None = No
             "look_seconds": settings.DASHBOARD_DEAD_LETTER_PEEK_SECONDS,
             "dead_letter_total": None if overview.problem else overview.total,
             "chaos": chaos, "chaos_form": chaos_form, "problem": problem,
-            "redrive_jobs": selectors.redrive_job_latest(), **_invalid_context()}
+            "redrive_jobs": selectors.redrive_job_latest(), "refusals": refusal_list(),
+            **_invalid_context()}
 
 
 @require_GET

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from dashboard.failures.refusals import refusal_list
 from dashboard.insight import otlp
 from dashboard.insight.conformance import deviating, deviating_count, trace_conformance
 from dashboard.live.graph import flight_key
@@ -71,6 +72,10 @@ def order_trace(request: HttpRequest, order_id: str) -> HttpResponse:
         raise Http404("no events of this order have been observed")
     if request.GET.get("partial"):
         return render(request, "dashboard/_trace_body.html", context)
+    order = context["order"]
+    if order is not None and order.correlation_id:
+        refusals = refusal_list(correlation_id=order.correlation_id)
+        context["refusals"] = refusals if refusals is not None and refusals.latest else None
     return render(request, "dashboard/trace.html", context)
 
 
