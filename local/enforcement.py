@@ -281,9 +281,6 @@ def _correlation(response: Any, service: str) -> str | None:
 
 def identity_enforcement() -> None:
     mixin: Any = ActionAuthenticatorMixin
-    if getattr(mixin._authenticate_and_authorize_normal_action, "patched", False):
-        return
-    authorize_call.patched = True  # type: ignore[attr-defined]
     mixin._authenticate_and_authorize_normal_action = authorize_call
 
 
@@ -310,7 +307,6 @@ def _announcing(method: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             hooks.ENFORCEMENT.changed()
 
-    changed.patched = True  # type: ignore[attr-defined]
     return changed
 
 
@@ -323,7 +319,7 @@ def policy_changes_are_seen() -> None:
         backend = getattr(importlib.import_module(module_name), class_name)
         for name in names:
             method = getattr(backend, name, None)
-            if method is not None and not getattr(method, "patched", False):
+            if method is not None:
                 setattr(backend, name, _announcing(method))
 
 
@@ -559,8 +555,14 @@ def queue_policies_deployed() -> None:
         cached.cache_clear()
 
 
+PATCHES = (identity_enforcement, policy_changes_are_seen, queue_policies_deployed)
+
+
 def apply() -> None:
-    """Enforcement's patches; whether they refuse anything is `hooks.ENFORCEMENT.enabled`."""
-    identity_enforcement()
-    policy_changes_are_seen()
-    queue_policies_deployed()
+    """Enforcement's patches, after moto's own; whether they refuse anything is
+    `hooks.ENFORCEMENT.enabled`."""
+    from local.moto_patches import apply as moto_patches_apply
+    from local.moto_patches import apply_each
+
+    moto_patches_apply()
+    apply_each(PATCHES)
