@@ -116,22 +116,43 @@ def _replace_getatts(value: Any, values: dict[tuple[str, str], Any]) -> Any:
 
 def adapt_for_moto(original: Template, *, api_url: str,
                    provided: dict[str, str] | None = None) -> AdaptedTemplate:
-    """`original` as moto can deploy it. `provided` maps the logical ids of resources created
-    outside the stack (the secrets) to their ARNs."""
+    """`original` as moto can deploy it: each pass below stands for one gap (the module's
+    docstring). `provided` maps the logical ids of resources created outside the stack (the
+    secrets) to their ARNs."""
     template = copy.deepcopy(original)
     resources: dict[str, Any] = _replace_refs(template["Resources"], provided or {})
-    template["Resources"] = resources
+    url_functions, function_urls = _function_urls(resources, api_url=api_url)
+    url_values = {(logical_id, "FunctionUrl"): url for logical_id, url in function_urls.items()}
+    resources = _replace_getatts(resources, url_values)
     types = {logical_id: resource["Type"] for logical_id, resource in resources.items()}
+    taps = _taps(resources, types)
+    _mappings_disabled(resources)
+    dropped = _unsupported_dropped(resources, types)
+    bus_names = {logical_id: resource["Properties"]["Name"]
+                 for logical_id, resource in resources.items()
+                 if resource["Type"] == "AWS::Events::EventBus"}
+    template["Resources"] = _replace_refs(resources, bus_names)
+    template["Outputs"] = _outputs(template.get("Outputs", {}), api_url=api_url,
+                                   provided=provided or {}, url_values=url_values,
+                                   dropped=dropped, bus_names=bus_names)
+    return AdaptedTemplate(template=template, taps=tuple(taps), function_urls=function_urls,
+                           url_functions=url_functions)
 
+
+def _function_urls(resources: dict[str, Any], *, api_url: str
+                   ) -> tuple[dict[str, str], dict[str, str]]:
+    """Each function URL's function (by the URL's logical id), and where the local front
+    serves it."""
     url_functions = {logical_id: str(_getatt_target(resource["Properties"]["TargetFunctionArn"]))
                      for logical_id, resource in resources.items()
                      if resource["Type"] == "AWS::Lambda::Url"}
-    function_urls = {logical_id: f"{api_url}{function_url_path(function_id)}"
-                     for logical_id, function_id in url_functions.items()}
-    url_values = {(logical_id, "FunctionUrl"): url for logical_id, url in function_urls.items()}
-    resources = _replace_getatts(resources, url_values)
-    template["Resources"] = resources
+    return url_functions, {logical_id: f"{api_url}{function_url_path(function_id)}"
+                           for logical_id, function_id in url_functions.items()}
 
+
+def _taps(resources: dict[str, Any], types: dict[str, str]) -> list[Tap]:
+    """Rule targets moto cannot deliver (a function, an API destination), each re-pointed at a
+    tap queue of its own, which is added; the original target is kept in its `Tap`."""
     taps: list[Tap] = []
     for rule_id, rule in list(resources.items()):
         if rule["Type"] != "AWS::Events::Rule":
@@ -152,15 +173,21 @@ def adapt_for_moto(original: Template, *, api_url: str,
             target["Arn"] = {"Fn::GetAtt": [queue_id, "Arn"]}
             for key in ("InputPath", "InputTransformer", "Input", "HttpParameters", "RoleArn"):
                 target.pop(key, None)
+    return taps
 
+
+def _mappings_disabled(resources: dict[str, Any]) -> None:
+    """SQS event source mappings created disabled: the local runtime polls the queues."""
     for resource in resources.values():
         if resource["Type"] == "AWS::Lambda::EventSourceMapping":
             resource["Properties"]["Enabled"] = False
 
-    unsupported = {logical_id for logical_id, kind in types.items()
-                   if kind.startswith(UNSUPPORTED_TYPES)}
-    # drop them, then whatever refers to what was dropped, until nothing more goes
-    dropped = set(unsupported)
+
+def _unsupported_dropped(resources: dict[str, Any], types: dict[str, str]) -> set[str]:
+    """Resources of types moto's CloudFormation does not model left out, then whatever refers
+    to what was left out, until nothing more goes; the logical ids that went."""
+    dropped = {logical_id for logical_id, kind in types.items()
+               if kind.startswith(UNSUPPORTED_TYPES)}
     while True:
         more = {logical_id for logical_id, resource in resources.items()
                 if logical_id not in dropped and _refers_to(resource, dropped)}
@@ -169,16 +196,15 @@ def adapt_for_moto(original: Template, *, api_url: str,
         dropped |= more
     for logical_id in dropped:
         resources.pop(logical_id, None)
+    return dropped
 
-    bus_names = {logical_id: resource["Properties"]["Name"]
-                 for logical_id, resource in resources.items()
-                 if resource["Type"] == "AWS::Events::EventBus"}
-    template["Resources"] = _replace_refs(resources, bus_names)
 
-    outputs: dict[str, Any] = _replace_getatts(_replace_refs(template.get("Outputs", {}),
-                                                             provided or {}), url_values)
-    template["Outputs"] = outputs
-    # The local front serves every HTTP API of the model.
+def _outputs(outputs: dict[str, Any], *, api_url: str, provided: dict[str, str],
+             url_values: dict[tuple[str, str], Any], dropped: set[str],
+             bus_names: dict[str, Any]) -> dict[str, Any]:
+    """The stack's outputs: the HTTP API's URL is the local front's (which serves every HTTP
+    API of the model), an output of what was left out is left out too."""
+    outputs = _replace_getatts(_replace_refs(outputs, provided), url_values)
     http_api_urls = {http_api_url(api) for api in CHOREOGRAPHY.http_apis}
     for key, output in list(outputs.items()):
         if key in http_api_urls:
@@ -187,8 +213,7 @@ def adapt_for_moto(original: Template, *, api_url: str,
             outputs.pop(key)
         else:
             outputs[key] = _replace_refs(output, bus_names)
-    return AdaptedTemplate(template=template, taps=tuple(taps), function_urls=function_urls,
-                           url_functions=url_functions)
+    return outputs
 
 
 def dumps(template: Template) -> str:
