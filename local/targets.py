@@ -154,7 +154,16 @@ class AsyncInvoker(TapPoller):
         return True
 
 
+# EventBridge waits at most five seconds for an API destination's endpoint to answer, then
+# retries the call by the rule's retry policy, and dead-letters it with ERROR_CODE TIMEOUT
+# when the retries run out (AWS Knowledge Center, "I want to successfully invoke my EventBridge
+# API destination target"; EventBridge User Guide, *Using dead-letter queues*).
+API_DESTINATION_TIMEOUT_SECONDS = 5.0
+
+
 class ApiDestinationCaller(TapPoller):
+    timeout_seconds = API_DESTINATION_TIMEOUT_SECONDS
+
     def __init__(self, *, tap: ApiDestinationTap, sqs: Any, stop: threading.Event,
                  stats: TapStats) -> None:
         super().__init__(queue_url=tap.queue_url, sqs=sqs, stop=stop,
@@ -168,11 +177,15 @@ class ApiDestinationCaller(TapPoller):
         body = payload if isinstance(payload, str) else json.dumps(payload)
         try:
             response = self.session.request(self.tap.method, self.tap.endpoint, data=body,
-                                            headers=self.tap.headers, timeout=5)
+                                            headers=self.tap.headers,
+                                            timeout=self.timeout_seconds)
             status: int | None = response.status_code
             error = f"{status} {response.text[:200]}"
+            code = f"HTTP_{status}"
+        except requests.Timeout as exc:
+            status, error, code = None, str(exc), "TIMEOUT"
         except requests.RequestException as exc:
-            status, error = None, str(exc)
+            status, error, code = None, str(exc), "SDK_CLIENT_ERROR"
         self.stats.http_calls.append(Delivery(datetime.now(UTC).isoformat(), self.tap.endpoint,
                                               status, attempt, body))
         del self.stats.http_calls[:-1000]
@@ -188,9 +201,7 @@ class ApiDestinationCaller(TapPoller):
             self.sqs.send_message(
                 QueueUrl=self.tap.dead_letter_queue_url, MessageBody=json.dumps(event),
                 MessageAttributes={
-                    "ERROR_CODE": {"DataType": "String",
-                                   "StringValue": "SDK_CLIENT_ERROR" if status is None
-                                   else f"HTTP_{status}"},
+                    "ERROR_CODE": {"DataType": "String", "StringValue": code},
                     "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:250]},
                     "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(attempt - 1)},
                     "RULE_ARN": {"DataType": "String", "StringValue": self.tap.rule_arn},

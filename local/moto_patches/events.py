@@ -254,6 +254,14 @@ def _put_on_bus(bus: Any, event: Mapping[str, Any], forwarded_from: str | None =
         rule.send_to_targets(message)
 
 
+def target_arn(target: Mapping[str, Any]) -> str:
+    """The target as the template names it: for a tap queue (`local.template`), the function
+    or API destination it stands for."""
+    arn = str(target["Arn"])
+    tap = hooks.TAPS.get(arn)
+    return tap.arn if tap is not None else arn
+
+
 def _send_dead_letter(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any],
                       refusal: Refusal) -> bool:
     """EventBridge's dead letter for a delivery it will not retry, with its error attributes;
@@ -272,7 +280,7 @@ def _send_dead_letter(rule: Any, target: Mapping[str, Any], event: Mapping[str, 
             "ERROR_MESSAGE": {"DataType": "String", "StringValue": refusal.reason[:250]},
             "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": "0"},
             "RULE_ARN": {"DataType": "String", "StringValue": rule.arn},
-            "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]}})
+            "TARGET_ARN": {"DataType": "String", "StringValue": target_arn(target)}})
     return True
 
 
@@ -283,7 +291,7 @@ def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any],
     detail = event.get("detail")
     dead_lettered = _send_dead_letter(rule, target, event, refusal)
     hooks.refusal_record(
-        kind="delivery", rule=rule.arn, target=target["Arn"], account=event.get("account"),
+        kind="delivery", rule=rule.arn, target=target_arn(target), account=event.get("account"),
         region=event.get("region"), source=event.get("source"),
         **{"detail-type": event.get("detail-type")}, code=refusal.code, reason=refusal.reason,
         statement=refusal.statement, deadLettered=dead_lettered,
@@ -291,7 +299,7 @@ def _refuse(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any],
     if not dead_lettered:
         hooks.DROPPED["count"] += 1
     logging.getLogger("choreo.local").warning(
-        "EventBridge refused %s -> %s: %s %s%s", rule.arn, target["Arn"], refusal.code,
+        "EventBridge refused %s -> %s: %s %s%s", rule.arn, target_arn(target), refusal.code,
         refusal.reason, "" if dead_lettered else " (dropped: no dead-letter queue takes it)")
 
 

@@ -182,3 +182,42 @@ def test_a_function_url_without_its_permission_answers_forbidden(running_system:
                                      Action="lambda:InvokeFunctionUrl", Principal="*",
                                      FunctionUrlAuthType="NONE")
     assert requests.post(endpoint, json={}, timeout=10).status_code == 401
+
+
+def test_without_its_permission_for_eventbridge_loyalty_is_not_invoked_and_the_event_is_dead_lettered(
+        running_system: RunningSystem):
+    """EventBridge → Lambda needs the function's resource policy to allow
+    `lambda:InvokeFunction` for `events.amazonaws.com` and the rule (EventBridge User Guide,
+    *Using resource-based policies*, AWS Lambda permissions)."""
+    lambda_client = running_system.client("lambda")
+    loyalty = running_system.outputs[function_name("Loyalty")]
+    (statement,) = [statement for statement in json.loads(lambda_client.get_policy(
+        FunctionName=loyalty)["Policy"])["Statement"]
+        if statement.get("Principal") == {"Service": "events.amazonaws.com"}]
+    function_arn = lambda_client.get_function_configuration(FunctionName=loyalty)["FunctionArn"]
+    # GIVEN Loyalty's permission for EventBridge removed through the Lambda API
+    lambda_client.remove_permission(FunctionName=loyalty, StatementId=statement["Sid"])
+    try:
+        placed = place(running_system, MUG, customer="enforcement-lambda").json()
+        # THEN its payment.taken is dead-lettered, refused, naming the function as its target
+        rule_dlq = running_system.outputs[dead_letter_queue_url(RULE_TARGET)]
+        (letter,) = eventually(lambda: dead_letters_of(running_system, rule_dlq,
+                                                       placed["correlationId"]))
+        attributes = {name: value["StringValue"]
+                      for name, value in letter["MessageAttributes"].items()}
+        assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
+        assert attributes["TARGET_ARN"] == function_arn
+        assert json.loads(letter["Body"])["detail-type"] == "payment.taken"
+        assert wait_status(running_system, placed["orderId"], {"shipped"}, seconds=3) == "placed"
+    finally:
+        source_arn = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
+        lambda_client.add_permission(FunctionName=loyalty, StatementId=statement["Sid"],
+                                     Action="lambda:InvokeFunction",
+                                     Principal="events.amazonaws.com", SourceArn=source_arn)
+    # WHEN the dead letter is redriven with the permission back, THEN the order ships
+    (queue,) = [queue for queue in dead_letter_queues(running_system.outputs)
+                if queue.url == rule_dlq]
+    dead_letters_redrive(sqs=running_system.client("sqs"), events=running_system.client("events"),
+                         queue=queue, global_bus_name=running_system.outputs[bus_name(Bus.GLOBAL)],
+                         message_ids={letter["MessageId"]})
+    assert wait_status(running_system, placed["orderId"], {"shipped"}) == "shipped"

@@ -223,3 +223,49 @@ def test_a_bus_target_whose_role_does_not_trust_eventbridge_fails_to_assume_it(e
     publish()
     (letter,) = messages(dead_url)
     assert attributes(letter)["ERROR_CODE"] == "FAILED_TO_ASSUME_ROLE"
+
+
+def test_put_events_takes_at_most_ten_entries(enforced: None):
+    """EventBridge API Reference, PutEvents: Entries, 1 to 10 items (moto's own check)."""
+    from botocore.exceptions import ClientError
+
+    client("events").create_event_bus(Name="global")
+    entry = {"Source": "order", "DetailType": "order.placed", "Detail": "{}",
+             "EventBusName": "global"}
+    with pytest.raises(ClientError, match="less than or equal to 10"):
+        client("events").put_events(Entries=[entry] * 11)
+
+
+def test_an_event_source_mapping_whose_role_may_not_read_its_queue_is_not_polled(enforced: None):
+    """Lambda Developer Guide, *Using Lambda with Amazon SQS*: the execution role needs
+    sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes on the queue."""
+    from local.event_sources import SqsMapping
+    from local.lambda_runtime import FunctionSpec
+    from local.lambda_service import mapping_allowed
+    from local.runtime import Topology
+
+    iam = client("iam")
+    _url, arn = queue("payment")
+    mapping = SqsMapping(queue_url="https://sqs/123456789012/payment", queue_arn=arn,
+                         function_name="payment", batch_size=10,
+                         report_batch_item_failures=True)
+
+    def topology(actions: list[str]) -> Topology:
+        name = f"role-{len(actions)}"
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="read", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions,
+                                                    "Resource": arn}]}))
+        spec = FunctionSpec(name="payment", arn="arn:aws:lambda:us-east-1:123456789012:function:payment",
+                            handler="h.h", timeout_seconds=3, memory_mb=128, role_arn=role)
+        return Topology(functions={"Payment": spec}, mappings=[mapping], async_taps=[],
+                        api_destination_taps=[], routes=[])
+
+    reads = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    assert mapping_allowed(mapping, topology(reads))
+    assert not mapping_allowed(mapping, topology(reads[:2]))
+    (refusal,) = [refusal for refusal in hooks.REFUSED if refusal["kind"] == "mapping"]
+    assert refusal["action"] == "sqs:GetQueueAttributes" and refusal["resource"] == arn

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -151,3 +152,31 @@ def test_input_path_selects_with_dot_notation():
     assert select_path(EVENT, "$.detail.type") == "payment.taken"
     assert select_path(EVENT, "$") == EVENT and select_path(EVENT, None) == EVENT
     assert select_path(EVENT, "$.nothing.here") is None
+
+
+class SlowEndpoint(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        time.sleep(0.5)
+        self.send_response(202)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_endpoint_slower_than_eventbridge_waits_times_out_is_retried_then_dead_lettered(
+        monkeypatch: pytest.MonkeyPatch):
+    # EventBridge waits five seconds (AWS Knowledge Center); here a tenth of a second stands
+    # for them, so that the test does not wait five
+    assert ApiDestinationCaller.timeout_seconds == 5.0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sqs = Sent()
+        call, _ = caller(f"http://127.0.0.1:{server.server_address[1]}/hooks", sqs)
+        monkeypatch.setattr(call, "timeout_seconds", 0.1)
+        assert call.handle(EVENT, attempt=1) is False  # retried
+        assert call.handle(EVENT, attempt=3) is True
+        assert sqs.messages[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "TIMEOUT"
+    finally:
+        server.shutdown()
