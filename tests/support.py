@@ -49,10 +49,14 @@ def sqs_event(*bodies: str, queue_arn: str = "arn:aws:sqs:us-east-1:123456789012
 
 
 def api_request(method: str, path: str, body: str | bytes | None = None, *,
-                content_type: str | None = "application/json") -> dict[str, Any]:
-    """AWS's sample HTTP API (payload 2.0) request, for one of the order API's routes."""
+                content_type: str | None = "application/json",
+                headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """AWS's sample HTTP API (payload 2.0) request, for one of the order API's routes (HTTP
+    APIs hand the function header names in lower case)."""
     event = aws_sample("apiGatewayProxyV2Event")
-    headers = {} if content_type is None else {"content-type": content_type}
+    headers = {name.lower(): value for name, value in (headers or {}).items()}
+    if content_type is not None:
+        headers["content-type"] = content_type
     event.update({"rawPath": path, "routeKey": f"{method} {path}", "rawQueryString": "",
                   "headers": headers, "isBase64Encoded": False})
     event.pop("queryStringParameters", None)

@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import EventBridgePublisher, card_vault, env
 from functions.common.consumer import logger
+from functions.order import idempotency
 from functions.order.openapi import openapi_document
-from functions.order.orders import DynamoOrders
+from functions.order.orders import DynamoOrders, OrderExists
 from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
 from workflow.envelope import MAX_JSON_DEPTH, Event, json_nested_deeper_than, parse_cloudevent
@@ -72,6 +73,12 @@ def openapi() -> Response:
 
 def orders_place() -> Response:
     request = app.current_event
+    key: str | None = None
+    if (header := request.headers.get(idempotency.HEADER)) is not None:
+        try:
+            key = idempotency.key_parse(header)
+        except idempotency.InvalidKey as error:
+            return problem(400, "Invalid Idempotency-Key", str(error))
     try:
         raw = request.decoded_body or ""
     except (UnicodeDecodeError, ValueError):
@@ -88,22 +95,55 @@ def orders_place() -> Response:
     except ValueError as error:
         return problem(400, "Malformed JSON", str(error))
     try:
-        placed = order_place(request=body, vault=card_vault())
+        placed = order_place(request=body, vault=card_vault(),
+                             order_id=idempotency.order_id_for(key) if key else None)
     except InvalidOrder as error:
         return problem(422, "Invalid order", "the order has invalid fields", error.problems)
     placed = written_as(placed, placed_version())
+    asked = idempotency.fingerprint(placed.order) if key else None
+    if asked is not None and (answer := order_replay(placed.subject, asked)) is not None:
+        return answer
     try:
         checks.request(placed.subject)
     except Exception:
         logger.exception("could not ask for the order to be checked: nothing was written")
         return problem(503, "Order not accepted", "the order could not be recorded; try again")
-    orders.add(placed)
+    try:
+        orders.add(placed, fingerprint=asked)
+    except OrderExists:
+        if asked is None:
+            raise
+        # a request with the same key won the write between our read and ours
+        return order_replay(placed.subject, asked) or problem(
+            503, "Order not accepted", "the order could not be recorded; try again")
     placed_publish(placed)
     logger.info("order placed", order_id=placed.subject, correlation_id=placed.correlation_id)
-    link = f"/orders/{placed.subject}"
-    return json_response(202, {"orderId": placed.subject, "correlationId": placed.correlation_id,
+    return order_accepted(placed.subject, placed.correlation_id)
+
+
+def order_accepted(order_id: str, correlation_id: str, *, replayed: bool = False) -> Response:
+    link = f"/orders/{order_id}"
+    headers = {"Location": link}
+    if replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+    return json_response(202, {"orderId": order_id, "correlationId": correlation_id,
                                "status": OrderStatus.PLACED.value, "links": {"status": link}},
-                         headers={"Location": link})
+                         headers=headers)
+
+
+def order_replay(order_id: str, asked: str) -> Response | None:
+    """The answer to a request whose Idempotency-Key placed an order already: that order's
+    202 again if the request asks for the same, 422 if for something else; None if the key
+    has placed nothing yet."""
+    record = orders.get(order_id)
+    if record is None:
+        return None
+    if record.get("fingerprint") != asked:
+        return problem(422, "Idempotency-Key reused",
+                       "this Idempotency-Key placed another order; send a new key with a new "
+                       "order")
+    logger.info("order placed before, answered again", order_id=order_id)
+    return order_accepted(order_id, record["correlationId"], replayed=True)
 
 
 def placed_version() -> int:
@@ -135,7 +175,18 @@ def orders_get(orderId: str) -> Response:  # named as the model names the path p
         "orderId": record["orderId"], "status": record["status"],
         "correlationId": record["correlationId"], "placedAt": record["placedAt"],
         "concludedAt": record.get("concludedAt"),
-        "order": read_as(parse_cloudevent(record["event"])).order})
+        "order": order_public(read_as(parse_cloudevent(record["event"])).order)})
+
+
+def order_public(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as anyone who knows its id may read it: without the card's vault token. The
+    token is an HMAC of the card number, and this API computes it for any number a caller
+    sends; with a token to compare against, the few Luhn-valid numbers that share a card's
+    first six and last four digits could be tried one order at a time until one matched."""
+    method = order.get("paymentMethod")
+    if not isinstance(method, dict):
+        return order
+    return {**order, "paymentMethod": {"last4": method.get("last4")}}
 
 
 # Each route of the model's order API, and what answers it: a route the model gains without a

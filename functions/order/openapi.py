@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.order.idempotency import MAX_KEY_LENGTH
 from workflow.catalogue import MONEY
 from workflow.domain.order import MAX_LINES, MAX_QUANTITY_PER_LINE, STATUSES
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
@@ -33,13 +34,31 @@ _OPERATIONS: dict[str, dict[str, Any]] = {
             "429": _THROTTLED}},
     "POST /orders": {
         "operationId": "placeOrder",
+        "parameters": [{
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "description": "Makes a retry safe (draft-ietf-httpapi-idempotency-key-header): the "
+                           "same key with the same request answers the first 202 again, with "
+                           "the same order; with another request, 422. A Structured Field "
+                           "string such as \"8e03978e-40d5-43e8-bc93-6894a57f9324\" (a bare "
+                           f"value is taken too), at most {MAX_KEY_LENGTH} characters. Use a "
+                           "new UUID per order: keys are not scoped to a client.",
+            "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH + 2}}],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/OrderRequest"}}}},
         "responses": {
             "202": {"description": "Accepted: the order is placed and will be fulfilled",
+                    "headers": {
+                        "Location": {"schema": {"type": "string"}},
+                        "Idempotent-Replayed": {
+                            "description": "true when this answers a request whose "
+                                           "Idempotency-Key placed the order before",
+                            "schema": {"const": "true"}}},
                     "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/OrderAccepted"}}}},
-            "400": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM, "422": _PROBLEM,
+            "400": {**_PROBLEM, "description": "Malformed JSON, body or Idempotency-Key"},
+            "413": _PROBLEM, "415": _PROBLEM,
+            "422": {**_PROBLEM, "description": "Invalid fields, or an Idempotency-Key that "
+                                               "placed another order"},
             "429": _THROTTLED, "503": _UNAVAILABLE}},
     "GET /orders/{orderId}": {
         "operationId": "getOrder",
@@ -102,7 +121,10 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             "OrderStatus": {"type": "object", "required": ["orderId", "status"],
                             "properties": {"orderId": {"type": "string"},
                                            "status": {"enum": list(STATUSES)},
-                                           "correlationId": {"type": "string"}}},
+                                           "correlationId": {"type": "string"},
+                                           "order": {"type": "object", "description":
+                                                     "The order as placed; its payment method "
+                                                     "shows the card's last four digits only"}}},
             "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"},
                 "status": {"type": "integer"}, "detail": {"type": "string"},

@@ -1,5 +1,6 @@
 """The order subdomain's table: `ORDER#<orderId>` {orderId, status, correlationId, placedAt,
-event, concludedBy, concludedAt, announcement}.
+event, concludedBy, concludedAt, announcement, fingerprint}` (`fingerprint` only for an order
+placed with an `Idempotency-Key`: `functions.order.idempotency`).
 
 An order is its own outbox: it is written in one put together with its `order.placed`
 (`event`). An order still `placed` when its check comes, a minute on, has that same event
@@ -17,6 +18,10 @@ from workflow.model import OrderStatus
 from workflow.ports import PreconditionNotMet
 
 
+class OrderExists(Exception):
+    """An order of that id is recorded already."""
+
+
 def order_key(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
@@ -25,14 +30,16 @@ class DynamoOrders:
     def __init__(self, *, table_name: str, client: Any | None = None) -> None:
         self.records = EffectRecords(table_name=table_name, client=client)
 
-    def add(self, placed: Event) -> None:
-        """The order and its `order.placed`, in one write."""
-        codes = self.records.transact([self.records.put_new(order_key(placed.subject), {
-            "orderId": placed.subject, "status": OrderStatus.PLACED.value,
-            "correlationId": placed.correlation_id,
-            "placedAt": placed.order["placedAt"], "event": placed.to_json()})])
+    def add(self, placed: Event, *, fingerprint: str | None = None) -> None:
+        """The order and its `order.placed`, in one write; OrderExists if its id is taken."""
+        record = {"orderId": placed.subject, "status": OrderStatus.PLACED.value,
+                  "correlationId": placed.correlation_id,
+                  "placedAt": placed.order["placedAt"], "event": placed.to_json()}
+        if fingerprint is not None:
+            record["fingerprint"] = fingerprint
+        codes = self.records.transact([self.records.put_new(order_key(placed.subject), record)])
         if codes is not None:
-            raise RuntimeError(f"order {placed.subject} exists already")
+            raise OrderExists(f"order {placed.subject} exists already")
 
     def still_placed(self, order_ids: Iterable[str]) -> dict[str, Event]:
         """The `order.placed` of each of these orders that exists and is still `placed`, by
