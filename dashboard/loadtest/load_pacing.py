@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,19 +57,23 @@ class PollSchedule:
         return max(0.0, self._due[0][0] - now, self._next_allowed - now)
 
 
-def throttle_wait(error: OrderApiError, *, attempt: int) -> float | None:
+def throttle_wait(error: OrderApiError, *, attempt: int,
+                  idempotent: bool = False) -> float | None:
     """How long to wait before asking again after `error`, or None if asking again cannot
     help. A 429 or 503 with `Retry-After` is waited out (capped); a 429 without one backs off
-    exponentially from half a second; anything else is a failure."""
+    exponentially from half a second, and so does a 5xx (or no answer at all) when the
+    request is `idempotent` — sent with an Idempotency-Key, so that asking again cannot
+    place the order twice; anything else is a failure."""
     if error.retry_after is not None:
         return min(error.retry_after, MAX_RETRY_WAIT_SECONDS)
-    if error.problem.status == 429:
+    if error.problem.status == 429 or (idempotent and error.problem.status >= 500):
         return min(0.5 * 2 ** attempt, MAX_RETRY_WAIT_SECONDS)
     return None
 
 
 class PlacesOrders(Protocol):
-    def place_order(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def place_order(self, body: dict[str, Any], *,
+                    idempotency_key: str | None = None) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -80,14 +85,18 @@ class Placement:
 
 def order_place_patiently(api: PlacesOrders, body: dict[str, Any], *,
                           wait: Callable[[float], bool]) -> Placement:
-    """Place one order, placing it again after each throttled answer once the wait it asks
-    for is over (`wait` returns True when the run is stopping instead)."""
+    """Place one order, placing it again after each throttled or failed answer once the wait
+    it asks for is over (`wait` returns True when the run is stopping instead). Every attempt
+    carries the same Idempotency-Key: an attempt whose answer was lost may have placed the
+    order, and the next one then answers that order instead of placing another."""
     throttled = 0
+    key = str(uuid.uuid4())
     while True:
         try:
-            return Placement(answer=api.place_order(body), throttled=throttled)
+            return Placement(answer=api.place_order(body, idempotency_key=key),
+                             throttled=throttled)
         except OrderApiError as error:
-            delay = throttle_wait(error, attempt=throttled)
+            delay = throttle_wait(error, attempt=throttled, idempotent=True)
             if delay is None:
                 return Placement(answer=None, throttled=throttled, error=error)
             throttled += 1

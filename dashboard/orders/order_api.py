@@ -99,8 +99,13 @@ class OrderApi:
         products = body.get("products") if isinstance(body, dict) else None
         return [product for product in products or [] if isinstance(product, dict)]
 
-    def place_order(self, body: dict[str, Any]) -> dict[str, Any]:
-        answer = self._call("POST", "/orders", json=body)
+    def place_order(self, body: dict[str, Any], *,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
+        """Place an order; with an `idempotency_key`, asking again with the same key and body
+        answers the same order rather than placing another (the key is sent as a Structured
+        Field string, as the Idempotency-Key draft has it)."""
+        headers = {} if idempotency_key is None else {"Idempotency-Key": f'"{idempotency_key}"'}
+        answer = self._call("POST", "/orders", json=body, headers=headers)
         if not isinstance(answer, dict) or not answer.get("orderId"):
             raise OrderApiError(Problem(status=502, title="Order API answered without an order id"))
         return answer

@@ -151,6 +151,10 @@ def test_how_long_to_wait_after_each_kind_of_refusal() -> None:
     assert throttle_wait(api_error(503), attempt=0) is None
     assert throttle_wait(api_error(422), attempt=0) is None
     assert throttle_wait(api_error(500), attempt=0) is None
+    # ...unless the order is sent with an Idempotency-Key: then asking again is safe
+    assert throttle_wait(api_error(503), attempt=0, idempotent=True) == 0.5
+    assert throttle_wait(api_error(502), attempt=2, idempotent=True) == 2.0
+    assert throttle_wait(api_error(422), attempt=0, idempotent=True) is None
 
 
 class ScriptedApi:
@@ -159,9 +163,12 @@ class ScriptedApi:
     def __init__(self, *answers: OrderApiError | dict[str, Any]) -> None:
         self.answers = list(answers)
         self.bodies: list[dict[str, Any]] = []
+        self.keys: list[str | None] = []
 
-    def place_order(self, body: dict[str, Any]) -> dict[str, Any]:
+    def place_order(self, body: dict[str, Any], *,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
         self.bodies.append(body)
+        self.keys.append(idempotency_key)
         answer = self.answers.pop(0)
         if isinstance(answer, OrderApiError):
             raise answer
@@ -184,6 +191,15 @@ def test_a_throttled_order_is_placed_again_after_the_wait_it_was_given() -> None
     assert placement.throttled == 2
     assert waits == [1.5, 0.0]
     assert api.bodies == [body, body, body]  # the same order, each time
+    assert len(set(api.keys)) == 1 and api.keys[0]  # with the same Idempotency-Key
+
+
+def test_an_order_whose_answer_was_lost_is_asked_for_again_with_its_key() -> None:
+    api = ScriptedApi(api_error(502), {"orderId": "ord-1"})
+    placement = order_place_patiently(api, {}, wait=lambda seconds: False)
+
+    assert placement.answer == {"orderId": "ord-1"}
+    assert api.keys[0] == api.keys[1] is not None
 
 
 def test_an_order_refused_otherwise_fails_at_once() -> None:
