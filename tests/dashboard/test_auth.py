@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from django.views.debug import SafeExceptionReporterFilter
 
-from dashboard.web.auth import MAX_FAILURES, WINDOW_SECONDS
+from dashboard.web.auth import MAX_ACCOUNT_FAILURES, MAX_FAILURES, WINDOW_SECONDS
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +125,56 @@ def test_an_ipv6_client_is_counted_by_its_64(client, django_user_model):
         assert sign_in(client, "guess", remote_addr=f"2001:db8:1:2::{n + 1:x}") == 200
     assert sign_in(client, "the-right-one", remote_addr="2001:db8:1:2:ffff::1") == 429
     assert sign_in(client, "the-right-one", remote_addr="2001:db8:1:3::1") == 302
+
+
+def test_guesses_at_one_account_from_many_addresses_are_stopped(client, django_user_model):
+    django_user_model.objects.create_user("ops", password="the-right-one")
+    django_user_model.objects.create_user("other", password="another-right-one")
+    # the attack: each guess from another address, none of them ever near its own limit
+    for n in range(MAX_ACCOUNT_FAILURES):
+        spelling = ("ops", " OPS ", "Ops")[n % 3]  # one account, however it is written
+        assert sign_in(client, "guess", username=spelling, remote_addr=f"192.0.2.{n}") == 200
+    refused = client.post("/login/", {"username": "ops", "password": "guess"},
+                          REMOTE_ADDR="198.51.100.1")
+    assert refused.status_code == 429 and refused["Retry-After"] == str(WINDOW_SECONDS)
+    # the right password is refused too: else the throttle would say which guess was right
+    assert sign_in(client, "the-right-one", remote_addr="198.51.100.2") == 429
+    # another account, from an address that guessed at the first, is not held back
+    assert sign_in(client, "another-right-one", username="other", remote_addr="192.0.2.1") == 302
+
+
+def test_an_account_that_does_not_exist_is_throttled_alike(client, django_user_model):
+    """A throttle that stopped only real accounts would say which exist."""
+    for n in range(MAX_ACCOUNT_FAILURES):
+        assert sign_in(client, "guess", username="nobody", remote_addr=f"192.0.2.{n}") == 200
+    assert sign_in(client, "guess", username="nobody", remote_addr="198.51.100.1") == 429
+
+
+def test_one_guessing_address_is_stopped_before_the_account(client, django_user_model):
+    """Its refused attempts are not counted: else one address would lock the account out."""
+    django_user_model.objects.create_user("ops", password="the-right-one")
+    assert MAX_FAILURES < MAX_ACCOUNT_FAILURES
+    for _ in range(MAX_FAILURES):
+        sign_in(client, "guess", remote_addr="203.0.113.9")
+    for _ in range(MAX_ACCOUNT_FAILURES):
+        assert sign_in(client, "guess", remote_addr="203.0.113.9") == 429
+    assert sign_in(client, "the-right-one", remote_addr="198.51.100.7") == 302
+
+
+def test_a_successful_sign_in_clears_the_accounts_count(client, django_user_model):
+    django_user_model.objects.create_user("ops", password="the-right-one")
+    for n in range(MAX_ACCOUNT_FAILURES - 1):
+        sign_in(client, "guess", remote_addr=f"192.0.2.{n}")
+    assert sign_in(client, "the-right-one", remote_addr="198.51.100.7") == 302
+    for n in range(MAX_ACCOUNT_FAILURES - 1):
+        assert sign_in(client, "guess", remote_addr=f"192.0.2.{n}") == 200
+
+
+def test_a_username_is_not_written_into_a_cache_key(client):
+    username = "ops:login-failures:address:127.0.0.1\n*"
+    sign_in(client, "guess", username=username)
+    keys = list(cache._cache)  # the local-memory cache the tests run with
+    assert keys and not any("ops" in key or "\n" in key for key in keys)
 
 
 def test_a_card_number_is_not_written_back_into_the_page(client, stack):
