@@ -11,6 +11,7 @@ Two profiles (`CHOREO_PROFILE`):
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -250,9 +251,20 @@ SECURE_SSL_REDIRECT = _flag("DJANGO_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if PRODUCTION else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = _flag("DJANGO_HSTS_PRELOAD", True)
+# The proxies whose X-Forwarded-For names the client (addresses or CIDR networks, comma
+# separated): without them every client behind a proxy is the proxy's address, and one
+# client's failed sign-ins lock out all the others. Read in dashboard/web/client_address.py.
+DASHBOARD_TRUSTED_PROXIES = _list("DJANGO_TRUSTED_PROXIES")
+for _proxy in DASHBOARD_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DJANGO_TRUSTED_PROXIES: {_proxy!r} is neither an IP address nor a network") from None
 # Behind a TLS-terminating proxy, the proxy says the request came over HTTPS. Trusted only when
-# set: a client reaching Django directly could send the header itself.
-if _flag("DJANGO_BEHIND_PROXY"):
+# set: a client reaching Django directly could send the header itself. Naming trusted proxies
+# says the dashboard is behind one, so it sets this too unless DJANGO_BEHIND_PROXY=0.
+if _flag("DJANGO_BEHIND_PROXY", bool(DASHBOARD_TRUSTED_PROXIES)):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

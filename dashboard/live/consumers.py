@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from dashboard.live import groups
+from dashboard.web.client_address import scope_client_address
 from workflow.envelope import MAX_JSON_DEPTH, json_nested_deeper_than
 
 log = logging.getLogger("dashboard.live.consumers")
@@ -91,10 +92,9 @@ class MessageBudget:
 
 
 def _client_address(scope: dict[str, Any]) -> str:
-    """Who connects, as the server saw it (behind a proxy, only if the server is told to trust
-    its forwarded-for header)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    """Who connects: behind a trusted proxy, the client it forwards for (as a sign-in is
+    counted), so that one client's connections do not use up every other's."""
+    return scope_client_address(scope) or "unknown"
 
 
 class _RelayConsumer(AsyncWebsocketConsumer):

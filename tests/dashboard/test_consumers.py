@@ -195,9 +195,12 @@ async def test_a_lone_event_goes_out_at_once():
     await broadcaster.close()
 
 
-async def connect_from(address: str, path: str = "/ws/events") -> tuple[WebsocketCommunicator, int | None]:
+async def connect_from(address: str, path: str = "/ws/events", *,
+                       forwarded_for: str | None = None) -> tuple[WebsocketCommunicator, int | None]:
     """A connection from a client address; the close code if it was refused (or None)."""
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+    headers = [ORIGIN] if forwarded_for is None else [
+        ORIGIN, (b"x-forwarded-for", forwarded_for.encode())]
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     communicator.scope["client"] = (address, 50000)
     accepted, _ = await communicator.connect()
     assert accepted
@@ -227,6 +230,33 @@ async def test_one_address_may_hold_only_so_many_connections(settings):
         await again.disconnect()
     finally:
         await second.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_behind_a_trusted_proxy_connections_are_counted_per_forwarded_client(settings):
+    settings.DASHBOARD_WS_MAX_PER_ADDRESS = 1
+    proxy = "10.0.0.5"
+    first, _ = await connect_from(proxy, forwarded_for="203.0.113.9")
+    try:
+        # untrusted, the proxy is the client: a second client is refused for the first's sake
+        refused, code = await connect_from(proxy, forwarded_for="198.51.100.7")
+        assert code == CLOSE_TOO_MANY_CONNECTIONS
+        await refused.disconnect()
+    finally:
+        await first.disconnect()
+
+    settings.DASHBOARD_TRUSTED_PROXIES = [proxy]
+    first, _ = await connect_from(proxy, forwarded_for="203.0.113.9")
+    try:
+        other, code = await connect_from(proxy, forwarded_for="198.51.100.7")
+        assert code is None
+        await other.disconnect()
+        # a forged entry on the left does not make the same client another
+        again, code = await connect_from(proxy, forwarded_for="192.0.2.1, 203.0.113.9")
+        assert code == CLOSE_TOO_MANY_CONNECTIONS
+        await again.disconnect()
+    finally:
+        await first.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -148,3 +148,13 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
         wait_for(lambda: status, seconds=5)
     assert "poller did not stop in 0.5 s; killing it" in said
     assert not alive(stubborn.pid)
+
+
+def test_uvicorn_leaves_the_client_address_to_the_dashboard():
+    """uvicorn would otherwise rewrite it from FORWARDED_ALLOW_IPS (loopback by default), apart
+    from DJANGO_TRUSTED_PROXIES, and the dashboard would walk X-Forwarded-For a second time."""
+    from dashboard.web.production import web_server
+
+    argv = web_server(host="127.0.0.1", port=8000, workers=2).argv
+    assert "--no-proxy-headers" in argv
+    assert not any(arg.startswith(("--proxy-headers", "--forwarded-allow-ips")) for arg in argv)

@@ -134,3 +134,24 @@ def test_a_production_consumer_waits_out_a_quiet_spell_on_redis():
     result = run_under(QUIET_RECEIVE, **PRODUCTION, REDIS_URL=redis_url())
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "late"
+
+
+PROXY_PROBE = ("import json, django; django.setup(); from django.conf import settings as s; "
+               "print(json.dumps({'proxies': s.DASHBOARD_TRUSTED_PROXIES, "
+               "'ssl_header': getattr(s, 'SECURE_PROXY_SSL_HEADER', None)}))")
+
+
+def test_naming_trusted_proxies_says_the_dashboard_is_behind_one():
+    def found(**environment: str) -> dict[str, object]:
+        result = run_under(PROXY_PROBE, **PRODUCTION, **environment)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return dict(json.loads(result.stdout))
+
+    forwarded_proto = ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert found() == {"proxies": [], "ssl_header": None}
+    assert found(DJANGO_BEHIND_PROXY="1") == {"proxies": [], "ssl_header": forwarded_proto}
+    assert found(DJANGO_TRUSTED_PROXIES="10.0.0.5, 2001:db8::/32") == {
+        "proxies": ["10.0.0.5", "2001:db8::/32"], "ssl_header": forwarded_proto}
+    assert found(DJANGO_TRUSTED_PROXIES="10.0.0.5", DJANGO_BEHIND_PROXY="0")["ssl_header"] is None
+    refused = run_under(PROXY_PROBE, **PRODUCTION, DJANGO_TRUSTED_PROXIES="10.0.0.5,lb.internal")
+    assert refused.returncode != 0 and "'lb.internal'" in refused.stderr
