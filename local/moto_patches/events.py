@@ -242,10 +242,6 @@ def bus_policy_decision(bus: Any, principal: Principal, source: str,
                     bus.arn, context, principal)
 
 
-def bus_allows_put_events(bus: Any, principal: Principal, source: str, detail_type: str) -> bool:
-    return bus_policy_decision(bus, principal, source, detail_type).allowed
-
-
 def bus_of(arn: str) -> Any:
     parsed = moto.events.models.parse_arn(arn)
     backend = moto.events.models.events_backends[parsed.account][parsed.region]
