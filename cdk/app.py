@@ -17,6 +17,7 @@ from typing import Any
 from aws_cdk import App, Environment, Stack
 
 from cdk.assets import PROJECT_ROOT
+from cdk.forwarding import ForwardingRolesStack
 from cdk.nag import nag_checks_add
 from cdk.replica import ObservabilityReplicaStack
 from cdk.settings import Settings, SettingsError
@@ -26,7 +27,7 @@ from workflow.deployment import stack_name_of, stack_name_problems
 from workflow.legacy import with_legacy_consumer
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.placement import KEYS as PLACEMENT_KEYS
-from workflow.placement import PlacementError, Placements, StackPlan
+from workflow.placement import ForwardingPlan, PlacementError, Placements, StackPlan
 
 # The stack's name unless `choreo:stackName` says otherwise.
 STACK_NAME = stack_name_of({})
@@ -68,11 +69,29 @@ def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = Non
             app, stack_name, choreography=choreography,
             description="Order fulfilment choreographed over EventBridge")]
     else:
+        forwarding = [_forwarding_stack(app, plan)
+                      for plan in placements.forwarding_stacks(stack_name, choreography)]
         stacks = [_placed_stack(app, plan, placements, stack_name, choreography)
                   for plan in placements.stacks(stack_name, choreography)]
+        # A bus policy can name a role only once it exists: `cdk deploy` deploys the roles
+        # first, whichever stack it is asked for.
+        for stack in stacks:
+            for roles in forwarding:
+                stack.add_stack_dependency(roles)
+        stacks = [*forwarding, *stacks]
     if nag:
         nag_checks_add(app, *stacks)
     return app
+
+
+def _forwarding_stack(app: App, plan: ForwardingPlan) -> Stack:
+    """The roles one stack's rules put events on other accounts' buses as (`cdk.forwarding`),
+    in that stack's account and region."""
+    return ForwardingRolesStack(
+        app, plan.name, plan=plan,
+        env=Environment(account=plan.placement.account, region=plan.placement.region),
+        description="The roles the order-fulfilment choreography forwards events to other "
+                    "accounts as")
 
 
 def _placed_stack(app: App, plan: StackPlan, placements: Placements, home_stack_name: str,
@@ -82,7 +101,8 @@ def _placed_stack(app: App, plan: StackPlan, placements: Placements, home_stack_
     env = Environment(account=plan.placement.account, region=plan.placement.region)
     if plan.replica:
         return ObservabilityReplicaStack(
-            app, plan.name, choreography=choreography, placements=placements, env=env,
+            app, plan.name, choreography=choreography, placements=placements,
+            home_stack_name=home_stack_name, env=env,
             description="The observability replica of the order-fulfilment choreography")
     held = ", ".join(subdomain.value for subdomain in plan.subdomains)
     return ChoreoStack(app, plan.name, choreography=choreography, placements=placements,

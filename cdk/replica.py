@@ -8,22 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_events as events
 from constructs import Construct
 
-from cdk.constructs.boundaries import bus_policy_statement
+from cdk.constructs.boundaries import bus_policies
 from cdk.constructs.buses import Buses
 from cdk.constructs.observability import Observability
 from cdk.constructs.routes import rule_delivery_grant
 from workflow import outputs
-from workflow.model import CHOREOGRAPHY, Bus, Choreography
+from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.placement import Placements
 
 
 class ObservabilityReplicaStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *,
                  choreography: Choreography = CHOREOGRAPHY,
-                 placements: Placements | None = None, **kwargs: Any) -> None:
+                 placements: Placements | None = None, home_stack_name: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         logged = choreography.logged_bus
         self.buses = Buses(self, "Buses", buses=(logged,))
@@ -36,18 +36,12 @@ class ObservabilityReplicaStack(Stack):
         rule_delivery_grant(self.buses.rule_target_dead_letter_queue, [bus],
                             sid="UndeliveredRuleTargets")
         # The buses in other accounts replicate what is published on them (see
-        # `cdk.constructs.boundaries.replication_rule`): their accounts may put those sources.
-        if placements is not None:
-            for other in Bus:
-                where = placements.of_bus(other, choreography)
-                sources = sorted(choreography.replicated_from(other))
-                if where.account in (None, placements.home.account) or not sources:
-                    continue
-                policy = events.CfnEventBusPolicy(
-                    self, f"ReplicaBusFrom{where.account}", event_bus_name=bus.event_bus_name,
-                    statement_id=f"FromAccount{where.account}",
-                    statement=bus_policy_statement(bus.event_bus_arn, where.account, sources))
-                policy.override_logical_id(f"{logged.value.title()}EventBusFrom{where.account}")
+        # `cdk.constructs.boundaries.replication_rule`): their replication roles may put
+        # those events.
+        if placements is not None and home_stack_name is not None:
+            bus_policies(self, logged, bus, [
+                forward for forward in placements.forwards(home_stack_name, choreography)
+                if forward.receiver.name == self.stack_name], logical_prefix="ReplicaBus")
 
         def output(key: str, value: str, description: str) -> None:
             CfnOutput(self, key, value=value, description=description)

@@ -98,6 +98,10 @@ class ChoreoStack(Stack):
             bus: bus_arn(bus, self.placements.stack_of_bus(bus, home_stack_name, whole).name,
                          self.placements.of_bus(bus, whole))
             for bus in Bus if bus not in local_buses}
+        remote_roles = {
+            forward.bus: forward.role_arn
+            for forward in self.placements.forwards(home_stack_name, whole)
+            if forward.sender.name == self.stack_name and not forward.receiver.replica}
 
         code = lambda_.Code.from_asset(str(lambda_source_stage()))
         layer = lambda_.LayerVersion(
@@ -135,7 +139,8 @@ class ChoreoStack(Stack):
             queues={queue_id: redriven.queue for queue_id, redriven in self.queues.items()},
             functions=dict(self.functions),
             destinations=self.notifications.destinations if self.notifications else {},
-            dead_letter_queue=self.buses.rule_target_dead_letter_queue, remote_buses=remote_buses)
+            dead_letter_queue=self.buses.rule_target_dead_letter_queue, remote_buses=remote_buses,
+            remote_roles=remote_roles)
         # Observed where the logged bus is: the home stack (the history of record).
         self.observability = Observability(
             self, "Observability", buses=self.buses.buses,

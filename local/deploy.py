@@ -185,14 +185,19 @@ def publish_assets(config: LocalConfig, assembly: Path, *, stack_name: str | Non
 
 def deploy(config: LocalConfig, progress: Progress = print) -> Deployment:
     """Synthesize the CDK app (or take it from the cache) and deploy it, as `cdk deploy`:
-    the home stack, then each stack of a subdomain placed in another account, in its
+    the stacks of the roles that forward to other accounts first (the bus policies name
+    them), then the home stack, each stack of a subdomain placed in another account, in its
     account (`config.subdomain_accounts`), and the observability replica in its region
     (`config.replica_region`)."""
     assembly = synthesize(config, progress)
-    home = assembly_deploy(config, assembly, progress)
     if not config.placed:
-        return home
+        return assembly_deploy(config, assembly, progress)
     placements = Placements.from_context(synth_context(config))
+    for roles in placements.forwarding_stacks(config.stack_name):
+        assembly_deploy(config, assembly, progress, stack_name=roles.name,
+                        account=roles.placement.account or ACCOUNT_ID,
+                        region=roles.placement.region or config.region)
+    home = assembly_deploy(config, assembly, progress)
     others = tuple(
         assembly_deploy(config, assembly, progress, stack_name=plan.name,
                         account=plan.placement.account or ACCOUNT_ID,
@@ -258,9 +263,14 @@ def assembly_deploy(config: LocalConfig, assembly: Path, progress: Progress = pr
     _apply_bus_policies(config, original, account=account)
     return Deployment(original=original, adapted=adapted, outputs=outputs,
                       physical_ids=physical_ids, assembly=assembly, account=account,
-                      credentials=None if account == ACCOUNT_ID
+                      credentials=None if account == ACCOUNT_ID or not _runs_functions(original)
                       else account_credentials(config, account),
                       region=None if region == home_region else region)
+
+
+def _runs_functions(template: Template) -> bool:
+    return any(resource["Type"] == "AWS::Lambda::Function"
+               for resource in template["Resources"].values())
 
 
 def _apply_bus_policies(config: LocalConfig, template: Template, *, account: str) -> None:

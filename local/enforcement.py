@@ -242,9 +242,10 @@ def refusal_message(principal: Principal, request: Request, decision: Decision,
 
 def authorize_call(response: Any, resource: str = "*") -> None:
     """moto's `_authenticate_and_authorize_normal_action`, for the embedded AWS."""
+    principal = hooks.PRINCIPALS.get(response.get_access_key()) if hooks.PRINCIPALS else None
+    hooks.CALLER.set(principal)
     if not hooks.ENFORCEMENT.enabled:
         return
-    principal = hooks.PRINCIPALS.get(response.get_access_key())
     if principal is None:
         return  # an account's root
     service = str(response.service_name)
@@ -438,7 +439,13 @@ def check_log_group(rule: Any, arn: str) -> Refusal | None:
 
 
 def check_bus(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> Refusal | None:
-    from local.moto_patches import FORWARDED_FROM, bus_allows_put_events, bus_of
+    from local.moto_patches import (
+        FORWARDED_FROM,
+        account_root,
+        bus_of,
+        bus_policy_decision,
+        role_session,
+    )
 
     arn = str(target["Arn"])
     parsed = moto.events.models.parse_arn(arn)
@@ -461,10 +468,21 @@ def check_bus(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) ->
                             Principal(account=str(role_arn).split(":")[4], role_arn=str(role_arn)))
         if not decision.allowed:
             return _refusal(f"the role {role_arn}", decision, "events:PutEvents", arn)
-    if not bus_allows_put_events(bus, rule.account_id):
-        return Refusal(NO_PERMISSIONS, f"the resource policy of {bus.arn} does not allow "
-                                       f"account {rule.account_id} to put events on it")
-    return None
+    # Across accounts, the receiving bus's policy decides, for the role EventBridge puts the
+    # event as (without one, the rule's account) and for the event's source and detail-type.
+    principal = role_session(str(role_arn)) if role_arn else account_root(rule.account_id)
+    source, detail_type = str(event.get("source", "")), str(event.get("detail-type", ""))
+    decision = bus_policy_decision(bus, principal, source, detail_type)
+    if decision.allowed:
+        return None
+    who = f"account {principal.account}" + (f" as {role_arn}" if role_arn else "")
+    what = f"{detail_type} from {source}"
+    if decision.explicit_deny:
+        return Refusal(NO_PERMISSIONS, f"the resource policy of {bus.arn} denies {who} "
+                                       f"putting {what} on it: {decision.statement}",
+                       decision.statement)
+    return Refusal(NO_PERMISSIONS, f"the resource policy of {bus.arn} does not allow {who} "
+                                   f"to put {what} on it (no statement allows it)")
 
 
 _DELIVERIES: dict[tuple[str, str, int], Refusal | None] = {}

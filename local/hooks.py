@@ -8,6 +8,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,10 @@ ENFORCEMENT = Enforcement()
 # access key id: a call signed with one is that role's session and is evaluated against the
 # role's policies. Any other key is its account's root, as `test`/`test` is.
 PRINCIPALS: dict[str, Principal] = {}
+# Who signed the call being answered (in this thread): one of `PRINCIPALS`, or None for its
+# account's root. Set for every call by `local.enforcement`; read where a backend decides
+# by a resource's policy (a `PutEvents` on another account's bus).
+CALLER: ContextVar[Principal | None] = ContextVar("CALLER", default=None)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ dashboard's graph, a trace's hops) asks one function.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -199,17 +200,76 @@ class Placements:
                     "subdomain that leaves the home account takes its own bus with it")
         return found
 
+    def forwarded_to(self, bus: Bus, choreography: Choreography = CHOREOGRAPHY
+                     ) -> dict[Placement, set[tuple[str, str]]]:
+        """The other places whose routes forward to `bus`, and the events they forward, as
+        (source, detail-type) pairs."""
+        here = self.of_bus(bus, choreography)
+        found: dict[Placement, set[tuple[str, str]]] = {}
+        for route in self.crossings(choreography):
+            where = self.of_route(route, choreography)
+            if isinstance(route.target, ToBus) and route.target.bus == bus and where != here:
+                found.setdefault(where, set()).add(
+                    (choreography.event(route.event).producer.value, route.event))
+        return found
+
     def accepted_sources(self, bus: Bus,
                          choreography: Choreography = CHOREOGRAPHY) -> dict[Placement, list[str]]:
         """The other places whose rules forward to `bus`, and the event sources they forward:
         what the bus's resource policy allows, and nothing more."""
-        here = self.of_bus(bus, choreography)
-        found: dict[Placement, set[str]] = {}
+        return {where: sorted({source for source, _ in events})
+                for where, events in self.forwarded_to(bus, choreography).items()}
+
+    def accepted_detail_types(self, bus: Bus, choreography: Choreography = CHOREOGRAPHY
+                              ) -> dict[Placement, list[str]]:
+        """The other places whose rules forward to `bus`, and the detail-types they forward:
+        with `accepted_sources`, all the bus's resource policy lets in from each."""
+        return {where: sorted({detail_type for _, detail_type in events})
+                for where, events in self.forwarded_to(bus, choreography).items()}
+
+    def forwards(self, stack_name: str,
+                 choreography: Choreography = CHOREOGRAPHY) -> tuple[Forward, ...]:
+        """Every bus target across an account boundary, from the stack whose rules have it to
+        the stack of the bus: the routes' forwards, and the replication to the replica of
+        what is published on a bus of another account (`Choreography.replicated_from`). Within
+        one account a forward needs no bus policy, so none is listed."""
+        found: dict[tuple[StackPlan, StackPlan, Bus], set[tuple[str, str]]] = {}
+
+        def add(sender: StackPlan, receiver: StackPlan, bus: Bus,
+                events: set[tuple[str, str]]) -> None:
+            if events and sender.placement.account != receiver.placement.account:
+                found.setdefault((sender, receiver, bus), set()).update(events)
+
         for route in self.crossings(choreography):
-            if isinstance(route.target, ToBus) and route.target.bus == bus:
-                found.setdefault(self.of_route(route, choreography), set()).add(
-                    choreography.event(route.event).producer.value)
-        return {where: sorted(sources) for where, sources in found.items() if where != here}
+            if isinstance(route.target, ToBus):
+                add(self.stack_of_bus(route.bus, stack_name, choreography),
+                    self.stack_of_bus(route.target.bus, stack_name, choreography),
+                    route.target.bus,
+                    {(choreography.event(route.event).producer.value, route.event)})
+        replica = next((plan for plan in self.stacks(stack_name, choreography) if plan.replica),
+                       None)
+        if replica is not None:
+            for bus in Bus:
+                replicated = choreography.replicated_from(bus)
+                if replicated:
+                    add(self.stack_of_bus(bus, stack_name, choreography), replica,
+                        choreography.logged_bus,
+                        {(source, detail_type) for source, types in replicated.items()
+                         for detail_type in types})
+        return tuple(Forward(sender, receiver, bus, tuple(sorted(events)))
+                     for (sender, receiver, bus), events in found.items())
+
+    def forwarding_stacks(self, stack_name: str, choreography: Choreography = CHOREOGRAPHY
+                          ) -> tuple[ForwardingPlan, ...]:
+        """A stack of roles beside each stack that forwards to another account: deployed
+        before any stack, so that the bus policies naming its roles can be written (IAM
+        resolves a role named in a policy when the policy is written)."""
+        by_sender: dict[StackPlan, list[Forward]] = {}
+        for forward in self.forwards(stack_name, choreography):
+            by_sender.setdefault(forward.sender, []).append(forward)
+        return tuple(ForwardingPlan(forwarding_stack_name(sender.name), sender.placement,
+                                    tuple(forwards))
+                     for sender, forwards in by_sender.items())
 
     # -- the stacks ---------------------------------------------------------------------
 
@@ -273,6 +333,73 @@ def model_slice(stack: StackPlan, choreography: Choreography = CHOREOGRAPHY) -> 
 
 def _owned(table: Table, stack: StackPlan) -> bool:
     return table.subdomain is not None and table.subdomain in stack.subdomains
+
+
+# IAM's longest role name.
+_LONGEST_ROLE_NAME = 64
+
+
+def forwarding_role_name(stack_name: str, where: Placement, bus_name: str) -> str:
+    """The name of the role the rules of stack `stack_name` (in `where`) put events on the bus
+    `bus_name` of another account as: derived, so that the receiving stack's bus policy names
+    it without waiting for the other stack's outputs. Role names are per account, not per
+    region: the region keeps two deployments of one stack name in one account apart. A name
+    longer than IAM allows keeps its beginning and a hash of the whole."""
+    name = f"{stack_name}-{where.region}-to-{bus_name}"
+    if len(name) <= _LONGEST_ROLE_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:_LONGEST_ROLE_NAME - len(digest) - 1]}-{digest}"
+
+
+def forwarding_stack_name(stack_name: str) -> str:
+    """The name of the stack of the forwarding roles of the stack `stack_name`."""
+    return f"{stack_name}-forwarding"
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The rules of one stack that put events on a bus of another account. EventBridge puts
+    them there as the rule target's role, a role of the sending account (EventBridge User
+    Guide, *Sending and receiving events between AWS accounts*:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html), and the
+    receiving bus's policy lets in that role alone, for the sources and detail-types it
+    carries."""
+
+    sender: StackPlan
+    receiver: StackPlan  # the stack that holds the bus
+    bus: Bus
+    events: tuple[tuple[str, str], ...]  # (source, detail-type), sorted
+
+    @property
+    def bus_arn(self) -> str:
+        return bus_arn(self.bus, self.receiver.name, self.receiver.placement)
+
+    @property
+    def role_name(self) -> str:
+        return forwarding_role_name(self.sender.name, self.sender.placement,
+                                    f"{self.receiver.name}-{self.bus.value}")
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.sender.placement.account}:role/{self.role_name}"
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({source for source, _ in self.events})
+
+    @property
+    def detail_types(self) -> list[str]:
+        return sorted({detail_type for _, detail_type in self.events})
+
+
+@dataclass(frozen=True)
+class ForwardingPlan:
+    """The stack of the roles a stack's forwards to other accounts put events as."""
+
+    name: str
+    placement: Placement
+    forwards: tuple[Forward, ...]
 
 
 def replica_stack_name(stack_name: str) -> str:

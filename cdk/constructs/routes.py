@@ -134,15 +134,22 @@ class Routes(Construct):
                  buses: dict[Bus, events.EventBus], queues: dict[str, sqs.IQueue],
                  functions: dict[str, lambda_.IFunction],
                  destinations: dict[str, events.ApiDestination],
-                 dead_letter_queue: sqs.IQueue, remote_buses: dict[Bus, str] | None = None) -> None:
+                 dead_letter_queue: sqs.IQueue, remote_buses: dict[Bus, str] | None = None,
+                 remote_roles: dict[Bus, str] | None = None) -> None:
         super().__init__(scope, construct_id)
         self._choreography = choreography
         self._buses = buses
         # The buses of other stacks (another account or region), by ARN: a route to one is a
-        # cross-account or cross-region bus target, with its own role and the DLQ.
+        # cross-account or cross-region bus target, with a role and the DLQ.
         self._remote_buses: dict[Bus, events.IEventBus] = {
             bus: events.EventBus.from_event_bus_arn(self, f"Remote{bus.value.title()}Bus", arn)
             for bus, arn in (remote_buses or {}).items()}
+        # The role of a target on another account's bus, which that bus's policy names, is
+        # in a stack of its own (`cdk.forwarding`); any other bus target gets one of its own.
+        self._remote_roles: dict[Bus, iam.IRole] = {
+            bus: iam.Role.from_role_arn(self, f"Forward{bus.value.title()}Role", arn,
+                                        mutable=False)
+            for bus, arn in (remote_roles or {}).items()}
         self._queues = queues
         self._functions = functions
         self._destinations = destinations
@@ -188,7 +195,8 @@ class Routes(Construct):
         elif isinstance(target, ToBus):
             # EventBridge takes no retry policy for an event bus target, only a DLQ.
             local = self._buses.get(target.bus)
-            inner = targets.EventBus(local if local is not None else self._remote_buses[target.bus])
+            inner = targets.EventBus(local if local is not None else self._remote_buses[target.bus],
+                                     role=self._remote_roles.get(target.bus))
         elif isinstance(target, ToNotification):
             inner = targets.ApiDestination(
                 self._destinations[target.destination],

@@ -33,15 +33,18 @@ from local.moto_patches.events import (
     BASE_EVENT_MESSAGE,
     EVENT_FIELDS,
     FORWARDED_FROM,
+    account_root,
     as_delivered,
-    bus_allows_put_events,
     bus_of,
+    bus_policy_decision,
+    role_session,
 )
 from local.moto_patches.sqs import RecentSet
 
 __all__ = ["BASE_EVENT_MESSAGE", "DYNAMODB_LOCK", "EVENT_FIELDS", "FORWARDED_FROM", "PATCHES",
-           "MotoVersionMismatch", "RecentSet", "apply", "apply_each", "as_delivered",
-           "bus_allows_put_events", "bus_of", "expire_ttl_items"]
+           "MotoVersionMismatch", "RecentSet", "account_root", "apply", "apply_each",
+           "as_delivered", "bus_of", "bus_policy_decision",
+           "expire_ttl_items", "role_session"]
 
 MOTO_VERSION = "5.2.5"
 

@@ -29,8 +29,9 @@ from moto.moto_api._internal import mock_random
 
 from local import hooks
 
-if TYPE_CHECKING:  # imported at run time by the functions that use it: it loads moto's IAM
+if TYPE_CHECKING:  # imported at run time by the functions that use them: they load moto's IAM
     from local.enforcement import Refusal
+    from local.policies import Decision, Principal, Statement
 
 
 from local.moto_patches.clock import now, now_millis, seconds_of
@@ -197,38 +198,48 @@ def deliver_whole_events() -> None:
 FORWARDED_FROM = "choreo-forwarded-from"
 
 
-def _statement_principal_accounts(principal: Any) -> set[str]:
-    """The accounts a policy statement's principal names ("*" for anyone)."""
-    if principal == "*":
-        return {"*"}
-    values = principal.get("AWS", []) if isinstance(principal, dict) else principal
-    values = [values] if isinstance(values, str) else list(values or [])
-    accounts = set()
-    for value in values:
-        text = str(value)
-        accounts.add("*" if text == "*" else text.split(":")[4] if text.startswith("arn:")
-                     else text)
-    return accounts
+def account_root(account: str) -> Principal:
+    """An account's root: the caller of a call signed with any key but a function's role's,
+    and the sender of a rule's bus target that has no role."""
+    from local.policies import Principal
+
+    return Principal(account=account, arn=f"arn:aws:iam::{account}:root")
 
 
-def bus_allows_put_events(bus: Any, account: str) -> bool:
-    """Whether an event bus's resource policy lets `account` put events on it (an account
-    needs no policy to put on its own bus). Deny wins over Allow, as in IAM."""
-    if account == bus.account_id:
-        return True
-    allowed = False
-    for statement in json.loads(bus.policy or "{}").get("Statement", []):
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(action in ("events:PutEvents", "events:*", "*") for action in actions):
-            continue
-        accounts = _statement_principal_accounts(statement.get("Principal"))
-        if "*" not in accounts and account not in accounts:
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = True
-    return allowed
+def role_session(role_arn: str) -> Principal:
+    """A session of a role, as EventBridge assumes a bus target's role to put events."""
+    from local.policies import Principal
+
+    parts = role_arn.split(":")
+    return Principal(account=parts[4] if len(parts) > 4 else "", arn=role_arn, role_arn=role_arn)
+
+
+@functools.lru_cache(maxsize=64)
+def _bus_statements(policy: str, arn: str) -> tuple[Statement, ...]:
+    from local.policies import statements
+
+    return tuple(statements(policy, policy=f"the resource policy of {arn}"))
+
+
+def bus_policy_decision(bus: Any, principal: Principal, source: str,
+                        detail_type: str) -> Decision:
+    """How an event bus's resource policy answers `principal` putting an event of `source`
+    and `detail_type` on it, as IAM evaluates a resource policy (`local.policies.evaluate`: a
+    Deny wins, else an Allow whose principal, resource and conditions all match), with the
+    event's `events:source` and `events:detail-type`, which EventBridge evaluates on
+    `PutEvents` (EventBridge User Guide, *Using IAM policy conditions*:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html). A
+    statement naming an account's root lets in any principal of that account; one naming a
+    role, only that role. An account needs no policy to put on its own bus."""
+    from local.policies import Decision, evaluate
+
+    if principal.account == bus.account_id:
+        return Decision(True)
+    context = {"aws:SecureTransport": "true", "aws:PrincipalAccount": principal.account,
+               "aws:PrincipalArn": principal.role_arn or principal.arn,
+               "events:source": source, "events:detail-type": detail_type}
+    return evaluate(_bus_statements(bus.policy or "{}", bus.arn), "events:PutEvents",
+                    bus.arn, context, principal)
 
 
 def bus_of(arn: str) -> Any:
@@ -310,13 +321,15 @@ def _is_bus(target: Mapping[str, Any]) -> bool:
 def event_buses_across_accounts() -> None:
     """Each target of a matching rule is delivered as EventBridge delivers it: a bus target
     (of this or another account or region) only if it is not a third bus, its role may put
-    events there and, across accounts, the receiving bus's policy allows the rule's account,
-    keeping the sender's `account`, `region` and `resources`; any target only if its resource
+    events there and, across accounts, the receiving bus's policy allows the target's role
+    (the rule's account's root when it has none) to put that source and detail-type, keeping
+    the sender's `account`, `region` and `resources`; any target only if its resource
     policy lets EventBridge in (with enforcement on, `local.enforcement`). A refused delivery
     is recorded (`local.hooks.REFUSED`), logged, and dead-lettered with its `ERROR_CODE`.
     A `PutEvents` naming another account's or region's bus by ARN goes to that bus, under the
-    same policy, and is refused with `AccessDeniedException` when the policy does not allow
-    the caller."""
+    same policy for its caller (a function's role session, `local.hooks.CALLER`, or its
+    account's root) and each entry's source and detail-type, and is refused with
+    `AccessDeniedException` when the policy does not allow it."""
     from local.enforcement import check_delivery
 
     rule_class: Any = moto.events.models.Rule
@@ -373,11 +386,16 @@ def event_buses_across_accounts() -> None:
                 answers.append(None)
                 continue
             bus = bus_of(name)
-            if bus is None or not bus_allows_put_events(bus, self.account_id):
+            caller = hooks.CALLER.get() or account_root(self.account_id)
+            decision = None if bus is None else bus_policy_decision(
+                bus, caller, str(event.get("Source", "")), str(event.get("DetailType", "")))
+            if decision is None or not decision.allowed:
+                why = "with an explicit deny in a resource-based policy" \
+                    if decision is not None and decision.explicit_deny \
+                    else "because no resource-based policy allows the events:PutEvents action"
                 raise JsonRESTError("AccessDeniedException",
-                                    f"User: arn:aws:iam::{self.account_id}:root is not "
-                                    f"authorized to perform: events:PutEvents on resource: "
-                                    f"{name}")
+                                    f"User: {caller.arn} is not authorized to perform: "
+                                    f"events:PutEvents on resource: {name} {why}")
             elsewhere.append((len(answers), event, bus))
             answers.append({"EventId": str(mock_random.uuid4())})
         own = iter(put_events(self, mine) if mine else [])

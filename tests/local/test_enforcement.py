@@ -269,3 +269,139 @@ def test_an_event_source_mapping_whose_role_may_not_read_its_queue_is_not_polled
     assert not mapping_allowed(mapping, topology(reads[:2]))
     (refusal,) = [refusal for refusal in hooks.REFUSED if refusal["kind"] == "mapping"]
     assert refusal["action"] == "sqs:GetQueueAttributes" and refusal["resource"] == arn
+
+
+# --- a bus of another account lets in the forwarding role, for the events it forwards -------
+
+OTHER = "222222222222"
+HOME_BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/global"
+NAMED, STRANGER = (f"arn:aws:iam::{OTHER}:role/{name}" for name in ("forward", "stranger"))
+
+
+def client_in(account: str, service: str, key: str = "test") -> Any:
+    """A client of another account: moto picks the account from `x-moto-account-id`."""
+    made = boto3.client(service, region_name=REGION, aws_access_key_id=key,
+                        aws_secret_access_key="test")
+    made.meta.events.register("before-sign.*.*", lambda request, **_: request.headers
+                              .__setitem__("x-moto-account-id", account))
+    return made
+
+
+class Boundary:
+    """The home bus, whose policy lets in one role of the other account for one source and
+    detail-type, as the CDK app writes it (`cdk.constructs.boundaries.bus_policy_statement`);
+    in the other account, a bus whose rules forward to it and a dead-letter queue."""
+
+    def __init__(self) -> None:
+        client("events").create_event_bus(Name="global")
+        client("events").put_permission(EventBusName="global", Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": f"FromAccount{OTHER}", "Effect": "Allow", "Principal": {"AWS": NAMED},
+                "Action": "events:PutEvents", "Resource": HOME_BUS,
+                "Condition": {"StringEquals": {"events:source": ["loyalty"],
+                                               "events:detail-type": ["loyalty.points-awarded"]}}}]}))
+        self.seen_url, seen_arn = queue(
+            "seen", allow_rules=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/global/*")
+        client("events").put_rule(Name="to-seen", EventBusName="global",
+                                  EventPattern=json.dumps({"source": ["loyalty"]}))
+        client("events").put_targets(Rule="to-seen", EventBusName="global",
+                                     Targets=[{"Id": "seen", "Arn": seen_arn}])
+        self.events, iam, sqs = (client_in(OTHER, service) for service in ("events", "iam", "sqs"))
+        self.events.create_event_bus(Name="loyalty")
+        for role in (NAMED, STRANGER):  # each may put on the home bus, as far as IAM goes
+            name = role.rsplit("/", 1)[-1]
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "events.amazonaws.com"}}]}))
+            iam.put_role_policy(RoleName=name, PolicyName="put", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "events:PutEvents", "Resource": HOME_BUS}]}))
+        self.dead_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        self.dead_arn = f"arn:aws:sqs:{REGION}:{OTHER}:dlq"
+        sqs.set_queue_attributes(QueueUrl=self.dead_url, Attributes={"Policy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": self.dead_arn,
+                "Condition": {"ArnLike": {
+                    "aws:SourceArn": f"arn:aws:events:{REGION}:{OTHER}:rule/loyalty/*"}}}]})})
+        self.sqs = sqs
+
+    def forward_as(self, role: str) -> None:
+        self.events.put_rule(Name="to-home", EventBusName="loyalty",
+                             EventPattern=json.dumps({"source": ["loyalty"]}))
+        self.events.put_targets(Rule="to-home", EventBusName="loyalty", Targets=[{
+            "Id": "home", "Arn": HOME_BUS, "RoleArn": role,
+            "DeadLetterConfig": {"Arn": self.dead_arn}}])
+
+    def publish(self, detail_type: str = "loyalty.points-awarded") -> None:
+        self.events.put_events(Entries=[{"Source": "loyalty", "DetailType": detail_type,
+                                         "Detail": json.dumps({"id": "ce-1"}),
+                                         "EventBusName": "loyalty"}])
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(QueueUrl=self.dead_url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"]).get("Messages", [])
+
+
+@pytest.fixture
+def boundary(enforced: None) -> Boundary:
+    return Boundary()
+
+
+def test_the_declared_forward_as_the_named_role_reaches_the_other_accounts_bus(
+        boundary: Boundary):
+    boundary.forward_as(NAMED)
+    boundary.publish()
+    (delivered,) = messages(boundary.seen_url)
+    assert json.loads(delivered["Body"])["account"] == OTHER
+    assert boundary.dead_letters() == [] and list(hooks.REFUSED) == []
+
+
+def test_a_forward_as_a_role_the_bus_policy_does_not_name_is_refused_no_permissions(
+        boundary: Boundary):
+    """Any other role of the same account is refused, though its own policy lets it put."""
+    boundary.forward_as(STRANGER)
+    boundary.publish()
+    assert messages(boundary.seen_url) == []
+    (letter,) = boundary.dead_letters()
+    assert attributes(letter)["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert attributes(letter)["TARGET_ARN"] == HOME_BUS
+    assert f"does not allow account {OTHER} as {STRANGER}" in attributes(letter)["ERROR_MESSAGE"]
+
+
+def test_a_detail_type_the_bus_policy_does_not_list_is_refused_no_permissions(
+        boundary: Boundary):
+    boundary.forward_as(NAMED)
+    boundary.publish("loyalty.points-revoked")
+    assert messages(boundary.seen_url) == []
+    (letter,) = boundary.dead_letters()
+    assert attributes(letter)["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert json.loads(letter["Body"])["detail-type"] == "loyalty.points-revoked"
+    (refusal,) = hooks.REFUSED
+    assert "loyalty.points-revoked from loyalty" in refusal["reason"]
+
+
+def test_a_put_events_call_on_the_other_accounts_bus_is_evaluated_as_its_caller(
+        boundary: Boundary):
+    """A call names the bus by ARN: its caller is the principal the bus policy is evaluated
+    for — the account's root is not the named role; a session of that role is let in, for
+    the listed detail-type only."""
+    from botocore.exceptions import ClientError
+
+    from local.policies import Principal
+
+    entry = {"Source": "loyalty", "DetailType": "loyalty.points-awarded", "Detail": "{}",
+             "EventBusName": HOME_BUS}
+    with pytest.raises(ClientError, match=f"arn:aws:iam::{OTHER}:root is not authorized"):
+        boundary.events.put_events(Entries=[entry])
+    hooks.PRINCIPALS["ASIAFORWARDSESSION01"] = Principal(
+        account=OTHER, arn=f"arn:aws:sts::{OTHER}:assumed-role/forward/s", role_arn=NAMED)
+    try:
+        as_role = client_in(OTHER, "events", key="ASIAFORWARDSESSION01")
+        assert as_role.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        assert len(messages(boundary.seen_url)) == 1
+        with pytest.raises(ClientError, match="no resource-based policy allows"):
+            as_role.put_events(Entries=[{**entry, "DetailType": "loyalty.points-revoked"}])
+    finally:
+        del hooks.PRINCIPALS["ASIAFORWARDSESSION01"]

@@ -19,6 +19,7 @@ from workflow.placement import (
     PlacementError,
     Placements,
     bus_owner,
+    forwarding_role_name,
     model_slice,
 )
 
@@ -84,6 +85,49 @@ def test_a_route_added_across_the_boundary_is_one_more_crossing_and_source():
     assert ("warehouse.order-shipped", Bus.GLOBAL) in {
         (route.event, route.bus) for route in placements.crossings(more)}
     assert placements.accepted_sources(Bus.LOYALTY, more) == {HOME_AT: ["payment", "warehouse"]}
+
+
+def test_each_bus_accepts_from_another_place_only_the_detail_types_its_routes_forward():
+    placements = Placements.from_context(SETTINGS)
+    assert placements.accepted_detail_types(Bus.LOYALTY) == {HOME_AT: ["payment.taken"]}
+    assert placements.accepted_detail_types(Bus.GLOBAL) == {LOYALTY_AT: ["loyalty.points-awarded"]}
+    more = dataclasses.replace(CHOREOGRAPHY, routes=(
+        *CHOREOGRAPHY.routes, Route("warehouse.order-shipped", Bus.GLOBAL, ToBus(Bus.LOYALTY))))
+    assert Placements.from_context(SETTINGS, more).accepted_detail_types(Bus.LOYALTY, more) == {
+        HOME_AT: ["payment.taken", "warehouse.order-shipped"]}
+    assert Placements.from_context({}).accepted_detail_types(Bus.GLOBAL) == {}
+
+
+def test_each_forward_to_another_account_has_a_role_named_by_the_stack_that_sends():
+    placements = Placements.from_context({**SETTINGS, REPLICA_REGION: "eu-west-1"})
+    forwards = {(f.sender.name, f.receiver.name, f.bus): f for f in placements.forwards("choreo")}
+    # the home bus's replication stays in the home account: no policy, so no forward listed
+    assert set(forwards) == {("choreo", "choreo-loyalty", Bus.LOYALTY),
+                             ("choreo-loyalty", "choreo", Bus.GLOBAL),
+                             ("choreo-loyalty", "choreo-replica", Bus.GLOBAL)}
+    payments = forwards[("choreo", "choreo-loyalty", Bus.LOYALTY)]
+    assert payments.events == (("payment", "payment.taken"),)
+    assert payments.bus_arn == "arn:aws:events:us-east-1:222222222222:event-bus/choreo-loyalty-loyalty"
+    assert payments.role_arn == \
+        "arn:aws:iam::111111111111:role/choreo-us-east-1-to-choreo-loyalty-loyalty"
+    replication = forwards[("choreo-loyalty", "choreo-replica", Bus.GLOBAL)]
+    assert (replication.sources, replication.detail_types) == (["loyalty"],
+                                                               ["loyalty.points-awarded"])
+    assert replication.role_name == "choreo-loyalty-us-east-1-to-choreo-replica-global"
+    assert [(plan.name, plan.placement, len(plan.forwards))
+            for plan in placements.forwarding_stacks("choreo")] == [
+        ("choreo-forwarding", HOME_AT, 1), ("choreo-loyalty-forwarding", LOYALTY_AT, 2)]
+    assert Placements.from_context({}).forwards("choreo") == ()
+
+
+def test_a_forwarding_role_name_longer_than_iam_allows_is_shortened_the_same_way_each_time():
+    stack = "s" * 61
+    name = forwarding_role_name(stack, LOYALTY_AT, f"{stack}-global")
+    assert len(name) == 64
+    assert name == forwarding_role_name(stack, LOYALTY_AT, f"{stack}-global")
+    assert name != forwarding_role_name(stack, LOYALTY_AT, f"{stack}-loyalty")
+    assert name != forwarding_role_name(stack, Placement("222222222222", "eu-west-1"),
+                                        f"{stack}-global")
 
 
 def test_a_subdomain_fed_by_queues_from_the_global_bus_cannot_leave_alone():
