@@ -180,3 +180,53 @@ def sqs_bounded_deleted_handles() -> None:
 
     queue_class: Any = Queue
     queue_class.__init__ = __init__
+
+
+# How long a receive of a FIFO queue that found nothing to deliver waits before it looks
+# again, unless a message arrives or a group is released first.
+BLOCKED_RECHECK_SECONDS = 0.05
+
+
+def fifo_long_polls_wait_for_a_deliverable_group() -> None:
+    """A long poll of a FIFO queue whose visible messages all belong to groups in flight
+    (another consumer holds a batch of each) was a busy loop in moto: asked to wait, the
+    queue let it through at once (there *are* visible messages) and it scanned the whole
+    queue again, for the poll's whole wait — a third of the embedded AWS's time as soon as
+    two pollers shared a FIFO queue. Worse, it judged groups by the ones in flight when the
+    poll began, so a group released meanwhile was not delivered until the poll ended.
+
+    A FIFO long poll is now a series of immediate receives, each seeing the groups in flight
+    at that moment, with a wait on the queue between them that a new message or a delete (a
+    group released) cuts short, and `BLOCKED_RECHECK_SECONDS` bounds."""
+    receive = SQSBackend.receive_message
+
+    def receive_message(self: SQSBackend, queue_name: str, count: int,
+                        wait_seconds_timeout: int, visibility_timeout: int,
+                        message_attribute_names: list[str] | None = None) -> list[Message]:
+        queue = self.get_queue(queue_name)
+        if not queue.fifo_queue or not wait_seconds_timeout:
+            return receive(self, queue_name, count, wait_seconds_timeout, visibility_timeout,
+                           message_attribute_names)
+        deadline = now() + wait_seconds_timeout
+        lock = queue._messages_lock
+        while True:
+            result = receive(self, queue_name, count, 0, visibility_timeout,
+                             message_attribute_names)
+            remaining = deadline - now()
+            if result or remaining <= 0:
+                return result
+            with lock:
+                lock.wait(timeout=min(remaining, BLOCKED_RECHECK_SECONDS))
+
+    delete = Queue.delete_message
+
+    def delete_message(self: Queue, receipt_handle: str) -> None:
+        delete(self, receipt_handle)
+        if self.fifo_queue:  # its group may be free for a waiting receive now
+            with self._messages_lock:
+                self._messages_lock.notify_all()
+
+    backend_class: Any = SQSBackend
+    backend_class.receive_message = receive_message
+    queue_class: Any = Queue
+    queue_class.delete_message = delete_message

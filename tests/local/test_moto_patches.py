@@ -474,3 +474,69 @@ def test_a_function_configuration_update_is_told_to_the_runtime():
 
     assert told == [("api", {"EVENT_BUS_NAME": "b"},
                      {"EVENT_BUS_NAME": "b", "EVENT_VERSIONS": "order.placed=2"})]
+
+
+def _fifo_with_a_group_in_flight(aws: dict[str, Any]) -> tuple[str, Queue, str]:
+    url = aws["sqs"].create_queue(QueueName="blocked.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for index in range(50):
+        aws["sqs"].send_message(QueueUrl=url, MessageBody=f"m{index}", MessageGroupId="g")
+    [held] = aws["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    queue = sqs_backends[ACCOUNT][REGION].get_queue("blocked.fifo")
+    return url, queue, held["ReceiptHandle"]
+
+
+def test_a_long_poll_of_a_fifo_queue_whose_groups_are_in_flight_waits_instead_of_spinning(
+        aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
+    """Every visible message belongs to a group another consumer holds: moto's receive used
+    to rescan the queue without pause for the whole wait (hundreds of thousands of times a
+    second of it), which took a third of the embedded AWS once two pollers shared a queue."""
+    url, queue, _ = _fifo_with_a_group_in_flight(aws)
+    scans = 0
+    messages = Queue.messages
+
+    def counted(self: Queue) -> list[Any]:
+        nonlocal scans
+        scans += 1
+        return messages.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(Queue, "messages", property(counted))
+    started = time.monotonic()
+    answer = aws["sqs"].receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+    assert "Messages" not in answer  # the group is still in flight: nothing to deliver
+    assert time.monotonic() - started >= 0.9  # it did wait, as a long poll does
+    assert scans < 100, f"{scans} scans of the queue in one second of waiting"
+    del queue
+
+
+def test_a_waiting_receive_gets_a_group_as_soon_as_it_is_released(aws: dict[str, Any]):
+    url, _queue, held = _fifo_with_a_group_in_flight(aws)
+    received: list[float] = []
+
+    def receive() -> None:
+        started = time.monotonic()
+        answer = aws["sqs"].receive_message(QueueUrl=url, WaitTimeSeconds=5)
+        if answer.get("Messages"):
+            received.append(time.monotonic() - started)
+
+    waiter = threading.Thread(target=receive)
+    waiter.start()
+    time.sleep(0.3)
+    aws["sqs"].delete_message(QueueUrl=url, ReceiptHandle=held)
+    waiter.join(timeout=6)
+
+    assert received and received[0] < 1.0  # the release woke it; it did not wait out the poll
+
+
+def test_the_call_ledger_counts_each_call_by_service_and_operation(aws: dict[str, Any]):
+    before = hooks.CALLS.snapshot()["public"]
+    url = aws["sqs"].create_queue(QueueName="counted")["QueueUrl"]
+    aws["sqs"].send_message(QueueUrl=url, MessageBody="x")
+    aws["sqs"].send_message(QueueUrl=url, MessageBody="y")
+    after = hooks.CALLS.snapshot()["public"]
+
+    def grew(name: str) -> int:
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert (grew("sqs:CreateQueue"), grew("sqs:SendMessage")) == (1, 2)
