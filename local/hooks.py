@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -74,3 +74,39 @@ def refusal_record(**details: Any) -> dict[str, Any]:
 # variables before and after: the local runtime (`LocalRuntime.reconfigure`).
 ConfigurationListener = Callable[[str, dict[str, str], dict[str, str]], None]
 CONFIGURATION_LISTENERS: list[ConfigurationListener] = []
+
+
+class CallLedger:
+    """Every call the embedded AWS answered, by service and operation: what an order costs in
+    calls (`/_local/stats` `awsCalls`, and the benchmarks' C1). `internal` counts the calls
+    AWS's own pollers make inside AWS (SQS event source mappings, rule targets' taps), which
+    no client pays for."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.public: Counter[tuple[str, str]] = Counter()
+        self.internal: Counter[tuple[str, str]] = Counter()
+        self.callers: Counter[tuple[str, str, str]] = Counter()
+
+    def count(self, service: str, operation: str, *, internal: bool = False,
+              caller: str = "") -> None:
+        with self._lock:
+            (self.internal if internal else self.public)[(service, operation)] += 1
+            if caller:
+                self.callers[(caller, service, operation)] += 1
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """`public` and `internal` by `service:operation`; `byCaller` the public calls by the
+        role that made them (`role/service:operation`), where a function made them."""
+        with self._lock:
+            snapshot = {kind: {f"{service}:{operation}": count
+                               for (service, operation), count in sorted(counter.items())}
+                        for kind, counter in (("public", self.public),
+                                              ("internal", self.internal))}
+            snapshot["byCaller"] = {f"{caller}/{service}:{operation}": count for
+                                    (caller, service, operation), count in
+                                    sorted(self.callers.items())}
+            return snapshot
+
+
+CALLS = CallLedger()

@@ -20,6 +20,8 @@ from typing import Any
 
 from moto.sqs.models import Message, SQSBackend, sqs_backends
 
+from local.hooks import CALLS
+
 # What `AttributeNames=["All"]` returns for a message, in the order SQS documents.
 SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
                      "ApproximateFirstReceiveTimestamp", "MessageDeduplicationId",
@@ -102,6 +104,7 @@ class InProcessSqs:
                         WaitTimeSeconds: int | None = None, VisibilityTimeout: int | None = None,
                         **_names: Sequence[str]) -> dict[str, Any]:
         """Every system attribute and message attribute comes back, as `["All"]` asks."""
+        CALLS.count("sqs", "ReceiveMessage", internal=True)
         name = queue_name(QueueUrl)
         backend = self.backend_of(QueueUrl)
         queue = backend.get_queue(name)
@@ -115,18 +118,21 @@ class InProcessSqs:
 
     def delete_message_batch(self, *, QueueUrl: str,
                              Entries: list[dict[str, str]]) -> dict[str, Any]:
+        CALLS.count("sqs", "DeleteMessageBatch", internal=True)
         succeeded, failed = self.backend_of(QueueUrl).delete_message_batch(queue_name(QueueUrl),
                                                                           Entries)
         return {"Successful": [{"Id": entry_id} for entry_id in succeeded], "Failed": failed}
 
     def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str,
                                   VisibilityTimeout: int) -> dict[str, Any]:
+        CALLS.count("sqs", "ChangeMessageVisibility", internal=True)
         self.backend_of(QueueUrl).change_message_visibility(queue_name(QueueUrl), ReceiptHandle,
                                                VisibilityTimeout)
         return {}
 
     def change_message_visibility_batch(self, *, QueueUrl: str,
                                         Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        CALLS.count("sqs", "ChangeMessageVisibilityBatch", internal=True)
         succeeded, failed = self.backend_of(QueueUrl).change_message_visibility_batch(
             queue_name(QueueUrl), Entries)
         return {"Successful": [{"Id": entry_id} for entry_id in succeeded], "Failed": failed}
@@ -135,6 +141,7 @@ class InProcessSqs:
                      MessageAttributes: dict[str, Any] | None = None,
                      MessageGroupId: str | None = None,
                      MessageDeduplicationId: str | None = None) -> dict[str, Any]:
+        CALLS.count("sqs", "SendMessage", internal=True)
         message = self.backend_of(QueueUrl).send_message(
             queue_name(QueueUrl), MessageBody, message_attributes=MessageAttributes or {},
             group_id=MessageGroupId, deduplication_id=MessageDeduplicationId)

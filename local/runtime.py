@@ -14,7 +14,7 @@ from typing import Any
 from local.config import ChaosControl, LocalConfig
 from local.deploy import Deployment
 from local.event_sources import Backlog, PollerStats, SqsMapping, SqsPoller
-from local.hooks import CONFIGURATION_LISTENERS, DROPPED, REFUSED
+from local.hooks import CALLS, CONFIGURATION_LISTENERS, DROPPED, REFUSED
 from local.http_front import Admission, ApiRoute, HttpFront, TokenBucket
 from local.lambda_runtime import FunctionSpec, FunctionWorker
 from local.targets import (
@@ -293,6 +293,8 @@ class LocalRuntime:
             "chaos": self.chaos.chaos.to_dict(),
             # Calls and deliveries the embedded AWS refused as AWS would (each delivery also
             # dead-lettered where its target's dead-letter queue takes it, else dropped).
+            # every call the embedded AWS answered, by service and operation
+            "awsCalls": CALLS.snapshot(),
             "refusedDeliveries": {"count": len(REFUSED), "latest": list(REFUSED)[-50:],
                                   "dropped": DROPPED["count"]},
         }

@@ -60,3 +60,21 @@ def memoise_action_lookup() -> None:
     responses: Any = moto.core.responses
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(
         responses.method_names_from_class)
+
+
+def count_calls() -> None:
+    """Count every request moto's HTTP layer answers, by service and operation
+    (`local.hooks.CALLS`): the calls an order costs are the first thing its cost is made of."""
+    from local.hooks import CALLS, PRINCIPALS
+
+    response_class: Any = moto.core.responses.BaseResponse
+    call_action = response_class.call_action
+
+    def counted(self: Any) -> Any:
+        principal = PRINCIPALS.get(self.get_access_key())
+        caller = principal.role_arn.rsplit("/", 1)[-1] if principal is not None else ""
+        CALLS.count(str(getattr(self, "service_name", "") or "unknown"), str(self._get_action()),
+                    caller=caller)
+        return call_action(self)
+
+    response_class.call_action = counted
