@@ -10,7 +10,8 @@ import time
 
 from bench.common import Result, median, result
 from local.config import ROOT
-from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_WINDOW_ENV
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
+from workflow.model import CHOREOGRAPHY
 
 RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
 ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": "bench",

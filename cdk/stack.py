@@ -27,32 +27,24 @@ from cdk.constructs.subdomain import SubdomainServices
 from cdk.constructs.tables import SharedTables
 from cdk.settings import Settings
 from workflow import outputs
+from workflow.handler_env import (
+    EVENT_VERSIONS_ENV,
+    IDEMPOTENCY_WINDOW_ENV,
+    queue_env_var,
+    secret_env_var,
+    table_env_var,
+)
 from workflow.model import (
     CHOREOGRAPHY,
     IDEMPOTENCY_TABLE,
-    IDEMPOTENCY_WINDOW_ENV,
     Bus,
     Choreography,
     Function,
     ToNotification,
     ToQueue,
-    secret_env_var,
 )
 from workflow.placement import Placements, StackPlan, bus_arn, model_slice
-from workflow.versions import EVENT_VERSIONS_ENV, emitted_versions
-
-# The bus whose every event the observability log group keeps: the history of record.
-
-
-def table_env_var(table_id: str) -> str:
-    """The environment variable a handler reads a table's name from."""
-    return f"{table_id.upper()}_TABLE_NAME"
-
-
-def queue_env_var(queue_id: str) -> str:
-    """The environment variable a handler reads the URL of a queue it sends to from."""
-    return f"{queue_id.upper()}_QUEUE_URL"
-
+from workflow.versions import emitted_versions
 
 # What the handlers do with a table, and nothing more: a ledger is read and written by
 # conditional puts and updates, alone or in transactions (functions/common/aws.py; a

@@ -13,13 +13,8 @@ from constructs import Construct
 from cdk.constructs.naming import logical_id_set
 from cdk.constructs.subdomain import function_create
 from cdk.constructs.tables import table_create
-from workflow.model import (
-    NOTIFICATION_API_KEY,
-    Choreography,
-    NotificationReceiver,
-    ToNotification,
-    secret_env_var,
-)
+from workflow.handler_env import secret_env_var
+from workflow.model import NOTIFICATION_API_KEY, Choreography, NotificationReceiver, ToNotification
 
 API_KEY_HEADER = "x-api-key"
 # Letters and digits only: the key travels in an HTTP header.

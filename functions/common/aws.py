@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 
 from workflow.domain.payment import CardVault
 from workflow.envelope import Event, parse_cloudevent, put_events_entry
-from workflow.model import CARD_TOKEN_KEY, FIFO_SUFFIX, secret_env_var
+from workflow.handler_env import secret_env_var
+from workflow.model import CARD_TOKEN_KEY, FIFO_SUFFIX
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

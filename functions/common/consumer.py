@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import DeadLetters, EventBridgePublisher, aws_client, env
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
-from workflow.model import IDEMPOTENCY_WINDOW_ENV
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
 from workflow.versions import read_as
 
 Action = Callable[[Event], Event | Sequence[Event] | None]

@@ -20,9 +20,10 @@ from functions.order.orders import DynamoOrders, OrderExists
 from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
 from workflow.envelope import MAX_JSON_DEPTH, Event, json_nested_deeper_than, parse_cloudevent
+from workflow.handler_env import EVENT_VERSIONS_ENV
 from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
 from workflow.products import PRODUCTS
-from workflow.versions import EVENT_VERSIONS_ENV, emitted_versions, read_as, written_as
+from workflow.versions import emitted_versions, read_as, written_as
 
 MAX_BODY_BYTES = 16 * 1024
 # The media types read as JSON: application/json, and application/<name>+json (RFC 6839's

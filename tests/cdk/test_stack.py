@@ -21,18 +21,16 @@ from aws_cdk.assertions import Match, Template
 
 from cdk.app import STACK_NAME, build_app, synth_template
 from cdk.settings import SettingsError
-from cdk.stack import queue_env_var, table_env_var
 from workflow import outputs
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV, queue_env_var, secret_env_var, table_env_var
 from workflow.model import (
     CHOREOGRAPHY,
     IDEMPOTENCY_TABLE,
-    IDEMPOTENCY_WINDOW_ENV,
     Bus,
     ToBus,
     ToFunction,
     ToNotification,
     ToQueue,
-    secret_env_var,
 )
 
 Resources = dict[str, dict[str, Any]]

@@ -22,13 +22,8 @@ from moto.server import ThreadedMotoServer
 from functions.common.aws import aws_client
 from tests.support import TEST_CARD_TOKEN_KEY
 from workflow.envelope import Event, parse_eventbridge
-from workflow.model import (
-    CARD_TOKEN_KEY,
-    CHOREOGRAPHY,
-    IDEMPOTENCY_WINDOW_ENV,
-    ORDER_OUTBOX_QUEUE,
-    secret_env_var,
-)
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV, secret_env_var
+from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, ORDER_OUTBOX_QUEUE
 
 REGION = "us-east-1"
 
