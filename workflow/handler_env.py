@@ -27,6 +27,8 @@ EVENT_BUS_NAME_ENV = "EVENT_BUS_NAME"
 # Where a consumer sends what can never succeed: its queue's dead-letter queue, or its
 # OnFailure queue when EventBridge invokes it directly.
 DEAD_LETTER_QUEUE_URL_ENV = "DEAD_LETTER_QUEUE_URL"
+# Set by Lambda itself in every execution environment, not by the stack: the function's name.
+LAMBDA_FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 # How long a consumer remembers that it handled a CloudEvent (`Choreography.idempotency_window_seconds`).
 IDEMPOTENCY_WINDOW_ENV = "IDEMPOTENCY_WINDOW_SECONDS"
 # Which version of each event its producer publishes: "order.placed=2[,other.type=3]", read by

@@ -25,9 +25,17 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import DeadLetters, EventBridgePublisher, aws_client, env
+from functions.common.aws import (
+    DeadLetters,
+    EventBridgePublisher,
+    aws_client,
+    env,
+    event_bus_name,
+    table_name_of,
+)
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
 from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
+from workflow.model import IDEMPOTENCY_TABLE
 from workflow.versions import read_as
 
 Action = Callable[[Event], Event | Sequence[Event] | None]
@@ -55,10 +63,9 @@ class EventConsumer:
     def from_environment(cls, actions: Mapping[str, Action]) -> EventConsumer:
         return cls(
             actions=actions,
-            publisher=EventBridgePublisher(bus_name=env("EVENT_BUS_NAME")),
-            dead_letters=DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
-                                     function_name=env("AWS_LAMBDA_FUNCTION_NAME")),
-            idempotency_table=env("IDEMPOTENCY_TABLE_NAME"),
+            publisher=EventBridgePublisher(bus_name=event_bus_name()),
+            dead_letters=DeadLetters.from_environment(),
+            idempotency_table=table_name_of(IDEMPOTENCY_TABLE),
             idempotency_window_seconds=int(env(IDEMPOTENCY_WINDOW_ENV)),
         )
 

@@ -10,12 +10,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import env
+from functions.common.aws import table_name_of
 from functions.common.consumer import EventConsumer, logger
 from functions.warehouse.inventory import DynamoInventory
 from workflow.domain.warehouse import order_ship, stock_release, stock_reserve
+from workflow.model import INVENTORY_TABLE
 
-inventory = DynamoInventory(table_name=env("INVENTORY_TABLE_NAME"))
+inventory = DynamoInventory(table_name=table_name_of(INVENTORY_TABLE))
 consumer = EventConsumer.from_environment({
     "order.placed": lambda event: stock_reserve(event, inventory=inventory),
     "loyalty.points-awarded": lambda event: order_ship(event, inventory=inventory),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,8 +20,16 @@ from aws_cdk.assertions import Match, Template
 
 from cdk.app import STACK_NAME, build_app, synth_template
 from cdk.settings import SettingsError
+from tests.cdk.test_handler_env import handler_reads
 from workflow import outputs
-from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV, queue_env_var, secret_env_var, table_env_var
+from workflow.handler_env import (
+    EVENT_VERSIONS_ENV,
+    IDEMPOTENCY_WINDOW_ENV,
+    LAMBDA_FUNCTION_NAME_ENV,
+    queue_env_var,
+    secret_env_var,
+    table_env_var,
+)
 from workflow.model import (
     CHOREOGRAPHY,
     IDEMPOTENCY_TABLE,
@@ -37,8 +44,6 @@ Resources = dict[str, dict[str, Any]]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ONE_MONTH_DAYS = 30
-# Lambda sets it in every execution environment.
-LAMBDA_PROVIDED_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"
 
 
 @pytest.fixture(scope="module")
@@ -402,15 +407,13 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
 
 
 def test_every_variable_a_handler_reads_is_set(resources: Resources) -> None:
-    read = set()
-    for module in (PROJECT_ROOT / "functions").rglob("*.py"):
-        if module.parent.name == "sales":
-            continue  # deployed with choreo:legacyConsumer only: tests/cdk/test_legacy_consumer.py
-        read.update(re.findall(r"\benv\(\"([A-Z0-9_]+)\"\)", module.read_text()))
-        if "env(IDEMPOTENCY_WINDOW_ENV)" in module.read_text():
-            read.add(IDEMPOTENCY_WINDOW_ENV)
-    assert {"ORDERS_TABLE_NAME", "EVENT_BUS_NAME", "DEAD_LETTER_QUEUE_URL"} <= read
-    provided = {LAMBDA_PROVIDED_VARIABLE}
+    # functions/sales is deployed with choreo:legacyConsumer only: tests/cdk/test_legacy_consumer.py
+    read, _ = handler_reads(module for module in (PROJECT_ROOT / "functions").rglob("*.py")
+                            if module.parent.name != "sales")
+    assert {"ORDERS_TABLE_NAME", "EVENT_BUS_NAME", "DEAD_LETTER_QUEUE_URL",
+            IDEMPOTENCY_WINDOW_ENV} <= read
+    # the versions are read with the model's as the fallback: set only when a deployment asks
+    provided = {LAMBDA_FUNCTION_NAME_ENV, EVENT_VERSIONS_ENV}
     for function in of_type(resources, "AWS::Lambda::Function").values():
         provided.update(function["Properties"]["Environment"]["Variables"])
     assert read <= provided, read - provided
