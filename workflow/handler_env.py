@@ -136,3 +136,12 @@ def environment_of(variables: Iterable[EnvVar], values: Mapping[EnvKind, Value])
             raise KeyError(f"no value for {variable.name}, a {variable.kind}")
         found[variable.name] = value if isinstance(value, str) else value(variable)
     return found
+
+
+def choreography_environment(choreography: Choreography,
+                             values: Mapping[EnvKind, Value]) -> dict[str, str]:
+    """One environment in which any function of the choreography can be imported and run:
+    every function's variables, from `values` as `environment_of` takes them. A name several
+    functions share (each consumer's own dead-letter queue) gets one value."""
+    return environment_of((variable for function in choreography.functions
+                           for variable in handler_environment(choreography, function)), values)

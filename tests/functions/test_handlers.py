@@ -17,6 +17,7 @@ from tests.support import TEST_VAULT as VAULT
 from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import MAX_JSON_DEPTH, Event, new_event, parse_eventbridge
+from workflow.handler_env import EVENT_VERSIONS_ENV
 from workflow.model import CHOREOGRAPHY, ORDER_API
 from workflow.money import decimal_text
 from workflow.products import PRODUCTS
@@ -425,7 +426,7 @@ def test_the_order_api_publishes_the_version_its_setting_names(aws: Aws, monkeyp
     price = next(p.unit_price for p in PRODUCTS if p.sku == "BISCUIT-TIN")
 
     first = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)), FakeContext())
-    monkeypatch.setenv("EVENT_VERSIONS", "order.placed=2")  # no redeploy: read on each order
+    monkeypatch.setenv(EVENT_VERSIONS_ENV, "order.placed=2")  # no redeploy: read on each order
     second = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)), FakeContext())
 
     assert (first["statusCode"], second["statusCode"]) == (202, 202)

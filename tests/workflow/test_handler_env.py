@@ -10,6 +10,7 @@ import pytest
 from workflow.handler_env import (
     EnvKind,
     EnvVar,
+    choreography_environment,
     environment_of,
     handler_environment,
     handler_environments,
@@ -100,3 +101,12 @@ def test_an_environment_takes_a_value_per_kind_and_leaves_out_what_is_optional()
 def test_an_environment_without_a_value_for_a_required_kind_is_refused():
     with pytest.raises(KeyError, match="ORDERS_TABLE_NAME"):
         environment_of([EnvVar("ORDERS_TABLE_NAME", EnvKind.TABLE_NAME, "Orders")], {})
+
+
+def test_one_environment_serves_every_handler_of_the_choreography():
+    environment = choreography_environment(CHOREOGRAPHY, dict.fromkeys(
+        set(EnvKind) - {EnvKind.EVENT_VERSIONS}, "x"))
+    assert set(environment) == {variable.name for function in CHOREOGRAPHY.functions
+                                for variable in handler_environment(CHOREOGRAPHY, function)
+                                if not variable.optional}
+    assert "ORDEROUTBOX_QUEUE_URL" in environment
