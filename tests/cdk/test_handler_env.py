@@ -1,5 +1,6 @@
 """The handlers' environment is one contract, declared in the model (`workflow.handler_env`):
-the handlers read nothing else, by no name of their own."""
+the stack writes it and nothing more, whatever the deployment's settings, and the handlers
+read nothing else, by no name of their own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cdk.app import synth_templates
+from workflow.deployment import EVENT_VERSIONS, LEGACY_CONSUMER, NOTIFICATION_ENDPOINT
 from workflow.handler_env import (
+    EVENT_VERSIONS_ENV,
     LAMBDA_FUNCTION_NAME_ENV,
     handler_environments,
     queue_env_var,
@@ -20,6 +26,7 @@ from workflow.handler_env import (
 )
 from workflow.legacy import with_legacy_consumer
 from workflow.model import CHOREOGRAPHY
+from workflow.placement import HOME_ACCOUNT, HOME_REGION, REPLICA_REGION, SUBDOMAIN_ACCOUNTS
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 # Every function any deployment may have: the choreography's, the receiver, the legacy consumer.
@@ -29,6 +36,41 @@ EVERY_FUNCTION = handler_environments(with_legacy_consumer(CHOREOGRAPHY))
 LITERAL_READ = re.compile(r"""(?:\benv|\bgetenv|\benviron\.get|\benviron\.pop)\(\s*(["'])(\w+)\1"""
                           r"""|\benviron\[\s*(["'])(\w+)\3\s*\]""")
 RESOURCE_NAME = re.compile(r"(_TABLE_NAME|_QUEUE_URL|_ARN|EVENT_BUS_NAME)$")
+
+# What the stack gives every function on purpose beside the model's declaration: Powertools'
+# settings (cdk/constructs/subdomain.py), which the handlers never read themselves.
+STACK_ADDED = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
+# Deployments whose functions, or whose functions' environments, differ.
+SETTINGS = {
+    "default": {},
+    "legacy consumer": {LEGACY_CONSUMER: "true"},
+    "event versions": {EVENT_VERSIONS: "order.placed=2"},
+    "an endpoint of its own": {NOTIFICATION_ENDPOINT: "https://notifications.example.com/hook"},
+    "across accounts": {HOME_ACCOUNT: "111111111111", HOME_REGION: "us-east-1",
+                        SUBDOMAIN_ACCOUNTS: "loyalty=222222222222", REPLICA_REGION: "eu-west-1",
+                        LEGACY_CONSUMER: "true"},
+}
+
+
+@pytest.mark.parametrize("settings", SETTINGS.values(), ids=list(SETTINGS))
+def test_every_function_s_environment_is_what_the_model_declares(settings: dict[str, str]):
+    deployed: set[str] = set()
+    optional_set: set[str] = set()
+    for stack, template in synth_templates(settings, nag=False).items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            function_id = logical_id.removesuffix("Function")
+            assert function_id in EVERY_FUNCTION, f"{stack}: {logical_id} has no declared environment"
+            variables = set(resource["Properties"]["Environment"]["Variables"])
+            assert variables >= STACK_ADDED, (stack, function_id)
+            required = {v.name for v in EVERY_FUNCTION[function_id] if not v.optional}
+            optional = {v.name for v in EVERY_FUNCTION[function_id] if v.optional}
+            assert variables - STACK_ADDED - optional == required, (stack, function_id)
+            optional_set |= variables & optional
+            deployed.add(function_id)
+    assert {function.id for function in CHOREOGRAPHY.functions} <= deployed
+    assert optional_set == ({EVENT_VERSIONS_ENV} if EVENT_VERSIONS in settings else set())
 
 # How the handlers ask for what the stack gave them (functions/common/aws.py), and the
 # variable each question reads.

@@ -26,13 +26,11 @@ from workflow.handler_env import (
     EVENT_VERSIONS_ENV,
     IDEMPOTENCY_WINDOW_ENV,
     LAMBDA_FUNCTION_NAME_ENV,
-    queue_env_var,
-    secret_env_var,
-    table_env_var,
+    EnvKind,
+    handler_environment,
 )
 from workflow.model import (
     CHOREOGRAPHY,
-    IDEMPOTENCY_TABLE,
     Bus,
     ToBus,
     ToFunction,
@@ -380,6 +378,17 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
                             for queue in CHOREOGRAPHY.queues}
     dead_letter_queue_of.update({function_id: f"{function_id}FailureQueue"
                                  for function_id in CHOREOGRAPHY.direct_targets()})
+    # what each kind of variable the model declares names in the template
+    deployed = {
+        EnvKind.TABLE_NAME: lambda variable: {"Ref": f"{variable.ref}Table"},
+        EnvKind.QUEUE_URL: lambda variable: {"Ref": f"{variable.ref}Queue"},
+        EnvKind.SECRET_ARN: lambda variable: {"Ref": f"{variable.ref}Secret"},
+        EnvKind.BUS_NAME: lambda variable: {"Ref": f"{variable.ref.title()}EventBus"},
+        EnvKind.DEAD_LETTER_QUEUE_URL: lambda variable: {
+            "Ref": dead_letter_queue_of[variable.ref]},
+        EnvKind.IDEMPOTENCY_WINDOW: lambda variable: str(
+            CHOREOGRAPHY.idempotency_window_seconds),
+    }
     for function in CHOREOGRAPHY.functions:
         properties = resources[f"{function.id}Function"]["Properties"]
         assert properties["Handler"] == function.handler
@@ -391,18 +400,9 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
         environment = properties["Environment"]["Variables"]
         expected: dict[str, Any] = {"POWERTOOLS_SERVICE_NAME": function.subdomain.value,
                                     "POWERTOOLS_LOG_LEVEL": "INFO"}
-        expected.update({table_env_var(table_id): {"Ref": f"{table_id}Table"}
-                         for table_id in function.tables})
-        if function.publishes_to is not None:
-            expected["EVENT_BUS_NAME"] = {"Ref": f"{function.publishes_to.value.title()}EventBus"}
-        if function.id in dead_letter_queue_of:
-            expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": dead_letter_queue_of[function.id]}
-        if IDEMPOTENCY_TABLE in function.tables:
-            expected[IDEMPOTENCY_WINDOW_ENV] = str(CHOREOGRAPHY.idempotency_window_seconds)
-        expected.update({secret_env_var(name): {"Ref": f"{name}Secret"}
-                         for name in function.secrets})
-        expected.update({queue_env_var(queue.id): {"Ref": f"{queue.id}Queue"}
-                         for queue in CHOREOGRAPHY.outbox_queues(function.id)})
+        expected.update({variable.name: deployed[variable.kind](variable)
+                         for variable in handler_environment(CHOREOGRAPHY, function)
+                         if not variable.optional})
         assert environment == expected, function.id
 
 
