@@ -35,12 +35,26 @@ from functions.common.aws import (
 )
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
 from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
-from workflow.model import IDEMPOTENCY_TABLE
+from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_TABLE
 from workflow.versions import read_as
 
 Action = Callable[[Event], Event | Sequence[Event] | None]
 
 logger = Logger()
+
+
+def routed_actions(function_id: str, actions: Mapping[str, Action]) -> dict[str, Action]:
+    """The action for each event type the model routes to a function, from its handler's
+    actions by type: the model says what reaches a function, the handler what it does with
+    each. A type routed there with no action, or an action for a type that never gets there,
+    fails the handler's import, rather than the first such event or never."""
+    routed = CHOREOGRAPHY.consumed_by(function_id)
+    missing = [event_type for event_type in routed if event_type not in actions]
+    stray = [event_type for event_type in actions if event_type not in routed]
+    if missing or stray:
+        raise LookupError(f"{function_id}: routed to it with no action: {missing}; "
+                          f"with an action, but not routed to it: {stray}")
+    return {event_type: actions[event_type] for event_type in routed}
 
 
 class EventConsumer:

@@ -9,15 +9,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.aws import table_name_of
-from functions.common.consumer import EventConsumer, logger
+from functions.common.consumer import EventConsumer, logger, routed_actions
 from functions.loyalty.ledger import DynamoLoyalty
 from workflow.domain.loyalty import points_award
 from workflow.model import LOYALTY_TABLE
 
 ledger = DynamoLoyalty(table_name=table_name_of(LOYALTY_TABLE))
-consumer = EventConsumer.from_environment({
+consumer = EventConsumer.from_environment(routed_actions("Loyalty", {
     "payment.taken": lambda event: points_award(event, ledger=ledger),
-})
+}))
 
 
 @logger.inject_lambda_context

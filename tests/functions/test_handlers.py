@@ -385,6 +385,16 @@ def test_each_consumer_handles_exactly_what_the_model_routes_to_it(aws: Aws, fun
     assert set(module.consumer.actions) == set(CHOREOGRAPHY.consumed_by(function.id))
 
 
+def test_an_event_routed_without_an_action_or_an_action_for_no_route_fails_the_import():
+    from functions.common.consumer import routed_actions
+
+    with pytest.raises(LookupError, match=r"with no action: \['payment.taken'\]"):
+        routed_actions("Loyalty", {})
+    with pytest.raises(LookupError, match=r"not routed to it: \['order.placed'\]"):
+        routed_actions("Loyalty", {"payment.taken": print, "order.placed": print})
+    assert list(routed_actions("Loyalty", {"payment.taken": print})) == ["payment.taken"]
+
+
 def test_a_transaction_that_conflicts_with_another_write_is_retried_not_taken_for_short_stock():
     from botocore.exceptions import ClientError
 
