@@ -10,12 +10,17 @@ import time
 
 from bench.common import Result, median, result
 from local.config import ROOT
-from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_WINDOW_ENV
+from workflow.handler_env import LAMBDA_FUNCTION_NAME_ENV, EnvKind, choreography_environment
+from workflow.model import CHOREOGRAPHY
 
 RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
-ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": "bench",
-       "EVENT_BUS_NAME": "b", "DEAD_LETTER_QUEUE_URL": "u", IDEMPOTENCY_WINDOW_ENV: "3600",
-       **{f"{table.id.upper()}_TABLE_NAME": "t" for table in CHOREOGRAPHY.tables}}
+# Every function's variables, as the model declares them, so that any handler imports: only
+# their being set matters here, not what they name.
+ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", LAMBDA_FUNCTION_NAME_ENV: "bench",
+       **choreography_environment(CHOREOGRAPHY, {
+           EnvKind.TABLE_NAME: "t", EnvKind.QUEUE_URL: "u", EnvKind.BUS_NAME: "b",
+           EnvKind.DEAD_LETTER_QUEUE_URL: "u", EnvKind.SECRET_ARN: "arn:aws:secretsmanager:s",
+           EnvKind.IDEMPOTENCY_WINDOW: str(CHOREOGRAPHY.idempotency_window_seconds)})}
 
 
 def _import_ms(module: str) -> float:

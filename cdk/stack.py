@@ -27,32 +27,18 @@ from cdk.constructs.subdomain import SubdomainServices
 from cdk.constructs.tables import SharedTables
 from cdk.settings import Settings
 from workflow import outputs
+from workflow.handler_env import EnvKind, EnvVar, handler_environment
 from workflow.model import (
     CHOREOGRAPHY,
     IDEMPOTENCY_TABLE,
-    IDEMPOTENCY_WINDOW_ENV,
     Bus,
     Choreography,
     Function,
     ToNotification,
     ToQueue,
-    secret_env_var,
 )
 from workflow.placement import Placements, StackPlan, bus_arn, model_slice
-from workflow.versions import EVENT_VERSIONS_ENV, emitted_versions
-
-# The bus whose every event the observability log group keeps: the history of record.
-
-
-def table_env_var(table_id: str) -> str:
-    """The environment variable a handler reads a table's name from."""
-    return f"{table_id.upper()}_TABLE_NAME"
-
-
-def queue_env_var(queue_id: str) -> str:
-    """The environment variable a handler reads the URL of a queue it sends to from."""
-    return f"{queue_id.upper()}_QUEUE_URL"
-
+from workflow.versions import emitted_versions
 
 # What the handlers do with a table, and nothing more: a ledger is read and written by
 # conditional puts and updates, alone or in transactions (functions/common/aws.py; a
@@ -185,7 +171,8 @@ class ChoreoStack(Stack):
         return secrets
 
     def _wire(self, choreography: Choreography) -> None:
-        """Give each function its event sources, environment and permissions."""
+        """Give each function its event sources, and the environment the model declares for
+        it (`workflow.handler_env`), each variable with the permission to use what it names."""
         dead_letter_queues: dict[str, sqs.IQueue] = dict(self.failure_queues)
         for queue in choreography.queues:
             redriven = self.queues[queue.id]
@@ -199,45 +186,54 @@ class ChoreoStack(Stack):
         self.secrets = self._secrets(choreography)
         for function in choreography.functions:
             resource = self.functions[function.id]
-            for name in function.secrets:
-                resource.add_environment(secret_env_var(name), self.secrets[name].secret_arn)
-                self.secrets[name].grant_read(resource)
-            for table_id in function.tables:
-                table = self.tables[table_id]
-                resource.add_environment(table_env_var(table_id), table.table_name)
-                table.grant(resource, *table_actions(function, table_id))
-            for queue in choreography.outbox_queues(function.id):
-                outbox = self.queues[queue.id].queue
-                resource.add_environment(queue_env_var(queue.id), outbox.queue_url)
-                outbox.grant_send_messages(resource)
-            for queue_id in function.delivers_to:
-                delivered = self.queues[queue_id].queue
-                resource.add_environment(queue_env_var(queue_id), delivered.queue_url)
-                delivered.grant_send_messages(resource)
-            if IDEMPOTENCY_TABLE in function.tables:
-                resource.add_environment(IDEMPOTENCY_WINDOW_ENV,
-                                         str(choreography.idempotency_window_seconds))
-            if function.publishes_to is not None:
-                bus = self.buses.buses[function.publishes_to]
-                resource.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
+            for variable in handler_environment(choreography, function):
+                value = self._environment_value(choreography, function, resource, variable,
+                                                dead_letter_queues)
+                if value is not None:
+                    resource.add_environment(variable.name, value)
+
+    def _environment_value(self, choreography: Choreography, function: Function,
+                           resource: lambda_.Function, variable: EnvVar,
+                           dead_letter_queues: dict[str, sqs.IQueue]) -> str | None:
+        """What the stack puts in one variable of a function's environment, having granted the
+        function what it needs to use it; None for an optional one it has nothing for."""
+        match variable.kind:
+            case EnvKind.SECRET_ARN:
+                secret = self.secrets[variable.ref]
+                secret.grant_read(resource)
+                return secret.secret_arn
+            case EnvKind.TABLE_NAME:
+                table = self.tables[variable.ref]
+                table.grant(resource, *table_actions(function, variable.ref))
+                return table.table_name
+            case EnvKind.QUEUE_URL:
+                queue = self.queues[variable.ref].queue
+                queue.grant_send_messages(resource)
+                return queue.queue_url
+            case EnvKind.IDEMPOTENCY_WINDOW:
+                return str(choreography.idempotency_window_seconds)
+            case EnvKind.BUS_NAME:
+                bus = self.buses.buses[Bus(variable.ref)]
+                # Only its own subdomain's events: a function cannot speak for another one.
+                resource.add_to_role_policy(iam.PolicyStatement(
+                    actions=["events:PutEvents"], resources=[bus.event_bus_arn],
+                    conditions={"StringEquals": {"events:source": publish_sources(
+                        choreography, function)}}))
+                return bus.event_bus_name
+            case EnvKind.EVENT_VERSIONS:
                 # The version of each of its events it publishes: changing the setting
                 # updates the function's configuration only, which Lambda applies to new
                 # execution environments while the running ones finish what they hold.
                 versions = {event_type: version for event_type, version
                             in emitted_versions(self.settings.event_versions).items()
                             if event_type in function.publishes}
-                if versions:
-                    resource.add_environment(EVENT_VERSIONS_ENV, ",".join(
-                        f"{event_type}={version}" for event_type, version in versions.items()))
-                # Only its own subdomain's events: a function cannot speak for another one.
-                resource.add_to_role_policy(iam.PolicyStatement(
-                    actions=["events:PutEvents"], resources=[bus.event_bus_arn],
-                    conditions={"StringEquals": {"events:source": publish_sources(
-                        choreography, function)}}))
-            dead_letter_queue = dead_letter_queues.get(function.id)
-            if dead_letter_queue is not None:
-                resource.add_environment("DEAD_LETTER_QUEUE_URL", dead_letter_queue.queue_url)
+                return ",".join(f"{event_type}={version}"
+                                for event_type, version in versions.items()) or None
+            case EnvKind.DEAD_LETTER_QUEUE_URL:
+                dead_letter_queue = dead_letter_queues[function.id]
                 dead_letter_queue.grant_send_messages(resource)
+                return dead_letter_queue.queue_url
+        raise ValueError(f"{function.id}: no value for {variable.name}, a {variable.kind}")
 
     def _outputs(self, choreography: Choreography) -> None:
         """Everything a client (the dashboard, a test, a script) needs to find, under the

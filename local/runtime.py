@@ -26,7 +26,7 @@ from local.targets import (
     TapStats,
 )
 from local.template import Template, function_url_path
-from workflow.model import IDEMPOTENCY_WINDOW_ENV
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
 
 log = logging.getLogger("choreo.local")
 

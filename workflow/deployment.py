@@ -18,7 +18,7 @@ BUNDLE = "choreo:bundle"
 NOTIFICATION_ENDPOINT = "choreo:notificationEndpoint"
 NOTIFICATION_API_KEY_SECRET_NAME = "choreo:notificationApiKeySecretName"
 # Which version of each event its producers publish: "order.placed=2" (see
-# workflow.versions.EVENT_VERSIONS_ENV, the function setting it becomes). Unset: the model's.
+# workflow.handler_env.EVENT_VERSIONS_ENV, the function setting it becomes). Unset: the model's.
 EVENT_VERSIONS = "choreo:eventVersions"
 # Whether the deployment carries the v1-only sales ledger and the translator that feeds it
 # `order.placed` version 1 whatever version its producer publishes (workflow.legacy). Off: the

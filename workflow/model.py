@@ -9,7 +9,6 @@ stuck-order deadlines read those.
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -513,20 +512,17 @@ ORDER_QUEUE = "Order"
 ORDER_OUTBOX_QUEUE = "OrderOutbox"
 NOTIFICATIONS = "OrderNotifications"
 ORDER_API = "OrderHttpApi"
+ORDERS_TABLE = "Orders"
 INVENTORY_TABLE = "Inventory"
+PAYMENTS_TABLE = "Payments"
+LOYALTY_TABLE = "Loyalty"
 IDEMPOTENCY_TABLE = "Idempotency"
-# The environment variable a consumer reads its idempotency window from.
-IDEMPOTENCY_WINDOW_ENV = "IDEMPOTENCY_WINDOW_SECONDS"
 # The key of the card tokens (workflow.domain.payment.CardVault): who places orders and who
 # takes payments read it; nobody who only sees events, logs or the dashboard can.
 CARD_TOKEN_KEY = "CardTokenKey"
 # The API key notifications are signed with (the receiver reads it to check them).
 NOTIFICATION_API_KEY = "NotificationApiKey"
 
-
-def secret_env_var(secret_id: str) -> str:
-    """The environment variable a handler reads a secret's ARN from: `CARD_TOKEN_KEY_SECRET_ARN`."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", secret_id).upper() + "_SECRET_ARN"
 
 CHOREOGRAPHY = Choreography(
     events=(
@@ -552,15 +548,15 @@ CHOREOGRAPHY = Choreography(
     functions=(
         Function("OrderApi", Subdomain.ORDER, "functions.order.api.lambda_handler",
                  "Order HTTP API: catalogue, place an order, order status.",
-                 tables=("Orders",), secrets=(CARD_TOKEN_KEY,), publishes_to=Bus.GLOBAL,
+                 tables=(ORDERS_TABLE,), secrets=(CARD_TOKEN_KEY,), publishes_to=Bus.GLOBAL,
                  publishes=("order.placed",)),  # from the HTTP API: the start, caused by no event
         Function("OrderRelay", Subdomain.ORDER, "functions.order.relay.lambda_handler",
                  "Publishes again the order.placed of each order still placed a minute on.",
-                 tables=("Orders",), publishes_to=Bus.GLOBAL, publishes=("order.placed",),
+                 tables=(ORDERS_TABLE,), publishes_to=Bus.GLOBAL, publishes=("order.placed",),
                  relay_for="OrderApi"),
         Function("OrderEvents", Subdomain.ORDER, "functions.order.events.lambda_handler",
                  "Keeps each order's status from the events that end it.",
-                 tables=("Orders", IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
+                 tables=(ORDERS_TABLE, IDEMPOTENCY_TABLE), publishes_to=Bus.GLOBAL,
                  publishes=("order.rejected", "order.cancelled"),
                  reactions=(Reaction("warehouse.stock-unavailable", ("order.rejected",)),
                             Reaction("warehouse.stock-released", ("order.cancelled",)),
@@ -577,13 +573,13 @@ CHOREOGRAPHY = Choreography(
                             Reaction("payment.declined", ("warehouse.stock-released",)))),
         Function("Payment", Subdomain.PAYMENT, "functions.payment.handler.lambda_handler",
                  "Takes payment for reserved orders.",
-                 tables=("Payments", IDEMPOTENCY_TABLE), secrets=(CARD_TOKEN_KEY,),
+                 tables=(PAYMENTS_TABLE, IDEMPOTENCY_TABLE), secrets=(CARD_TOKEN_KEY,),
                  publishes_to=Bus.GLOBAL, publishes=("payment.taken", "payment.declined"),
                  reactions=(Reaction("warehouse.stock-reserved", ("payment.taken",
                                                                   "payment.declined")),)),
         Function("Loyalty", Subdomain.LOYALTY, "functions.loyalty.handler.lambda_handler",
                  "Awards loyalty points for paid orders.",
-                 tables=("Loyalty", IDEMPOTENCY_TABLE), publishes_to=Bus.LOYALTY,
+                 tables=(LOYALTY_TABLE, IDEMPOTENCY_TABLE), publishes_to=Bus.LOYALTY,
                  publishes=("loyalty.points-awarded",),
                  reactions=(Reaction("payment.taken", ("loyalty.points-awarded",)),)),
     ),
@@ -621,10 +617,10 @@ CHOREOGRAPHY = Choreography(
     tables=(
         Table(IDEMPOTENCY_TABLE, None, "Powertools idempotency records, keyed by CloudEvent id.",
               ttl_attribute="expiration", partition_key="id"),
-        Table("Orders", Subdomain.ORDER, "Each order and its status."),
+        Table(ORDERS_TABLE, Subdomain.ORDER, "Each order and its status."),
         Table(INVENTORY_TABLE, Subdomain.WAREHOUSE, "Stock per product, reservations, shipments."),
-        Table("Payments", Subdomain.PAYMENT, "One charge (or decline) per order."),
-        Table("Loyalty", Subdomain.LOYALTY, "Points awarded per order and per customer."),
+        Table(PAYMENTS_TABLE, Subdomain.PAYMENT, "One charge (or decline) per order."),
+        Table(LOYALTY_TABLE, Subdomain.LOYALTY, "Points awarded per order and per customer."),
     ),
     http_apis=(
         HttpApi(ORDER_API, "OrderApi", (

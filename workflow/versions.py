@@ -1,13 +1,14 @@
 """Event versions in flight: what a consumer reads when a producer has moved on.
 
-A producer may publish any published version of its event (`EVENT_VERSIONS_ENV`, read by
-`emitted_versions`); consumers read the version the model names (`EventType.version`), and an
-event of another version is converted into it, here and only here, where a consumer parses what
-it was delivered (`read_as`). Consumers read the model's version rather than the newest because
-every later event carries the order forward in that version's shape: a consumer that read
-`order.placed` version 2 would have to write version 1 back into each event it publishes, one
-conversion per consumer instead of this one. The model's version moves once every producer
-publishes the newer one; the converter turns round with it. See docs/versioning.md.
+A producer may publish any published version of its event (its environment's
+`workflow.handler_env.EVENT_VERSIONS_ENV`, read by `emitted_versions`); consumers read the
+version the model names (`EventType.version`), and an event of another version is converted
+into it, here and only here, where a consumer parses what it was delivered (`read_as`).
+Consumers read the model's version rather than the newest because every later event carries
+the order forward in that version's shape: a consumer that read `order.placed` version 2 would
+have to write version 1 back into each event it publishes, one conversion per consumer instead
+of this one. The model's version moves once every producer publishes the newer one; the
+converter turns round with it. See docs/versioning.md.
 
 `breaking_changes` tells, structurally, whether one version of a schema can be read as the one
 before it: the compatibility test holds each version's declaration (`COMPATIBILITY`) to it.
@@ -23,11 +24,6 @@ from workflow.catalogue import JsonSchema, dataschema_of, validate_data, version
 from workflow.envelope import Event, InvalidEvent
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.money import Money, decimal_text, from_decimal_text
-
-# The setting a producer reads which version of each event it publishes:
-# "order.placed=2[,other.type=3]". An event type it does not name is published in the model's
-# version.
-EVENT_VERSIONS_ENV = "EVENT_VERSIONS"
 
 Data = dict[str, Any]
 Converter = Callable[[Data], Data]
@@ -105,8 +101,8 @@ def written_as(event: Event, version: int, *, model: Choreography = CHOREOGRAPHY
 
 
 def emitted_versions(setting: str | None, *, model: Choreography = CHOREOGRAPHY) -> dict[str, int]:
-    """The versions a producer's setting names (`EVENT_VERSIONS_ENV`); refuses a version that
-    was never published, or that it could not write."""
+    """The versions a producer's setting names (`workflow.handler_env.EVENT_VERSIONS_ENV`);
+    refuses a version that was never published, or that it could not write."""
     from workflow.catalogue import SCHEMA_VERSIONS
     versions: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in (setting or "").split(","))):

@@ -13,13 +13,8 @@ from constructs import Construct
 from cdk.constructs.naming import logical_id_set
 from cdk.constructs.subdomain import function_create
 from cdk.constructs.tables import table_create
-from workflow.model import (
-    NOTIFICATION_API_KEY,
-    Choreography,
-    NotificationReceiver,
-    ToNotification,
-    secret_env_var,
-)
+from workflow.handler_env import EnvKind, handler_environment
+from workflow.model import NOTIFICATION_API_KEY, Choreography, ToNotification
 
 API_KEY_HEADER = "x-api-key"
 # Letters and digits only: the key travels in an HTTP header.
@@ -31,17 +26,20 @@ class Receiver(Construct):
     destinations call) that checks the API key itself, since a function URL can only check
     AWS signatures, which API destinations do not make. What it receives goes to a table."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, receiver: NotificationReceiver,
+    def __init__(self, scope: Construct, construct_id: str, *, choreography: Choreography,
                  api_key: secretsmanager.ISecret, code: lambda_.Code,
                  layer: lambda_.ILayerVersion) -> None:
         super().__init__(scope, construct_id)
+        receiver = choreography.notification_receiver
         self.table: dynamodb.Table = table_create(self, receiver.table)
         self.function = function_create(
             self, receiver.function, handler=receiver.handler, summary=receiver.summary,
             service="notifications", timeout_seconds=receiver.timeout_seconds,
             memory_mb=receiver.memory_mb, code=code, layer=layer)
-        self.function.add_environment("NOTIFICATIONS_TABLE_NAME", self.table.table_name)
-        self.function.add_environment(secret_env_var(NOTIFICATION_API_KEY), api_key.secret_arn)
+        # Its environment, as the model declares it: the table's name and the key's ARN.
+        values = {EnvKind.TABLE_NAME: self.table.table_name, EnvKind.SECRET_ARN: api_key.secret_arn}
+        for variable in handler_environment(choreography, receiver):
+            self.function.add_environment(variable.name, values[variable.kind])
         api_key.grant_read(self.function)
         self.table.grant(self.function, "dynamodb:PutItem")
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
@@ -75,8 +73,7 @@ class Notifications(Construct):
             self.api_key = generated
         self.receiver: Receiver | None = None
         if endpoint is None:
-            self.receiver = Receiver(self, "Receiver",
-                                     receiver=choreography.notification_receiver,
+            self.receiver = Receiver(self, "Receiver", choreography=choreography,
                                      api_key=self.api_key, code=code, layer=layer)
             endpoint = self.receiver.url.url
         self.endpoint = endpoint

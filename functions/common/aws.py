@@ -20,7 +20,15 @@ from botocore.exceptions import ClientError
 
 from workflow.domain.payment import CardVault
 from workflow.envelope import Event, parse_cloudevent, put_events_entry
-from workflow.model import CARD_TOKEN_KEY, FIFO_SUFFIX, secret_env_var
+from workflow.handler_env import (
+    DEAD_LETTER_QUEUE_URL_ENV,
+    EVENT_BUS_NAME_ENV,
+    LAMBDA_FUNCTION_NAME_ENV,
+    queue_env_var,
+    secret_env_var,
+    table_env_var,
+)
+from workflow.model import CARD_TOKEN_KEY, FIFO_SUFFIX
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -44,6 +52,25 @@ def env(name: str) -> str:
         return os.environ[name]
     except KeyError:
         raise RuntimeError(f"environment variable {name} is not set") from None
+
+
+# What the stack put in the environment, by the model's names (workflow.handler_env): a handler
+# asks for a table or a queue of the model, never for a variable it spells itself.
+
+
+def table_name_of(table_id: str) -> str:
+    """The name of one of the function's tables."""
+    return env(table_env_var(table_id))
+
+
+def queue_url_of(queue_id: str) -> str:
+    """The URL of a queue the function sends to."""
+    return env(queue_env_var(queue_id))
+
+
+def event_bus_name() -> str:
+    """The name of the bus the function publishes to."""
+    return env(EVENT_BUS_NAME_ENV)
 
 
 # How long a secret read from Secrets Manager is trusted before it is read again (a rotated
@@ -103,6 +130,12 @@ class DeadLetters:
         self.queue_url = queue_url
         self.function_name = function_name
         self._client = client
+
+    @classmethod
+    def from_environment(cls) -> DeadLetters:
+        """The function's own dead-letter queue, each message signed with its name."""
+        return cls(queue_url=env(DEAD_LETTER_QUEUE_URL_ENV),
+                   function_name=env(LAMBDA_FUNCTION_NAME_ENV))
 
     @property
     def client(self) -> Any:

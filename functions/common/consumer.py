@@ -25,14 +25,36 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import DeadLetters, EventBridgePublisher, aws_client, env
+from functions.common.aws import (
+    DeadLetters,
+    EventBridgePublisher,
+    aws_client,
+    env,
+    event_bus_name,
+    table_name_of,
+)
 from workflow.envelope import Event, InvalidEvent, parse_cloudevent, parse_eventbridge
-from workflow.model import IDEMPOTENCY_WINDOW_ENV
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
+from workflow.model import CHOREOGRAPHY, IDEMPOTENCY_TABLE
 from workflow.versions import read_as
 
 Action = Callable[[Event], Event | Sequence[Event] | None]
 
 logger = Logger()
+
+
+def routed_actions(function_id: str, actions: Mapping[str, Action]) -> dict[str, Action]:
+    """The action for each event type the model routes to a function, from its handler's
+    actions by type: the model says what reaches a function, the handler what it does with
+    each. A type routed there with no action, or an action for a type that never gets there,
+    fails the handler's import, rather than the first such event or never."""
+    routed = CHOREOGRAPHY.consumed_by(function_id)
+    missing = [event_type for event_type in routed if event_type not in actions]
+    stray = [event_type for event_type in actions if event_type not in routed]
+    if missing or stray:
+        raise LookupError(f"{function_id}: routed to it with no action: {missing}; "
+                          f"with an action, but not routed to it: {stray}")
+    return {event_type: actions[event_type] for event_type in routed}
 
 
 class EventConsumer:
@@ -55,10 +77,9 @@ class EventConsumer:
     def from_environment(cls, actions: Mapping[str, Action]) -> EventConsumer:
         return cls(
             actions=actions,
-            publisher=EventBridgePublisher(bus_name=env("EVENT_BUS_NAME")),
-            dead_letters=DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
-                                     function_name=env("AWS_LAMBDA_FUNCTION_NAME")),
-            idempotency_table=env("IDEMPOTENCY_TABLE_NAME"),
+            publisher=EventBridgePublisher(bus_name=event_bus_name()),
+            dead_letters=DeadLetters.from_environment(),
+            idempotency_table=table_name_of(IDEMPOTENCY_TABLE),
             idempotency_window_seconds=int(env(IDEMPOTENCY_WINDOW_ENV)),
         )
 

@@ -8,15 +8,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import env
-from functions.common.consumer import EventConsumer, logger
+from functions.common.aws import table_name_of
+from functions.common.consumer import EventConsumer, logger, routed_actions
 from functions.loyalty.ledger import DynamoLoyalty
 from workflow.domain.loyalty import points_award
+from workflow.model import LOYALTY_TABLE
 
-ledger = DynamoLoyalty(table_name=env("LOYALTY_TABLE_NAME"))
-consumer = EventConsumer.from_environment({
+ledger = DynamoLoyalty(table_name=table_name_of(LOYALTY_TABLE))
+consumer = EventConsumer.from_environment(routed_actions("Loyalty", {
     "payment.taken": lambda event: points_award(event, ledger=ledger),
-})
+}))
 
 
 @logger.inject_lambda_context

@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from functions.common.aws import aws_client, env, item, secret
+from functions.common.aws import aws_client, item, secret, table_name_of
 from workflow.envelope import InvalidEvent, parse_cloudevent
 from workflow.model import CHOREOGRAPHY, NOTIFICATION_API_KEY
 
@@ -73,7 +73,7 @@ def notification_keep(cloudevent: dict[str, Any], *, content_type: str,
               str(TABLE.ttl_attribute): int(now) + KEEP_SECONDS}
     try:
         aws_client("dynamodb").put_item(
-            TableName=env("NOTIFICATIONS_TABLE_NAME"), Item=item(record),
+            TableName=table_name_of(TABLE.id), Item=item(record),
             ConditionExpression="attribute_not_exists(#key)",
             ExpressionAttributeNames={"#key": TABLE.partition_key})
     except ClientError as error:

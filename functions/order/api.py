@@ -12,7 +12,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import EventBridgePublisher, card_vault, env
+from functions.common.aws import (
+    EventBridgePublisher,
+    card_vault,
+    event_bus_name,
+    queue_url_of,
+    table_name_of,
+)
 from functions.common.consumer import logger
 from functions.order import idempotency
 from functions.order.openapi import openapi_document
@@ -20,9 +26,10 @@ from functions.order.orders import DynamoOrders, OrderExists
 from functions.order.outbox import OutboxChecks
 from workflow.domain.order import FieldProblem, InvalidOrder, order_place
 from workflow.envelope import MAX_JSON_DEPTH, Event, json_nested_deeper_than, parse_cloudevent
-from workflow.model import CHOREOGRAPHY, ORDER_API, OrderStatus
+from workflow.handler_env import EVENT_VERSIONS_ENV
+from workflow.model import CHOREOGRAPHY, ORDER_API, ORDER_OUTBOX_QUEUE, ORDERS_TABLE, OrderStatus
 from workflow.products import PRODUCTS
-from workflow.versions import EVENT_VERSIONS_ENV, emitted_versions, read_as, written_as
+from workflow.versions import emitted_versions, read_as, written_as
 
 MAX_BODY_BYTES = 16 * 1024
 # The media types read as JSON: application/json, and application/<name>+json (RFC 6839's
@@ -31,9 +38,9 @@ MAX_BODY_BYTES = 16 * 1024
 # and none of them may place an order without the browser asking this API first.
 _JSON_MEDIA_TYPE = re.compile(r"application/(?:[!#$%&'*+.^_`|~0-9a-z-]+\+)?json")
 
-orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
-publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
-checks = OutboxChecks(queue_url=env("ORDEROUTBOX_QUEUE_URL"))
+orders = DynamoOrders(table_name=table_name_of(ORDERS_TABLE))
+publisher = EventBridgePublisher(bus_name=event_bus_name())
+checks = OutboxChecks(queue_url=queue_url_of(ORDER_OUTBOX_QUEUE))
 app = APIGatewayHttpResolver()
 
 

@@ -14,13 +14,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import env
+from functions.common.aws import table_name_of
 from functions.common.consumer import EventConsumer, logger
 from functions.order.orders import DynamoOrders
 from workflow.domain.order import order_conclude
-from workflow.model import CHOREOGRAPHY
+from workflow.model import CHOREOGRAPHY, ORDERS_TABLE
 
-orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
+orders = DynamoOrders(table_name=table_name_of(ORDERS_TABLE))
 consumer = EventConsumer.from_environment({
     event_type: lambda event: order_conclude(event, orders=orders)
     for event_type in CHOREOGRAPHY.consumed_by("OrderEvents")

@@ -17,15 +17,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import DeadLetters, EventBridgePublisher, env
+from functions.common.aws import DeadLetters, EventBridgePublisher, event_bus_name, table_name_of
 from functions.common.consumer import logger
 from functions.order.orders import DynamoOrders
 from functions.order.outbox import InvalidCheck, Relay, check_order_id, checked_order_ids
+from workflow.model import ORDERS_TABLE
 
-orders = DynamoOrders(table_name=env("ORDERS_TABLE_NAME"))
-publisher = EventBridgePublisher(bus_name=env("EVENT_BUS_NAME"))
-dead_letters = DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
-                           function_name=env("AWS_LAMBDA_FUNCTION_NAME"))
+orders = DynamoOrders(table_name=table_name_of(ORDERS_TABLE))
+publisher = EventBridgePublisher(bus_name=event_bus_name())
+dead_letters = DeadLetters.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -13,16 +13,17 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import card_vault, env
-from functions.common.consumer import EventConsumer, logger
+from functions.common.aws import card_vault, table_name_of
+from functions.common.consumer import EventConsumer, logger, routed_actions
 from functions.payment.ledger import DynamoPayments
 from workflow.domain.payment import payment_take
+from workflow.model import PAYMENTS_TABLE
 
-payments = DynamoPayments(table_name=env("PAYMENTS_TABLE_NAME"))
-consumer = EventConsumer.from_environment({
+payments = DynamoPayments(table_name=table_name_of(PAYMENTS_TABLE))
+consumer = EventConsumer.from_environment(routed_actions("Payment", {
     "warehouse.stock-reserved": lambda event: payment_take(event, payments=payments,
                                                            vault=card_vault()),
-})
+}))
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

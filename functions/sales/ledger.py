@@ -24,7 +24,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import EffectRecords, env
+from functions.common.aws import EffectRecords, table_name_of
+from workflow.legacy import SALES_LEDGER_TABLE
 
 READS = "urn:choreo:schema:order.placed:1"
 
@@ -72,7 +73,7 @@ _ledger: SalesLedger | None = None
 def ledger() -> SalesLedger:
     global _ledger
     if _ledger is None:
-        _ledger = SalesLedger(table_name=env("SALESLEDGER_TABLE_NAME"))
+        _ledger = SalesLedger(table_name=table_name_of(SALES_LEDGER_TABLE))
     return _ledger
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import DeadLetters, aws_client, env
+from functions.common.aws import DeadLetters, aws_client, queue_url_of
 from workflow.envelope import InvalidEvent, parse_eventbridge
-from workflow.legacy import as_version_one, delivered_as
+from workflow.legacy import SALES_LEDGER_QUEUE, as_version_one, delivered_as
 
 logger = Logger()
 
@@ -49,10 +49,8 @@ _translator: Translator | None = None
 def translator() -> Translator:
     global _translator
     if _translator is None:
-        _translator = Translator(
-            queue_url=env("SALESLEDGER_QUEUE_URL"),
-            dead_letters=DeadLetters(queue_url=env("DEAD_LETTER_QUEUE_URL"),
-                                     function_name=env("AWS_LAMBDA_FUNCTION_NAME")))
+        _translator = Translator(queue_url=queue_url_of(SALES_LEDGER_QUEUE),
+                                 dead_letters=DeadLetters.from_environment())
     return _translator
 
 

@@ -10,17 +10,18 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.aws import env
-from functions.common.consumer import EventConsumer, logger
+from functions.common.aws import table_name_of
+from functions.common.consumer import EventConsumer, logger, routed_actions
 from functions.warehouse.inventory import DynamoInventory
 from workflow.domain.warehouse import order_ship, stock_release, stock_reserve
+from workflow.model import INVENTORY_TABLE
 
-inventory = DynamoInventory(table_name=env("INVENTORY_TABLE_NAME"))
-consumer = EventConsumer.from_environment({
+inventory = DynamoInventory(table_name=table_name_of(INVENTORY_TABLE))
+consumer = EventConsumer.from_environment(routed_actions("Warehouse", {
     "order.placed": lambda event: stock_reserve(event, inventory=inventory),
     "loyalty.points-awarded": lambda event: order_ship(event, inventory=inventory),
     "payment.declined": lambda event: stock_release(event, inventory=inventory),
-})
+}))
 processor = SqsFifoPartialProcessor()
 
 

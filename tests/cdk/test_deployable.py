@@ -15,7 +15,8 @@ import pytest
 from cdk.app import synth_template
 from cdk.stack import IDEMPOTENCY_ACTIONS, LEDGER_ACTIONS, RELAY_ACTIONS
 from workflow.deployment import physical_names, stack_name_problems
-from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, IDEMPOTENCY_TABLE, secret_env_var
+from workflow.handler_env import secret_env_var
+from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, IDEMPOTENCY_TABLE
 
 Resources = dict[str, dict[str, Any]]
 

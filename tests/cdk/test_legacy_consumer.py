@@ -5,7 +5,6 @@ cfn-lint stay clean with it."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 import pytest
 
 from cdk.app import STACK_NAME, build_app, synth_template
+from tests.cdk.test_handler_env import handler_reads
+from workflow.handler_env import EVENT_VERSIONS_ENV, LAMBDA_FUNCTION_NAME_ENV
 from workflow.legacy import with_legacy_consumer
 from workflow.model import CHOREOGRAPHY
 
@@ -76,11 +77,10 @@ def test_the_translator_may_send_to_the_ledgers_queue(resources: Resources) -> N
 
 
 def test_every_variable_the_legacy_handlers_read_is_set(resources: Resources) -> None:
-    read = set()
-    for module in (Path(__file__).resolve().parents[2] / "functions" / "sales").glob("*.py"):
-        read.update(re.findall(r"\benv\(\"([A-Z0-9_]+)\"\)", module.read_text()))
+    read, _ = handler_reads()
     assert {"SALESLEDGER_TABLE_NAME", "SALESLEDGER_QUEUE_URL", "DEAD_LETTER_QUEUE_URL"} <= read
-    provided = {"AWS_LAMBDA_FUNCTION_NAME"}
+    # the versions are read with the model's as the fallback: set only when a deployment asks
+    provided = {LAMBDA_FUNCTION_NAME_ENV, EVENT_VERSIONS_ENV}
     for function in _of_type(resources, "AWS::Lambda::Function").values():
         provided.update(function["Properties"]["Environment"]["Variables"])
     assert read <= provided, read - provided

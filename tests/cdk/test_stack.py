@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,26 +20,28 @@ from aws_cdk.assertions import Match, Template
 
 from cdk.app import STACK_NAME, build_app, synth_template
 from cdk.settings import SettingsError
-from cdk.stack import queue_env_var, table_env_var
+from tests.cdk.test_handler_env import handler_reads
 from workflow import outputs
+from workflow.handler_env import (
+    EVENT_VERSIONS_ENV,
+    IDEMPOTENCY_WINDOW_ENV,
+    LAMBDA_FUNCTION_NAME_ENV,
+    EnvKind,
+    handler_environment,
+)
 from workflow.model import (
     CHOREOGRAPHY,
-    IDEMPOTENCY_TABLE,
-    IDEMPOTENCY_WINDOW_ENV,
     Bus,
     ToBus,
     ToFunction,
     ToNotification,
     ToQueue,
-    secret_env_var,
 )
 
 Resources = dict[str, dict[str, Any]]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ONE_MONTH_DAYS = 30
-# Lambda sets it in every execution environment.
-LAMBDA_PROVIDED_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"
 
 
 @pytest.fixture(scope="module")
@@ -377,6 +378,17 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
                             for queue in CHOREOGRAPHY.queues}
     dead_letter_queue_of.update({function_id: f"{function_id}FailureQueue"
                                  for function_id in CHOREOGRAPHY.direct_targets()})
+    # what each kind of variable the model declares names in the template
+    deployed = {
+        EnvKind.TABLE_NAME: lambda variable: {"Ref": f"{variable.ref}Table"},
+        EnvKind.QUEUE_URL: lambda variable: {"Ref": f"{variable.ref}Queue"},
+        EnvKind.SECRET_ARN: lambda variable: {"Ref": f"{variable.ref}Secret"},
+        EnvKind.BUS_NAME: lambda variable: {"Ref": f"{variable.ref.title()}EventBus"},
+        EnvKind.DEAD_LETTER_QUEUE_URL: lambda variable: {
+            "Ref": dead_letter_queue_of[variable.ref]},
+        EnvKind.IDEMPOTENCY_WINDOW: lambda variable: str(
+            CHOREOGRAPHY.idempotency_window_seconds),
+    }
     for function in CHOREOGRAPHY.functions:
         properties = resources[f"{function.id}Function"]["Properties"]
         assert properties["Handler"] == function.handler
@@ -388,31 +400,20 @@ def test_functions_run_the_model_handlers_with_their_environment(resources: Reso
         environment = properties["Environment"]["Variables"]
         expected: dict[str, Any] = {"POWERTOOLS_SERVICE_NAME": function.subdomain.value,
                                     "POWERTOOLS_LOG_LEVEL": "INFO"}
-        expected.update({table_env_var(table_id): {"Ref": f"{table_id}Table"}
-                         for table_id in function.tables})
-        if function.publishes_to is not None:
-            expected["EVENT_BUS_NAME"] = {"Ref": f"{function.publishes_to.value.title()}EventBus"}
-        if function.id in dead_letter_queue_of:
-            expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": dead_letter_queue_of[function.id]}
-        if IDEMPOTENCY_TABLE in function.tables:
-            expected[IDEMPOTENCY_WINDOW_ENV] = str(CHOREOGRAPHY.idempotency_window_seconds)
-        expected.update({secret_env_var(name): {"Ref": f"{name}Secret"}
-                         for name in function.secrets})
-        expected.update({queue_env_var(queue.id): {"Ref": f"{queue.id}Queue"}
-                         for queue in CHOREOGRAPHY.outbox_queues(function.id)})
+        expected.update({variable.name: deployed[variable.kind](variable)
+                         for variable in handler_environment(CHOREOGRAPHY, function)
+                         if not variable.optional})
         assert environment == expected, function.id
 
 
 def test_every_variable_a_handler_reads_is_set(resources: Resources) -> None:
-    read = set()
-    for module in (PROJECT_ROOT / "functions").rglob("*.py"):
-        if module.parent.name == "sales":
-            continue  # deployed with choreo:legacyConsumer only: tests/cdk/test_legacy_consumer.py
-        read.update(re.findall(r"\benv\(\"([A-Z0-9_]+)\"\)", module.read_text()))
-        if "env(IDEMPOTENCY_WINDOW_ENV)" in module.read_text():
-            read.add(IDEMPOTENCY_WINDOW_ENV)
-    assert {"ORDERS_TABLE_NAME", "EVENT_BUS_NAME", "DEAD_LETTER_QUEUE_URL"} <= read
-    provided = {LAMBDA_PROVIDED_VARIABLE}
+    # functions/sales is deployed with choreo:legacyConsumer only: tests/cdk/test_legacy_consumer.py
+    read, _ = handler_reads(module for module in (PROJECT_ROOT / "functions").rglob("*.py")
+                            if module.parent.name != "sales")
+    assert {"ORDERS_TABLE_NAME", "EVENT_BUS_NAME", "DEAD_LETTER_QUEUE_URL",
+            IDEMPOTENCY_WINDOW_ENV} <= read
+    # the versions are read with the model's as the fallback: set only when a deployment asks
+    provided = {LAMBDA_FUNCTION_NAME_ENV, EVENT_VERSIONS_ENV}
     for function in of_type(resources, "AWS::Lambda::Function").values():
         provided.update(function["Properties"]["Environment"]["Variables"])
     assert read <= provided, read - provided

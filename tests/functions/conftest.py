@@ -22,13 +22,8 @@ from moto.server import ThreadedMotoServer
 from functions.common.aws import aws_client
 from tests.support import TEST_CARD_TOKEN_KEY
 from workflow.envelope import Event, parse_eventbridge
-from workflow.model import (
-    CARD_TOKEN_KEY,
-    CHOREOGRAPHY,
-    IDEMPOTENCY_WINDOW_ENV,
-    ORDER_OUTBOX_QUEUE,
-    secret_env_var,
-)
+from workflow.handler_env import EnvKind, choreography_environment
+from workflow.model import CARD_TOKEN_KEY, CHOREOGRAPHY, ORDER_OUTBOX_QUEUE
 
 REGION = "us-east-1"
 
@@ -98,7 +93,6 @@ def aws_create(monkeypatch: pytest.MonkeyPatch) -> Aws:
                               AttributeDefinitions=[{"AttributeName": key,
                                                      "AttributeType": "S"}])
         tables[table.id] = name
-        monkeypatch.setenv(f"{table.id.upper()}_TABLE_NAME", name)
     sqs = boto3.client("sqs", region_name=REGION)
     events = boto3.client("events", region_name=REGION)
     events.create_event_bus(Name="test-bus")
@@ -112,13 +106,20 @@ def aws_create(monkeypatch: pytest.MonkeyPatch) -> Aws:
                     EventPattern=json.dumps({"source": list(CHOREOGRAPHY.sources())}))
     events.put_targets(Rule="everything", EventBusName="test-bus",
                        Targets=[{"Id": "capture", "Arn": capture_arn}])
-    monkeypatch.setenv("EVENT_BUS_NAME", "test-bus")
-    monkeypatch.setenv(IDEMPOTENCY_WINDOW_ENV, str(CHOREOGRAPHY.idempotency_window_seconds))
-    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_url)
-    monkeypatch.setenv(f"{ORDER_OUTBOX_QUEUE.upper()}_QUEUE_URL", outbox_url)
     key = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="card-token-key", SecretString=TEST_CARD_TOKEN_KEY)
-    monkeypatch.setenv(secret_env_var(CARD_TOKEN_KEY), key["ARN"])
+    # Where the stack would put the deployed resources' names, these: every function's
+    # variables, as the model declares them, so that any handler can be imported.
+    queues = {ORDER_OUTBOX_QUEUE: outbox_url}
+    secrets = {CARD_TOKEN_KEY: key["ARN"]}
+    for name, value in choreography_environment(CHOREOGRAPHY, {
+            EnvKind.TABLE_NAME: lambda variable: tables[variable.ref],
+            EnvKind.QUEUE_URL: lambda variable: queues[variable.ref],
+            EnvKind.SECRET_ARN: lambda variable: secrets[variable.ref],
+            EnvKind.BUS_NAME: "test-bus",
+            EnvKind.DEAD_LETTER_QUEUE_URL: dead_letter_url,
+            EnvKind.IDEMPOTENCY_WINDOW: str(CHOREOGRAPHY.idempotency_window_seconds)}).items():
+        monkeypatch.setenv(name, value)
     parameters.clear_caches()  # the secret belongs to this test's AWS
     return Aws(sqs=sqs, dynamodb=dynamodb, capture_url=capture_url,
                dead_letter_url=dead_letter_url, tables=tables, outbox_url=outbox_url)

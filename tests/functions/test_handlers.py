@@ -17,6 +17,7 @@ from tests.support import TEST_VAULT as VAULT
 from tests.support import api_request, eventbridge_event, sqs_event
 from workflow.domain.order import order_place
 from workflow.envelope import MAX_JSON_DEPTH, Event, new_event, parse_eventbridge
+from workflow.handler_env import EVENT_VERSIONS_ENV
 from workflow.model import CHOREOGRAPHY, ORDER_API
 from workflow.money import decimal_text
 from workflow.products import PRODUCTS
@@ -384,6 +385,16 @@ def test_each_consumer_handles_exactly_what_the_model_routes_to_it(aws: Aws, fun
     assert set(module.consumer.actions) == set(CHOREOGRAPHY.consumed_by(function.id))
 
 
+def test_an_event_routed_without_an_action_or_an_action_for_no_route_fails_the_import():
+    from functions.common.consumer import routed_actions
+
+    with pytest.raises(LookupError, match=r"with no action: \['payment.taken'\]"):
+        routed_actions("Loyalty", {})
+    with pytest.raises(LookupError, match=r"not routed to it: \['order.placed'\]"):
+        routed_actions("Loyalty", {"payment.taken": print, "order.placed": print})
+    assert list(routed_actions("Loyalty", {"payment.taken": print})) == ["payment.taken"]
+
+
 def test_a_transaction_that_conflicts_with_another_write_is_retried_not_taken_for_short_stock():
     from botocore.exceptions import ClientError
 
@@ -425,7 +436,7 @@ def test_the_order_api_publishes_the_version_its_setting_names(aws: Aws, monkeyp
     price = next(p.unit_price for p in PRODUCTS if p.sku == "BISCUIT-TIN")
 
     first = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)), FakeContext())
-    monkeypatch.setenv("EVENT_VERSIONS", "order.placed=2")  # no redeploy: read on each order
+    monkeypatch.setenv(EVENT_VERSIONS_ENV, "order.placed=2")  # no redeploy: read on each order
     second = api.lambda_handler(api_request("POST", "/orders", json.dumps(request)), FakeContext())
 
     assert (first["statusCode"], second["statusCode"]) == (202, 202)

@@ -17,6 +17,7 @@ from tests.functions.conftest import REGION, FakeContext
 from tests.support import TEST_VAULT as VAULT
 from tests.support import aws_sample
 from workflow.domain.order import order_place
+from workflow.handler_env import EnvKind, environment_of, handler_environment
 from workflow.model import CHOREOGRAPHY
 
 KEY = "k" * 48
@@ -39,8 +40,10 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                                   {"AttributeName": str(TABLE.sort_key), "AttributeType": "S"}])
         secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="api-key", SecretString=KEY)
-        monkeypatch.setenv("NOTIFICATIONS_TABLE_NAME", "notifications")
-        monkeypatch.setenv("NOTIFICATION_API_KEY_SECRET_ARN", secret["ARN"])
+        for name, value in environment_of(
+                handler_environment(CHOREOGRAPHY, CHOREOGRAPHY.notification_receiver),
+                {EnvKind.TABLE_NAME: "notifications", EnvKind.SECRET_ARN: secret["ARN"]}).items():
+            monkeypatch.setenv(name, value)
         aws_client.cache_clear()
         from aws_lambda_powertools.utilities import parameters
 

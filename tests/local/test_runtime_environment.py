@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from local.config import LocalConfig
 from local.runtime import _local_environment
-from workflow.model import IDEMPOTENCY_WINDOW_ENV
+from workflow.handler_env import IDEMPOTENCY_WINDOW_ENV
 
 DEPLOYED = {"EVENT_BUS_NAME": "bus", IDEMPOTENCY_WINDOW_ENV: "3600"}
 
