@@ -8,13 +8,14 @@ the machine is shared and noisy. Sections, in the order they run (BENCH_ONLY=a,b
 - fanout    P3a, P3b  websocket fan-out to BENCH_WS_CLIENTS (100)
 - drain     P3c  poller drain (BENCH_DRAIN_MESSAGES, 20,000)
 - trace     P4   trace load (BENCH_TRACE_EVENTS, 100,000)
-- conformance C1 stuck orders and conformance views (BENCH_CONFORMANCE_EVENTS, 100,000)
+- conformance CF1 stuck orders and conformance views (BENCH_CONFORMANCE_EVENTS, 100,000)
 - search    S1   search, compare and OTLP export over BENCH_SEARCH_EVENTS (100,000)
-- catalogue C2   the catalogue's pages (BENCH_CATALOGUE_EVENTS, 100,000)
+- catalogue CT1  the catalogue's pages (BENCH_CATALOGUE_EVENTS, 100,000)
 - routes    R1-R4  route health: recording, /api/routes and a route's page (BENCH_ROUTE_EVENTS, 100,000)
 - boundaries B1  accounts and regions: the live page and a trace across two accounts
             (BENCH_BOUNDARIES_EVENTS, 100,000)
 - versions V1-V4  event versions: recording, /versions/ and /api/versions (BENCH_VERSION_EVENTS, 100,000)
+- calls   C1   AWS calls per order, by service and operation (BENCH_CALLS_ORDERS, 200)
 - enforcement C2  enforcement on against off: the embedded AWS's CPU per order
             (BENCH_ENFORCEMENT_ORDERS, 400, x BENCH_ENFORCEMENT_TURNS, 2, each way)
 - sustained M1, M2  2 x BENCH_M_ORDERS (1,000) at concurrency 8; P2 and the soak,
@@ -34,6 +35,7 @@ from collections.abc import Callable
 
 from bench import (
     boundaries_views,
+    calls_per_order,
     catalogue_views,
     conformance_views,
     dashboard_fanout,
@@ -77,6 +79,7 @@ SECTIONS: dict[str, Callable[[], list[Result]]] = {
     "routes": route_health_views.run,
     "boundaries": boundaries_views.run,
     "versions": versions_views.run,
+    "calls": calls_per_order.run,
     "enforcement": enforcement_cost.run,
     "sustained": sustained_run,
 }

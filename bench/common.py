@@ -4,6 +4,7 @@ results as `{"id", "metric", "value", "baseline", "ratio", "unit"}` rows."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import statistics
 import uuid
@@ -17,7 +18,8 @@ from local.__main__ import stock_seeded
 from local.config import LocalConfig
 from local.system import LocalSystem, local_system
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# Where results are written: bench/results, or BENCH_RESULTS_DIR (the tests' tiny runs).
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,15 @@ def bare_route(events: Any, sqs: Any, prefix: str) -> tuple[str, str]:
     queue_url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    events.put_rule(Name=name, EventBusName=name, EventPattern='{"source": ["bench"]}')
+    rule_arn = events.put_rule(Name=name, EventBusName=name,
+                               EventPattern='{"source": ["bench"]}')["RuleArn"]
+    # EventBridge delivers to a queue only if the queue's policy lets it (the embedded AWS
+    # refuses, as AWS does, what no policy allows)
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]})})
     events.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
     return name, queue_url
 

@@ -124,11 +124,11 @@ def run() -> list[Result]:
     trace_page = _p50(SAMPLES, get(f"/orders/{stopped_id}"))
     note = f"{recorded} sightings, {orders} orders, {stuck_count} stuck, {deviating} deviating"
     return [
-        result("C1", "stuck page p50", stuck_page, baseline, "ms", note),
-        result("C1", "/api/stuck p50", stuck_json, baseline, "ms", "the top bar's count"),
-        result("C1", "orders list, deviating only p50", deviating_page, baseline, "ms"),
-        result("C1", "trace page with ghosts p50", trace_page, baseline, "ms"),
-        result("C1", "orders list p50 (baseline)", baseline, None, "ms"),
-        result("C1", "recording rate, deviation judged", recorded / record_seconds, None,
+        result("CF1", "stuck page p50", stuck_page, baseline, "ms", note),
+        result("CF1", "/api/stuck p50", stuck_json, baseline, "ms", "the top bar's count"),
+        result("CF1", "orders list, deviating only p50", deviating_page, baseline, "ms"),
+        result("CF1", "trace page with ghosts p50", trace_page, baseline, "ms"),
+        result("CF1", "orders list p50 (baseline)", baseline, None, "ms"),
+        result("CF1", "recording rate, deviation judged", recorded / record_seconds, None,
                "sightings/s"),
     ]
