@@ -1,10 +1,13 @@
-"""Helpers shared by the tests: AWS's own sample events, filled with our events."""
+"""Helpers shared by the tests: AWS's own sample events, filled with our events, and one way
+to wait for something to become true."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The card-token key of the tests (a deployment's is generated into Secrets Manager).
 TEST_CARD_TOKEN_KEY = "k" * 64
 TEST_VAULT = CardVault(TEST_CARD_TOKEN_KEY.encode())
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
+             message: str = "condition not met") -> None:
+    """Poll `predicate` until it is truthy. A test waits on a sign that the thing happened, not
+    a fixed time, so it is neither slow on a fast machine nor wrong on a slow one; on timeout
+    it fails saying what it waited for and how long."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message} (waited {timeout:g} s)")
+        time.sleep(interval)
 
 
 def aws_sample(name: str) -> dict[str, Any]:

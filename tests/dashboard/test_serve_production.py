@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from dashboard.web.production import Child, Supervisor
 from tests.dashboard.conftest import free_port
 from tests.processes import alive
 from tests.services import postgres_database
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {"CHOREO_PROFILE": "production", "DJANGO_SECRET_KEY": "k" * 60 + "Ab9#",
@@ -79,13 +80,6 @@ def sleeper(marker: Path | None = None, *, ignore_term: bool = False, grandchild
     return [sys.executable, "-c", "\n".join(code)]
 
 
-def wait_for(condition: Callable[[], object], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.05)
-
-
 @contextmanager
 def supervising(children: list[Child], said: list[str], **options: float
                 ) -> Iterator[tuple[threading.Event, list[int], list[bool]]]:
@@ -111,16 +105,17 @@ def test_a_poller_that_dies_is_started_again_and_a_stop_stops_everything(tmp_pat
     web = Child("web server", sleeper(tmp_path / "web", grandchild=True), restart=False)
     poller = Child("poller", sleeper(), restart=True)
     with supervising([web, poller], said) as (stop, status, ready):
-        wait_for(lambda: (tmp_path / "web").exists() and ready)
+        wait_for(lambda: (tmp_path / "web").exists() and ready, message="the web server ready")
         first = poller.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        wait_for(lambda: poller.pid != first and poller.running())
+        wait_for(lambda: poller.pid != first and poller.running(),
+                 message="the killed poller running again")
         assert "poller was killed by SIGKILL; starting it again in 1 s" in said
         server, worker = map(int, (tmp_path / "web").read_text().split())
         stopped_at = time.monotonic()
         stop.set()
-        wait_for(lambda: status)
+        wait_for(lambda: status, message="the supervisor stopped")
     assert status == [0]
     assert ready == [True], "ready is said once"
     assert time.monotonic() - stopped_at < 3
@@ -133,7 +128,7 @@ def test_when_the_web_server_ends_the_poller_is_stopped_and_the_service_fails():
                 restart=False)
     poller = Child("poller", sleeper(), restart=True)
     with supervising([web, poller], said) as (_, status, _):
-        wait_for(lambda: status)
+        wait_for(lambda: status, message="the supervisor stopped")
     assert status == [1]
     assert "web server exited with status 3; stopping" in said
     assert not alive(poller.pid)
@@ -143,9 +138,9 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     said: list[str] = []
     stubborn = Child("poller", sleeper(tmp_path / "stubborn", ignore_term=True), restart=True)
     with supervising([stubborn], said, stop_seconds=0.5) as (stop, status, _):
-        wait_for(lambda: (tmp_path / "stubborn").exists())
+        wait_for(lambda: (tmp_path / "stubborn").exists(), message="the child started")
         stop.set()
-        wait_for(lambda: status, seconds=5)
+        wait_for(lambda: status, 5, message="the supervisor stopped")
     assert "poller did not stop in 0.5 s; killing it" in said
     assert not alive(stubborn.pid)
 

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from tests.e2e.conftest import (
 )
 from tests.processes import alive, command_line, connection_owner, descendants
 from tests.services import postgres_database, redis_prefix, redis_url
+from tests.support import wait_for
 from workflow.outputs import OBSERVABILITY_QUEUE_URL
 
 pytestmark = [pytest.mark.e2e,
@@ -148,13 +149,6 @@ def production(running_system: RunningSystem, tmp_path_factory: pytest.TempPathF
                              log_path=log_path, passwords=passwords)
         finally:
             _stop(process)
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds:g} s"
-        time.sleep(0.1)
 
 
 def _cookie(session: requests.Session) -> str:
@@ -357,12 +351,14 @@ def test_a_poller_killed_mid_stream_is_started_again_and_no_trace_misses_an_even
     placer = threading.Thread(target=keep_placing)
     placer.start()
     try:
-        _wait_until(lambda: len(order_ids) >= 5, seconds=30)
+        wait_for(lambda: len(order_ids) >= 5, 30, 0.1, "five orders placed")
         first = production.pids("poller")[-1]
         os.kill(first, signal.SIGKILL)  # mid-stream, no goodbye
-        _wait_until(lambda: production.pids("poller")[-1] != first, seconds=15)
+        wait_for(lambda: production.pids("poller")[-1] != first, 15, 0.1,
+                 "the killed poller started again")
         restarted_at = len(order_ids)
-        _wait_until(lambda: len(order_ids) >= restarted_at + 5, seconds=30)
+        wait_for(lambda: len(order_ids) >= restarted_at + 5, 30, 0.1,
+                 "five more orders after the restart")
     finally:
         stop_placing.set()
         placer.join()

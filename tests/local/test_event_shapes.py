@@ -10,8 +10,7 @@ import http.client
 import json
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,7 +41,7 @@ from local.targets import (
     TapStats,
 )
 from tests.support import TEST_VAULT as VAULT
-from tests.support import aws_sample
+from tests.support import aws_sample, wait_for
 from workflow.domain.order import order_place
 from workflow.envelope import Event, parse_cloudevent, put_events_entry
 
@@ -123,13 +122,6 @@ class Recorder:
     def invoke(self, event: Any) -> InvocationResult:
         self.events.append(event)
         return InvocationResult(f"request-{len(self.events)}", payload=self.answer)
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "nothing arrived"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("fifo", [False, True], ids=["standard", "fifo"])
@@ -221,7 +213,7 @@ def test_a_direct_lambda_target_is_invoked_with_an_eventbridge_event(aws: Aws):
         stop=stop, stats=TapStats())
     invoker.start()
     try:
-        wait_for(lambda: function.events)
+        wait_for(lambda: function.events, 5, 0.02, "nothing reached the function")
     finally:
         stop.set()
         invoker.join(timeout=5)
@@ -273,7 +265,7 @@ def test_an_api_destination_posts_the_cloudevent_the_input_path_selects(aws: Aws
         sqs=InProcessSqs(account_id=ACCOUNT_ID, region=REGION), stop=stop, stats=TapStats())
     caller.start()
     try:
-        wait_for(lambda: Endpoint.received)
+        wait_for(lambda: Endpoint.received, 5, 0.02, "nothing reached the endpoint")
     finally:
         stop.set()
         caller.join(timeout=5)
