@@ -118,21 +118,28 @@ class SqsPoller(threading.Thread):
         self.held: list[tuple[float, dict[str, Any]]] = []
         self.backlog = backlog or Backlog()
         self.scale_out = scale_out
+        # Passes of the loop and receives made, so that an observer can tell a poller that
+        # chose not to poll from one that has not yet had the chance to.
+        self.rounds = 0
+        self.receives = 0
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            if self.scale_out and not self.backlog.full and not self.held:
-                self.stop_event.wait(0.05)
-                continue
             try:
+                if self.scale_out and not self.backlog.full and not self.held:
+                    self.stop_event.wait(0.05)
+                    continue
                 self.poll_once()
             except Exception:
                 if self.stop_event.is_set():
                     return
                 log.exception("poller for %s failed; retrying", self.mapping.queue_url)
                 time.sleep(1)
+            finally:
+                self.rounds += 1
 
     def poll_once(self, wait_seconds: int = 1) -> int:
+        self.receives += 1
         response = self.sqs.receive_message(
             QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=self.mapping.batch_size,
             WaitTimeSeconds=0 if self.held else wait_seconds, AttributeNames=["All"],

@@ -19,7 +19,7 @@ from local.event_sources import (
     sqs_record,
 )
 from local.lambda_runtime import InvocationResult
-from tests.support import aws_sample
+from tests.support import aws_sample, wait_for
 
 IDS = ["a", "b", "c"]
 
@@ -192,15 +192,17 @@ def test_a_scale_out_poller_polls_only_while_the_queue_holds_more_than_a_batch(q
     try:
         sqs.send_message(QueueUrl=url, MessageBody="one")
         main.poll_once(wait_seconds=0)
-        time.sleep(0.3)
-        assert not backlog.full and second.batches == []  # one message: one poller does
+        assert not backlog.full
+        # one message: one poller does. The extra one has had its say once it has gone round
+        # its loop twice since (the first pass may have begun before the receive above).
+        seen = extra.rounds
+        wait_for(lambda: extra.rounds >= seen + 2, 5, 0.01, "the extra poller looked twice")
+        assert extra.receives == 0 and second.batches == []
         for n in range(9):
             sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
         main.poll_once(wait_seconds=0)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and visible(sqs, url):
-            time.sleep(0.05)
-        assert second.batches, "a full receive lets the second poller in"
+        wait_for(lambda: not visible(sqs, url), 5, 0.05, "the backlog drained")
+        assert extra.receives and second.batches, "a full receive lets the second poller in"
         assert sum(len(batch) for batch in first.batches + second.batches) == 10
     finally:
         stop.set()
