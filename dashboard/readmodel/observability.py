@@ -92,6 +92,7 @@ class PollerStats:
     invalid: int = 0
     deleted: int = 0
     errors: int = 0
+    prune_passes: int = 0  # finished, so a reader knows one has run and stopped where it did
 
 
 class ObservabilityPoller:
@@ -153,9 +154,12 @@ class ObservabilityPoller:
 
     async def prune_once(self) -> None:
         """Forget up to PRUNE_BATCHES batches of what is past the retention period."""
-        for _ in range(PRUNE_BATCHES):
-            if await self._prune_batch():
-                return
+        try:
+            for _ in range(PRUNE_BATCHES):
+                if await self._prune_batch():
+                    return
+        finally:
+            self.stats.prune_passes += 1
 
     async def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
         answer = await in_daemon_thread(lambda: self.sqs.receive_message(

@@ -14,6 +14,7 @@ from dashboard.models import ObservedEvent, Order, Sighting
 from dashboard.readmodel import services
 from dashboard.readmodel.observability import ObservabilityPoller
 from tests.dashboard import factories
+from tests.support import wait_for
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=45)
@@ -116,14 +117,13 @@ async def test_the_poller_prunes_at_start_a_bounded_run(moto_stack, monkeypatch)
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
 
-    for _ in range(100):
-        if await ObservedEvent.objects.acount() == 2:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)
+    # the pass at start has finished: whatever it was going to prune, it has
+    await asyncio.to_thread(wait_for, lambda: poller.stats.prune_passes >= 1, 10, 0.02,
+                            "the pruning pass at start finished")
     stop.set()
     await asyncio.wait_for(task, timeout=3)
 
     assert await ObservedEvent.objects.acount() == 2  # three batches of one, then wait a minute
     assert await Order.objects.acount() == 1
+    assert poller.stats.prune_passes == 1
     assert poller.stats.errors == 0
