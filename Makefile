@@ -25,7 +25,7 @@ browser:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
 up: install
-	@$(PY) -m local up
+	@$(PY) -m choreo up
 
 test: install browser
 	@$(PY) -m pytest
@@ -48,7 +48,7 @@ destroy: install
 
 lint: install
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy workflow functions cdk local dashboard bench
+	@$(VENV)/bin/mypy workflow functions cdk local dashboard choreo bench
 	@$(VENV)/bin/lint-imports
 
 bench: install

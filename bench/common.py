@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from local.__main__ import stock_seeded
+from choreo.wiring import stock_seeded
 from local.config import LocalConfig
 from local.system import LocalSystem, local_system
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import requests
 
 from bench.common import Result, free_port, result
+from choreo.wiring import stock_seeded
 from dashboard.loadtest.load import LoadSettings, load_run
 from dashboard.loadtest.load_report import summary_lines
-from local.__main__ import stock_seeded
 from local.config import LocalConfig
 from local.system import local_system
 

@@ -1,4 +1,4 @@
-"""The whole system as `make up` starts it (`python -m local up`: the embedded AWS with its
+"""The whole system as `make up` starts it (`python -m choreo up`: the embedded AWS with its
 Lambda service, and the dashboard), on free ports and in a cache directory of its own, for
 the figures that concern all of it: memory, sustained rate, soak."""
 
@@ -53,7 +53,7 @@ def full_system(ready_seconds: float = 300) -> Iterator[FullSystem]:
                "CHOREO_CACHE_DIR": cache, "PYTHONUNBUFFERED": "1"}
         log_path = Path(cache) / "up.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "local", "up"], cwd=ROOT, env=env,
+            process = subprocess.Popen([sys.executable, "-m", "choreo", "up"], cwd=ROOT, env=env,
                                        stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         aws_endpoint = f"http://127.0.0.1:{ports['CHOREO_AWS_PORT']}"
@@ -61,7 +61,7 @@ def full_system(ready_seconds: float = 300) -> Iterator[FullSystem]:
             deadline = time.monotonic() + ready_seconds
             while "choreo is up" not in log_path.read_text(errors="replace"):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"local up did not come up:\n"
+                    raise RuntimeError(f"choreo up did not come up:\n"
                                        f"{log_path.read_text(errors='replace')[-3000:]}")
                 time.sleep(0.5)
             system = FullSystem(pid=process.pid, aws_endpoint=aws_endpoint, outputs={})

@@ -288,7 +288,7 @@ LOGGING = {
 # Where each part of the choreography runs (workflow/placement.py), for the boundaries the
 # graph draws, the account and region of a trace's hops and the other accounts' dead-letter
 # queues on the Failures page: the settings the deployment was made with (the same
-# variables `python -m local up` reads). The home account and region default to the home
+# variables `python -m choreo up` reads). The home account and region default to the home
 # stack's `Account` and `Region` outputs.
 DASHBOARD_SUBDOMAIN_ACCOUNTS = os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", "")
 DASHBOARD_REPLICA_REGION = os.environ.get("CHOREO_REPLICA_REGION", "")

@@ -1,6 +1,6 @@
 """The local system: the embedded AWS (moto's server, with the Lambda service moto lacks and
 the order API's HTTP front) with the CDK template deployed into it, as one context manager.
-`python -m local up` (local/__main__.py) adds stock and the dashboard."""
+`python -m choreo up` (the composition root, choreo/) adds stock and the dashboard."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["workflow", "functions", "cdk", "local", "dashboard", "bench"]
+PACKAGES = ["workflow", "functions", "cdk", "local", "dashboard", "choreo", "bench"]
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +30,8 @@ def test_mypy_is_clean() -> None:
 
 def test_the_dependency_rules_hold() -> None:
     """The contracts in pyproject.toml: the model imports no adapter, and functions, cdk,
-    local and dashboard do not import each other (local/__main__.py composes the last two)."""
+    local and dashboard do not import each other (the `choreo` package composes the last two),
+    and none of them imports `choreo`."""
     result = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -46,7 +47,7 @@ def test_stack_output_keys_are_named_in_one_place() -> None:
     """A stack output key is written only in workflow/outputs.py: a key spelled anywhere else
     (whole, or as an f-string's suffix) is a fact that can drift from the stack."""
     offenders = []
-    for package in ("workflow", "functions", "cdk", "local", "dashboard"):
+    for package in ("workflow", "functions", "cdk", "local", "dashboard", "choreo"):
         for path in (ROOT / package).rglob("*.py"):
             if path == ROOT / "workflow" / "outputs.py":
                 continue

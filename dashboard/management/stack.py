@@ -25,5 +25,5 @@ def stack_errors(context: aws.AwsContext) -> Iterator[None]:
         raise CommandError(f"stack {context.stack_name} at {where}: {message} (is it deployed? "
                            "CHOREO_STACK_NAME names the stack)") from None
     except BotoCoreError as error:
-        raise CommandError(f"cannot reach AWS at {where}: {error} (is `python -m local up` "
+        raise CommandError(f"cannot reach AWS at {where}: {error} (is `python -m choreo up` "
                            "running? CHOREO_AWS_PORT or AWS_ENDPOINT_URL say where)") from None

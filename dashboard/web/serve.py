@@ -1,6 +1,6 @@
 """Serving the dashboard: the ASGI server and the observability poller in one event loop.
 
-`serve_dashboard` is what `python -m local up` calls, in its main thread, with the local
+`serve_dashboard` is what `python -m choreo up` calls, in its main thread, with the local
 system up: it points the dashboard at the deployed stack, migrates the SQLite read model,
 rebuilds it from the log group, then serves until `stop` is set. `python manage.py serve`
 does the same against any stack the environment names.

@@ -1,4 +1,4 @@
-"""The dashboard served as `python -m local up` serves it: uvicorn and the poller in one event
+"""The dashboard served as `python -m choreo up` serves it: uvicorn and the poller in one event
 loop, ready announced once it answers, stopped promptly by an event."""
 
 from __future__ import annotations

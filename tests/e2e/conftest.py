@@ -1,4 +1,4 @@
-"""The running system, started as a user starts it (`python -m local up`), on free ports."""
+"""The running system, started as a user starts it (`python -m choreo up`), on free ports."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class RunningSystem:
     outputs: dict[str, str]
     log_path: Path
     pid: int
-    """of `local up`, whose process tree is the whole system"""
+    """of `choreo up`, whose process tree is the whole system"""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.aws_endpoint, region_name="us-east-1",
@@ -55,12 +55,12 @@ def _wait_ready(process: subprocess.Popen[bytes], aws_endpoint: str, log_path: P
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"local up exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"choreo up exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
         if "choreo is up" in log_path.read_text():
             stack = cloudformation.describe_stacks(StackName="choreo")["Stacks"][0]
             return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
         time.sleep(0.5)
-    raise RuntimeError(f"local up not ready in {seconds:.0f}s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(f"choreo up not ready in {seconds:.0f}s:\n{log_path.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -70,15 +70,16 @@ def running_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 
 def system_started(tmp_path_factory: pytest.TempPathFactory,
                    settings: dict[str, str] | None = None) -> Iterator[RunningSystem]:
-    """`local up` on free ports, with `settings` added to its environment, until stopped."""
+    """`choreo up` on free ports, with `settings` added to its environment, until stopped."""
     ports = {"CHOREO_AWS_PORT": free_port(), "CHOREO_API_PORT": free_port(),
              "CHOREO_DASHBOARD_PORT": free_port()}
     log_path = tmp_path_factory.mktemp("local-up") / "up.log"
     env = {**os.environ, **{key: str(value) for key, value in ports.items()},
            "PYTHONUNBUFFERED": "1", **(settings or {})}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "local", "up", "--no-dashboard"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen([sys.executable, "-m", "choreo", "up", "--no-dashboard"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     aws_endpoint = f"http://127.0.0.1:{ports['CHOREO_AWS_PORT']}"
     try:
         outputs = _wait_ready(process, aws_endpoint, log_path, seconds=240)

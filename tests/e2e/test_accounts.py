@@ -48,7 +48,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
            "PYTHONUNBUFFERED": "1", "CHOREO_SUBDOMAIN_ACCOUNTS": f"loyalty={LOYALTY}",
            "CHOREO_REPLICA_REGION": REPLICA_REGION}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "local", "up", "--no-dashboard"],
+        process = subprocess.Popen([sys.executable, "-m", "choreo", "up", "--no-dashboard"],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     aws_endpoint = f"http://127.0.0.1:{ports['CHOREO_AWS_PORT']}"
