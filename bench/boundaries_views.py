@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from bench.dashboard_data import orders_for, read_model_ready, sightings
 
 EVENTS = int(os.environ.get("BENCH_BOUNDARIES_EVENTS", "100000"))
@@ -52,14 +52,6 @@ def _filled() -> tuple[int, str]:
     return ObservedEvent.objects.count(), order_id
 
 
-def _p50(call: Callable[[], Any]) -> float:
-    call()  # warm: templates compiled, the graph laid out once
-    timings = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    return median(timings)
 
 
 def run() -> list[Result]:
@@ -85,14 +77,15 @@ def run() -> list[Result]:
         return get
 
     trace = f"/orders/{order_id}"
-    orders_list = _p50(page("/orders/"))
-    single = _p50(page(trace))
+    orders_list = p50_ms(page("/orders/"), REQUESTS, warm=True)
+    single = p50_ms(page(trace), REQUESTS, warm=True)
     with override_settings(DASHBOARD_SUBDOMAIN_ACCOUNTS=f"loyalty={LOYALTY}"):
-        figures = {
-            "/ (live page, graph outlined per account)": _p50(page("/", f'data-boundary="{LOYALTY}"')),
-            "/orders/<id> (trace, places and crossings)": _p50(page(trace, "data-crossed")),
-            "/api/orders/<id> (trace JSON)": _p50(page(f"/api/orders/{order_id}", "crossedFrom")),
+        pages = {
+            "/ (live page, graph outlined per account)": page("/", f'data-boundary="{LOYALTY}"'),
+            "/orders/<id> (trace, places and crossings)": page(trace, "data-crossed"),
+            "/api/orders/<id> (trace JSON)": page(f"/api/orders/{order_id}", "crossedFrom"),
         }
+        figures = {name: p50_ms(get, REQUESTS, warm=True) for name, get in pages.items()}
     note = f"{held} events, p50 of {REQUESTS}; baseline = the orders list page, same run"
     traced = figures["/orders/<id> (trace, places and crossings)"]
     return [

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from bench.dashboard_data import orders_for, read_model_ready, sightings
 
 EVENTS = int(os.environ.get("BENCH_CATALOGUE_EVENTS", "100000"))
@@ -49,14 +49,6 @@ def _filled() -> int:
     return ObservedEvent.objects.count()
 
 
-def _p50(call: Callable[[], Any]) -> float:
-    call()  # warm: templates compiled, the catalogue built once
-    timings = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    return median(timings)
 
 
 def run() -> list[Result]:
@@ -80,11 +72,11 @@ def run() -> list[Result]:
             assert response.status_code == 200, (path, response.status_code)
         return get
 
-    orders_list = _p50(page("/orders/"))
-    figures = {path: _p50(page(path)) for path in (
+    orders_list = p50_ms(page("/orders/"), REQUESTS, warm=True)
+    figures = {path: p50_ms(page(path), REQUESTS, warm=True) for path in (
         "/catalogue/", "/catalogue/events/order.placed", "/api/catalogue/traffic", "/api/catalogue")}
     names = [event.name for event in CHOREOGRAPHY.events]
-    traffic = _p50(lambda: event_type_traffic(types=names))
+    traffic = p50_ms(lambda: event_type_traffic(types=names), REQUESTS, warm=True)
 
     def scan() -> None:
         since = ObservedEvent.objects.order_by("-observed_at").values_list("observed_at", flat=True)[0] \
@@ -92,7 +84,7 @@ def run() -> list[Result]:
         list(ObservedEvent.objects.values("type").annotate(
             recent=Count("id", filter=Q(observed_at__gte=since)), last=Max("observed_at")).order_by())
 
-    scanned = _p50(scan)
+    scanned = p50_ms(scan, REQUESTS, warm=True)
     note = f"{held} events, p50 of {REQUESTS}; baseline = the orders list page, same run"
     return [
         *(result("CT1", f"{path}, {held} events, p50", value, orders_list, "ms", note)

@@ -7,8 +7,9 @@ import json
 import os
 import socket
 import statistics
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -46,6 +47,19 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def p50_ms(call: Callable[[], Any], samples: int, *, warm: bool = False) -> float:
+    """The median wall time of `samples` calls, in ms; with `warm`, one call first that is not
+    timed (templates compiled, caches filled)."""
+    if warm:
+        call()
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return median(timings)
 
 
 def median(values: list[float]) -> float:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from bench.dashboard_data import (
     GLOBAL_BUS,
     LOYALTY_BUS,
@@ -78,13 +78,6 @@ def _fill() -> tuple[int, int, str, float]:
     return recorded, orders, stopped_id, seconds
 
 
-def _p50(samples: int, call: Callable[[], Any]) -> float:
-    timings = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    return median(timings)
 
 
 def run() -> list[Result]:
@@ -114,14 +107,14 @@ def run() -> list[Result]:
             assert response.status_code == 200, (path, response.status_code)
         return call
 
-    baseline = _p50(SAMPLES, get("/orders/"))
+    baseline = p50_ms(get("/orders/"), SAMPLES)
     later = timezone.now() + timedelta(hours=1)
     with mock.patch.object(timezone, "now", lambda: later):
         stuck_count = sum(stuck.stuck_counts().values())
-        stuck_page = _p50(SAMPLES, get("/stuck/"))
-        stuck_json = _p50(SAMPLES, get("/api/stuck"))
-    deviating_page = _p50(SAMPLES, get("/orders/?deviating=1"))
-    trace_page = _p50(SAMPLES, get(f"/orders/{stopped_id}"))
+        stuck_page = p50_ms(get("/stuck/"), SAMPLES)
+        stuck_json = p50_ms(get("/api/stuck"), SAMPLES)
+    deviating_page = p50_ms(get("/orders/?deviating=1"), SAMPLES)
+    trace_page = p50_ms(get(f"/orders/{stopped_id}"), SAMPLES)
     note = f"{recorded} sightings, {orders} orders, {stuck_count} stuck, {deviating} deviating"
     return [
         result("CF1", "stuck page p50", stuck_page, baseline, "ms", note),

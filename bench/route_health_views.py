@@ -19,9 +19,8 @@ import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from bench.dashboard_data import (
     GLOBAL_BUS,
     LOYALTY_BUS,
@@ -70,13 +69,6 @@ def _record(bodies: list[str], now: datetime) -> float:
     return time.perf_counter() - started
 
 
-def _p50_ms(call: Any) -> float:
-    timings = []
-    for _ in range(SAMPLES):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    return median(timings)
 
 
 def _figures_by_scanning(now: datetime) -> dict[str, tuple[float, float, float] | None]:
@@ -137,10 +129,10 @@ def run() -> list[Result]:
           f"hour, p95 {placed['latency']['p95Ms']} ms", flush=True)
 
     print(f"R2-R4: p50 of {SAMPLES} requests each ...", flush=True)
-    orders_page = _p50_ms(lambda: browser.get("/orders/"))
-    routes_json = _p50_ms(lambda: browser.get("/api/routes?window=1h"))
-    route_page = _p50_ms(lambda: browser.get(f"/routes/{ROUTE}?window=1h"))
-    scanning = _p50_ms(lambda: _figures_by_scanning(now))
+    orders_page = p50_ms(lambda: browser.get("/orders/"), SAMPLES)
+    routes_json = p50_ms(lambda: browser.get("/api/routes?window=1h"), SAMPLES)
+    route_page = p50_ms(lambda: browser.get(f"/routes/{ROUTE}?window=1h"), SAMPLES)
+    scanning = p50_ms(lambda: _figures_by_scanning(now), SAMPLES)
     note = f"{events} events, {rows} route minutes over the last hour"
     return [
         result("R1", "recording, with the routes' minutes", len(bodies) / min(with_minutes),

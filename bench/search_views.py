@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from bench.dashboard_data import orders_for, read_model_ready, sightings
 
 EVENTS = int(os.environ.get("BENCH_SEARCH_EVENTS", "100000"))
@@ -48,13 +48,6 @@ def _record(order_count: int) -> float:
     return time.perf_counter() - started
 
 
-def _p50(run: Callable[[], Any]) -> float:
-    timings = []
-    for _ in range(SAMPLES):
-        started = time.perf_counter()
-        run()
-        timings.append((time.perf_counter() - started) * 1000)
-    return median(timings)
 
 
 def _get(client: Any, url: str, status: int = 200) -> Callable[[], None]:
@@ -109,7 +102,7 @@ def run() -> list[Result]:
     start = min(events // 10, len(placed) - 1)
     window = [placed[start], placed[min(start + 40, len(placed) - 1)]]
 
-    baseline = _p50(_get(client, "/orders/"))
+    baseline = p50_ms(_get(client, "/orders/"), SAMPLES)
     queries = {
         "type (an attribute, many matches)": "type=payment.taken",
         "subject": f"subject={some_order}",
@@ -127,13 +120,13 @@ def run() -> list[Result]:
     for name, query in queries.items():
         status = 400 if "malformed" in name else 200
         results.append(result("S1", f"search: {name}, p50",
-                              _p50(_get(client, f"/search/?{query}", status)), baseline, "ms"))
+                              p50_ms(_get(client, f"/search/?{query}", status), SAMPLES), baseline, "ms"))
 
     # Why a table of terms: the same customer's events through a JSON query on the data.
     customer = search.search_query_parse([("customer", "bench-42")])
-    by_terms = _p50(lambda: search.event_search(query=customer))
-    by_json = _p50(lambda: list(ObservedEvent.objects.filter(data__order__customerId="bench-42")
-                                .order_by("-time", "-id")[:51]))
+    by_terms = p50_ms(lambda: search.event_search(query=customer), SAMPLES)
+    by_json = p50_ms(lambda: list(ObservedEvent.objects.filter(data__order__customerId="bench-42")
+                                .order_by("-time", "-id")[:51]), SAMPLES)
     results.append(result("S1", "customer's events: JSON query / the terms' index, p50",
                           by_json, by_terms, "ms", "the ratio is how much slower the JSON query is"))
     results.append(result("S1", "recording with search terms / without",
@@ -145,10 +138,10 @@ def run() -> list[Result]:
     other = chooser.choice(orders)
     results += [
         result("S1", "compare two orders, p50",
-               _p50(_get(client, f"/orders/compare?a={some_order}&b={other}")), baseline, "ms"),
+               p50_ms(_get(client, f"/orders/compare?a={some_order}&b={other}"), SAMPLES), baseline, "ms"),
         result("S1", "compare with a typical order (the redirect), p50",
-               _p50(_get(client, f"/orders/compare?a={some_order}", 302)), baseline, "ms"),
+               p50_ms(_get(client, f"/orders/compare?a={some_order}", 302), SAMPLES), baseline, "ms"),
         result("S1", "OTLP export of one order, p50",
-               _p50(_get(client, f"/api/orders/{some_order}/otlp")), baseline, "ms"),
+               p50_ms(_get(client, f"/api/orders/{some_order}/otlp"), SAMPLES), baseline, "ms"),
     ]
     return results

@@ -20,9 +20,8 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from bench.dashboard_data import (
     GLOBAL_BUS,
     LOYALTY_BUS,
@@ -76,13 +75,6 @@ def _record(bodies: list[str], now: datetime) -> float:
     return time.perf_counter() - started
 
 
-def _p50_ms(call: Any) -> float:
-    timings = []
-    for _ in range(SAMPLES):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    return median(timings)
 
 
 def _shares_by_scanning(now: datetime) -> Counter[tuple[str, int, datetime]]:
@@ -146,10 +138,10 @@ def run() -> list[Result]:
           flush=True)
 
     print(f"V2-V4: p50 of {SAMPLES} requests each ...", flush=True)
-    orders_page = _p50_ms(lambda: browser.get("/orders/"))
-    page = _p50_ms(lambda: browser.get("/versions/"))
-    as_json = _p50_ms(lambda: browser.get("/api/versions"))
-    scanning = _p50_ms(lambda: _shares_by_scanning(now))
+    orders_page = p50_ms(lambda: browser.get("/orders/"), SAMPLES)
+    page = p50_ms(lambda: browser.get("/versions/"), SAMPLES)
+    as_json = p50_ms(lambda: browser.get("/api/versions"), SAMPLES)
+    scanning = p50_ms(lambda: _shares_by_scanning(now), SAMPLES)
     note = f"{events} events, {rows} version minutes over the last hour"
     return [
         result("V1", "recording, with the version minutes", len(bodies) / with_minutes,
