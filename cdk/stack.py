@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -177,7 +177,9 @@ class ChoreoStack(Stack):
         for queue in choreography.queues:
             redriven = self.queues[queue.id]
             self.functions[queue.consumer].add_event_source(event_sources.SqsEventSource(
-                redriven.queue, batch_size=queue.batch_size, report_batch_item_failures=True))
+                redriven.queue, batch_size=queue.batch_size, report_batch_item_failures=True,
+                max_batching_window=Duration.seconds(queue.batching_window_seconds)
+                if queue.batching_window_seconds else None))
             # A handler dead-letters what can never succeed to one queue.
             chosen = dead_letter_queues.setdefault(queue.consumer, redriven.dead_letter_queue)
             if chosen is not redriven.dead_letter_queue:

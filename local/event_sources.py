@@ -33,10 +33,15 @@ class SqsMapping:
     function_name: str
     batch_size: int
     report_batch_item_failures: bool
+    batching_window_seconds: int = 0
 
     @property
     def fifo(self) -> bool:
         return self.queue_url.endswith(FIFO_SUFFIX)
+
+
+# The most messages one SQS receive hands back.
+MAX_RECEIVE = 10
 
 
 @dataclass
@@ -138,13 +143,35 @@ class SqsPoller(threading.Thread):
             finally:
                 self.rounds += 1
 
-    def poll_once(self, wait_seconds: int = 1) -> int:
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         self.receives += 1
         response = self.sqs.receive_message(
-            QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=self.mapping.batch_size,
-            WaitTimeSeconds=0 if self.held else wait_seconds, AttributeNames=["All"],
+            QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=min(count, MAX_RECEIVE),
+            WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
             MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
-        messages = response.get("Messages", [])
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def _gather(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """With a batching window, receive more until the batch is full or the window has
+        passed since the first record, as Lambda's poller does; SQS hands at most ten
+        messages a receive."""
+        batch_size = self.mapping.batch_size
+        deadline = time.monotonic() + self.mapping.batching_window_seconds
+        while len(messages) < batch_size and not self.stop_event.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(batch_size - len(messages), 1 if remaining >= 1 else 0)
+            messages += more
+            if not more and remaining < 1:
+                time.sleep(min(remaining, 0.1))
+        return messages
+
+    def poll_once(self, wait_seconds: int = 1) -> int:
+        messages = self._receive(self.mapping.batch_size, 0 if self.held else wait_seconds)
+        if messages and self.mapping.batching_window_seconds:
+            messages = self._gather(messages)
         self.backlog.full = len(messages) >= self.mapping.batch_size
         if self.control.chaos.jitter_seconds and not self.mapping.fifo:
             messages = self._hold_some(messages)

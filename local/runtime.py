@@ -123,6 +123,7 @@ def read_topology(deployment: Deployment, config: LocalConfig, *, sqs: Any,
             queue_url=queue_urls[queue_id], queue_arn=queue_arn(queue_id),
             function_name=functions[function_id].name,
             batch_size=int(properties.get("BatchSize", 10)),
+            batching_window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
             report_batch_item_failures="ReportBatchItemFailures" in
             properties.get("FunctionResponseTypes", [])))
 

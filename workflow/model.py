@@ -123,6 +123,27 @@ class Queue:
     max_receive_count: int = 3
     delay_seconds: int = 0
     """how long SQS holds each message back from the consumer (at most 900)"""
+    batching_window_seconds: int = 0
+    """how long Lambda's poller may gather records before it invokes with fewer than
+    `batch_size` (the mapping's `MaximumBatchingWindowInSeconds`, at most 300); a batch of
+    more than ten records needs one of at least a second"""
+
+    def __post_init__(self) -> None:
+        """What Lambda refuses of an SQS event source mapping
+        (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html): a batch
+        of at most 10,000 records from a standard queue and 10 from a FIFO queue, no batching
+        window on a FIFO queue, a window of at most 300 s, and one of at least a second for a
+        batch of more than ten."""
+        limit = 10 if self.fifo else 10_000
+        problems = [text for broken, text in (
+            (not 1 <= self.batch_size <= limit, f"a batch size from 1 to {limit}"),
+            (not 0 <= self.batching_window_seconds <= 300, "a batching window of 0 to 300 s"),
+            (self.fifo and self.batching_window_seconds > 0, "no batching window (FIFO)"),
+            (self.batch_size > 10 and self.batching_window_seconds < 1,
+             "a batching window of at least 1 s for a batch of more than 10"),
+        ) if broken]
+        if problems:
+            raise ValueError(f"queue {self.id} needs {'; '.join(problems)}")
 
 
     @property
@@ -425,9 +446,11 @@ class Choreography:
                                     *(event.producer for event in self.events)]))
 
     def visibility_timeout_seconds(self, queue_id: str) -> int:
-        """How long a message its consumer received stays invisible to other receives."""
+        """How long a message its consumer received stays invisible to other receives: the
+        batching window on top, as the poller holds what it gathered meanwhile."""
         queue = self.queue(queue_id)
-        return VISIBILITY_TIMEOUT_FACTOR * self.function(queue.consumer).timeout_seconds
+        return VISIBILITY_TIMEOUT_FACTOR * self.function(queue.consumer).timeout_seconds + \
+            queue.batching_window_seconds
 
     def reactions_to(self, event_name: str) -> tuple[tuple[str, Reaction], ...]:
         """(function id, reaction) of every function that reacts to an event."""
@@ -589,7 +612,10 @@ CHOREOGRAPHY = Choreography(
         Queue(ORDER_QUEUE, Subdomain.ORDER, consumer="OrderEvents"),
         # The order API asks for each order to be checked once it can no longer be running
         # (its timeout is 10 s): the relay publishes the order's event again if it is still placed.
-        Queue(ORDER_OUTBOX_QUEUE, Subdomain.ORDER, consumer="OrderRelay", delay_seconds=60),
+        # The checks fall due one by one, a minute after each order: gathered for up to five
+        # seconds, a hundred of them are one BatchGetItem (`functions.order.outbox`).
+        Queue(ORDER_OUTBOX_QUEUE, Subdomain.ORDER, consumer="OrderRelay", delay_seconds=60,
+              batch_size=100, batching_window_seconds=5),
     ),
     routes=(
         # 1. the order placed reaches the warehouse, which reserves stock

@@ -346,8 +346,10 @@ def test_model_queues_redrive_and_outlast_their_consumer(resources: Resources) -
             "deadLetterTargetArn": {"Fn::GetAtt": [f"{model_queue.id}DeadLetterQueue", "Arn"]},
             "maxReceiveCount": model_queue.max_receive_count}
         consumer = CHOREOGRAPHY.function(model_queue.consumer)
-        # AWS's guidance for SQS event sources: six times the function's timeout.
-        assert queue["VisibilityTimeout"] == 6 * consumer.timeout_seconds
+        # AWS's guidance for SQS event sources: six times the function's timeout, plus the
+        # mapping's MaximumBatchingWindowInSeconds.
+        assert queue["VisibilityTimeout"] == \
+            6 * consumer.timeout_seconds + model_queue.batching_window_seconds
         assert queue.get("FifoQueue", False) == model_queue.fifo
         assert dead_letter_queue.get("FifoQueue", False) == model_queue.fifo
         assert queue.get("DelaySeconds", 0) == model_queue.delay_seconds
@@ -369,8 +371,8 @@ def test_event_source_mappings_report_batch_item_failures_with_the_model_batch_s
         mapping = mappings[(f"{queue.id}Queue", f"{queue.consumer}Function")]
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["BatchSize"] == queue.batch_size
-        if queue.fifo:
-            assert "MaximumBatchingWindowInSeconds" not in mapping
+        # none on a FIFO queue, which Lambda refuses
+        assert mapping.get("MaximumBatchingWindowInSeconds", 0) == queue.batching_window_seconds
 
 
 def test_functions_run_the_model_handlers_with_their_environment(resources: Resources) -> None:
@@ -737,3 +739,4 @@ def test_every_output_is_one_the_naming_module_names(template_json: dict[str, An
     assert outputs.ORDER_API_URL in written and outputs.INVENTORY_TABLE_NAME in written
     for dead_letters in outputs.dead_letter_outputs(model):
         assert written[dead_letters.key]["Description"].lower() == dead_letters.purpose.lower()
+

@@ -207,3 +207,50 @@ def test_a_scale_out_poller_polls_only_while_the_queue_holds_more_than_a_batch(q
     finally:
         stop.set()
         extra.join(timeout=5)
+
+
+def gathering_poller(sqs, url: str, worker: RecordingWorker, *, batch_size: int,
+                     window: int) -> SqsPoller:
+    mapping = SqsMapping(queue_url=url, queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+                         function_name="f", batch_size=batch_size,
+                         report_batch_item_failures=True, batching_window_seconds=window)
+    return SqsPoller(mapping=mapping, worker=worker, sqs=sqs, region="us-east-1",
+                     stop=threading.Event(), chaos=ChaosControl(Chaos()), stats=PollerStats())
+
+
+def test_a_batching_window_gathers_more_than_one_receive_into_one_batch(queue):
+    """Lambda's poller gathers up to `BatchSize` records (10,000 from a standard queue) for
+    up to `MaximumBatchingWindowInSeconds`, although SQS hands at most ten a receive."""
+    sqs, url = queue
+    for index in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+    worker = RecordingWorker()
+
+    delivered = gathering_poller(sqs, url, worker, batch_size=100, window=1).poll_once(0)
+
+    assert delivered == 25 and [len(batch) for batch in worker.batches] == [25]
+    assert visible(sqs, url) == 0
+
+
+def test_records_that_arrive_during_the_window_join_the_batch(queue):
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="first")
+    worker = RecordingWorker()
+    late = threading.Timer(0.3, lambda: sqs.send_message(QueueUrl=url, MessageBody="late"))
+    late.start()
+
+    gathering_poller(sqs, url, worker, batch_size=100, window=2).poll_once(0)
+    late.join()
+
+    assert [len(batch) for batch in worker.batches] == [2]
+
+
+def test_without_a_window_a_batch_is_one_receive(queue):
+    sqs, url = queue
+    for index in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+    worker = RecordingWorker()
+
+    gathering_poller(sqs, url, worker, batch_size=10, window=0).poll_once(0)
+
+    assert [len(batch) for batch in worker.batches] == [10]

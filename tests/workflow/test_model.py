@@ -1,7 +1,20 @@
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from workflow.catalogue import SCHEMAS, schema_document
-from workflow.model import CHOREOGRAPHY, Bus, ToBus, ToFunction, ToQueue
+from workflow.model import (
+    CHOREOGRAPHY,
+    ORDER_OUTBOX_QUEUE,
+    Bus,
+    Queue,
+    Subdomain,
+    ToBus,
+    ToFunction,
+    ToQueue,
+)
 
 
 def test_every_route_names_a_catalogued_event_and_a_declared_target():
@@ -79,3 +92,21 @@ def test_what_an_outbox_relay_publishes_again_finds_its_idempotency_records_stil
     for function in CHOREOGRAPHY.functions:
         for queue in CHOREOGRAPHY.outbox_queues(function.id):
             assert CHOREOGRAPHY.idempotency_window_seconds >= 10 * queue.delay_seconds, queue.id
+
+
+@pytest.mark.parametrize("changes, refused", [
+    ({"batch_size": 11}, "at least 1 s for a batch of more than 10"),
+    ({"batch_size": 10_001, "batching_window_seconds": 1}, "from 1 to 10000"),
+    ({"fifo": True, "batch_size": 11, "batching_window_seconds": 1}, "from 1 to 10"),
+    ({"fifo": True, "batching_window_seconds": 1}, "no batching window (FIFO)"),
+    ({"batching_window_seconds": 301}, "0 to 300 s"),
+])
+def test_a_queue_lambda_would_refuse_to_map_is_refused_by_the_model(changes, refused):
+    """As Lambda's CreateEventSourceMapping refuses them (services-sqs-parameters)."""
+    with pytest.raises(ValueError, match=re.escape(refused)):
+        Queue("Q", Subdomain.ORDER, consumer="OrderEvents", **changes)
+
+
+def test_the_outbox_checks_are_gathered_a_hundred_at_a_time():
+    outbox = CHOREOGRAPHY.queue(ORDER_OUTBOX_QUEUE)
+    assert (outbox.batch_size, outbox.batching_window_seconds) == (100, 5)
