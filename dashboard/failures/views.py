@@ -15,7 +15,8 @@ from dashboard import aws
 from dashboard.failures.dead_letter_queues import RedriveResult
 from dashboard.failures.refusals import refusal_list
 from dashboard.orders.forms import ChaosForm
-from dashboard.orders.order_api import OrderApiError, Problem
+from dashboard.orders.order_api import OrderApiError
+from dashboard.problems import Problem
 from dashboard.readmodel import selectors, services
 from dashboard.web.access import may_act
 

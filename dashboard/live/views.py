@@ -16,7 +16,7 @@ from dashboard.insight.search import search_syntax
 from dashboard.live import boundaries
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
-from dashboard.orders.order_api import Problem
+from dashboard.problems import Problem
 from dashboard.readmodel import selectors
 from dashboard.web.access import may_act
 

@@ -24,7 +24,8 @@ from dashboard.failures.dead_letter_queues import (
 from dashboard.failures.elsewhere import Unreadable, other_dead_letter_queues
 from dashboard.failures.redrive_jobs import RedriveJob
 from dashboard.models import ObservedEvent, Order, OrderStatus
-from dashboard.orders.order_api import OrderApi, OrderApiError, Problem
+from dashboard.orders.order_api import OrderApi, OrderApiError
+from dashboard.problems import Problem
 from workflow.dead_letters import DeadLetter
 from workflow.model import CHOREOGRAPHY
 from workflow.outputs import NOTIFICATIONS_TABLE_NAME, ORDER_API_URL
