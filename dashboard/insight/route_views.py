@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.failures import selectors
 from dashboard.insight import routes
-from dashboard.readmodel import selectors
 from workflow.model import CHOREOGRAPHY, Choreography, Route
 from workflow.route_keys import route_keys
 

@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from dashboard.failures import selectors
 from dashboard.insight.stuck import configured_deadlines, stuck_counts, stuck_list
-from dashboard.readmodel import selectors
 
 STUCK_REFRESH_SECONDS = 15
 

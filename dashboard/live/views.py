@@ -14,8 +14,10 @@ from dashboard import aws
 from dashboard.insight import routes as route_windows
 from dashboard.insight.search import search_syntax
 from dashboard.live import boundaries
+from dashboard.live.backlog import backlog_get
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
+from dashboard.orders.selectors import product_list
 from dashboard.problems import Problem
 from dashboard.readmodel import selectors
 from dashboard.web.access import may_act
@@ -42,7 +44,7 @@ def current_graph() -> Graph:
 def live_context(request: HttpRequest, form: OrderForm | None = None,
                   placed: dict[str, Any] | None = None,
                   problem: Problem | None = None) -> dict[str, Any]:
-    products, catalogue_problem = selectors.product_list()
+    products, catalogue_problem = product_list()
     graph = current_graph()
     outputs = aws.current().outputs_or_none()
     events = selectors.event_recent_list(limit=RECENT_EVENTS)
@@ -81,7 +83,7 @@ def graph_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 def backlog_json(request: HttpRequest) -> JsonResponse:
     """What the functions have still to do, per queue, and what the order API refused."""
-    backlog = selectors.backlog_get()
+    backlog = backlog_get()
     return JsonResponse({
         "total": None if backlog.problem else backlog.total,
         "queues": [{"queue": queue.queue_id, "consumer": queue.consumer, "waiting": queue.waiting,

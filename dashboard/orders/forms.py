@@ -8,8 +8,8 @@ from typing import Any
 
 from django import forms
 
+from dashboard.orders.services import OrderLine
 from dashboard.problems import Problem
-from dashboard.readmodel.services import OrderLine
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 
 

@@ -10,10 +10,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from dashboard.live.views import live_context
+from dashboard.orders import selectors, services
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.order_api import OrderApiError
 from dashboard.problems import Problem
-from dashboard.readmodel import selectors, services
 from dashboard.web import links
 from dashboard.web.access import may_act, wants_json
 

@@ -22,6 +22,7 @@ from dashboard.models import OrderStatus
 from dashboard.readmodel import selectors
 from dashboard.traces import compare
 from dashboard.traces.boundaries import trace_places
+from dashboard.traces.notifications import notification_list
 
 ORDERS_PER_PAGE = 50
 
@@ -60,7 +61,7 @@ def _trace_context(order_id: str) -> dict[str, Any]:
             "conformance": conformance, "ghost_connectors": set(conformance.ghost_connectors),
             "ghost_edges": set(conformance.ghost_edges),
             "graph_data": graph.to_dict(), "taken": taken, "taken_edges": taken_edges,
-            "notifications": selectors.notification_list(order_id=order_id),
+            "notifications": notification_list(order_id=order_id),
             "sightings": [{"type": item.event.type, "bus": bus, "offsetMs": item.offset_ms}
                           for item in trace.events for bus in item.event.buses]}
 
