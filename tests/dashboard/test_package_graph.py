@@ -17,7 +17,6 @@ ALLOWED_PAIRS: set[tuple[str, str]] = {
     ("insight", "live"),
     ("insight", "readmodel"),
     ("live", "orders"),
-    ("live", "readmodel"),
     ("live", "web"),
 }
 
