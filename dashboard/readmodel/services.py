@@ -18,16 +18,16 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Exists, OuterRef
 
-from dashboard.insight.routes import route_minutes_add, route_minutes_clear, route_minutes_prune
-from dashboard.insight.search import data_terms, terms_digest, terms_split
-from dashboard.insight.versions import (
+from dashboard.models import ObservedEvent, Order, SearchTerm, SharedTerm, Sighting, TermSet
+from dashboard.readmodel.observations import Observation, moment, unforeseen
+from dashboard.readmodel.route_minutes import route_minutes_add, route_minutes_clear, route_minutes_prune
+from dashboard.readmodel.search_terms import data_terms, terms_digest, terms_split
+from dashboard.readmodel.version_minutes import (
     event_version,
     route_version_minutes_add,
     route_version_minutes_clear,
     route_version_minutes_prune,
 )
-from dashboard.models import ObservedEvent, Order, SearchTerm, SharedTerm, Sighting, TermSet
-from dashboard.readmodel.observations import Observation, moment, unforeseen
 from workflow.conformance import verdict_of
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.money import from_decimal_text
