@@ -19,7 +19,6 @@ SHARED = {"models", "aws", "problems"}
 
 ALLOWED_PAIRS: set[tuple[str, str]] = {
     ("insight", "live"),
-    ("live", "orders"),
     ("live", "web"),
 }
 

@@ -1,4 +1,7 @@
-"""Placing an order from the live page, through the order API as any client would."""
+"""Placing an order from the live page, through the order API as any client would.
+
+It lives with the live page because it answers with that page (the form and its problems);
+the orders package keeps the order API's client, the form and the placing itself."""
 
 from __future__ import annotations
 
