@@ -15,13 +15,13 @@ from django.views.decorators.http import require_GET
 
 from dashboard.failures.refusals import refusal_list
 from dashboard.insight import otlp
-from dashboard.insight.conformance import deviating, deviating_count, trace_conformance
 from dashboard.live.graph import flight_key
 from dashboard.live.views import current_graph
 from dashboard.models import OrderStatus
 from dashboard.readmodel import selectors
 from dashboard.traces import compare
 from dashboard.traces.boundaries import trace_places
+from dashboard.traces.conformance import deviating, deviating_count, trace_conformance
 from dashboard.traces.notifications import notification_list
 
 ORDERS_PER_PAGE = 50

@@ -18,7 +18,6 @@ SHARED = {"models", "aws", "problems"}
 """What every package may import: the models, the AWS context, the problem details."""
 
 ALLOWED_PAIRS: set[tuple[str, str]] = {
-    ("insight", "live"),
     ("live", "web"),
 }
 
