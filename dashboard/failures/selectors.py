@@ -21,7 +21,7 @@ from dashboard.failures.dead_letter_queues import (
 )
 from dashboard.failures.elsewhere import Unreadable, other_dead_letter_queues
 from dashboard.failures.redrive_jobs import RedriveJob
-from dashboard.problems import Problem
+from dashboard.shared.problems import Problem
 from workflow.dead_letters import DeadLetter
 
 

@@ -18,9 +18,9 @@ from dashboard.failures.dead_letter_queues import RedriveResult
 from dashboard.failures.refusals import refusal_list
 from dashboard.orders.forms import ChaosForm
 from dashboard.orders.order_api import OrderApiError
-from dashboard.problems import Problem
 from dashboard.readmodel import selectors as read_model
-from dashboard.web.access import may_act
+from dashboard.shared.access import may_act
+from dashboard.shared.problems import Problem
 
 INVALID_EVENTS = 25
 

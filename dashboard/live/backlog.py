@@ -10,7 +10,7 @@ from django.conf import settings
 from dashboard import aws
 from dashboard.orders.order_api import OrderApiError
 from dashboard.orders.selectors import order_api_or_none
-from dashboard.problems import Problem
+from dashboard.shared.problems import Problem
 from workflow.model import CHOREOGRAPHY
 
 

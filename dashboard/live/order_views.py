@@ -16,9 +16,9 @@ from dashboard.live.views import live_context
 from dashboard.orders import selectors, services
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.order_api import OrderApiError
-from dashboard.problems import Problem
-from dashboard.web import links
-from dashboard.web.access import may_act, wants_json
+from dashboard.shared import links
+from dashboard.shared.access import may_act, wants_json
+from dashboard.shared.problems import Problem
 
 
 @require_POST

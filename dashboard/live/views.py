@@ -18,9 +18,9 @@ from dashboard.live.backlog import backlog_get
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.selectors import product_list
-from dashboard.problems import Problem
 from dashboard.readmodel import selectors
-from dashboard.web.access import may_act
+from dashboard.shared.access import may_act
+from dashboard.shared.problems import Problem
 
 RECENT_EVENTS = 60
 RECENT_ORDERS = 12

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from dashboard.orders.services import OrderLine
-from dashboard.problems import Problem
+from dashboard.shared.problems import Problem
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 
 

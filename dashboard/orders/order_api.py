@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import requests
 
-from dashboard.problems import FieldError, Problem
+from dashboard.shared.problems import FieldError, Problem
 
 TIMEOUT_SECONDS = 10
 

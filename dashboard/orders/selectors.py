@@ -6,7 +6,7 @@ from typing import Any
 
 from dashboard import aws
 from dashboard.orders.order_api import OrderApi, OrderApiError
-from dashboard.problems import Problem
+from dashboard.shared.problems import Problem
 from workflow.outputs import ORDER_API_URL
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import template
 
-from dashboard.web import links
+from dashboard.shared import links
 
 register = template.Library()
 

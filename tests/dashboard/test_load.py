@@ -37,7 +37,7 @@ from dashboard.loadtest.load_report import (
 )
 from dashboard.management.commands.load import ProgressDisplay
 from dashboard.orders.order_api import OrderApi, OrderApiError, retry_after_seconds
-from dashboard.problems import Problem
+from dashboard.shared.problems import Problem
 from tests.dashboard.conftest import free_port
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 from workflow.stock import StockLevel
