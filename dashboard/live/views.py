@@ -13,12 +13,12 @@ from django.views.decorators.http import require_GET
 from dashboard import aws
 from dashboard.insight import routes as route_windows
 from dashboard.insight.search import search_syntax
-from dashboard.live import boundaries
 from dashboard.live.backlog import backlog_get
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.selectors import product_list
 from dashboard.readmodel import selectors
+from dashboard.shared import placements
 from dashboard.shared.access import may_act
 from dashboard.shared.problems import Problem
 
@@ -27,9 +27,9 @@ RECENT_ORDERS = 12
 
 
 @lru_cache(maxsize=4)
-def _graph(outputs: tuple[tuple[str, str], ...], placed: boundaries.Settings) -> Graph:
+def _graph(outputs: tuple[tuple[str, str], ...], placed: placements.Settings) -> Graph:
     found = dict(outputs)
-    return graph_build(outputs=found, placements=boundaries.placements_of(placed, found))
+    return graph_build(outputs=found, placements=placements.placements_of(placed, found))
 
 
 def current_graph() -> Graph:
@@ -37,7 +37,7 @@ def current_graph() -> Graph:
     and regions it runs in as the settings place it."""
     outputs = aws.current().outputs_or_none()
     return _graph(tuple(sorted(outputs.values.items())) if outputs else (),
-                  boundaries.current_settings())
+                  placements.current_settings())
 
 
 
