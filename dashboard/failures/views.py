@@ -15,8 +15,8 @@ from dashboard import aws
 from dashboard.failures import chaos as runtime_chaos
 from dashboard.failures import selectors, services
 from dashboard.failures.dead_letter_queues import RedriveResult
+from dashboard.failures.forms import ChaosForm
 from dashboard.failures.refusals import refusal_list
-from dashboard.orders.forms import ChaosForm
 from dashboard.orders.order_api import OrderApiError
 from dashboard.readmodel import selectors as read_model
 from dashboard.shared.access import may_act

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.failures import selectors
+from dashboard.failures.selectors import dead_letter_queue_list
 from dashboard.insight import routes
 from dashboard.readmodel import route_minutes
 from workflow.model import CHOREOGRAPHY, Choreography, Route
@@ -33,7 +33,7 @@ def dead_letter_counts() -> dict[str, int] | None:
     never received, and shared for a few seconds by everyone polling."""
     counts: dict[str, int] | None = cache.get("route-health:dead-letters")
     if counts is None:
-        overview = selectors.dead_letter_queue_list(peek=False)
+        overview = dead_letter_queue_list(peek=False)
         if overview.problem is not None:
             return None
         counts = {state.name: state.count for state in overview.queues}
