@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.urls import register_converter
 
-from dashboard.web.links import OrderIdConverter
+from dashboard.shared.links import OrderIdConverter
 
 
 class DashboardConfig(AppConfig):

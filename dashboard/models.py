@@ -222,7 +222,7 @@ class RouteMinute(models.Model):
     `events` counts the events of the route's type in that minute (by their time), `invalid`
     those among them that failed validation; `latency_*` and `histogram` the hops its
     consumer made (an event caused by one this route delivered, by the effect's time).
-    `histogram` maps a log-scale bin (`dashboard.insight.routes.latency_bin`) to a count."""
+    `histogram` maps a log-scale bin (`dashboard.readmodel.route_minutes.latency_bin`) to a count."""
 
     route = models.CharField(max_length=256)
     minute = models.DateTimeField()

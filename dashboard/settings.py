@@ -148,7 +148,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dashboard.web.access.dashboard_context",
+                "dashboard.shared.access.dashboard_context",
             ],
         },
     },
@@ -253,7 +253,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = _flag("DJANGO_HSTS_PRELOAD", True)
 # The proxies whose X-Forwarded-For names the client (addresses or CIDR networks, comma
 # separated): without them every client behind a proxy is the proxy's address, and one
-# client's failed sign-ins lock out all the others. Read in dashboard/web/client_address.py.
+# client's failed sign-ins lock out all the others. Read in dashboard/shared/client_address.py.
 DASHBOARD_TRUSTED_PROXIES = _list("DJANGO_TRUSTED_PROXIES")
 for _proxy in DASHBOARD_TRUSTED_PROXIES:
     try:

@@ -7,15 +7,15 @@ from dashboard.catalogue import views as catalogue
 from dashboard.failures import views as failures
 from dashboard.insight import route_views, search_views, version_views
 from dashboard.insight import views as insight
+from dashboard.live import order_views
 from dashboard.live import views as live
-from dashboard.orders import views as orders
 from dashboard.traces import views as traces
 from dashboard.web.auth import ThrottledLoginView
 
 urlpatterns = [
     path("", live.live, name="live"),
     path("orders/", traces.order_list, name="order-list"),
-    path("orders/place", orders.order_create, name="order-create"),
+    path("orders/place", order_views.order_create, name="order-create"),
     # Before an order's trace: its id may be any text, "compare" too.
     path("orders/compare", traces.order_compare, name="order-compare"),
     path("orders/<order:order_id>", traces.order_trace, name="order-trace"),

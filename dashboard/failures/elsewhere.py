@@ -20,7 +20,7 @@ from django.conf import settings
 
 from dashboard import aws
 from dashboard.failures.dead_letter_queues import DeadLetterQueue, dead_letter_queues
-from dashboard.live.boundaries import current_placements
+from dashboard.shared.placements import current_placements
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.placement import model_slice
 

@@ -12,25 +12,28 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import aws
+from dashboard.failures import chaos as runtime_chaos
+from dashboard.failures import selectors, services
 from dashboard.failures.dead_letter_queues import RedriveResult
+from dashboard.failures.forms import ChaosForm
 from dashboard.failures.refusals import refusal_list
-from dashboard.orders.forms import ChaosForm
-from dashboard.orders.order_api import OrderApiError, Problem
-from dashboard.readmodel import selectors, services
-from dashboard.web.access import may_act
+from dashboard.orders.order_api import OrderApiError
+from dashboard.readmodel import selectors as read_model
+from dashboard.shared.access import may_act
+from dashboard.shared.problems import Problem
 
 INVALID_EVENTS = 25
 
 
 def _invalid_context() -> dict[str, Any]:
-    return {"invalid_events": selectors.event_invalid_list(limit=INVALID_EVENTS),
-            "invalid_count": selectors.event_invalid_count()}
+    return {"invalid_events": read_model.event_invalid_list(limit=INVALID_EVENTS),
+            "invalid_count": read_model.event_invalid_count()}
 
 
 def _failures_context(request: HttpRequest, *, chaos_form: ChaosForm | None = None,
                       problem: Problem | None = None) -> dict[str, Any]:
     overview = selectors.dead_letter_queue_list()
-    chaos = selectors.chaos_panel_get()
+    chaos = runtime_chaos.chaos_panel_get()
     if chaos_form is None and chaos is not None and chaos.problem is None:
         chaos_form = ChaosForm(initial=chaos.knobs)
     return {"nav": "failures", "overview": overview, "may_act": may_act(request),
@@ -114,7 +117,7 @@ def chaos_update(request: HttpRequest) -> HttpResponse:
     form = ChaosForm(dict.fromkeys(ChaosForm.KNOBS, "0") if "off" in request.POST else request.POST)
     if form.is_valid():
         try:
-            knobs = services.chaos_update(**form.cleaned_data)
+            knobs = runtime_chaos.chaos_update(**form.cleaned_data)
         except OrderApiError as error:
             if error.problem.status == 404:
                 raise Http404("this order API has no chaos knobs") from None

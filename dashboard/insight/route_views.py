@@ -11,8 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.failures.selectors import dead_letter_queue_list
 from dashboard.insight import routes
-from dashboard.readmodel import selectors
+from dashboard.readmodel import route_minutes
 from workflow.model import CHOREOGRAPHY, Choreography, Route
 from workflow.route_keys import route_keys
 
@@ -32,7 +33,7 @@ def dead_letter_counts() -> dict[str, int] | None:
     never received, and shared for a few seconds by everyone polling."""
     counts: dict[str, int] | None = cache.get("route-health:dead-letters")
     if counts is None:
-        overview = selectors.dead_letter_queue_list(peek=False)
+        overview = dead_letter_queue_list(peek=False)
         if overview.problem is not None:
             return None
         counts = {state.name: state.count for state in overview.queues}
@@ -71,7 +72,7 @@ def histogram_svg(figures: routes.RouteFigures) -> dict[str, Any]:
     at_bin = {bar["bin"]: bar for bar in drawn}
     markers: list[dict[str, Any]] = []
     for name, value in (("p50", figures.p50), ("p95", figures.p95), ("p99", figures.p99)):
-        bar = at_bin.get(routes.latency_bin(value)) if value is not None else None
+        bar = at_bin.get(route_minutes.latency_bin(value)) if value is not None else None
         if bar is not None:
             markers.append({"name": name, "x": round(bar["x"] + bar["w"] / 2, 1), "ms": value,
                             "y": HISTOGRAM_PAD + 6 + 13 * len(markers)})
@@ -98,7 +99,7 @@ def route_context(rule: str, window: str, model: Choreography = CHOREOGRAPHY) ->
         "window": window, "windows": list(routes.WINDOWS), "pattern": event_pattern(route, model),
         "consumer": consumer, "rules": model.rules_of(route),
         "hop_pairs": keys.hop_pairs(rule), "histogram": histogram_svg(figures),
-        "precision": round(routes.PRECISION * 100, 1),
+        "precision": round(route_minutes.PRECISION * 100, 1),
         "events": routes.route_events_recent(route=route),
         "hops": routes.route_hops_recent(route=route, model=model),
     }

@@ -2,9 +2,9 @@
 and what fails, over the last minute, quarter of an hour or hour.
 
 Figures are kept per route and per minute (`RouteMinute`), added to as events are recorded
-(`route_minutes_add`, called by `observation_record` inside its transaction, for what is new
-only: an event recorded twice is counted once, and a replay of the log group fills the same
-rows the live poller did). A window reads at most sixty rows per route.
+(`dashboard.readmodel.route_minutes`, called by `observation_record` inside its transaction,
+for what is new only: an event recorded twice is counted once, and a replay of the log group
+fills the same rows the live poller did). A window reads at most sixty rows per route.
 
 Latency percentiles are read from a fixed log-scale histogram: bin i >= 1 holds latencies in
 [2^((i-1)/8), 2^(i/8)) ms, bin 0 everything under 1 ms. A percentile is reported as its
@@ -14,45 +14,19 @@ bin's geometric middle, so it is within ±4.4 % (2^(1/16)) of a latency in that 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from dashboard.models import ObservedEvent, RouteMinute
+from dashboard.readmodel.route_minutes import PRECISION, MinuteFigures, bin_bounds, bin_value, minute_of
 from workflow.model import CHOREOGRAPHY, Choreography, Route
 from workflow.route_keys import RouteKeys, dead_letter_queue_of, route_key, route_keys
-
-BINS_PER_DOUBLING = 8
-TOP_BIN = BINS_PER_DOUBLING * 22 + 1
-"""Latencies from 2^22 ms (70 minutes) on share the last bin."""
-PRECISION = 2 ** (1 / (2 * BINS_PER_DOUBLING)) - 1
-"""How far a reported percentile may be from a latency in its bin, relatively."""
 
 WINDOWS: dict[str, int] = {"1m": 1, "15m": 15, "1h": 60}
 """Window name → the minutes it covers (the current one included)."""
 DEFAULT_WINDOW = "15m"
-
-
-def latency_bin(latency_ms: float) -> int:
-    if latency_ms < 1:
-        return 0
-    return min(TOP_BIN, math.floor(math.log2(latency_ms) * BINS_PER_DOUBLING) + 1)
-
-
-def bin_bounds(index: int) -> tuple[float, float]:
-    """The latencies (ms) a bin holds: [low, high)."""
-    if index == 0:
-        return 0.0, 1.0
-    return 2 ** ((index - 1) / BINS_PER_DOUBLING), 2 ** (index / BINS_PER_DOUBLING)
-
-
-def bin_value(index: int) -> float:
-    """What a bin reports: its geometric middle (0.5 ms for bin 0)."""
-    if index == 0:
-        return 0.5
-    return 2 ** ((index - 0.5) / BINS_PER_DOUBLING)
 
 
 def percentile(histogram: dict[int, int], p: float) -> float | None:
@@ -67,81 +41,6 @@ def percentile(histogram: dict[int, int], p: float) -> float | None:
         if seen >= rank:
             return bin_value(index)
     return bin_value(max(histogram))  # not reached
-
-
-def minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-# --- recording ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Minute:
-    events: int = 0
-    invalid: int = 0
-    latency_count: int = 0
-    latency_sum_ms: float = 0.0
-    histogram: dict[int, int] = field(default_factory=dict)
-
-
-def route_minutes_add(*, created: Iterable[ObservedEvent], hops: Iterable[ObservedEvent],
-                      model: Choreography = CHOREOGRAPHY) -> int:
-    """Add to the routes' minutes what is new: `created`, the events recorded for the first
-    time; `hops`, the events whose hop latency was just found (their cause had just arrived,
-    or they had). Call inside the transaction that records them. Returns the rows touched."""
-    keys = route_keys(model)
-    found: dict[tuple[str, datetime], _Minute] = {}
-    for row in created:
-        moment = row.time or row.observed_at
-        for key in keys.passes(row.type, set(row.buses)):
-            minute = found.setdefault((key, minute_of(moment)), _Minute())
-            minute.events += 1
-            minute.invalid += 0 if row.valid else 1
-    for row in hops:
-        if not row.valid or row.hop_latency_ms is None or row.time is None:
-            continue
-        for key in keys.hops.get((row.cause_type, row.type), ()):
-            minute = found.setdefault((key, minute_of(row.time)), _Minute())
-            minute.latency_count += 1
-            minute.latency_sum_ms += row.hop_latency_ms
-            index = latency_bin(row.hop_latency_ms)
-            minute.histogram[index] = minute.histogram.get(index, 0) + 1
-    if not found:
-        return 0
-    # Every row exists before it is locked and added to: two writers (the poller and a
-    # rebuild) neither collide on creating one nor lose each other's counts. The sums are
-    # then written back in one upsert (cheaper than an update per row, or one CASE per column).
-    RouteMinute.objects.bulk_create([RouteMinute(route=key, minute=minute) for key, minute in found],
-                                    ignore_conflicts=True)
-    locked = RouteMinute.objects.select_for_update().filter(
-        route__in={key for key, _ in found}, minute__in={minute for _, minute in found})
-    rows = [row for row in locked if (row.route, row.minute) in found]
-    for row in rows:
-        new = found[(row.route, row.minute)]
-        row.events += new.events
-        row.invalid += new.invalid
-        row.latency_count += new.latency_count
-        row.latency_sum_ms += new.latency_sum_ms
-        histogram = {int(index): count for index, count in row.histogram.items()}
-        for index, count in new.histogram.items():
-            histogram[index] = histogram.get(index, 0) + count
-        row.histogram = {str(index): count for index, count in sorted(histogram.items())}
-    RouteMinute.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["route", "minute"],
-        update_fields=["events", "invalid", "latency_count", "latency_sum_ms", "histogram"])
-    return len(rows)
-
-
-def route_minutes_prune(*, before: datetime) -> int:
-    """Forget the minutes before `before` (the read model's retention horizon)."""
-    deleted, _ = RouteMinute.objects.filter(minute__lt=minute_of(before)).delete()
-    return deleted
-
-
-def route_minutes_clear() -> int:
-    deleted, _ = RouteMinute.objects.all().delete()
-    return deleted
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -265,7 +164,7 @@ def route_health(*, window: str = DEFAULT_WINDOW, now: datetime | None = None,
     routes = [r for r in keys.routes if only is None or route_key(r) == only]
     rows = RouteMinute.objects.filter(minute__gte=start, minute__lte=end,
                                       route__in=[route_key(r) for r in routes])
-    sums: dict[str, _Minute] = {route_key(r): _Minute() for r in routes}
+    sums: dict[str, MinuteFigures] = {route_key(r): MinuteFigures() for r in routes}
     for route, events, invalid, count, total, histogram in rows.values_list(
             "route", "events", "invalid", "latency_count", "latency_sum_ms", "histogram"):
         into = sums[route]

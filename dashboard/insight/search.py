@@ -18,18 +18,17 @@ expression depth), each value at most `TERM_LENGTH` characters (no longer one is
 `DASHBOARD_SEARCH_SECONDS` of the database's time. A query past a bound is told which.
 
 Data fields are found through tables of every event's (path, value) pairs that
-`observation_record` fills: an index lookup for any path, where a JSON query would read every
-event's data (docs/dashboard.md, Search, has the measurements). The part of the data every
-event type's schema requires (`SHARED_KEYS`: the order, which every event carries forward
-whole) is the same on every event of an order, so its pairs are kept once as a `TermSet` that
-those events share; `SearchTerm` holds the rest, each event's own. A path is found in one
-table or the other by its first key, so that each query is one index lookup.
+`observation_record` fills (`dashboard.readmodel.search_terms`): an index lookup for any path,
+where a JSON query would read every event's data (docs/dashboard.md, Search, has the
+measurements). The part of the data every event type's schema requires (`SHARED_KEYS`: the
+order, which every event carries forward whole) is the same on every event of an order, so its
+pairs are kept once as a `TermSet` that those events share; `SearchTerm` holds the rest, each
+event's own. A path is found in one table or the other by its first key, so that each query is
+one index lookup.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ from django.db import OperationalError, connections, transaction
 from django.db.models import QuerySet
 
 from dashboard.models import ObservedEvent, SearchTerm, SharedTerm
-from workflow.catalogue import SCHEMAS
+from dashboard.readmodel.search_terms import TERM_LENGTH, is_shared
 from workflow.model import CHOREOGRAPHY, Choreography
 
 ATTRIBUTES: dict[str, str] = {
@@ -69,79 +68,11 @@ PAGE = "page"
 TEXT = "q"
 """A query as text: the view turns it into parameters."""
 
-TERM_LENGTH = 128
-"""The longest path or value kept as a search term: a longer value is not searchable."""
-TERMS_PER_EVENT = 200
-"""At most this many terms of one event: anyone may publish data of any size."""
 MAX_TERMS = 20
 """At most this many terms in one query, of every kind."""
 TOO_MANY_TERMS = f"at most {MAX_TERMS} terms in one query"
 PATH_PATTERN = re.compile(r"[A-Za-z0-9_$@:-]+(\.[A-Za-z0-9_$@:-]+)*")
 TEXT_TERM = re.compile(r'\s*([^\s=]+)=("([^"]*)"|(\S*))')
-
-
-def _scalar(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return None
-
-
-def _walk(value: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
-    if depth > 16:
-        return
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from _walk(inner, f"{path}.{key}" if path else str(key), depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item, path, depth + 1)
-    else:
-        text = _scalar(value)
-        if text is not None and path:
-            yield path, text
-
-
-def data_terms(data: Any) -> list[tuple[str, str]]:
-    """An event's searchable (path, value) pairs, each once, at most TERMS_PER_EVENT."""
-    terms: dict[tuple[str, str], None] = {}
-    for path, value in _walk(data, "", 0):
-        if len(path) <= TERM_LENGTH and len(value) <= TERM_LENGTH:
-            terms[(path, value)] = None
-            if len(terms) >= TERMS_PER_EVENT:
-                break
-    return list(terms)
-
-
-def shared_keys(*, model: Choreography = CHOREOGRAPHY) -> frozenset[str]:
-    """The keys of `data` that every event type of the model requires in its schema."""
-    required = [set(SCHEMAS[event.name].get("required", ())) for event in model.events
-                if event.name in SCHEMAS]
-    return frozenset(set.intersection(*required)) if required else frozenset()
-
-
-SHARED_KEYS = shared_keys()
-"""Which pairs are kept in a shared TermSet (`order.*`) rather than per event: how the read
-model stores them, fixed when it is recorded (a change needs `manage.py rebuild_history`)."""
-
-
-def is_shared(path: str) -> bool:
-    return path.split(".", 1)[0] in SHARED_KEYS
-
-
-def terms_split(terms: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """An event's pairs as (shared, its own)."""
-    shared: list[tuple[str, str]] = []
-    own: list[tuple[str, str]] = []
-    for term in terms:
-        (shared if is_shared(term[0]) else own).append(term)
-    return shared, own
-
-
-def terms_digest(terms: Sequence[tuple[str, str]]) -> str:
-    """What names a TermSet: the same pairs, in any order, give the same digest."""
-    return hashlib.sha256(json.dumps(sorted(terms)).encode()).hexdigest()
 
 
 class SearchQueryError(ValueError):

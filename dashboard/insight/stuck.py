@@ -21,8 +21,8 @@ from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.failures.selectors import DeadLetterOverview
 from dashboard.models import ObservedEvent, Order, OrderStatus
-from dashboard.readmodel.selectors import DeadLetterOverview
 from workflow.deadlines import StepDeadline, step_deadlines
 from workflow.model import CHOREOGRAPHY, Choreography
 

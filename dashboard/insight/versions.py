@@ -3,81 +3,28 @@ route of the model, minute by minute, so that a producer's move to a new version
 until the old one is gone.
 
 Counts are kept per route, version and minute (`RouteVersionMinute`), added to as events are
-recorded (`route_version_minutes_add`, called by `observation_record` inside its transaction,
-for what is new only, as the route minutes are), so a window reads at most sixty rows per route
-and version however many events there were, and a replay of the log group fills the same rows.
+recorded (`dashboard.readmodel.version_minutes`, called by `observation_record` inside its
+transaction, for what is new only, as the route minutes are), so a window reads at most sixty
+rows per route and version however many events there were, and a replay of the log group fills the same rows.
 An event's version is what its `dataschema` names (`workflow.catalogue.version_of`).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Max
 from django.utils import timezone
 
-from dashboard.insight.routes import minute_of
-from dashboard.models import ObservedEvent, RouteVersionMinute
-from workflow.catalogue import SCHEMA_VERSIONS, version_of
+from dashboard.models import RouteVersionMinute
+from dashboard.readmodel.route_minutes import minute_of
+from workflow.catalogue import SCHEMA_VERSIONS
 from workflow.model import CHOREOGRAPHY, Choreography, Route
-from workflow.route_keys import route_key, route_keys
+from workflow.route_keys import route_key
 
 WINDOW_MINUTES = 60
 """The minutes the page shows, the current one included."""
-
-
-def event_version(event_type: str, envelope: dict[str, Any] | None) -> int | None:
-    """The version of an observed event, as its `dataschema` names it; None when it names no
-    published version of its type."""
-    return version_of(str((envelope or {}).get("dataschema", "")), event_type)
-
-
-# --- recording ------------------------------------------------------------------------------
-
-
-def route_version_minutes_add(*, created: Iterable[ObservedEvent],
-                              model: Choreography = CHOREOGRAPHY) -> int:
-    """Add the events recorded for the first time to their routes' version minutes. Call
-    inside the transaction that records them. Returns the rows touched."""
-    keys = route_keys(model)
-    found: Counter[tuple[str, int, datetime]] = Counter()
-    for row in created:
-        version = event_version(row.type, row.envelope) if row.valid else None
-        if version is None:
-            continue
-        minute = minute_of(row.time or row.observed_at)
-        for key in keys.passes(row.type, set(row.buses)):
-            found[(key, version, minute)] += 1
-    if not found:
-        return 0
-    # As the route minutes: every row exists before it is locked and added to, so that two
-    # writers (the poller and a rebuild) neither collide nor lose each other's counts.
-    RouteVersionMinute.objects.bulk_create(
-        [RouteVersionMinute(route=key, version=version, minute=minute)
-         for key, version, minute in found], ignore_conflicts=True)
-    locked = RouteVersionMinute.objects.select_for_update().filter(
-        route__in={key for key, _, _ in found}, minute__in={minute for _, _, minute in found})
-    rows = [row for row in locked if (row.route, row.version, row.minute) in found]
-    for row in rows:
-        row.events += found[(row.route, row.version, row.minute)]
-    RouteVersionMinute.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["route", "version", "minute"],
-        update_fields=["events"])
-    return len(rows)
-
-
-def route_version_minutes_prune(*, before: datetime) -> int:
-    deleted, _ = RouteVersionMinute.objects.filter(minute__lt=minute_of(before)).delete()
-    return deleted
-
-
-def route_version_minutes_clear() -> int:
-    deleted, _ = RouteVersionMinute.objects.all().delete()
-    return deleted
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from dashboard.failures.selectors import dead_letter_queue_list
 from dashboard.insight.stuck import configured_deadlines, stuck_counts, stuck_list
-from dashboard.readmodel import selectors
 
 STUCK_REFRESH_SECONDS = 15
 
@@ -20,7 +20,7 @@ def stuck(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     counts = stuck_counts(now=now)
     # Looking at dead letters is a receive: only when there is a stuck order to explain.
-    overview = selectors.dead_letter_queue_list(peek=bool(counts))
+    overview = dead_letter_queue_list(peek=bool(counts))
     orders = stuck_list(now=now, dead_letters=overview) if counts else []
     context = {"nav": "stuck", "stuck": orders, "counts": counts, "total": sum(counts.values()),
                "deadlines": configured_deadlines().values(), "now": now,

@@ -2,10 +2,10 @@
 labelled outline around the subdomains placed there.
 
 Where a subdomain runs is a deployment setting read against the model
-(`workflow.placement.Placements`); the dashboard is told the same settings the deployment
-was made with (`CHOREO_SUBDOMAIN_ACCOUNTS`, `CHOREO_REPLICA_REGION`, see
-`dashboard/settings.py`), and takes the home account and region from the home stack's
-`Account` and `Region` outputs. With none of them everything is in one place and nothing is
+(`workflow.placement.Placements`); the dashboard is told the same settings the deployment was
+made with (`CHOREO_SUBDOMAIN_ACCOUNTS`, `CHOREO_REPLICA_REGION`, see `dashboard/settings.py`),
+and takes the home account and region from the home stack's `Account` and `Region` outputs
+(`dashboard.shared.placements`). With none of them everything is in one place and nothing is
 drawn: the picture is the one it always was.
 
 An area (a subdomain, or the observability) is where its subdomain is placed; the
@@ -18,82 +18,17 @@ row, below the bottom one), where no line or label of the graph runs.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from workflow import outputs as stack_outputs
 from workflow.model import CHOREOGRAPHY, Choreography, Subdomain
-from workflow.placement import (
-    HOME_ACCOUNT,
-    HOME_REGION,
-    REPLICA_REGION,
-    SUBDOMAIN_ACCOUNTS,
-    Placement,
-    PlacementError,
-    Placements,
-)
-
-log = logging.getLogger("dashboard.live.boundaries")
+from workflow.placement import Placement, Placements
 
 BOUNDARY_PAD = 8  # between an area and its account's outline: less than half the areas' gap
 LABEL_CHAR_W = 7.2  # a 12px monospace font is 0.6 em wide per character
 LABEL_INSET = 14  # from the outline's corner to the label's end
 LABEL_PAD = 4  # the gap cut in the outline either side of its label
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The placement settings as the dashboard was given them (strings, as in the
-    environment): hashable, so a graph can be cached by them."""
-
-    subdomain_accounts: str = ""
-    replica_region: str = ""
-    home_account: str = ""
-    home_region: str = ""
-
-    @classmethod
-    def of(cls, values: Mapping[str, str]) -> Settings:
-        return cls(**{name: str(values.get(name, "") or "") for name in cls.__dataclass_fields__})
-
-
-def current_settings() -> Settings:
-    """The placement settings the dashboard runs with (`dashboard/settings.py`)."""
-    from django.conf import settings
-
-    return Settings(subdomain_accounts=settings.DASHBOARD_SUBDOMAIN_ACCOUNTS,
-                    replica_region=settings.DASHBOARD_REPLICA_REGION,
-                    home_account=settings.DASHBOARD_HOME_ACCOUNT,
-                    home_region=settings.DASHBOARD_HOME_REGION)
-
-
-def current_placements(outputs: Mapping[str, str] | None = None,
-                       model: Choreography = CHOREOGRAPHY) -> Placements:
-    """Where each part runs, as this dashboard was told (`outputs`: the home stack's)."""
-    return placements_of(current_settings(), outputs, model)
-
-
-def placements_of(settings: Settings, outputs: Mapping[str, str] | None = None,
-                  model: Choreography = CHOREOGRAPHY) -> Placements:
-    """Where each part runs, by the settings; the home account and region, unless set, are
-    the home stack's outputs. Settings the deployment could not have been made with are
-    logged and read as one place (the graph is still drawn)."""
-    found = outputs or {}
-    if not settings.subdomain_accounts and not settings.replica_region:
-        return Placements(home=Placement(settings.home_account or found.get(stack_outputs.ACCOUNT),
-                                         settings.home_region or found.get(stack_outputs.REGION)))
-    context = {
-        HOME_ACCOUNT: settings.home_account or found.get(stack_outputs.ACCOUNT, ""),
-        HOME_REGION: settings.home_region or found.get(stack_outputs.REGION, ""),
-        SUBDOMAIN_ACCOUNTS: settings.subdomain_accounts,
-        REPLICA_REGION: settings.replica_region,
-    }
-    try:
-        return Placements.from_context(context, model)
-    except PlacementError as error:
-        log.warning("placement settings ignored: %s", error)
-        return Placements()
 
 
 def placement_label(where: Placement, *, home: bool) -> str:

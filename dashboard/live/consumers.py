@@ -28,7 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from dashboard.live import groups
-from dashboard.web.client_address import scope_client_address
+from dashboard.shared.client_address import scope_client_address
 from workflow.envelope import MAX_JSON_DEPTH, json_nested_deeper_than
 
 log = logging.getLogger("dashboard.live.consumers")

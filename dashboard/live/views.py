@@ -13,21 +13,23 @@ from django.views.decorators.http import require_GET
 from dashboard import aws
 from dashboard.insight import routes as route_windows
 from dashboard.insight.search import search_syntax
-from dashboard.live import boundaries
+from dashboard.live.backlog import backlog_get
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
-from dashboard.orders.order_api import Problem
+from dashboard.orders.selectors import product_list
 from dashboard.readmodel import selectors
-from dashboard.web.access import may_act
+from dashboard.shared import placements
+from dashboard.shared.access import may_act
+from dashboard.shared.problems import Problem
 
 RECENT_EVENTS = 60
 RECENT_ORDERS = 12
 
 
 @lru_cache(maxsize=4)
-def _graph(outputs: tuple[tuple[str, str], ...], placed: boundaries.Settings) -> Graph:
+def _graph(outputs: tuple[tuple[str, str], ...], placed: placements.Settings) -> Graph:
     found = dict(outputs)
-    return graph_build(outputs=found, placements=boundaries.placements_of(placed, found))
+    return graph_build(outputs=found, placements=placements.placements_of(placed, found))
 
 
 def current_graph() -> Graph:
@@ -35,14 +37,14 @@ def current_graph() -> Graph:
     and regions it runs in as the settings place it."""
     outputs = aws.current().outputs_or_none()
     return _graph(tuple(sorted(outputs.values.items())) if outputs else (),
-                  boundaries.current_settings())
+                  placements.current_settings())
 
 
 
 def live_context(request: HttpRequest, form: OrderForm | None = None,
                   placed: dict[str, Any] | None = None,
                   problem: Problem | None = None) -> dict[str, Any]:
-    products, catalogue_problem = selectors.product_list()
+    products, catalogue_problem = product_list()
     graph = current_graph()
     outputs = aws.current().outputs_or_none()
     events = selectors.event_recent_list(limit=RECENT_EVENTS)
@@ -81,7 +83,7 @@ def graph_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 def backlog_json(request: HttpRequest) -> JsonResponse:
     """What the functions have still to do, per queue, and what the order API refused."""
-    backlog = selectors.backlog_get()
+    backlog = backlog_get()
     return JsonResponse({
         "total": None if backlog.problem else backlog.total,
         "queues": [{"queue": queue.queue_id, "consumer": queue.consumer, "waiting": queue.waiting,

@@ -14,7 +14,7 @@ BACKFILL_BATCH = 1000
 
 def search_terms_fill(apps: Any, schema_editor: Any) -> None:
     """The terms of every event recorded before search existed, a batch at a time."""
-    from dashboard.insight.search import data_terms
+    from dashboard.readmodel.search_terms import data_terms
 
     events = apps.get_model("dashboard", "ObservedEvent")
     terms = apps.get_model("dashboard", "SearchTerm")

@@ -18,7 +18,7 @@ BATCH = 1000
 
 def terms_share(apps: Any, schema_editor: Any) -> None:
     """Each event kept before: its shared pairs into a set, out of its own terms."""
-    from dashboard.insight.search import SHARED_KEYS, data_terms, terms_digest, terms_split
+    from dashboard.readmodel.search_terms import SHARED_KEYS, data_terms, terms_digest, terms_split
 
     events = apps.get_model("dashboard", "ObservedEvent")
     sets = apps.get_model("dashboard", "TermSet")

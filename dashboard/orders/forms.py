@@ -8,8 +8,8 @@ from typing import Any
 
 from django import forms
 
-from dashboard.orders.order_api import Problem
-from dashboard.readmodel.services import OrderLine
+from dashboard.orders.services import OrderLine
+from dashboard.shared.problems import Problem
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 
 
@@ -93,35 +93,3 @@ class OrderForm(forms.Form):
         if found and int(found.group(1)) < len(self.sent_skus):
             return quantity_field_name(self.sent_skus[int(found.group(1))])
         return None
-
-
-class ChaosForm(forms.Form):
-    """The local runtime's chaos knobs. Like the order form, it checks only that each is a
-    number; the runtime judges the values, and its problem details are shown next to the
-    knob they name."""
-
-    duplicate_rate = forms.FloatField(
-        label="Duplicate rate", widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": 0.05}),
-        help_text="0 to 1 · share of batches delivered twice: idempotency must absorb them")
-    failure_rate = forms.FloatField(
-        label="Failure rate", widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": 0.05}),
-        help_text="0 to 1 · share of invocations failed before the handler runs: retried, then "
-                  "dead-lettered")
-    jitter_seconds = forms.FloatField(
-        label="Jitter (seconds)", widget=forms.NumberInput(attrs={"min": 0, "max": 30, "step": 0.5}),
-        help_text="0 to 30 · deliveries held back up to this long: events arrive out of order")
-    poison_rate = forms.FloatField(
-        label="Poison rate", widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": 0.05}),
-        help_text="0 to 1 · share of events that fail on every delivery until switched off: they "
-                  "end in a dead-letter queue")
-
-    KNOBS = ("duplicate_rate", "failure_rate", "jitter_seconds", "poison_rate")
-
-    def add_problem(self, problem: Problem) -> None:
-        """The runtime names the knob at fault in its detail (`poison_rate must be ...`)."""
-        text = problem.detail or problem.title
-        for name in self.KNOBS:
-            if name in text:
-                self.add_error(name, text)
-                return
-        self.add_error(None, f"{problem.title}: {problem.detail}" if problem.detail else problem.title)

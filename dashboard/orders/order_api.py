@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -10,27 +9,9 @@ from urllib.parse import quote
 
 import requests
 
+from dashboard.shared.problems import FieldError, Problem
+
 TIMEOUT_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An RFC 9457 problem details answer."""
-
-    status: int
-    title: str
-    detail: str = ""
-    errors: tuple[FieldError, ...] = field(default=())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "title": self.title, "detail": self.detail,
-                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
 class OrderApiError(Exception):

@@ -14,15 +14,14 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from dashboard.live.broadcast import EventBroadcaster
 from dashboard.models import Origin
 from dashboard.readmodel import services
 from dashboard.readmodel.observations import Observation, observation_from_queue_body
@@ -84,6 +83,15 @@ def _prune_batch() -> bool:
     return before is None or services.read_model_prune(before=before, max_batches=1).done
 
 
+class Broadcaster(Protocol):
+    """Where what is newly recorded goes out (the live view's `EventBroadcaster`): named by
+    what it does, so that the read model does not import the live view."""
+
+    async def publish(self, items: Sequence[dict[str, Any]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class PollerStats:
     receives: int = 0
@@ -96,7 +104,7 @@ class PollerStats:
 
 
 class ObservabilityPoller:
-    def __init__(self, *, sqs: Any, queue_url: str, broadcaster: EventBroadcaster | None,
+    def __init__(self, *, sqs: Any, queue_url: str, broadcaster: Broadcaster | None,
                  wait_seconds: int = 20, receivers: int = 2, delete: bool = True,
                  prune_every: float = PRUNE_EVERY_SECONDS) -> None:
         self.sqs = sqs

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import template
 
-from dashboard.web import links
+from dashboard.shared import links
 
 register = template.Library()
 
@@ -139,5 +139,5 @@ def signed_duration(milliseconds: float | None) -> str:
 def schema_version(event: Any) -> int | None:
     """The version of an observed event's schema, as its `dataschema` names it (None when it
     names no published version of its type)."""
-    from dashboard.insight.versions import event_version
+    from dashboard.readmodel.version_minutes import event_version
     return event_version(getattr(event, "type", ""), getattr(event, "envelope", None))

@@ -15,13 +15,14 @@ from django.views.decorators.http import require_GET
 
 from dashboard.failures.refusals import refusal_list
 from dashboard.insight import otlp
-from dashboard.insight.conformance import deviating, deviating_count, trace_conformance
 from dashboard.live.graph import flight_key
 from dashboard.live.views import current_graph
 from dashboard.models import OrderStatus
 from dashboard.readmodel import selectors
 from dashboard.traces import compare
 from dashboard.traces.boundaries import trace_places
+from dashboard.traces.conformance import deviating, deviating_count, trace_conformance
+from dashboard.traces.notifications import notification_list
 
 ORDERS_PER_PAGE = 50
 
@@ -60,7 +61,7 @@ def _trace_context(order_id: str) -> dict[str, Any]:
             "conformance": conformance, "ghost_connectors": set(conformance.ghost_connectors),
             "ghost_edges": set(conformance.ghost_edges),
             "graph_data": graph.to_dict(), "taken": taken, "taken_edges": taken_edges,
-            "notifications": selectors.notification_list(order_id=order_id),
+            "notifications": notification_list(order_id=order_id),
             "sightings": [{"type": item.event.type, "bus": bus, "offsetMs": item.offset_ms}
                           for item in trace.events for bus in item.event.buses]}
 

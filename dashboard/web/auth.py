@@ -5,7 +5,7 @@ Failures are counted twice, in Django's cache (Redis in the production profile, 
 dashboard process counts the same failures):
 
 - per client address, up to `MAX_FAILURES`. The address is the client's
-  (dashboard/web/client_address.py): behind a proxy named in `DJANGO_TRUSTED_PROXIES`, the one
+  (dashboard/shared/client_address.py): behind a proxy named in `DJANGO_TRUSTED_PROXIES`, the one
   its `X-Forwarded-For` names, so that one client's failures do not lock out every other
   behind the same proxy. An IPv6 client is counted by its /64, which one subscriber holds
   whole: otherwise each of its addresses would be a fresh count.
@@ -40,7 +40,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from dashboard.web.client_address import parse_address, request_client_address
+from dashboard.shared.client_address import parse_address, request_client_address
 
 MAX_FAILURES = 10
 MAX_ACCOUNT_FAILURES = 20

@@ -4,7 +4,7 @@
   Workers hold nothing of their own (PostgreSQL holds the read model, Redis carries the
   frames), so any worker serves any page or websocket; uvicorn replaces a worker that dies.
   It takes no client address from forwarded headers: the dashboard reads them itself, behind
-  the proxies `DJANGO_TRUSTED_PROXIES` names (dashboard/web/client_address.py).
+  the proxies `DJANGO_TRUSTED_PROXIES` names (dashboard/shared/client_address.py).
 - The poller: exactly one `manage.py observe`, which records what the observability queue
   delivers and broadcasts it through Redis to every worker. If it dies it is started again,
   after a pause that grows while it keeps dying, so that a poller that cannot start does not
@@ -177,7 +177,7 @@ def web_server(*, host: str, port: int, workers: int) -> Child:
         "--port", str(port), "--workers", str(workers), "--lifespan", "off",
         "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "2",
         # The client's address is resolved by the dashboard, from DJANGO_TRUSTED_PROXIES alone
-        # (dashboard/web/client_address.py), not by uvicorn from FORWARDED_ALLOW_IPS.
+        # (dashboard/shared/client_address.py), not by uvicorn from FORWARDED_ALLOW_IPS.
         "--no-proxy-headers",
         # Each frame goes to every client: compressing it per client costs more than it saves.
         "--ws-per-message-deflate", "false",

@@ -101,7 +101,7 @@ async def _serve(*, host: str, port: int, stop: threading.Event, ready: Callable
     config = uvicorn.Config(application, host=host, port=port, lifespan="off",
                             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
                             # The dashboard resolves the client's address itself
-                            # (dashboard/web/client_address.py).
+                            # (dashboard/shared/client_address.py).
                             proxy_headers=False,
                             # Each frame goes to every client: compressing it per client
                             # would cost more than the bytes it saves on a local network.

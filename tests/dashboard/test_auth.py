@@ -188,7 +188,7 @@ def test_a_card_number_is_not_written_back_into_the_page(client, stack):
 
 
 def test_card_numbers_and_passwords_are_hidden_from_error_reports(rf):
-    from dashboard.orders import views
+    from dashboard.live import order_views as views
     from dashboard.web.auth import ThrottledLoginView
 
     for view, field in ((views.order_create, "card_number"),

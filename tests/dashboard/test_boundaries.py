@@ -13,9 +13,9 @@ import pytest
 from django.urls import reverse
 
 from dashboard import aws
-from dashboard.live.boundaries import Settings, placements_of
 from dashboard.live.graph import CHIP_H, Graph, graph_build
 from dashboard.readmodel import services
+from dashboard.shared.placements import Settings, placements_of
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, moto_client
 from tests.dashboard.test_graph import _assert_nothing_overlaps, _boxes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory, override_settings
 
-from dashboard.web.client_address import (
+from dashboard.shared.client_address import (
     client_address,
     parse_address,
     parse_networks,

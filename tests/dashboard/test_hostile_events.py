@@ -22,7 +22,6 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 
 from dashboard.asgi import application
-from dashboard.insight.search import data_terms
 from dashboard.live.broadcast import events_observed
 from dashboard.models import ObservedEvent, Order
 from dashboard.readmodel import observations, services
@@ -32,6 +31,7 @@ from dashboard.readmodel.observations import (
     observation_from_log_message,
     observation_from_queue_body,
 )
+from dashboard.readmodel.search_terms import data_terms
 from tests.dashboard import factories
 from tests.hostile import hostile_cloudevents
 from workflow.envelope import parse_eventbridge

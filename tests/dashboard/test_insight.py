@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard.insight.conformance import trace_conformance
 from dashboard.insight.stuck import stuck_list
 from dashboard.live.graph import graph_build
 from dashboard.readmodel import selectors, services
+from dashboard.traces.conformance import trace_conformance
 from tests.dashboard import factories
 from tests.dashboard.test_failures import dead_letters  # noqa: F401  (a fixture)
 from tests.workflow.test_reactions import with_audit

@@ -36,7 +36,8 @@ from dashboard.loadtest.load_report import (
     progress_line,
 )
 from dashboard.management.commands.load import ProgressDisplay
-from dashboard.orders.order_api import OrderApi, OrderApiError, Problem, retry_after_seconds
+from dashboard.orders.order_api import OrderApi, OrderApiError, retry_after_seconds
+from dashboard.shared.problems import Problem
 from tests.dashboard.conftest import free_port
 from workflow.domain.payment import DECLINING_TEST_CARD, GOOD_TEST_CARD
 from workflow.stock import StockLevel

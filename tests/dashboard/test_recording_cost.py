@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from dashboard.insight import search
 from dashboard.insight.routes import route_health
 from dashboard.models import ObservedEvent, Order, RouteMinute, SearchTerm, SharedTerm, TermSet
-from dashboard.readmodel import services
+from dashboard.readmodel import search_terms, services
 from tests.dashboard import factories
 from workflow.model import CHOREOGRAPHY, Bus, Route, ToBus
 
@@ -34,9 +34,9 @@ def searched(**terms: str) -> list[str]:
 
 
 def test_the_order_part_is_shared_from_the_catalogue():
-    shared = search.SHARED_KEYS
+    shared = search_terms.SHARED_KEYS
     assert shared == {"order"}
-    assert search.is_shared("order.lines.sku") and not search.is_shared("payment.paymentId")
+    assert search_terms.is_shared("order.lines.sku") and not search_terms.is_shared("payment.paymentId")
 
 
 def test_an_orders_events_share_one_set_of_its_pairs_and_are_all_found_by_them():

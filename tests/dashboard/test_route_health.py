@@ -13,7 +13,7 @@ import pytest
 from dashboard.insight import routes
 from dashboard.live.graph import graph_build
 from dashboard.models import RouteMinute
-from dashboard.readmodel import services
+from dashboard.readmodel import route_minutes, services
 from dashboard.readmodel.observations import observation_from_queue_body
 from tests.dashboard import factories
 from workflow.envelope import Event, new_event
@@ -53,7 +53,7 @@ def health(window: str, now: datetime, **kwargs: object) -> routes.RouteHealth:
 
 
 def close(value: float | None, expected: float) -> bool:
-    return value is not None and abs(value - expected) <= expected * routes.PRECISION
+    return value is not None and abs(value - expected) <= expected * route_minutes.PRECISION
 
 
 def test_a_hundred_hops_of_1_to_100_ms_give_their_percentiles_within_the_stated_precision():
@@ -66,7 +66,7 @@ def test_a_hundred_hops_of_1_to_100_ms_give_their_percentiles_within_the_stated_
     assert figures.mean_ms == pytest.approx(50.5)
     assert close(figures.p50, 50) and close(figures.p95, 95) and close(figures.p99, 99)
     assert figures.p50 < figures.p95 < figures.p99
-    assert routes.PRECISION < 0.045
+    assert route_minutes.PRECISION < 0.045
     # the reservations went on to the payment queue: counted there, with no hop measured yet
     reserved = health("1m", MINUTE + timedelta(seconds=59)).get(RESERVED_ROUTE)
     assert (reserved.events, reserved.latency_count, reserved.p50) == (100, 0, None)
@@ -102,8 +102,8 @@ def test_windows_include_the_minutes_they_cover_and_no_others():
     assert placed_at("1h", at_20) == (101, 101)
     assert placed_at("15m", MINUTE + timedelta(minutes=14, seconds=59)) == (100, 100)
     assert placed_at("15m", MINUTE + timedelta(minutes=15)) == (0, 0)
-    assert health("1m", at_20).get(PLACED_ROUTE).p99 == pytest.approx(routes.bin_value(
-        routes.latency_bin(300)))
+    assert health("1m", at_20).get(PLACED_ROUTE).p99 == pytest.approx(route_minutes.bin_value(
+        route_minutes.latency_bin(300)))
 
 
 def test_a_window_reads_at_most_sixty_rows_per_route(django_assert_num_queries):
@@ -244,14 +244,14 @@ def test_which_hops_measure_which_route_follows_the_model():
 
 
 def test_the_histogram_bins_are_log_scale_with_stated_bounds():
-    assert routes.latency_bin(0.2) == 0 and routes.latency_bin(-5) == 0
+    assert route_minutes.latency_bin(0.2) == 0 and route_minutes.latency_bin(-5) == 0
     for latency in (1, 1.5, 50, 99, 1000, 123456):
-        low, high = routes.bin_bounds(routes.latency_bin(latency))
+        low, high = route_minutes.bin_bounds(route_minutes.latency_bin(latency))
         assert low <= latency < high
         assert high / low == pytest.approx(2 ** (1 / 8))
     assert routes.percentile({}, 50) is None
-    assert routes.percentile({3: 1, 10: 1}, 50) == routes.bin_value(3)
-    assert routes.percentile({3: 1, 10: 1}, 51) == routes.bin_value(10)
+    assert routes.percentile({3: 1, 10: 1}, 50) == route_minutes.bin_value(3)
+    assert routes.percentile({3: 1, 10: 1}, 51) == route_minutes.bin_value(10)
 
 
 # --- over HTTP ------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ def test_the_route_page_shows_its_rule_figures_histogram_and_recent_events(clien
     assert json.dumps({"source": ["order"], "detail-type": ["order.placed"]}, indent=2) \
         .replace('"', "&quot;") in html
     assert 'data-figure="events">100<' in html
-    p50 = routes.bin_value(routes.latency_bin(50))  # 50 ms is in bin 46: 2^(45.5/8) = 51.5 ms
+    p50 = route_minutes.bin_value(route_minutes.latency_bin(50))  # 50 ms is in bin 46: 2^(45.5/8) = 51.5 ms
     assert p50 == pytest.approx(51.54, abs=0.01)
     assert 'data-figure="p50">52 ms<' in html
     assert html.count('class="bar"') + html.count('class="bar empty-bar"') >= 50

@@ -13,7 +13,7 @@ import pytest
 
 from dashboard.insight import search
 from dashboard.models import ObservedEvent, SearchTerm, SharedTerm
-from dashboard.readmodel import services
+from dashboard.readmodel import search_terms, services
 from tests.dashboard import factories
 from workflow.catalogue import SCHEMAS
 from workflow.envelope import new_event
@@ -150,14 +150,14 @@ def test_the_aliases_name_fields_of_the_catalogue():
 
 def test_data_terms_are_bounded_and_go_with_their_event(stack):
     event = factories.placed(order_id="ord-big")
-    event.data["order"]["note"] = "x" * (search.TERM_LENGTH + 1)
-    event.data["order"]["tags"] = [f"tag-{n}" for n in range(search.TERMS_PER_EVENT)]
+    event.data["order"]["note"] = "x" * (search_terms.TERM_LENGTH + 1)
+    event.data["order"]["tags"] = [f"tag-{n}" for n in range(search_terms.TERMS_PER_EVENT)]
     services.observation_record(observations=[factories.observe(event)])
 
     # Its own terms, and those of the order part it shares with its order's other events.
     own = SearchTerm.objects.filter(event__event_id=event.id)
     shared = SharedTerm.objects.filter(term_set__events__event_id=event.id)
-    assert own.count() + shared.count() == search.TERMS_PER_EVENT
+    assert own.count() + shared.count() == search_terms.TERMS_PER_EVENT
     assert not shared.filter(path="order.note").exists()
     assert shared.filter(path="order.customerId", value="customer-1").exists()
 

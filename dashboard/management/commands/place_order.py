@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.orders import services
 from dashboard.orders.forms import DECLINING_CARD, GOOD_CARD
 from dashboard.orders.order_api import OrderApiError
-from dashboard.readmodel import services
 
 
 class Command(BaseCommand):

@@ -1,4 +1,7 @@
-"""Placing an order from the live page, through the order API as any client would."""
+"""Placing an order from the live page, through the order API as any client would.
+
+It lives with the live page because it answers with that page (the form and its problems);
+the orders package keeps the order API's client, the form and the placing itself."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from dashboard.live.views import live_context
+from dashboard.orders import selectors, services
 from dashboard.orders.forms import OrderForm
-from dashboard.orders.order_api import OrderApiError, Problem
-from dashboard.readmodel import selectors, services
-from dashboard.web import links
-from dashboard.web.access import may_act, wants_json
+from dashboard.orders.order_api import OrderApiError
+from dashboard.shared import links
+from dashboard.shared.access import may_act, wants_json
+from dashboard.shared.problems import Problem
 
 
 @require_POST
