@@ -5,6 +5,7 @@ the orders package keeps the order API's client, the form and the placing itself
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -40,7 +41,8 @@ def order_create(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             answer = services.order_place(customer_id=form.cleaned_data["customer_id"] or "",
-                                          lines=form.lines(), card_number=form.card_value())
+                                          lines=form.lines(), card_number=form.card_value(),
+                                          idempotency_key=form.cleaned_data["request_key"] or None)
         except OrderApiError as error:
             form.add_problem(error.problem)
             status = error.problem.status if 400 <= error.problem.status < 600 else 502
@@ -52,8 +54,9 @@ def order_create(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         # A refusal is an answer the page expects, not a failed request: it comes back as
         # 200 with `placed: false` (browsers log every 4xx fetch as a console error).
-        if placed:
-            return JsonResponse({"placed": True, **placed}, status=202)
+        if placed:  # the next order from this page is another order: a key of its own
+            return JsonResponse({"placed": True, **placed, "nextRequestKey": str(uuid.uuid4())},
+                                status=202)
         return JsonResponse({"placed": False, "status": status,
                              "fieldErrors": {name: [str(e) for e in errors]
                                              for name, errors in form.errors.items()}})

@@ -4,6 +4,7 @@ order API judges the order and its problem details are shown next to the fields.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from django import forms
@@ -39,6 +40,10 @@ class OrderForm(forms.Form):
     # Never written back into the page (_order_form.html): a card number entered once is not
     # in the HTML of the answer, nor in a cached copy of it, when the form comes back.
     card_number = forms.CharField(label="Card number", required=False, max_length=40)
+    # One per form shown, sent as the order's Idempotency-Key: a double click, or a submit
+    # retried after an answer that never came, places the order once.
+    request_key = forms.RegexField(regex=r"^[0-9a-f-]{36}$", required=False,
+                                   widget=forms.HiddenInput, initial=lambda: str(uuid.uuid4()))
 
     def __init__(self, *args: Any, products: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -70,6 +70,8 @@ class StubOrderApi:
 
     url: str
     orders: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+    """each POST's Idempotency-Key header, or None"""
     products: list[dict[str, Any]] = field(default_factory=lambda: [
         {"sku": "MUG-STONEWARE", "name": "Stoneware mug",
          "unitPrice": {"amount": 1200, "currency": "GBP"}, "currency": "GBP"},
@@ -166,6 +168,7 @@ def order_api() -> Iterator[StubOrderApi]:
                 self._send(status, problem, "application/problem+json")
                 return
             stub.orders.append(body)
+            stub.keys.append(self.headers.get("Idempotency-Key"))
             order_id = f"ord-{uuid.uuid4().hex[:12]}"
             self._send(202, {"orderId": order_id, "correlationId": str(uuid.uuid4()),
                              "status": "placed", "links": {"self": f"/orders/{order_id}"}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -205,3 +206,20 @@ async def test_static_files_are_served_by_the_app_itself(path):
 
     assert sent[0]["status"] == 200
     assert len(b"".join(m.get("body", b"") for m in sent[1:])) > 100
+
+
+def test_the_order_form_sends_its_key_so_a_double_submit_places_one_order(client, stack,
+                                                                          order_api):
+    """The form carries one key per form shown; the order API answers a repeat of it with
+    the first order (its Idempotency-Key), and the page takes a fresh key for the next one."""
+    page = client.get("/").content.decode()
+    key = re.search(r'name="request_key" value="([0-9a-f-]{36})"', page)
+    assert key, "the form carries a request key"
+    fields = {"customer_id": "bob", "qty_MUG-STONEWARE": "1", "card": "good",
+              "request_key": key.group(1)}
+
+    first = client.post("/orders/place", fields, HTTP_ACCEPT="application/json").json()
+    client.post("/orders/place", fields, HTTP_ACCEPT="application/json")
+
+    assert order_api.keys == [f'"{key.group(1)}"'] * 2
+    assert first["nextRequestKey"] != key.group(1)

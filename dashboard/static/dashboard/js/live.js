@@ -258,6 +258,7 @@ if (form) {
       });
       const body = await response.json().catch(() => ({}));
       if (body.placed) {
+        if (form.elements.request_key && body.nextRequestKey) form.elements.request_key.value = body.nextRequestKey;
         placed.replaceChildren("Order ", el("a", { href: body.traceUrl, class: "mono" }, body.orderId),
           " placed — watch it on the graph, or open its trace.");
         placed.classList.remove("hidden");
