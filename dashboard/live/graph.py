@@ -577,11 +577,13 @@ class _Layout:
 
     @staticmethod
     def _caption(connector: Connector, note: str) -> None:
-        """A line that carries no event type gets a small caption: beside it if vertical,
-        above it if not."""
-        (x0, y0), (x1, y1) = connector.points[0], connector.points[1]
+        """A line that carries no event type gets a small caption on its longest stretch:
+        beside it if vertical, above it if not. (On the first stretch, a line that turns
+        would have its caption over the node it leaves.)"""
+        (x0, y0), (x1, y1) = max(itertools.pairwise(connector.points),
+                                 key=lambda s: abs(s[1][0] - s[0][0]) + abs(s[1][1] - s[0][1]))
         connector.note = note
-        if abs(connector.points[0][0] - connector.points[-1][0]) < 1:
+        if abs(x0 - x1) < 1:
             connector.note_x, connector.note_y = x0 + 8, (y0 + y1) / 2 + 4
             connector.note_anchor = "start"
         else:

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from dashboard.live.graph import CHIP_H, Graph, flight_key, graph_build
+from dashboard.live.graph import CHIP_H, NOTE_CHAR_W, NOTE_H, Graph, flight_key, graph_build
 from workflow.model import (
     CHOREOGRAPHY,
     NOTIFICATIONS,
@@ -88,6 +88,11 @@ def _boxes(graph: Graph) -> list[tuple[str, float, float, float, float]]:
     boxes = [(node.id, node.x, node.y, node.x + node.w, node.y + node.h) for node in graph.nodes]
     boxes += [(f"chip {chip.edge}", chip.left, chip.y, chip.left + chip.w, chip.y + CHIP_H)
               for connector in graph.connectors for chip in connector.chips]
+    for connector in (c for c in graph.connectors if c.note):  # captions, as wide as estimated
+        width = len(connector.note) * NOTE_CHAR_W
+        left = connector.note_x - (0 if connector.note_anchor == "start" else width / 2)
+        boxes.append((f"caption {connector.note!r}", left, connector.note_y - NOTE_H + 2,
+                      left + width, connector.note_y + 2))
     return boxes
 
 
