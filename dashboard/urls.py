@@ -24,6 +24,7 @@ urlpatterns = [
     path("failures/<str:queue_name>/redrive", failures.dead_letters_redrive, name="dead-letters-redrive"),
     path("stuck/", insight.stuck, name="stuck"),
     path("api/stuck", insight.stuck_json, name="stuck-json"),
+    path("api/drift", insight.drift_json, name="drift-json"),
     path("api/graph", live.graph_json, name="graph-json"),
     path("api/dead-letters", failures.dead_letters_json, name="dead-letters-json"),
     path("api/redrives", failures.redrive_jobs_json, name="redrive-jobs-json"),

@@ -30,6 +30,7 @@ from cdk.constructs.routes import WithDeadLetterQueue
 from workflow import outputs
 from workflow.model import Bus, Choreography
 from workflow.placement import Forward, Placements, bus_arn, replica_stack_name
+from workflow.rules import replication_rule_id
 
 
 def bus_policy_statement(bus_arn_value: str, account: str,
@@ -98,8 +99,7 @@ def replication_rule(scope: Construct, choreography: Choreography, bus: Bus,
     replicated = choreography.replicated_from(bus)
     if not replicated:
         return None
-    name = "ReplicateToObservabilityReplica" if bus == choreography.logged_bus \
-        else f"Replicate{bus.value.title()}ToObservabilityReplica"
+    name = replication_rule_id(choreography, bus)
     role = forwarding_role(scope, f"{name}Role", forward)
     rule = events.Rule(
         scope, name, event_bus=event_bus,

@@ -24,6 +24,7 @@ from cdk.constructs.naming import logical_id_set
 from cdk.constructs.queues import RedrivenQueue
 from cdk.constructs.routes import TARGET_MAX_EVENT_AGE, TARGET_RETRY_ATTEMPTS
 from workflow.model import Bus
+from workflow.rules import observation_rule_id
 
 # The observability queue has one consumer, the dashboard's poller; a message it fails to
 # handle this many times is kept aside rather than blocking the live view.
@@ -74,13 +75,13 @@ class Observability(Construct):
                     id="ObservabilityLogGroup", arn=log_group_target_arn,
                     retry_policy=retry_policy, dead_letter_config=dead_letter_config))
             rule = events.CfnRule(
-                self, f"Observe{bus.value.title()}Bus",
+                self, observation_rule_id(bus),
                 description=f"Every event on the {bus.value} bus, to observability",
                 event_bus_name=buses[bus].event_bus_name,
                 event_pattern={"source": list(sources)},
                 state="ENABLED",
                 targets=rule_targets)
-            rule.override_logical_id(f"Observe{bus.value.title()}Bus")
+            rule.override_logical_id(observation_rule_id(bus))
             self.rules[bus] = rule
         # One statement for the observing rules, however many buses (the dead-letter queue
         # accepts every rule of the buses: see the stack).

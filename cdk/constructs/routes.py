@@ -14,8 +14,6 @@ queue they deliver to and to the dead-letter queue, which SQS caps at 20 stateme
 
 from __future__ import annotations
 
-from typing import Any
-
 import jsii
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
@@ -28,7 +26,6 @@ from constructs import Construct
 
 from cdk.constructs.naming import logical_id_set
 from workflow.model import (
-    UNPARTITIONED,
     Bus,
     Choreography,
     Route,
@@ -38,6 +35,7 @@ from workflow.model import (
     ToNotification,
     ToQueue,
 )
+from workflow.rules import route_event_pattern
 
 # How long EventBridge keeps trying to hand an event to a target that fails (throttled,
 # unreachable, deleted) before it dead-letters it: long enough to ride out a short outage.
@@ -54,27 +52,6 @@ EVENTS_PRINCIPAL = iam.ServicePrincipal("events.amazonaws.com")
 RETRY_POLICY = events.CfnRule.RetryPolicyProperty(
     maximum_retry_attempts=TARGET_RETRY_ATTEMPTS,
     maximum_event_age_in_seconds=int(TARGET_MAX_EVENT_AGE.to_seconds()))
-
-
-def partition_pattern(partition: str | None, partitions: tuple[str, ...]) -> dict[str, Any] | None:
-    """The `detail` filter of one partition's rule: its own key, or (for the rule of events
-    that name none) a missing key or one that is not a partition's."""
-    if partition is None:
-        return None
-    if partition != UNPARTITIONED:
-        return {"partitionkey": [partition]}
-    return {"$or": [{"partitionkey": [{"exists": False}]},
-                    {"partitionkey": [{"anything-but": list(partitions)}]}]}
-
-
-def route_detail_pattern(route: Route, partition: str | None,
-                         partitions: tuple[str, ...]) -> dict[str, Any] | None:
-    """The `detail` filter of one rule of `route`: its partition's (`partition_pattern`) and,
-    for a route pinned to versions of its event, the `dataschema` of each of them."""
-    detail = partition_pattern(partition, partitions)
-    if route.versions:
-        detail = {**(detail or {}), "dataschema": list(route.dataschemas)}
-    return detail
 
 
 def rule_delivery_grant(queue: sqs.IQueue, buses: list[events.IEventBus], *, sid: str) -> None:
@@ -163,8 +140,7 @@ class Routes(Construct):
 
     def _rule(self, route: Route, route_rule: RouteRule) -> events.Rule:
         producer = self._choreography.event(route.event).producer.value
-        detail = route_detail_pattern(route, route_rule.partition,
-                                      self._choreography.partition_keys())
+        pattern = route_event_pattern(self._choreography, route, route_rule)
         partition = f", partition {route_rule.partition}" if route_rule.partition else ""
         if route.versions:
             partition += ", version " + ", ".join(str(v) for v in route.versions)
@@ -172,8 +148,9 @@ class Routes(Construct):
             self, route_rule.rule_id,
             event_bus=self._buses[route.bus],
             description=f"{route.event} from {producer} on the {route.bus.value} bus{partition}",
-            event_pattern=events.EventPattern(source=[producer], detail_type=[route.event],
-                                              detail=detail),
+            event_pattern=events.EventPattern(source=pattern["source"],
+                                              detail_type=pattern["detail-type"],
+                                              detail=pattern.get("detail")),
             targets=[self._target(route, route_rule)],
         )
         logical_id_set(rule, route_rule.rule_id)

@@ -7,9 +7,9 @@ import json
 
 from moto.events.models import EventPattern
 
-from cdk.constructs.routes import route_detail_pattern
 from workflow.catalogue import dataschema_of
 from workflow.model import UNPARTITIONED, Bus, Route, ToQueue
+from workflow.rules import route_detail_pattern
 
 PINNED = Route("order.placed", Bus.GLOBAL, ToQueue("SalesLedger"), versions=(1,))
 

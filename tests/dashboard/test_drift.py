@@ -1,0 +1,154 @@
+"""`/api/drift` against the model's stack deployed in the embedded AWS: clean as deployed,
+then changed by hand through boto3 as an operator would, and with traffic the model does not
+declare in the read model.
+
+Only the stack's buses, queues and rules are deployed (what the drift check reads), from the
+template the CDK app synthesizes, as the local runtime adapts it for moto."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from cdk.app import synth_template
+from dashboard import aws
+from dashboard.readmodel import services
+from dashboard.readmodel.observations import observation_from_queue_body
+from local.template import _refers_to, adapt_for_moto, dumps
+from tests.dashboard import factories
+from tests.dashboard.conftest import REGION, moto_client
+from workflow.model import Bus
+
+pytestmark = pytest.mark.django_db
+
+KEPT = ("AWS::Events::EventBus", "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::IAM::Role")
+
+
+def rules_only(template: dict[str, Any], stack_name: str) -> dict[str, Any]:
+    """The stack's buses (named after `stack_name`), queues, rules and the rules' roles, and
+    its outputs about them."""
+    resources = template["Resources"]
+    dropped = {logical_id for logical_id, resource in resources.items()
+               if resource["Type"] not in KEPT}
+    while more := {logical_id for logical_id, resource in resources.items()
+                   if logical_id not in dropped and _refers_to(resource, dropped)}:
+        dropped |= more
+    kept = {logical_id: resource for logical_id, resource in resources.items()
+            if logical_id not in dropped}
+    found = {"Resources": kept,
+             "Outputs": {key: output for key, output in template.get("Outputs", {}).items()
+                         if not _refers_to(output, dropped)}}
+    # The template names the buses after the stack it was synthesized as.
+    return json.loads(json.dumps(found).replace('"choreo-', f'"{stack_name}-'))
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    adapted = adapt_for_moto(synth_template(nag=False), api_url="http://127.0.0.1:9")
+    return adapted.template
+
+
+@pytest.fixture
+def deployed(moto_endpoint: str, template: dict[str, Any]) -> Iterator[aws.AwsContext]:
+    stack_name = f"drift-{uuid.uuid4().hex[:8]}"
+    cloudformation = moto_client(moto_endpoint, "cloudformation")
+    cloudformation.create_stack(StackName=stack_name,
+                                TemplateBody=dumps(rules_only(template, stack_name)))
+    context = aws.configure(region=REGION, stack_name=stack_name, endpoint_url=moto_endpoint,
+                            credentials={"aws_access_key_id": "test",
+                                         "aws_secret_access_key": "test"})
+    yield context
+    aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9", outputs={})
+
+
+def drift_now(client: Any) -> dict[str, Any]:
+    """A fresh look: the deployed read is otherwise shared for a minute."""
+    cache.clear()
+    response = client.get("/api/drift")
+    assert response.status_code == 200, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def undeclared_observed(event_type: str, *, times: int) -> None:
+    for index in range(times):
+        placed = factories.placed(order_id=f"ord-drift-{index}")
+        outer = factories.envelope(placed)
+        outer["detail-type"] = event_type
+        outer["detail"] = {**outer["detail"], "type": event_type}
+        services.observation_record(observations=[observation_from_queue_body(
+            json.dumps({"bus": "global", "event": outer}),
+            observed_at=placed.time + timedelta(seconds=index), origin="live")])
+
+
+def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> None:
+    answer = drift_now(client)
+    assert (answer["undeclaredRules"], answer["routes"], answer["undeclaredEventTypes"],
+            answer["problems"]) == ([], [], [], [])
+    assert answer["clean"] and set(answer["buses"]) == {"global", "loyalty"}
+
+    stack = deployed.outputs()
+    events = deployed.client("events")
+    sqs = deployed.client("sqs")
+    global_bus = stack.bus_name(Bus.GLOBAL)
+    audit_url = sqs.create_queue(QueueName=f"{deployed.stack_name}-audit")["QueueUrl"]
+    audit_arn = sqs.get_queue_attributes(QueueUrl=audit_url,
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="audit-orders", EventBusName=global_bus,
+                    EventPattern=json.dumps({"source": ["order"], "detail-type": ["order.placed"]}))
+    events.put_targets(Rule="audit-orders", EventBusName=global_bus,
+                       Targets=[{"Id": "audit", "Arn": audit_arn}])
+    [by_hand] = drift_now(client)["undeclaredRules"]
+    assert (by_hand["bus"], by_hand["name"], by_hand["pattern"]) == (
+        "global", "audit-orders", {"source": ["order"], "detail-type": ["order.placed"]})
+    assert [target["arn"] for target in by_hand["targets"]] == [audit_arn]
+
+    [payment_rule] = [rule["Name"] for rule in events.list_rules(EventBusName=global_bus)["Rules"]
+                      if "-WarehouseStockReservedToPayment-" in rule["Name"]]
+    events.remove_targets(Rule=payment_rule, EventBusName=global_bus, Ids=["Target0"])
+    [route] = drift_now(client)["routes"]
+    assert (route["route"], route["rule"], route["problem"], route["deployedName"]) == (
+        "WarehouseStockReservedToPayment", "WarehouseStockReservedToPayment", "changed",
+        payment_rule)
+    assert [d["kind"] for d in route["differences"]] == ["target-removed"]
+    assert "queue:Payment" in route["differences"][0]["detail"]
+
+    undeclared_observed("order.refunded", times=3)
+    answer = drift_now(client)
+    [seen] = answer["undeclaredEventTypes"]
+    assert (seen["type"], seen["source"], seen["count"]) == ("order.refunded", "order", 3)
+    assert seen["firstSeen"] < seen["lastSeen"]
+    assert not answer["clean"]
+
+
+def test_the_deployed_read_is_shared_for_a_minute(client, deployed) -> None:
+    assert drift_now(client)["routes"] == []
+    stack = deployed.outputs()
+    events = deployed.client("events")
+    loyalty_bus = stack.bus_name(Bus.LOYALTY)
+    [rule] = [rule["Name"] for rule in events.list_rules(EventBusName=loyalty_bus)["Rules"]
+              if "-PaymentTakenToLoyalty-" in rule["Name"]]
+    events.remove_targets(Rule=rule, EventBusName=loyalty_bus, Ids=["Target0"])
+    assert client.get("/api/drift").json()["routes"] == []
+    assert [route["rule"] for route in drift_now(client)["routes"]] == ["PaymentTakenToLoyalty"]
+
+
+def test_without_aws_the_answer_says_so(client, stack) -> None:
+    response = client.get("/api/drift")
+    assert response.status_code == 503
+    assert "could not be read" in response.json()["problem"]
+
+
+def test_in_production_it_needs_a_sign_in(client, stack, settings, django_user_model) -> None:
+    from django.test import override_settings
+
+    middleware = [*settings.MIDDLEWARE, "django.contrib.auth.middleware.LoginRequiredMiddleware"]
+    with override_settings(DASHBOARD_REQUIRE_LOGIN=True, MIDDLEWARE=middleware):
+        assert client.get("/api/drift").status_code == 302
+
