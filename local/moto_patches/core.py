@@ -71,7 +71,8 @@ def count_calls() -> None:
     call_action = response_class.call_action
 
     def counted(self: Any) -> Any:
-        principal = PRINCIPALS.get(self.get_access_key())
+        # the access key is parsed from the request only while functions hold sessions
+        principal = PRINCIPALS.get(self.get_access_key()) if PRINCIPALS else None
         caller = principal.role_arn.rsplit("/", 1)[-1] if principal is not None else ""
         CALLS.count(str(getattr(self, "service_name", "") or "unknown"), str(self._get_action()),
                     caller=caller)
