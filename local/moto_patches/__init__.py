@@ -67,6 +67,7 @@ PATCHES: tuple[Patch, ...] = (
     events.cheap_event_copies,
     events.deliver_whole_events,
     dynamodb.memoise_condition_lexing,
+    dynamodb.memoise_update_expressions,
     sqs.sqs_attributes_on_demand,
     sqs.sqs_bounded_deleted_handles,
     sqs.number_every_fifo_message,

@@ -19,6 +19,13 @@ import moto.sqs.models
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+    UpdateExpressionValidator,
+    UpdateHashRangeKeyValidator,
+)
 
 from local.moto_patches import clock
 
@@ -40,6 +47,67 @@ def memoise_condition_lexing() -> None:
         return deque(lexed[expression])
 
     parser_class._lex_condition_expression = _lex_condition_expression
+
+
+# How many distinct expression texts are remembered before the memory starts over: an
+# application writes a handful; one that builds them from data cannot grow it without bound.
+EXPRESSIONS_REMEMBERED = 4096
+
+# The checks of an update expression that depend on its text, the attribute names it is
+# given and the table's key alone: two SET clauses, overlapping paths, a key attribute.
+_STRUCTURAL_CHECKS = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+
+
+class _RememberingValidator(UpdateExpressionValidator):
+    """moto's validator of an update expression, skipping the structural checks for an
+    expression that has passed them with the same names on a table with the same key."""
+
+    def __init__(self, expression: Any, expression_attribute_names: dict[str, str],
+                 expression_attribute_values: dict[str, dict[str, Any]], item: Any,
+                 table: Any) -> None:
+        self._expression = expression
+        self._passed: set[Any] = expression.__dict__.setdefault("_structure_passed", set())
+        self._structure = (tuple(sorted((expression_attribute_names or {}).items())),
+                           tuple(table.table_key_attrs))
+        super().__init__(expression, expression_attribute_names, expression_attribute_values,
+                         item, table)
+
+    def get_ast_processors(self) -> list[Any]:
+        processors: list[Any] = super().get_ast_processors()
+        if self._structure in self._passed:
+            return [p for p in processors if not isinstance(p, _STRUCTURAL_CHECKS)]
+        return processors
+
+    def validate(self) -> Any:
+        validated = super().validate()
+        self._passed.add(self._structure)
+        return validated
+
+
+def memoise_update_expressions() -> None:
+    """Every `UpdateItem` parsed its expression into a tree, and validated the tree with ten
+    passes over it, one of them quadratic in its clauses: a fifth of the embedded AWS's time
+    under load (Powertools' idempotency alone updates an item per record). The tree is a pure
+    function of the text, and moto only reads it (its validator works on a copy), so each
+    text is parsed once; and the passes that depend only on the text, the names and the
+    table's key run once per such combination. The passes that read the item and the values
+    run on every request, and an expression that fails any check fails it every time."""
+    parser: Any = UpdateExpressionParser
+    make = parser.make
+    parsed: dict[str, Any] = {}
+
+    def remembered(cls: Any, expression: str) -> Any:
+        tree = parsed.get(expression)
+        if tree is None:
+            tree = make(expression)  # a malformed expression raises, and is not remembered
+            if len(parsed) >= EXPRESSIONS_REMEMBERED:
+                parsed.clear()
+            parsed[expression] = tree
+        return tree
+
+    parser.make = classmethod(remembered)
+    dynamodb_models: Any = moto.dynamodb.models
+    dynamodb_models.UpdateExpressionValidator = _RememberingValidator
 
 
 # One lock for every DynamoDB table of every account and region: moto's item operations are

@@ -432,6 +432,43 @@ def test_a_condition_is_evaluated_with_each_request_s_values(aws: dict[str, Any]
                               ConditionExpression="attribute_not_exists(pk) OR ??")
 
 
+def test_an_update_expression_is_parsed_once_and_still_checked_as_dynamodb_checks_it(
+        aws: dict[str, Any]):
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb)
+    expression = "SET #a = :a, #b = :b ADD #n :one"
+    assert UpdateExpressionParser.make(expression) is UpdateExpressionParser.make(expression)
+
+    def update(names: dict[str, str], key: str = "k") -> dict[str, Any]:
+        return dynamodb.update_item(
+            TableName=table, Key={"pk": {"S": key}}, UpdateExpression=expression,
+            ExpressionAttributeNames=names, ReturnValues="ALL_NEW",
+            ExpressionAttributeValues={":a": {"S": "x"}, ":b": {"S": "y"}, ":one": {"N": "1"}})
+
+    names = {"#a": "a", "#b": "b", "#n": "n"}
+    for count in (1, 2):  # each request's values and item are read anew
+        assert update(names)["Attributes"]["n"] == {"N": str(count)}
+    # the same text, with names that make its paths overlap or name the key, is refused
+    # every time, as DynamoDB refuses it
+    for _ in range(2):
+        with pytest.raises(dynamodb.exceptions.ClientError, match=r"overlap|[Dd]uplicate"):
+            update({"#a": "a", "#b": "a", "#n": "n"})
+        with pytest.raises(dynamodb.exceptions.ClientError, match="key"):
+            update({"#a": "pk", "#b": "b", "#n": "n"})
+    with pytest.raises(dynamodb.exceptions.ClientError, match="SET"):
+        for _ in range(2):  # two SET clauses, the second time too
+            dynamodb.update_item(TableName=table, Key={"pk": {"S": "k"}},
+                                 UpdateExpression="SET a = :a SET b = :a",
+                                 ExpressionAttributeValues={":a": {"S": "x"}})
+    for _ in range(2):  # a malformed expression is refused every time, not remembered
+        with pytest.raises(dynamodb.exceptions.ClientError):
+            dynamodb.update_item(TableName=table, Key={"pk": {"S": "k"}},
+                                 UpdateExpression="SET a = = :a",
+                                 ExpressionAttributeValues={":a": {"S": "x"}})
+
+
 def test_deleted_messages_and_overwritten_items_are_not_kept(aws: dict[str, Any]):
     import gc
 

@@ -1,0 +1,64 @@
+"""The embedded AWS's WSGI application: moto's server, with the calls of AWS's JSON protocols
+handed straight to moto's handlers (`local.moto_server.JsonCallsWithoutFlask`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import flask
+import pytest
+from werkzeug.test import Client
+
+from local.moto_server import wsgi_app
+
+
+def _headers(service: str, target: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/"
+                                f"{service}/aws4_request, SignedHeaders=host, Signature=0",
+               "Host": "127.0.0.1:4566"}
+    if target:
+        headers |= {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"}
+    return headers
+
+
+@pytest.fixture(scope="module")
+def client() -> Client:
+    return Client(wsgi_app(enforced=False))
+
+
+@pytest.fixture
+def flask_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    original = flask.Flask.wsgi_app
+
+    def counted(self: flask.Flask, environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(environ.get("PATH_INFO", ""))
+        return original(self, environ, start_response)
+
+    monkeypatch.setattr(flask.Flask, "wsgi_app", counted)
+    return seen
+
+
+def test_a_json_protocol_call_is_answered_by_moto_without_flask(client: Client,
+                                                                 flask_requests: list[str]):
+    create = {"TableName": "direct", "BillingMode": "PAY_PER_REQUEST",
+              "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}
+    answer = client.post("/", data=json.dumps(create),
+                         headers=_headers("dynamodb", "DynamoDB_20120810.CreateTable"))
+    assert answer.status_code == 200
+    assert json.loads(answer.data)["TableDescription"]["TableName"] == "direct"
+    # AWS's errors keep their status and code
+    missing = client.post("/", data=json.dumps({"TableName": "nowhere"}),
+                          headers=_headers("dynamodb", "DynamoDB_20120810.DescribeTable"))
+    assert missing.status_code == 400
+    assert "ResourceNotFoundException" in json.loads(missing.data)["__type"]
+    assert flask_requests == []
+
+
+def test_other_calls_still_go_through_moto_s_server(client: Client, flask_requests: list[str]):
+    answer = client.get("/", headers=_headers("s3"))
+    assert answer.status_code == 200
+    assert b"ListAllMyBucketsResult" in answer.data
+    assert flask_requests == ["/"]
