@@ -282,6 +282,8 @@ class LocalRuntime:
             "apiRefused": {str(status): count for status, count in self.front.refused.items()},
             "backlog": self.backlog(),
             "behindSeconds": round(self.behind(), 3),
+            "behindByQueue": {queue_url.rsplit("/", 1)[-1]: round(self.sqs.longest_wait(queue_url), 3)
+                              for queue_url in self.worked_queues},
             "functions": {name: {"invocations": worker.invocations,
                                  "coldStarts": worker.cold_starts,
                                  "errors": worker.errors,
