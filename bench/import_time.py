@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
-from bench.common import Result, median, result
+from bench.common import Result, p50_ms, result
 from local.config import ROOT
 from workflow.handler_env import LAMBDA_FUNCTION_NAME_ENV, EnvKind, choreography_environment
 from workflow.model import CHOREOGRAPHY
@@ -24,17 +23,10 @@ ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", LAMBDA_FUNCTION_NAME_ENV
 
 
 def _import_ms(module: str) -> float:
-    timings = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=ENV, check=True)
-        timings.append((time.perf_counter() - started) * 1000)
-    empty = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], cwd=ROOT, env=ENV, check=True)
-        empty.append((time.perf_counter() - started) * 1000)
-    return median(timings) - median(empty)
+    def interpreter(code: str) -> None:
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, check=True)
+
+    return p50_ms(lambda: interpreter(f"import {module}"), RUNS) - p50_ms(lambda: interpreter("pass"), RUNS)
 
 
 def run() -> list[Result]:

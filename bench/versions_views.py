@@ -80,7 +80,7 @@ def _record(bodies: list[str], now: datetime) -> float:
 def _shares_by_scanning(now: datetime) -> Counter[tuple[str, int, datetime]]:
     """What the minutes save: the last hour's events read with their version and counted."""
     from dashboard.models import ObservedEvent
-    from dashboard.readmodel.route_minutes import minute_of
+    from dashboard.readmodel.minute_rows import minute_of
     from dashboard.readmodel.version_minutes import event_version
     from workflow.route_keys import route_keys
 

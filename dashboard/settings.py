@@ -16,8 +16,9 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -35,25 +36,26 @@ def _list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+DATABASE_SCHEMES = ("postgres", "postgresql", "sqlite")
+"""What DATABASE_URL may name: the production profile's PostgreSQL, or a SQLite file."""
+
+
 def database_from_url(url: str) -> dict[str, Any]:
     """Django's DATABASES entry for a `postgres://user:password@host:port/name` or
-    `sqlite:///absolute/path` URL."""
-    parts = urlsplit(url)
-    if parts.scheme in {"postgres", "postgresql"}:
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-            # Connections are reused by the ASGI server's worker threads.
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
-        }
-    if parts.scheme == "sqlite":
-        return _sqlite(Path(unquote(parts.path)))
-    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
+    `sqlite:///absolute/path` URL, as dj-database-url reads it. A SQLite path is taken from
+    the root whether it is written with three slashes or four."""
+    scheme = urlsplit(url).scheme
+    if scheme not in DATABASE_SCHEMES:
+        raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported")
+    try:
+        # Connections are reused by the ASGI server's worker threads.
+        database: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60,
+                                                              conn_health_checks=True))
+    except ValueError as error:  # the library's own errors; they never repeat the URL
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
+    if scheme == "sqlite":
+        return _sqlite(Path("/") / database["NAME"])
+    return database
 
 
 def _sqlite(path: Path) -> dict[str, Any]:

@@ -15,6 +15,8 @@ function, and what Lambda function URLs do for the functions that have one.
   behind (a message has waited longer than `behind_after_seconds` to be received) is answered
   503 with `Retry-After`, instead of adding to queues that would only grow until handlers time
   out: the embedded AWS protects itself, as AWS's services shed load. Reads are still served.
+- It is served by cheroot, as the embedded AWS is (`local.serving`; docs/local-mode.md has the
+  figures that chose it over the standard library's server).
 """
 
 from __future__ import annotations
@@ -30,13 +32,17 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from cheroot.server import HeaderReader, HTTPConnection, HTTPRequest
+from cheroot.wsgi import Gateway_10
 
 from local.config import ACCOUNT_ID, Chaos, ChaosControl
 from local.hosts import REFUSAL, allowed_hosts, content_length, host_allowed
 from local.lambda_runtime import FunctionWorker
+from local.serving import wsgi_server
 from local.template import FUNCTION_URL_PATH
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -180,7 +186,105 @@ def _http_event(*, method: str, path: str, query: str, headers: dict[str, str], 
     return event
 
 
+@dataclass(frozen=True)
+class FrontRequest:
+    """One request to the front, as its handlers need it."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    """lower-case names; a repeated header's values joined with commas, as payload 2.0 has them"""
+    body: bytes
+    source_ip: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    close: bool = False
+    """close the connection after this answer (what the request sent is not to be trusted)"""
+
+
+def json_answer(status: int, body: Any, content_type: str = "application/json", *,
+                close: bool = False) -> Answer:
+    return Answer(status, json.dumps(body).encode(), {"Content-Type": content_type}, close)
+
+
+HANDLED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"})
+CLOSE_CONNECTION = "choreo.close_connection"
+"""The environ key of a callable that makes the server close the connection after the answer."""
+
+
+class RepeatedHeadersJoined(HeaderReader):
+    """Reads a request's headers as API Gateway hands them on: a repeated header's values
+    joined with commas (cheroot itself joins only the headers HTTP defines as lists, with ", ",
+    and keeps the last of any other). A folded line continues its header, after a space."""
+
+    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+        headers: dict[bytes, bytes] = {} if hdict is None else hdict
+        name: bytes | None = None
+        while True:
+            line = rfile.readline()
+            if not line:
+                raise ValueError("Illegal end of headers.")
+            if line == b"\r\n":
+                return headers
+            if not line.endswith(b"\r\n"):
+                raise ValueError("HTTP requires CRLF terminators")
+            if line[:1] in (b" ", b"\t"):
+                if name is None:
+                    raise ValueError("Illegal header line.")
+                headers[name] += b" " + line.strip()
+                continue
+            raw_name, colon, value = line.partition(b":")
+            if not colon:
+                raise ValueError("Illegal header line.")
+            name = raw_name.strip().title()  # as cheroot names them
+            value = value.strip()
+            headers[name] = headers[name] + b"," + value if name in headers else value
+
+
+class _FrontRequest(HTTPRequest):
+    header_reader = RepeatedHeadersJoined()
+
+
+class _FrontConnection(HTTPConnection):
+    RequestHandlerClass = _FrontRequest
+
+
+class _FrontGateway(Gateway_10):
+    """WSGI 1.0, with a way for the front to close the connection after its answer (an
+    application may not send `Connection` itself)."""
+
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # stubs say None
+        environ: dict[str, Any] = super().get_environ()
+        request = self.req
+
+        def close() -> None:
+            request.close_connection = True
+
+        environ[CLOSE_CONNECTION] = close
+        return environ
+
+
+def request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """A WSGI request's headers by lower-case name."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            headers[key.replace("_", "-").lower()] = value
+    return headers
+
+
 class HttpFront:
+    """The front as a WSGI application, served by cheroot as the embedded AWS is
+    (`local.serving`): keep-alive connections, a pool of threads."""
+
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
                  workers: dict[str, FunctionWorker], chaos: ChaosControl,
                  stats: Callable[[], dict[str, Any]], admission: Admission | None = None,
@@ -198,117 +302,96 @@ class HttpFront:
         self.chaos = chaos
         self.stats = stats
         self.api_id = api_id
-        front = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _respond(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _json(self, status: int, body: Any, content_type: str = "application/json") -> None:
-                self._respond(status, json.dumps(body).encode(), {"Content-Type": content_type})
-
-            def _handle(self) -> None:
-                if not host_allowed(self.headers.get("Host"), front.allowed_hosts,
-                                    port=front.port):
-                    self.close_connection = True
-                    self._respond(421, REFUSAL, {"Content-Type": "application/problem+json"})
-                    return
-                length = content_length(self.headers.get("Content-Length"))
-                if length is None:
-                    self.close_connection = True
-                    self._json(400, {"message": "Content-Length is not a length"})
-                    return
-                if length > MAX_BODY_BYTES:
-                    self.close_connection = True
-                    self._json(413, {"message": "Request Entity Too Large"})
-                    return
-                body = self.rfile.read(length) if length else b""
-                headers = comma_joined((name.lower(), value)
-                                       for name, value in self.headers.items())
-                url = urlsplit(self.path)
-                if url.path.startswith(FUNCTION_URL_PATH):
-                    front.function_url(self, url.path, url.query, headers, body)
-                    return
-                if url.path.rstrip("/") == "/_local/chaos":
-                    front.chaos_knobs(self, body)
-                    return
-                if url.path.rstrip("/") == "/_local/stats":
-                    self._json(200, front.stats())
-                    return
-                front.api(self, url.path, url.query, headers, body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.port = self.server.server_address[1]  # the one bound, if 0 asked for any
+        self.server = wsgi_server(host, port, self, name="http-front")
+        self.server.gateway = _FrontGateway
+        self.server.ConnectionClass = _FrontConnection
+        self.server.prepare()  # binds now, so that the port is known
+        self.port: int = self.server.bind_addr[1]  # the one bound, if 0 asked for any
         self.allowed_hosts = allowed if allowed is not None else \
             allowed_hosts(bind_host=host, port=self.port)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="http-front",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve, name="http-front", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
 
-    def function_url(self, request: Any, path: str, query: str, headers: dict[str, str],
-                     body: bytes) -> None:
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answer = self.answer(environ)
+        if answer.close:
+            environ[CLOSE_CONNECTION]()
+        status = HTTPStatus(answer.status).phrase if answer.status in _STATUSES else ""
+        start_response(f"{answer.status} {status}", [
+            *answer.headers.items(), ("Content-Length", str(len(answer.body)))])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
+
+    def answer(self, environ: dict[str, Any]) -> Answer:
+        if not host_allowed(environ.get("HTTP_HOST"), self.allowed_hosts, port=self.port):
+            return Answer(421, REFUSAL, {"Content-Type": "application/problem+json"}, close=True)
+        method = environ["REQUEST_METHOD"]
+        if method not in HANDLED_METHODS:
+            return json_answer(501, {"message": "Not Implemented"}, close=True)
+        length = content_length(environ.get("CONTENT_LENGTH"))
+        if length is None:
+            return json_answer(400, {"message": "Content-Length is not a length"}, close=True)
+        if length > MAX_BODY_BYTES:
+            return json_answer(413, {"message": "Request Entity Too Large"}, close=True)
+        url = urlsplit(environ.get("REQUEST_URI", ""))
+        request = FrontRequest(
+            method=method, path=url.path, query=url.query, headers=request_headers(environ),
+            body=environ["wsgi.input"].read(length) if length else b"",
+            source_ip=environ.get("REMOTE_ADDR", ""))
+        if url.path.startswith(FUNCTION_URL_PATH):
+            return self.function_url(request)
+        if url.path.rstrip("/") == "/_local/chaos":
+            return self.chaos_knobs(request)
+        if url.path.rstrip("/") == "/_local/stats":
+            return json_answer(200, self.stats())
+        return self.api(request)
+
+    def function_url(self, request: FrontRequest) -> Answer:
+        path = request.path
         prefix = next((prefix for prefix in self.function_urls
                        if path.startswith(prefix) or path == prefix.rstrip("/")), None)
         if prefix is None:
-            request._json(404, {"message": "Not Found"})
-            return
+            return json_answer(404, {"message": "Not Found"})
         refusal = self.url_refusal(self.function_urls[prefix]) if self.url_refusal else None
         if refusal is not None:
             log.warning("function URL refused: %s", refusal)
-            request._json(403, {"Message": "Forbidden"})
-            return
+            return json_answer(403, {"Message": "Forbidden"})
         url_id = prefix.strip("/").rsplit("/", 1)[-1].lower()
         event = function_url_event(
-            method=request.command, path="/" + path[len(prefix):].lstrip("/"), query=query,
-            headers=headers, body=body, source_ip=request.client_address[0], url_id=url_id,
-            host=headers.get("host", "localhost"))
-        self._invoke(request, self.function_urls[prefix], event, request_id_header="x-amzn-RequestId")
+            method=request.method, path="/" + path[len(prefix):].lstrip("/"), query=request.query,
+            headers=request.headers, body=request.body, source_ip=request.source_ip,
+            url_id=url_id, host=request.headers.get("host", "localhost"))
+        return self._invoke(self.function_urls[prefix], event, request_id_header="x-amzn-RequestId")
 
-    def chaos_knobs(self, request: Any, body: bytes) -> None:
-        if request.command == "PUT":
+    def chaos_knobs(self, request: FrontRequest) -> Answer:
+        if request.method == "PUT":
             try:
-                values = json.loads(body or b"{}")
+                values = json.loads(request.body or b"{}")
                 if not isinstance(values, dict):
                     raise ValueError("send a JSON object of knobs")
                 self.chaos.chaos = Chaos.from_dict({**self.chaos.chaos.to_dict(), **values})
             except (ValueError, TypeError) as error:
-                request._json(400, {"title": "Invalid chaos settings", "status": 400,
-                                    "detail": str(error)}, "application/problem+json")
-                return
-        elif request.command != "GET":
-            request._json(405, {"message": "Method Not Allowed"})
-            return
-        request._json(200, self.chaos.chaos.to_dict())
+                return json_answer(400, {"title": "Invalid chaos settings", "status": 400,
+                                         "detail": str(error)}, "application/problem+json")
+        elif request.method != "GET":
+            return json_answer(405, {"message": "Method Not Allowed"})
+        return json_answer(200, self.chaos.chaos.to_dict())
 
-    def api(self, request: Any, path: str, query: str, headers: dict[str, str],
-            body: bytes) -> None:
+    def api(self, request: FrontRequest) -> Answer:
         for route in self.routes:
-            parameters = route.match(request.command, path)
+            parameters = route.match(request.method, request.path)
             if parameters is not None:
                 break
         else:
-            request._json(404, {"message": "Not Found"})
-            return
-        refusal = self.admission.refusal(request.command)
+            return json_answer(404, {"message": "Not Found"})
+        refusal = self.admission.refusal(request.method)
         if refusal is not None:
             status, message, wait = refusal
             self.refused[status] += 1
@@ -318,23 +401,22 @@ class HttpFront:
                 "type": "about:blank", "title": "Service Unavailable", "status": status,
                 "detail": message}
             content_type = "application/json" if status == 429 else "application/problem+json"
-            request._respond(status, json.dumps(answer).encode(),
-                             {"Content-Type": content_type, "Retry-After": retry_after})
-            return
+            return Answer(status, json.dumps(answer).encode(),
+                          {"Content-Type": content_type, "Retry-After": retry_after})
         event = api_gateway_event(
-            method=request.command, path=path, query=query, headers=headers, body=body,
-            route=route, path_parameters=parameters, source_ip=request.client_address[0],
-            api_id=self.api_id, host=headers.get("host", "localhost"))
-        self._invoke(request, route.function_name, event, request_id_header="apigw-requestid")
+            method=request.method, path=request.path, query=request.query,
+            headers=request.headers, body=request.body, route=route,
+            path_parameters=parameters, source_ip=request.source_ip, api_id=self.api_id,
+            host=request.headers.get("host", "localhost"))
+        return self._invoke(route.function_name, event, request_id_header="apigw-requestid")
 
-    def _invoke(self, request: Any, function_name: str, event: dict[str, Any], *,
-                request_id_header: str) -> None:
-        """Hand `event` to the function and its answer (payload format 2.0) to the client."""
+    def _invoke(self, function_name: str, event: dict[str, Any], *,
+                request_id_header: str) -> Answer:
+        """Hand `event` to the function, and its answer (payload format 2.0) to the client."""
         result = self.workers[function_name].invoke(event)
         response = result.payload
         if result.failed or not isinstance(response, dict) or "statusCode" not in response:
-            request._json(500, {"message": "Internal Server Error"})
-            return
+            return json_answer(500, {"message": "Internal Server Error"})
         response_body = response.get("body") or ""
         raw = base64.b64decode(response_body) if response.get("isBase64Encoded") \
             else response_body.encode()
@@ -343,4 +425,7 @@ class HttpFront:
         if not any(name.lower() == "content-type" for name in response_headers):
             response_headers["Content-Type"] = "application/json"
         response_headers[request_id_header] = event["requestContext"]["requestId"]
-        request._respond(int(response["statusCode"]), raw, response_headers)
+        return Answer(int(response["statusCode"]), raw, response_headers)
+
+
+_STATUSES = frozenset(status.value for status in HTTPStatus)

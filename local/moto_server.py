@@ -6,8 +6,9 @@ time-to-live has passed are deleted.
 moto ships with werkzeug's development server, which closes the connection after every
 response and starts a thread for every connection: each AWS call paid for a new TCP
 connection on both sides, and ~1.7 ms of the server's ~2.7 ms per call went to HTTP rather
-than to AWS. cheroot keeps connections alive and serves them from a pool of threads; a long
-poll holds one of them for up to 20 s, so the pool is sized for every poller at once.
+than to AWS. cheroot keeps connections alive and serves them from a pool of threads
+(`local.serving`); a long poll holds one of them for up to 20 s, so the pool is sized for every
+poller at once.
 """
 
 from __future__ import annotations
@@ -28,15 +29,6 @@ log = logging.getLogger("choreo.embedded_aws")
 # rely on the moment. A sweep every few seconds keeps the embedded AWS's memory bounded by
 # what is still live.
 TTL_SWEEP_SECONDS = 5.0
-
-# Requests served at once: every long poll (the runtime's pollers, the dashboard's, a user's
-# `tail`) holds a thread while it waits.
-THREADS = 64
-# Idle keep-alive connections cheroot keeps open (it closes any beyond, 10 by default): every
-# execution environment, poller and dashboard process holds a few, and each one closed was a
-# new TCP connection on the next call — 5 % of the functions' time went to connecting.
-KEEP_ALIVE_CONNECTIONS = 512
-
 
 def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> None:
     while not stop.wait(every):
@@ -106,17 +98,15 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("moto").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="moto")
     moto_app = wsgi_app(enforced=enforcement_from_environment())
-    from cheroot.wsgi import Server
-
     from local.hosts import allowed_hosts, with_host_check
     from local.lambda_service import LambdaService, with_lambda_service
+    from local.serving import wsgi_server
 
     lambda_service = LambdaService()
     app = with_lambda_service(moto_app, lambda_service)
     allowed = allowed_hosts(bind_host=args.host, port=args.port)
-    server = Server((args.host, args.port), with_host_check(app, allowed, port=args.port),
-                    numthreads=THREADS, server_name="embedded-aws")
-    server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
+    server = wsgi_server(args.host, args.port, with_host_check(app, allowed, port=args.port),
+                         name="embedded-aws")
     stop = threading.Event()
     threading.Thread(target=sweep_expired, args=(stop,), name="ttl-sweeper", daemon=True).start()
 

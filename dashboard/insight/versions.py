@@ -18,7 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from dashboard.models import RouteVersionMinute
-from dashboard.readmodel.route_minutes import minute_of
+from dashboard.readmodel.minute_rows import minute_of
 from workflow.catalogue import SCHEMA_VERSIONS
 from workflow.model import CHOREOGRAPHY, Choreography, Route
 from workflow.route_keys import route_key

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dashboard.models import ObservedEvent, RouteMinute
+from dashboard.readmodel.minute_rows import minute_of, minute_rows_add, minute_rows_clear, minute_rows_prune
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.route_keys import route_keys
 
@@ -42,10 +43,6 @@ def bin_value(index: int) -> float:
     if index == 0:
         return 0.5
     return 2 ** ((index - 0.5) / BINS_PER_DOUBLING)
-
-
-def minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 # --- recording ------------------------------------------------------------------------------
@@ -82,38 +79,26 @@ def route_minutes_add(*, created: Iterable[ObservedEvent], hops: Iterable[Observ
             minute.latency_sum_ms += row.hop_latency_ms
             index = latency_bin(row.hop_latency_ms)
             minute.histogram[index] = minute.histogram.get(index, 0) + 1
-    if not found:
-        return 0
-    # Every row exists before it is locked and added to: two writers (the poller and a
-    # rebuild) neither collide on creating one nor lose each other's counts. The sums are
-    # then written back in one upsert (cheaper than an update per row, or one CASE per column).
-    RouteMinute.objects.bulk_create([RouteMinute(route=key, minute=minute) for key, minute in found],
-                                    ignore_conflicts=True)
-    locked = RouteMinute.objects.select_for_update().filter(
-        route__in={key for key, _ in found}, minute__in={minute for _, minute in found})
-    rows = [row for row in locked if (row.route, row.minute) in found]
-    for row in rows:
-        new = found[(row.route, row.minute)]
-        row.events += new.events
-        row.invalid += new.invalid
-        row.latency_count += new.latency_count
-        row.latency_sum_ms += new.latency_sum_ms
-        histogram = {int(index): count for index, count in row.histogram.items()}
-        for index, count in new.histogram.items():
-            histogram[index] = histogram.get(index, 0) + count
-        row.histogram = {str(index): count for index, count in sorted(histogram.items())}
-    RouteMinute.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["route", "minute"],
-        update_fields=["events", "invalid", "latency_count", "latency_sum_ms", "histogram"])
-    return len(rows)
+    return minute_rows_add(RouteMinute, found, key_fields=("route", "minute"), add=_add_figures,
+                           update_fields=("events", "invalid", "latency_count", "latency_sum_ms",
+                                          "histogram"))
+
+
+def _add_figures(row: RouteMinute, new: MinuteFigures) -> None:
+    row.events += new.events
+    row.invalid += new.invalid
+    row.latency_count += new.latency_count
+    row.latency_sum_ms += new.latency_sum_ms
+    histogram = {int(index): count for index, count in row.histogram.items()}
+    for index, count in new.histogram.items():
+        histogram[index] = histogram.get(index, 0) + count
+    row.histogram = {str(index): count for index, count in sorted(histogram.items())}
 
 
 def route_minutes_prune(*, before: datetime) -> int:
     """Forget the minutes before `before` (the read model's retention horizon)."""
-    deleted, _ = RouteMinute.objects.filter(minute__lt=minute_of(before)).delete()
-    return deleted
+    return minute_rows_prune(RouteMinute, before=before)
 
 
 def route_minutes_clear() -> int:
-    deleted, _ = RouteMinute.objects.all().delete()
-    return deleted
+    return minute_rows_clear(RouteMinute)

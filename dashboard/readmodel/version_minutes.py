@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.models import ObservedEvent, RouteVersionMinute
-from dashboard.readmodel.route_minutes import minute_of
+from dashboard.readmodel.minute_rows import minute_of, minute_rows_add, minute_rows_clear, minute_rows_prune
 from workflow.catalogue import version_of
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.route_keys import route_keys
@@ -35,29 +35,17 @@ def route_version_minutes_add(*, created: Iterable[ObservedEvent],
         minute = minute_of(row.time or row.observed_at)
         for key in keys.passes(row.type, set(row.buses)):
             found[(key, version, minute)] += 1
-    if not found:
-        return 0
-    # As the route minutes: every row exists before it is locked and added to, so that two
-    # writers (the poller and a rebuild) neither collide nor lose each other's counts.
-    RouteVersionMinute.objects.bulk_create(
-        [RouteVersionMinute(route=key, version=version, minute=minute)
-         for key, version, minute in found], ignore_conflicts=True)
-    locked = RouteVersionMinute.objects.select_for_update().filter(
-        route__in={key for key, _, _ in found}, minute__in={minute for _, _, minute in found})
-    rows = [row for row in locked if (row.route, row.version, row.minute) in found]
-    for row in rows:
-        row.events += found[(row.route, row.version, row.minute)]
-    RouteVersionMinute.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["route", "version", "minute"],
-        update_fields=["events"])
-    return len(rows)
+    return minute_rows_add(RouteVersionMinute, found, key_fields=("route", "version", "minute"),
+                           add=_add_events, update_fields=("events",))
+
+
+def _add_events(row: RouteVersionMinute, events: int) -> None:
+    row.events += events
 
 
 def route_version_minutes_prune(*, before: datetime) -> int:
-    deleted, _ = RouteVersionMinute.objects.filter(minute__lt=minute_of(before)).delete()
-    return deleted
+    return minute_rows_prune(RouteVersionMinute, before=before)
 
 
 def route_version_minutes_clear() -> int:
-    deleted, _ = RouteVersionMinute.objects.all().delete()
-    return deleted
+    return minute_rows_clear(RouteVersionMinute)

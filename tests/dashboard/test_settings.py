@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.settings import database_from_url
 from tests.services import redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +77,26 @@ def test_production_refuses_to_start_without_a_secret_key_or_a_database():
     no_database = settings_under(CHOREO_PROFILE="production", DJANGO_SECRET_KEY="s3cret")
     assert no_key.returncode != 0 and "DJANGO_SECRET_KEY" in no_key.stderr
     assert no_database.returncode != 0 and "DATABASE_URL" in no_database.stderr
+
+
+def test_database_urls_name_postgresql_or_a_sqlite_file_and_anything_else_is_refused(tmp_path):
+    postgres = database_from_url("postgres://dashboard:p%40w@db.internal:5433/choreo")
+    assert {key: postgres[key] for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")} == {
+        "ENGINE": "django.db.backends.postgresql", "NAME": "choreo", "USER": "dashboard",
+        "PASSWORD": "p@w", "HOST": "db.internal", "PORT": 5433}
+    assert postgres["CONN_MAX_AGE"] == 60 and postgres["CONN_HEALTH_CHECKS"]
+    assert database_from_url("postgresql://127.0.0.1/dash")["HOST"] == "127.0.0.1"
+    for url in (f"sqlite://{tmp_path}/a.sqlite3", f"sqlite:///{tmp_path}/a.sqlite3"):
+        sqlite = database_from_url(url)
+        assert sqlite["ENGINE"] == "django.db.backends.sqlite3", url
+        assert sqlite["NAME"] == tmp_path / "a.sqlite3", url
+        assert sqlite["OPTIONS"]["transaction_mode"] == "IMMEDIATE", url
+    for url, says in (("mysql://dashboard:pw@db/choreo", "scheme 'mysql' is not supported"),
+                      ("db.internal/choreo", "scheme '' is not supported"),
+                      ("postgres://dashboard:s3cret@db:port/choreo", "is not a database URL")):
+        with pytest.raises(ImproperlyConfigured, match=says) as refused:
+            database_from_url(url)
+        assert "s3cret" not in str(refused.value)
 
 
 PRODUCTION = {"CHOREO_PROFILE": "production", "DJANGO_SECRET_KEY": "k" * 60 + "Ab9#",

@@ -285,10 +285,10 @@ def test_the_http_api_hands_its_function_a_payload_2_0_event():
                       chaos=ChaosControl(Chaos()), stats=dict)
     front.start()
     try:
-        base = f"http://127.0.0.1:{front.server.server_address[1]}"
+        base = f"http://127.0.0.1:{front.port}"
         assert requests.post(f"{base}/orders", json={"customerId": "c-1"}, timeout=5).ok
         # a repeated header, which only a lower-level client sends
-        connection = http.client.HTTPConnection("127.0.0.1", front.server.server_address[1],
+        connection = http.client.HTTPConnection("127.0.0.1", front.port,
                                                 timeout=5)
         connection.putrequest("GET", "/orders/ord-1?fields=status&fields=total")
         for name, value in (("Cookie", "a=1; b=2"), ("X-Forwarded-For", "198.51.100.1"),
@@ -318,7 +318,7 @@ def test_a_function_url_hands_its_function_a_function_url_event():
                       chaos=ChaosControl(Chaos()), stats=dict)
     front.start()
     try:
-        base = f"http://127.0.0.1:{front.server.server_address[1]}/_lambda-url/Receiver"
+        base = f"http://127.0.0.1:{front.port}/_lambda-url/Receiver"
         assert requests.post(f"{base}/", data=b'{"a": 1}', timeout=5).status_code == 202
         assert requests.get(f"{base}/deeper/path?x=1", timeout=5).status_code == 202
         assert requests.get(f"{base}-not/", timeout=5).status_code == 404

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import http.client
+
 import pytest
 
-from local.http_front import Admission, ApiRoute, TokenBucket, api_gateway_event, function_url_event
+from local.config import Chaos, ChaosControl
+from local.http_front import (
+    Admission,
+    ApiRoute,
+    HttpFront,
+    TokenBucket,
+    api_gateway_event,
+    function_url_event,
+)
 from tests.support import aws_sample
 
 ROUTE = ApiRoute("GET", "/orders/{orderId}", "OrderApi")
@@ -76,3 +86,27 @@ def test_throttled_answers_carry_retry_after():
     admission = Admission(throttle=TokenBucket(rate=1, burst=1, clock=clock))
     assert admission.refusal("GET") is None
     assert admission.refusal("GET") == (429, "Too Many Requests", pytest.approx(1.0))
+
+
+def test_the_front_keeps_a_connection_alive_and_closes_it_after_a_refusal():
+    """Served by cheroot, as the embedded AWS is: a client's connection is reused, and one
+    whose request is refused before its body is read is not."""
+    front = HttpFront(host="127.0.0.1", port=0, routes=[], workers={},
+                      chaos=ChaosControl(Chaos()), stats=dict)
+    front.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", front.port, timeout=5)
+        connection.request("GET", "/_local/chaos")
+        first = connection.getresponse()
+        assert first.status == 200 and first.read()
+        kept = connection.sock
+        connection.request("HEAD", "/_local/stats")
+        head = connection.getresponse()
+        assert head.status == 200 and head.read() == b"" and int(head.headers["Content-Length"]) > 0
+        assert connection.sock is kept and not head.will_close
+        connection.request("GET", "/_local/stats", headers={"Host": f"rebound.example:{front.port}"})
+        refused = connection.getresponse()
+        assert refused.status == 421 and refused.will_close
+        connection.close()
+    finally:
+        front.stop()
