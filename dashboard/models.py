@@ -259,3 +259,17 @@ class RouteVersionMinute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} v{self.version} at {self.minute:%H:%M}"
+
+
+class DriftNoticed(models.Model):
+    """When the dashboard first saw one difference between the deployment and the model (a
+    `workflow.drift` key: a rule nobody declared, a route missing or changed), kept while it
+    lasts. EventBridge keeps no date of a rule's creation or change, so this is the only
+    "since when" there is; a difference that goes and comes back starts again."""
+
+    key = models.CharField(max_length=512, unique=True)
+    bus = models.CharField(max_length=64)
+    first_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} since {self.first_seen:%Y-%m-%d %H:%M}"

@@ -132,7 +132,8 @@ class Drift:
 
     def keys(self) -> dict[str, Bus]:
         """Each difference's `key`, with the bus it is on."""
-        return {item.key: item.bus for item in (*self.routes, *self.undeclared_rules)}
+        return {**{item.key: item.bus for item in self.routes},
+                **{item.key: item.bus for item in self.undeclared_rules}}
 
 
 def target_key(route: Route) -> str:

@@ -1,17 +1,21 @@
 """What the read model says of each event type's traffic: how many were seen lately, how many
-of those failed their schema, and when the last one was seen."""
+of those failed their schema, and when the last one was seen; and the event types seen that
+the model does not declare."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 
 from django.db import connection
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from dashboard.models import ObservedEvent
+from workflow.model import CHOREOGRAPHY, Choreography
 
 RECENT = timedelta(hours=1)
 
@@ -61,3 +65,26 @@ def event_refused_list(*, event_type: str, limit: int = 10) -> list[ObservedEven
     `event_type_seen`, read backwards)."""
     return list(ObservedEvent.objects.filter(type=event_type, valid=False)
                 .order_by("-observed_at")[:limit])
+
+
+@dataclass(frozen=True)
+class UndeclaredEventType:
+    type: str
+    source: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def undeclared_event_types(*, model: Choreography = CHOREOGRAPHY) -> list[UndeclaredEventType]:
+    """The (type, source) pairs observed that the model declares no event for, busiest first.
+    An event nothing could be read from (no type) is no type at all: the Failures page lists
+    it among the invalid events."""
+    declared = reduce(lambda either, event: either | Q(type=event.name, source=event.producer.value),
+                      model.events, Q(pk__in=[]))
+    rows = (ObservedEvent.objects.exclude(type="").exclude(declared)
+            .values("type", "source")
+            .annotate(count=Count("id"), first=Min("observed_at"), last=Max("observed_at"))
+            .order_by("-count", "type", "source"))
+    return [UndeclaredEventType(row["type"], row["source"], row["count"], row["first"], row["last"])
+            for row in rows]

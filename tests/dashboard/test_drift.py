@@ -108,6 +108,8 @@ def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> 
     assert (by_hand["bus"], by_hand["name"], by_hand["pattern"]) == (
         "global", "audit-orders", {"source": ["order"], "detail-type": ["order.placed"]})
     assert [target["arn"] for target in by_hand["targets"]] == [audit_arn]
+    noticed = by_hand["noticedAt"]
+    assert noticed is not None and drift_now(client)["undeclaredRules"][0]["noticedAt"] == noticed
 
     [payment_rule] = [rule["Name"] for rule in events.list_rules(EventBusName=global_bus)["Rules"]
                       if "-WarehouseStockReservedToPayment-" in rule["Name"]]
