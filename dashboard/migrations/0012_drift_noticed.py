@@ -13,7 +13,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DriftNoticed',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False,
+                                           verbose_name='ID')),
                 ('key', models.CharField(max_length=512, unique=True)),
                 ('bus', models.CharField(max_length=64)),
                 ('first_seen', models.DateTimeField()),

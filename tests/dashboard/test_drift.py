@@ -154,3 +154,73 @@ def test_in_production_it_needs_a_sign_in(client, stack, settings, django_user_m
     with override_settings(DASHBOARD_REQUIRE_LOGIN=True, MIDDLEWARE=middleware):
         assert client.get("/api/drift").status_code == 302
 
+
+
+def badge_of(client: Any, path: str = "/stuck/") -> str:
+    """The top bar's drift badge as a page renders it."""
+    html = client.get(path).content.decode()
+    start = html.index('<span class="nav-badge drift')
+    return html[start:html.index("</span>", start) + len("</span>")]
+
+
+def test_the_drift_page_and_the_top_bar_say_a_clean_deployment_matches(client, deployed) -> None:
+    cache.clear()
+    response = client.get("/drift/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "data-drift-clean" in html and "The deployment matches the model" in html
+    assert 'href="/drift/" aria-current="page"' in html
+    assert client.get("/api/drift/count").json()["total"] == 0
+    badge = badge_of(client)
+    assert "hidden" in badge and "data-counted" in badge and ">0</span>" in badge
+
+
+def test_the_drift_page_lists_each_difference_with_its_evidence(client, deployed) -> None:
+    events = deployed.client("events")
+    global_bus = deployed.outputs().bus_name(Bus.GLOBAL)
+    events.put_rule(Name="audit-orders", EventBusName=global_bus,
+                    EventPattern=json.dumps({"source": ["order"], "detail-type": ["order.placed"]}))
+    events.put_targets(Rule="audit-orders", EventBusName=global_bus,
+                       Targets=[{"Id": "audit", "Arn": "arn:aws:sqs:us-east-1:123456789012:audit"}])
+    [payment_rule] = [rule["Name"] for rule in events.list_rules(EventBusName=global_bus)["Rules"]
+                      if "-WarehouseStockReservedToPayment-" in rule["Name"]]
+    events.remove_targets(Rule=payment_rule, EventBusName=global_bus, Ids=["Target0"])
+    undeclared_observed("order.refunded", times=2)
+    cache.clear()
+
+    html = client.get("/drift/").content.decode()
+    assert "data-drift-clean" not in html
+    assert 'data-undeclared-rule="audit-orders"' in html
+    assert "arn:aws:sqs:us-east-1:123456789012:audit" in html
+    assert "&quot;detail-type&quot;: [" in html  # the pattern, escaped
+    assert 'data-drifted-route="WarehouseStockReservedToPayment" data-problem="changed"' in html
+    assert 'data-difference="target-removed"' in html and payment_rule in html
+    assert 'href="/routes/WarehouseStockReservedToPayment"' in html
+    assert 'data-undeclared-type="order.refunded" data-source="order"' in html
+    assert 'href="/search/?type=order.refunded&amp;source=order"' in html
+    assert html.count("data-since") == 2  # since when each deployed difference has been seen
+
+    counts = client.get("/api/drift/count").json()
+    assert {key: counts[key] for key in ("total", "clean", "undeclaredRules", "routes",
+                                         "undeclaredEventTypes")} == {
+        "total": 3, "clean": False, "undeclaredRules": 1, "routes": 1, "undeclaredEventTypes": 1}
+    badge = badge_of(client)
+    assert "hidden" not in badge and ">3</span>" in badge
+
+
+def test_rendering_a_page_never_reads_aws_for_the_top_bar(client, stack, monkeypatch) -> None:
+    from dashboard.insight import drift as drift_module
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a page render read the deployment")
+
+    monkeypatch.setattr(drift_module, "deployed_read", refuse)
+    badge = badge_of(client)
+    assert "hidden" in badge and "data-counted" not in badge
+
+
+def test_the_drift_page_without_aws_says_so(client, stack) -> None:
+    response = client.get("/drift/")
+    assert response.status_code == 503
+    assert "the deployment could not be read" in response.content.decode()
+    assert client.get("/api/drift/count").status_code == 503
