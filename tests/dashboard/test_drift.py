@@ -207,6 +207,11 @@ def test_the_drift_page_lists_each_difference_with_its_evidence(client, deployed
     badge = badge_of(client)
     assert "hidden" not in badge and ">3</span>" in badge
 
+    # the live graph marks what was judged, without judging again
+    live = client.get("/").content.decode()
+    assert '<g class="undeclared-rule" data-undeclared-rule="audit-orders" data-bus="global">' in live
+    assert 'data-edge="WarehouseStockReservedToPayment"' in live and "data-drifted" in live
+
 
 def test_rendering_a_page_never_reads_aws_for_the_top_bar(client, stack, monkeypatch) -> None:
     from dashboard.insight import drift as drift_module
