@@ -210,7 +210,7 @@ def test_the_drift_page_lists_each_difference_with_its_evidence(client, deployed
     # the live graph marks what was judged, without judging again
     live = client.get("/").content.decode()
     assert '<g class="undeclared-rule" data-undeclared-rule="audit-orders" data-bus="global">' in live
-    assert 'data-edge="WarehouseStockReservedToPayment"' in live and "data-drifted" in live
+    assert 'data-edge="WarehouseStockReservedToPayment"' in live and "data-drift-note" in live
 
 
 def test_rendering_a_page_never_reads_aws_for_the_top_bar(client, stack, monkeypatch) -> None:
