@@ -7,7 +7,7 @@ import dataclasses
 
 from workflow.drift import DEAD_LETTERS, Deployed, DeployedRule, DeployedTarget, drift, target_key
 from workflow.model import CHOREOGRAPHY, Bus, ToQueue
-from workflow.rules import observation_rule_id, route_event_pattern
+from workflow.rules import observation_event_pattern, observation_rule_id, route_event_pattern
 
 STACK = "choreo"
 DLQ = "arn:aws:sqs:us-east-1:123456789012:choreo-RuleTargetDeadLetterQueue-X"
@@ -31,7 +31,7 @@ def clean() -> Deployed:
     for bus in CHOREOGRAPHY.observed_buses:
         rules[bus].append(DeployedRule(
             name=f"{STACK}-{observation_rule_id(bus)}-0123456789AB",
-            pattern={"source": list(CHOREOGRAPHY.sources())},
+            pattern=observation_event_pattern(),
             targets=(DeployedTarget("ObservabilityQueue", arn_of("queue:Observability"), DLQ),)))
     addresses = {target_key(route): arn_of(target_key(route)) for route in CHOREOGRAPHY.routes
                  if route.target.kind in ("queue", "bus")}
