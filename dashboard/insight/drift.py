@@ -5,7 +5,9 @@ on each of the model's buses the stack outputs name) and from the stack's resour
 logical id each rule is), then judged by `workflow.drift`; one read is shared by every viewer
 and process for `DEPLOYED_SECONDS`, as AWS's list calls are throttled per account. The
 observed side is the read model's: the (type, source) pairs seen that the model does not
-declare (`dashboard.catalogue.selectors.undeclared_event_types`).
+declare (`dashboard.catalogue.selectors.undeclared_event_types`), and the sources it does not
+declare that put events on an observed bus, with the types they used
+(`dashboard.catalogue.selectors.undeclared_sources`; the observing rules match every event).
 
 Each judgement (`drift_get`) records since when each difference has been seen
 (`DriftNoticed`), and is kept for `DEPLOYED_SECONDS` as the latest (`drift_latest`): what the
@@ -24,7 +26,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard import aws
-from dashboard.catalogue.selectors import UndeclaredEventType, undeclared_event_types
+from dashboard.catalogue.selectors import (
+    UndeclaredEventType,
+    UndeclaredSource,
+    undeclared_event_types,
+    undeclared_sources,
+)
 from dashboard.models import DriftNoticed
 from workflow import outputs
 from workflow.drift import (
@@ -159,8 +166,8 @@ def deployed_cached(context: aws.AwsContext | None = None) -> DeployedRead:
 
 @dataclass(frozen=True)
 class DriftView:
-    """The deployment judged against the model, the event types seen that it does not
-    declare, and since when each difference of the deployment has been seen."""
+    """The deployment judged against the model, the event types and the sources seen that it
+    does not declare, and since when each difference of the deployment has been seen."""
 
     found: Drift
     read: DeployedRead
@@ -168,11 +175,14 @@ class DriftView:
     noticed: dict[str, datetime]
     """when each difference (by its `workflow.drift` key) was first seen"""
     checked_at: datetime
+    sources: tuple[UndeclaredSource, ...] = ()
+    """the sources seen that the model does not declare, each with its types"""
 
     @property
     def count(self) -> int:
-        """How many differences: the deployment's and the undeclared event types."""
-        return self.found.count + len(self.event_types)
+        """How many differences: the deployment's, the undeclared event types and the
+        undeclared sources (each once, whatever types it used)."""
+        return self.found.count + len(self.event_types) + len(self.sources)
 
     @property
     def clean(self) -> bool:
@@ -204,7 +214,8 @@ def drift_get(*, context: aws.AwsContext | None = None) -> DriftView:
     found = drift(read.deployed)
     now = timezone.now()
     view = DriftView(found=found, read=read, event_types=tuple(undeclared_event_types()),
-                     noticed=noticed_record(found, now=now), checked_at=now)
+                     noticed=noticed_record(found, now=now), checked_at=now,
+                     sources=tuple(undeclared_sources()))
     cache.set(_cache_key("latest", context), view, DEPLOYED_SECONDS)
     return view
 
@@ -232,7 +243,7 @@ def _rule_dict(view: DriftView, item: UndeclaredRule) -> dict[str, Any]:
 
 def drift_report(*, context: aws.AwsContext | None = None) -> dict[str, Any]:
     """`/api/drift`'s answer: the deployed rules judged against the model, and the observed
-    event types it does not declare."""
+    event types and sources it does not declare."""
     view = drift_get(context=context)
     return {
         "clean": view.clean,
@@ -248,6 +259,13 @@ def drift_report(*, context: aws.AwsContext | None = None) -> dict[str, Any]:
             {"type": item.type, "source": item.source, "count": item.count,
              "firstSeen": item.first_seen.isoformat(), "lastSeen": item.last_seen.isoformat()}
             for item in view.event_types],
+        "undeclaredSources": [
+            {"source": item.source, "count": item.count, "buses": list(item.buses),
+             "firstSeen": item.first_seen.isoformat(), "lastSeen": item.last_seen.isoformat(),
+             "types": [{"type": kind.type, "count": kind.count,
+                        "firstSeen": kind.first_seen.isoformat(),
+                        "lastSeen": kind.last_seen.isoformat()} for kind in item.types]}
+            for item in view.sources],
         "problems": list(view.read.problems),
         "deployedReadAt": view.read.read_at.isoformat(),
         "checkedAt": view.checked_at.isoformat(),

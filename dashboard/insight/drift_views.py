@@ -16,8 +16,8 @@ from dashboard.insight.drift import DEPLOYED_SECONDS, DriftView, drift_get, drif
 @require_GET
 def drift_page(request: HttpRequest) -> HttpResponse:
     """Every difference with its evidence: rules nobody declared, declared routes missing or
-    changed, event types seen that the model does not declare. An AWS that cannot be asked is
-    a 503 page saying so."""
+    changed, event types and sources seen that the model does not declare. An AWS that cannot
+    be asked is a 503 page saying so."""
     try:
         view: DriftView | None = drift_get()
         problem = None
@@ -41,7 +41,8 @@ def drift_json(request: HttpRequest) -> JsonResponse:
 def _counts(view: DriftView) -> dict[str, Any]:
     return {"total": view.count, "clean": view.clean,
             "undeclaredRules": len(view.found.undeclared_rules), "routes": len(view.found.routes),
-            "undeclaredEventTypes": len(view.event_types), "checkedAt": view.checked_at.isoformat()}
+            "undeclaredEventTypes": len(view.event_types),
+            "undeclaredSources": len(view.sources), "checkedAt": view.checked_at.isoformat()}
 
 
 @require_GET

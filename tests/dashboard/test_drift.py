@@ -90,7 +90,7 @@ def undeclared_observed(event_type: str, *, times: int) -> None:
 def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> None:
     answer = drift_now(client)
     assert (answer["undeclaredRules"], answer["routes"], answer["undeclaredEventTypes"],
-            answer["problems"]) == ([], [], [], [])
+            answer["undeclaredSources"], answer["problems"]) == ([], [], [], [], [])
     assert answer["clean"] and set(answer["buses"]) == {"global", "loyalty"}
 
     stack = deployed.outputs()
@@ -127,6 +127,34 @@ def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> 
     assert (seen["type"], seen["source"], seen["count"]) == ("order.refunded", "order", 3)
     assert seen["firstSeen"] < seen["lastSeen"]
     assert not answer["clean"]
+
+
+def test_a_source_nobody_declared_is_observed_on_the_bus_and_reported(client, deployed) -> None:
+    """Put on the deployed bus by a publisher the model does not know: the observing rule
+    delivers it (it matches every event), the recording keeps a sighting, and drift reports
+    the source with its types, how many, where and when. (On the loyalty bus: the global
+    bus's observing rule also logs to a log group, which this deployment leaves out.)"""
+    stack = deployed.outputs()
+    kinds = ["invoice.sent", "invoice.sent", "invoice.voided"]
+    deployed.client("events").put_events(Entries=[
+        {"EventBusName": stack.bus_name(Bus.LOYALTY), "Source": "legacy.billing", "DetailType": kind,
+         "Detail": json.dumps({"invoice": index})} for index, kind in enumerate(kinds)])
+    messages = deployed.client("sqs").receive_message(
+        QueueUrl=stack.observability_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == len(kinds)
+    seen = factories.T0
+    for index, message in enumerate(messages):
+        services.observation_record(observations=[observation_from_queue_body(
+            message["Body"], observed_at=seen + timedelta(seconds=index), origin="live")])
+
+    answer = drift_now(client)
+    [source] = answer["undeclaredSources"]
+    assert (source["source"], source["count"], source["buses"]) == ("legacy.billing", 3, ["loyalty"])
+    assert source["firstSeen"] < source["lastSeen"]
+    assert [(kind["type"], kind["count"]) for kind in source["types"]] == [
+        ("invoice.sent", 2), ("invoice.voided", 1)]
+    assert answer["undeclaredEventTypes"] == [] and answer["count"] == 1 and not answer["clean"]
+    assert client.get("/api/drift/count").json()["undeclaredSources"] == 1
 
 
 def test_the_deployed_read_is_shared_for_a_minute(client, deployed) -> None:
@@ -186,6 +214,10 @@ def test_the_drift_page_lists_each_difference_with_its_evidence(client, deployed
                       if "-WarehouseStockReservedToPayment-" in rule["Name"]]
     events.remove_targets(Rule=payment_rule, EventBusName=global_bus, Ids=["Target0"])
     undeclared_observed("order.refunded", times=2)
+    services.observation_record(observations=[observation_from_queue_body(json.dumps(
+        {"bus": "global", "event": {"id": "e-1", "source": "<b>legacy</b>", "detail-type": "invoice.sent",
+                                    "account": "123456789012", "detail": {}}}),
+        observed_at=factories.T0, origin="live")])
     cache.clear()
 
     html = client.get("/drift/").content.decode()
@@ -199,13 +231,16 @@ def test_the_drift_page_lists_each_difference_with_its_evidence(client, deployed
     assert 'data-undeclared-type="order.refunded" data-source="order"' in html
     assert 'href="/search/?type=order.refunded&amp;source=order"' in html
     assert html.count("data-since") == 2  # since when each deployed difference has been seen
+    assert 'data-undeclared-source="&lt;b&gt;legacy&lt;/b&gt;"' in html  # escaped, as all is
+    assert 'data-source-type="invoice.sent"' in html and "<b>legacy" not in html
 
     counts = client.get("/api/drift/count").json()
     assert {key: counts[key] for key in ("total", "clean", "undeclaredRules", "routes",
-                                         "undeclaredEventTypes")} == {
-        "total": 3, "clean": False, "undeclaredRules": 1, "routes": 1, "undeclaredEventTypes": 1}
+                                         "undeclaredEventTypes", "undeclaredSources")} == {
+        "total": 4, "clean": False, "undeclaredRules": 1, "routes": 1, "undeclaredEventTypes": 1,
+        "undeclaredSources": 1}
     badge = badge_of(client)
-    assert "hidden" not in badge and ">3</span>" in badge
+    assert "hidden" not in badge and ">4</span>" in badge
 
     # the live graph marks what was judged, without judging again
     live = client.get("/").content.decode()
