@@ -434,6 +434,19 @@ def _events_prune(before: datetime, size: int) -> int:
     return len(ids)
 
 
+def _events_left(before: datetime) -> bool:
+    return ObservedEvent.objects.filter(observed_at__lt=before).exists()
+
+
+def _orders_left(before: datetime) -> bool:
+    eventless = ~Exists(ObservedEvent.objects.filter(order_id=OuterRef("order_id")))
+    return Order.objects.filter(eventless, observed_at__lt=before).exists()
+
+
+def _undeclared_left(before: datetime) -> bool:
+    return UndeclaredSighting.objects.filter(observed_at__lt=before).exists()
+
+
 def _undeclared_prune(before: datetime, size: int) -> int:
     with transaction.atomic():
         ids = list(UndeclaredSighting.objects.filter(observed_at__lt=before)
@@ -465,11 +478,14 @@ def read_model_prune(*, before: datetime, batch_size: int | None = None,
     route_version_minutes_prune(before=before)
     pruned = {"events": 0, "orders": 0, "undeclared": 0}
     batches = 0
-    for kind, prune in (("events", _events_prune), ("orders", _orders_prune),
-                        ("undeclared", _undeclared_prune)):
+    for kind, prune, left in (("events", _events_prune, _events_left),
+                              ("orders", _orders_prune, _orders_left),
+                              ("undeclared", _undeclared_prune, _undeclared_left)):
         last = size
         while last == size:
             if max_batches is not None and batches >= max_batches:
+                if not left(before):
+                    break
                 return PruneResult(events=pruned["events"], orders=pruned["orders"],
                                    undeclared=pruned["undeclared"], done=False)
             last = prune(before, size)
