@@ -29,7 +29,7 @@ class ObservabilityReplicaStack(Stack):
         self.buses = Buses(self, "Buses", buses=(logged,))
         self.observability = Observability(
             self, "Observability", buses=self.buses.buses, observed_buses=(logged,),
-            sources=choreography.sources(), logged_bus=logged,
+            logged_bus=logged,
             dead_letter_queue=self.buses.rule_target_dead_letter_queue)
         bus = self.buses.buses[logged]
         # EventBridge dead-letters what it cannot deliver only to a queue that lets it in.

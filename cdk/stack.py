@@ -130,8 +130,7 @@ class ChoreoStack(Stack):
         # Observed where the logged bus is: the home stack (the history of record).
         self.observability = Observability(
             self, "Observability", buses=self.buses.buses,
-            observed_buses=choreography.observed_buses, sources=choreography.sources(),
-            logged_bus=choreography.logged_bus,
+            observed_buses=choreography.observed_buses, logged_bus=choreography.logged_bus,
             dead_letter_queue=self.buses.rule_target_dead_letter_queue) \
             if choreography.logged_bus in local_buses else None
 

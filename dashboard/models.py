@@ -259,3 +259,49 @@ class RouteVersionMinute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} v{self.version} at {self.minute:%H:%M}"
+
+
+class UndeclaredSighting(models.Model):
+    """An event seen on an observed bus whose EventBridge `source` the model does not declare:
+    who put it there, what they called it, on which bus and when. The observing rules match
+    every event (`workflow.rules.observation_event_pattern`), so that drift can say which
+    sources nobody declared and how often they publish.
+
+    It is no event of the model (no route delivers it, no consumer fails on it), so it is
+    neither an `ObservedEvent` nor a failure: one small row each, whatever it carried, kept
+    once per bus however often it is delivered or replayed, and pruned with the events."""
+
+    bus = models.CharField(max_length=64)
+    eventbridge_id = models.CharField(max_length=128)
+    source = models.CharField(max_length=256)
+    detail_type = models.CharField(max_length=256, blank=True)
+    account = models.CharField(max_length=32, blank=True)
+    observed_at = models.DateTimeField()
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.LIVE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bus", "eventbridge_id"],
+                                               name="undeclared_sighting_once")]
+        indexes = [
+            # Drift counts each source's and each (source, type)'s sightings, first and last.
+            models.Index(fields=["source", "detail_type", "observed_at"], name="undeclared_seen"),
+            # Pruning forgets the oldest first.
+            models.Index(fields=["observed_at"], name="undeclared_oldest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.detail_type} on {self.bus}"
+
+
+class DriftNoticed(models.Model):
+    """When the dashboard first saw one difference between the deployment and the model (a
+    `workflow.drift` key: a rule nobody declared, a route missing or changed), kept while it
+    lasts. EventBridge keeps no date of a rule's creation or change, so this is the only
+    "since when" there is; a difference that goes and comes back starts again."""
+
+    key = models.CharField(max_length=512, unique=True)
+    bus = models.CharField(max_length=64)
+    first_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} since {self.first_seen:%Y-%m-%d %H:%M}"

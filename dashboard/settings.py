@@ -151,6 +151,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.shared.access.dashboard_context",
+                "dashboard.insight.drift_views.drift_count_context",
             ],
         },
     },

@@ -5,7 +5,7 @@ from django.urls import path
 
 from dashboard.catalogue import views as catalogue
 from dashboard.failures import views as failures
-from dashboard.insight import route_views, search_views, version_views
+from dashboard.insight import drift_views, route_views, search_views, version_views
 from dashboard.insight import views as insight
 from dashboard.live import order_views
 from dashboard.live import views as live
@@ -24,7 +24,9 @@ urlpatterns = [
     path("failures/<str:queue_name>/redrive", failures.dead_letters_redrive, name="dead-letters-redrive"),
     path("stuck/", insight.stuck, name="stuck"),
     path("api/stuck", insight.stuck_json, name="stuck-json"),
-    path("api/drift", insight.drift_json, name="drift-json"),
+    path("api/drift", drift_views.drift_json, name="drift-json"),
+    path("api/drift/count", drift_views.drift_count_json, name="drift-count-json"),
+    path("drift/", drift_views.drift_page, name="drift"),
     path("api/graph", live.graph_json, name="graph-json"),
     path("api/dead-letters", failures.dead_letters_json, name="dead-letters-json"),
     path("api/redrives", failures.redrive_jobs_json, name="redrive-jobs-json"),

@@ -89,11 +89,29 @@ class RouteDrift:
     deployed_name: str | None = None
     differences: tuple[Difference, ...] = ()
 
+    @property
+    def key(self) -> str:
+        """What stays the same while this drift lasts, and changes when it does: which rule,
+        and what is wrong with it."""
+        kinds = ",".join(sorted({d.kind for d in self.differences})) or self.problem
+        return f"route:{self.bus.value}:{self.rule}:{kinds}"
+
+    @property
+    def summary(self) -> str:
+        """What differs, in one line: `missing`, or each difference's detail."""
+        if self.problem == "missing":
+            return f"no rule {self.rule} on the {self.bus.value} bus"
+        return "; ".join(d.detail for d in self.differences)
+
 
 @dataclass(frozen=True)
 class UndeclaredRule:
     bus: Bus
     rule: DeployedRule
+
+    @property
+    def key(self) -> str:
+        return f"rule:{self.bus.value}:{self.rule.name}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,16 @@ class Drift:
     @property
     def clean(self) -> bool:
         return not self.routes and not self.undeclared_rules
+
+    @property
+    def count(self) -> int:
+        """How many differences: each rule nobody declared, each route missing or changed."""
+        return len(self.routes) + len(self.undeclared_rules)
+
+    def keys(self) -> dict[str, Bus]:
+        """Each difference's `key`, with the bus it is on."""
+        return {**{item.key: item.bus for item in self.routes},
+                **{item.key: item.bus for item in self.undeclared_rules}}
 
 
 def target_key(route: Route) -> str:

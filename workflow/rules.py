@@ -45,6 +45,21 @@ def route_event_pattern(choreography: Choreography, route: Route,
     return pattern
 
 
+def observation_event_pattern() -> dict[str, Any]:
+    """What an observing rule matches: every event on its bus, whoever put it there, so that
+    a source or an event type the model does not declare is seen too (the dashboard's drift).
+
+    EventBridge has no pattern that is "everything", and a rule must have one: this is prefix
+    matching on `source` with the empty prefix, which every string begins with. Every event
+    delivered to a bus has a `source`, a string (EventBridge User Guide, "Event structure
+    reference", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html),
+    and prefix matching matches a string value by how it begins (EventBridge User Guide,
+    "Content filtering in Amazon EventBridge event patterns", Prefix matching,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html).
+    Matching on `account` instead would miss what other accounts forward to the bus."""
+    return {"source": [{"prefix": ""}]}
+
+
 def observation_rule_id(bus: Bus) -> str:
     """The rule that sends every event on `bus` to observability."""
     return f"Observe{bus.value.title()}Bus"

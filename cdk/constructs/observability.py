@@ -24,7 +24,7 @@ from cdk.constructs.naming import logical_id_set
 from cdk.constructs.queues import RedrivenQueue
 from cdk.constructs.routes import TARGET_MAX_EVENT_AGE, TARGET_RETRY_ATTEMPTS
 from workflow.model import Bus
-from workflow.rules import observation_rule_id
+from workflow.rules import observation_event_pattern, observation_rule_id
 
 # The observability queue has one consumer, the dashboard's poller; a message it fails to
 # handle this many times is kept aside rather than blocking the live view.
@@ -41,8 +41,7 @@ def observation_template(bus: Bus) -> str:
 
 class Observability(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, buses: dict[Bus, events.EventBus],
-                 observed_buses: tuple[Bus, ...], sources: tuple[str, ...],
-                 logged_bus: Bus, dead_letter_queue: sqs.Queue) -> None:
+                 observed_buses: tuple[Bus, ...], logged_bus: Bus, dead_letter_queue: sqs.Queue) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         redriven = RedrivenQueue(self, "Observability", name=None, logical_id="Observability",
@@ -78,7 +77,8 @@ class Observability(Construct):
                 self, observation_rule_id(bus),
                 description=f"Every event on the {bus.value} bus, to observability",
                 event_bus_name=buses[bus].event_bus_name,
-                event_pattern={"source": list(sources)},
+                # Every event, the model's or not (`observation_event_pattern` says why so).
+                event_pattern=observation_event_pattern(),
                 state="ENABLED",
                 targets=rule_targets)
             rule.override_logical_id(observation_rule_id(bus))

@@ -44,7 +44,8 @@ def _traffic_document(traffic: dict[str, selectors.Traffic]) -> dict[str, Any]:
 @require_GET
 def catalogue(request: HttpRequest) -> HttpResponse:
     """Every event type with its schema, example, producer, routes, consumers and traffic;
-    every function with what it consumes, publishes and keeps."""
+    every function with what it consumes, publishes and keeps; and the event types seen that
+    the model does not declare, marked as such."""
     entries = current_catalogue()
     traffic = selectors.event_type_traffic(types=[entry.name for entry in entries.events])
     return render(request, "dashboard/catalogue.html", {
@@ -52,6 +53,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         "events": [(entry, traffic[entry.name]) for entry in entries.events],
         "route_count": sum(len(entry.routes) for entry in entries.events),
         "recent_total": sum(item.recent for item in traffic.values()),
+        "undeclared": selectors.undeclared_event_types(model=MODEL),
 })
 
 

@@ -5,7 +5,13 @@ on each of the model's buses the stack outputs name) and from the stack's resour
 logical id each rule is), then judged by `workflow.drift`; one read is shared by every viewer
 and process for `DEPLOYED_SECONDS`, as AWS's list calls are throttled per account. The
 observed side is the read model's: the (type, source) pairs seen that the model does not
-declare.
+declare (`dashboard.catalogue.selectors.undeclared_event_types`), and the sources it does not
+declare that put events on an observed bus, with the types they used
+(`dashboard.catalogue.selectors.undeclared_sources`; the observing rules match every event).
+
+Each judgement (`drift_get`) records since when each difference has been seen
+(`DriftNoticed`), and is kept for `DEPLOYED_SECONDS` as the latest (`drift_latest`): what the
+top bar counts and the live graph marks, so that rendering a page never waits on AWS.
 """
 
 from __future__ import annotations
@@ -13,17 +19,31 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q
+from django.db import transaction
 from django.utils import timezone
 
 from dashboard import aws
-from dashboard.models import ObservedEvent
+from dashboard.catalogue.selectors import (
+    UndeclaredEventType,
+    UndeclaredSource,
+    undeclared_event_types,
+    undeclared_sources,
+)
+from dashboard.models import DriftNoticed
 from workflow import outputs
-from workflow.drift import DEAD_LETTERS, Deployed, DeployedRule, DeployedTarget, Drift, drift, target_key
+from workflow.drift import (
+    DEAD_LETTERS,
+    Deployed,
+    DeployedRule,
+    DeployedTarget,
+    Drift,
+    UndeclaredRule,
+    drift,
+    target_key,
+)
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
 
 DEPLOYED_SECONDS = 60
@@ -129,10 +149,14 @@ def deployed_read(context: aws.AwsContext | None = None, *,
     return DeployedRead(deployed, timezone.now(), tuple(problems))
 
 
+def _cache_key(what: str, context: aws.AwsContext) -> str:
+    return f"drift:{what}:{context.endpoint_url}:{context.region}:{context.stack_name}"
+
+
 def deployed_cached(context: aws.AwsContext | None = None) -> DeployedRead:
     """`deployed_read`, shared for `DEPLOYED_SECONDS`."""
     context = context or aws.current()
-    key = f"drift:deployed:{context.endpoint_url}:{context.region}:{context.stack_name}"
+    key = _cache_key("deployed", context)
     found: DeployedRead | None = cache.get(key)
     if found is None:
         found = deployed_read(context)
@@ -141,51 +165,108 @@ def deployed_cached(context: aws.AwsContext | None = None) -> DeployedRead:
 
 
 @dataclass(frozen=True)
-class UndeclaredEventType:
-    type: str
-    source: str
-    count: int
-    first_seen: datetime
-    last_seen: datetime
+class DriftView:
+    """The deployment judged against the model, the event types and the sources seen that it
+    does not declare, and since when each difference of the deployment has been seen."""
+
+    found: Drift
+    read: DeployedRead
+    event_types: tuple[UndeclaredEventType, ...]
+    noticed: dict[str, datetime]
+    """when each difference (by its `workflow.drift` key) was first seen"""
+    checked_at: datetime
+    sources: tuple[UndeclaredSource, ...] = ()
+    """the sources seen that the model does not declare, each with its types"""
+
+    @property
+    def count(self) -> int:
+        """How many differences: the deployment's, the undeclared event types and the
+        undeclared sources (each once, whatever types it used)."""
+        return self.found.count + len(self.event_types) + len(self.sources)
+
+    @property
+    def clean(self) -> bool:
+        return not self.count and not self.read.problems
+
+    def since(self, key: str) -> datetime | None:
+        return self.noticed.get(key)
 
 
-def undeclared_event_types(*, model: Choreography = CHOREOGRAPHY) -> list[UndeclaredEventType]:
-    """The (type, source) pairs observed that the model declares no event for, busiest first.
-    An event nothing could be read from (no type) is no type at all: the Failures page lists
-    it among the invalid events."""
-    declared = reduce(lambda either, event: either | Q(type=event.name, source=event.producer.value),
-                      model.events, Q(pk__in=[]))
-    rows = (ObservedEvent.objects.exclude(type="").exclude(declared)
-            .values("type", "source")
-            .annotate(count=Count("id"), first=Min("observed_at"), last=Max("observed_at"))
-            .order_by("-count", "type", "source"))
-    return [UndeclaredEventType(row["type"], row["source"], row["count"], row["first"], row["last"])
-            for row in rows]
+def noticed_record(found: Drift, *, now: datetime) -> dict[str, datetime]:
+    """Since when each difference has been seen: new ones from `now`; one that is gone from a
+    bus that was read is forgotten (a bus that could not be read says nothing)."""
+    keys = found.keys()
+    checked = [bus.value for bus in found.buses]
+    with transaction.atomic():
+        DriftNoticed.objects.filter(bus__in=checked).exclude(key__in=list(keys)).delete()
+        known = dict(DriftNoticed.objects.filter(key__in=list(keys)).values_list("key", "first_seen"))
+        new = [DriftNoticed(key=key, bus=bus.value, first_seen=now)
+               for key, bus in keys.items() if key not in known]
+        DriftNoticed.objects.bulk_create(new, ignore_conflicts=True)
+    return {**{item.key: now for item in new}, **known}
 
 
-def _rule_dict(bus: Bus, rule: DeployedRule) -> dict[str, Any]:
-    return {"bus": bus.value, "name": rule.name, "pattern": rule.pattern, "state": rule.state,
-            "targets": [target.to_dict() for target in rule.targets]}
+def drift_get(*, context: aws.AwsContext | None = None) -> DriftView:
+    """The drift now: the deployed rules as last read (at most `DEPLOYED_SECONDS` ago), the
+    read model as it is. Kept as the latest for `drift_latest`."""
+    context = context or aws.current()
+    read = deployed_cached(context)
+    found = drift(read.deployed)
+    now = timezone.now()
+    view = DriftView(found=found, read=read, event_types=tuple(undeclared_event_types()),
+                     noticed=noticed_record(found, now=now), checked_at=now,
+                     sources=tuple(undeclared_sources()))
+    cache.set(_cache_key("latest", context), view, DEPLOYED_SECONDS)
+    return view
+
+
+def drift_latest(*, context: aws.AwsContext | None = None, read: bool = False) -> DriftView | None:
+    """The drift as last judged, within `DEPLOYED_SECONDS`; when there is none, judged now if
+    `read`, else None (a page being rendered does not wait on AWS)."""
+    context = context or aws.current()
+    found: DriftView | None = cache.get(_cache_key("latest", context))
+    if found is None and read:
+        found = drift_get(context=context)
+    return found
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _rule_dict(view: DriftView, item: UndeclaredRule) -> dict[str, Any]:
+    rule = item.rule
+    return {"bus": item.bus.value, "name": rule.name, "pattern": rule.pattern, "state": rule.state,
+            "targets": [target.to_dict() for target in rule.targets],
+            "noticedAt": _moment(view.since(item.key))}
 
 
 def drift_report(*, context: aws.AwsContext | None = None) -> dict[str, Any]:
     """`/api/drift`'s answer: the deployed rules judged against the model, and the observed
-    event types it does not declare."""
-    read = deployed_cached(context)
-    found: Drift = drift(read.deployed)
+    event types and sources it does not declare."""
+    view = drift_get(context=context)
     return {
-        "clean": found.clean and not read.problems,
-        "buses": [bus.value for bus in found.buses],
-        "undeclaredRules": [_rule_dict(item.bus, item.rule) for item in found.undeclared_rules],
+        "clean": view.clean,
+        "count": view.count,
+        "buses": [bus.value for bus in view.found.buses],
+        "undeclaredRules": [_rule_dict(view, item) for item in view.found.undeclared_rules],
         "routes": [{"route": item.route, "rule": item.rule, "bus": item.bus.value,
                     "deployedName": item.deployed_name, "problem": item.problem,
-                    "differences": [d.to_dict() for d in item.differences]}
-                   for item in found.routes],
+                    "differences": [d.to_dict() for d in item.differences],
+                    "noticedAt": _moment(view.since(item.key))}
+                   for item in view.found.routes],
         "undeclaredEventTypes": [
             {"type": item.type, "source": item.source, "count": item.count,
              "firstSeen": item.first_seen.isoformat(), "lastSeen": item.last_seen.isoformat()}
-            for item in undeclared_event_types()],
-        "problems": list(read.problems),
-        "deployedReadAt": read.read_at.isoformat(),
-        "checkedAt": timezone.now().isoformat(),
+            for item in view.event_types],
+        "undeclaredSources": [
+            {"source": item.source, "count": item.count, "buses": list(item.buses),
+             "firstSeen": item.first_seen.isoformat(), "lastSeen": item.last_seen.isoformat(),
+             "types": [{"type": kind.type, "count": kind.count,
+                        "firstSeen": kind.first_seen.isoformat(),
+                        "lastSeen": kind.last_seen.isoformat()} for kind in item.types]}
+            for item in view.sources],
+        "problems": list(view.read.problems),
+        "deployedReadAt": view.read.read_at.isoformat(),
+        "checkedAt": view.checked_at.isoformat(),
     }

@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboard.failures.selectors import dead_letter_queue_list
-from dashboard.insight.drift import drift_report
 from dashboard.insight.stuck import configured_deadlines, stuck_counts, stuck_list
 
 STUCK_REFRESH_SECONDS = 15
@@ -37,13 +36,3 @@ def stuck_json(request: HttpRequest) -> JsonResponse:
     """How many orders are stuck, by the event they stopped at (the read model only)."""
     counts = stuck_counts()
     return JsonResponse({"total": sum(counts.values()), "byEvent": counts})
-
-
-@require_GET
-def drift_json(request: HttpRequest) -> JsonResponse:
-    """Where the deployed rules and the observed traffic differ from the model. AWS that
-    cannot be asked is a 503 saying so, as the other AWS-backed answers are."""
-    try:
-        return JsonResponse(drift_report())
-    except Exception as error:
-        return JsonResponse({"problem": f"the deployment could not be read: {error}"}, status=503)

@@ -12,8 +12,10 @@ from django.views.decorators.http import require_GET
 
 from dashboard import aws
 from dashboard.insight import routes as route_windows
+from dashboard.insight.drift import drift_latest
 from dashboard.insight.search import search_syntax
 from dashboard.live.backlog import backlog_get
+from dashboard.live.drift_overlay import drift_overlay_build
 from dashboard.live.graph import Graph, graph_build
 from dashboard.orders.forms import OrderForm
 from dashboard.orders.selectors import product_list
@@ -48,9 +50,13 @@ def live_context(request: HttpRequest, form: OrderForm | None = None,
     graph = current_graph()
     outputs = aws.current().outputs_or_none()
     events = selectors.event_recent_list(limit=RECENT_EVENTS)
+    # The drift as last judged (the top bar's count judges it at most once a minute): a page
+    # being rendered does not wait on AWS.
+    drift = drift_latest()
     return {
         "nav": "live",
         "graph": graph,
+        "drift_overlay": drift_overlay_build(graph, drift) if drift and drift.found.count else None,
         "graph_data": graph.to_dict(),
         "form": form or OrderForm(products=products),
         "catalogue_problem": catalogue_problem,

@@ -25,6 +25,7 @@ from django.db import close_old_connections
 from dashboard.models import Origin
 from dashboard.readmodel import services
 from dashboard.readmodel.observations import Observation, observation_from_queue_body
+from workflow.model import CHOREOGRAPHY
 
 log = logging.getLogger("dashboard.poller")
 
@@ -98,6 +99,7 @@ class PollerStats:
     messages: int = 0
     new_sightings: int = 0
     invalid: int = 0
+    undeclared: int = 0  # events from a source the model does not declare (drift, not failures)
     deleted: int = 0
     errors: int = 0
     prune_passes: int = 0  # finished, so a reader knows one has run and stopped where it did
@@ -198,14 +200,20 @@ class ObservabilityPoller:
         observed_at = datetime.now(UTC)
         observations = [observation_from_queue_body(message.get("Body", ""), observed_at=observed_at,
                                                     origin=Origin.LIVE) for message in messages]
-        for observation in observations:
-            if not observation.valid:
-                log.warning("invalid event %s on %s: %s", observation.event_id, observation.bus,
-                            observation.invalid_reason)
+        declared = frozenset(CHOREOGRAPHY.sources())
+        # An undeclared source's events are drift, counted rather than each warned of: a busy
+        # one would bury the invalid events of the model in the log.
+        undeclared = [services.source_undeclared(o, declared=declared) for o in observations]
+        invalid = [o for o, foreign in zip(observations, undeclared, strict=True)
+                   if not o.valid and not foreign]
+        for observation in invalid:
+            log.warning("invalid event %s on %s: %s", observation.event_id, observation.bus,
+                        observation.invalid_reason)
         items = await self._record(observations)
         self.stats.messages += len(messages)
         self.stats.new_sightings += len(items)
-        self.stats.invalid += sum(1 for o in observations if not o.valid)
+        self.stats.invalid += len(invalid)
+        self.stats.undeclared += sum(undeclared)
         if self.broadcaster is not None:
             await self.broadcaster.publish(items)
         if self.delete:

@@ -18,7 +18,15 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Exists, OuterRef
 
-from dashboard.models import ObservedEvent, Order, SearchTerm, SharedTerm, Sighting, TermSet
+from dashboard.models import (
+    ObservedEvent,
+    Order,
+    SearchTerm,
+    SharedTerm,
+    Sighting,
+    TermSet,
+    UndeclaredSighting,
+)
 from dashboard.readmodel.observations import Observation, moment, unforeseen
 from dashboard.readmodel.route_minutes import route_minutes_add, route_minutes_clear, route_minutes_prune
 from dashboard.readmodel.search_terms import data_terms, terms_digest, terms_split
@@ -127,6 +135,42 @@ def _item(event: ObservedEvent, observation: Observation, order: Order | None) -
     }
 
 
+def _text_of(value: Any, length: int) -> str:
+    return value[:length] if isinstance(value, str) else ""
+
+
+def source_undeclared(observation: Observation, *, declared: Collection[str]) -> bool:
+    """Whether EventBridge says the event came from a source other than `declared` (the
+    model's). An event whose envelope could not be read says nothing of its source: it is
+    kept as an invalid event, for the Failures page."""
+    source = observation.eventbridge.get("source")
+    return isinstance(source, str) and bool(source) and source not in declared
+
+
+def undeclared_sightings_record(*, observations: Sequence[Observation]) -> int:
+    """Record events from sources the model does not declare, one small row each (see
+    `UndeclaredSighting`): once per bus and EventBridge id, so that a delivery repeated or a
+    history replayed counts nothing twice. Returns how many were new."""
+    rows = {}
+    for observation in observations:
+        envelope = observation.eventbridge
+        eventbridge_id = _text_of(envelope.get("id"), 128) or observation.event_id
+        rows[(observation.bus, eventbridge_id)] = UndeclaredSighting(
+            bus=observation.bus[:64], eventbridge_id=eventbridge_id,
+            source=_text_of(envelope.get("source"), 256),
+            detail_type=_text_of(envelope.get("detail-type"), 256),
+            account=_text_of(envelope.get("account"), 32),
+            observed_at=observation.observed_at, origin=observation.origin)
+    if not rows:
+        return 0
+    with transaction.atomic():
+        known = set(UndeclaredSighting.objects.filter(
+            eventbridge_id__in={key[1] for key in rows}).values_list("bus", "eventbridge_id"))
+        new = [row for key, row in rows.items() if key not in known]
+        UndeclaredSighting.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
 def observation_record(*, observations: Sequence[Observation],
                        model: Choreography = CHOREOGRAPHY) -> list[dict[str, Any]]:
     """Record observations in the read model; return what is new (an event not seen before,
@@ -134,10 +178,25 @@ def observation_record(*, observations: Sequence[Observation],
     nothing and returns nothing. The figures of the model's routes follow, in the same
     transaction (`route_minutes_add`).
 
+    An event from a source the model does not declare is no event of the model: it is
+    recorded as an `UndeclaredSighting` for drift (`undeclared_sightings_record`), and nothing
+    goes out for it.
+
     No one observation fails the others: should a batch fail, each is recorded in a
     transaction of its own, and one that fails alone is kept invalid with what failed as its
     reason, without the content it carried. Only a failure to keep even that is raised, as is
     a database that cannot be reached: then nothing of the batch is recorded."""
+    declared = frozenset(model.sources())
+    foreign = [o for o in observations if source_undeclared(o, declared=declared)]
+    if foreign:
+        try:
+            undeclared_sightings_record(observations=foreign)
+        except (OperationalError, InterfaceError):
+            raise  # the database, not an event
+        except Exception:  # kept as the events they are, among the failures, rather than lost
+            log.exception("recording %d sightings of undeclared sources failed", len(foreign))
+        else:
+            observations = [o for o in observations if not source_undeclared(o, declared=declared)]
     try:
         return _observations_record(observations, model=model)
     except (OperationalError, InterfaceError):
@@ -333,6 +392,7 @@ def read_model_clear() -> tuple[int, int]:
         SharedTerm.objects.all().delete()
         TermSet.objects.all().delete()
         Order.objects.all().delete()
+        UndeclaredSighting.objects.all().delete()
         route_minutes_clear()
         route_version_minutes_clear()
     return events, orders
@@ -354,6 +414,8 @@ def retention_horizon(*, now: datetime | None = None) -> datetime | None:
 class PruneResult:
     events: int = 0
     orders: int = 0
+    undeclared: int = 0
+    """sightings of undeclared sources (`UndeclaredSighting`)"""
     done: bool = True
     """Nothing is left to prune (False: a bounded run stopped with more to do)."""
 
@@ -372,6 +434,27 @@ def _events_prune(before: datetime, size: int) -> int:
     return len(ids)
 
 
+def _events_left(before: datetime) -> bool:
+    return ObservedEvent.objects.filter(observed_at__lt=before).exists()
+
+
+def _orders_left(before: datetime) -> bool:
+    eventless = ~Exists(ObservedEvent.objects.filter(order_id=OuterRef("order_id")))
+    return Order.objects.filter(eventless, observed_at__lt=before).exists()
+
+
+def _undeclared_left(before: datetime) -> bool:
+    return UndeclaredSighting.objects.filter(observed_at__lt=before).exists()
+
+
+def _undeclared_prune(before: datetime, size: int) -> int:
+    with transaction.atomic():
+        ids = list(UndeclaredSighting.objects.filter(observed_at__lt=before)
+                   .order_by("observed_at").values_list("id", flat=True)[:size])
+        UndeclaredSighting.objects.filter(id__in=ids).delete()
+    return len(ids)
+
+
 def _orders_prune(before: datetime, size: int) -> int:
     """Orders first seen before `before` with no event left. One whose early events are gone
     but whose later ones are kept stays: its trace shows what is left."""
@@ -386,22 +469,29 @@ def _orders_prune(before: datetime, size: int) -> int:
 def read_model_prune(*, before: datetime, batch_size: int | None = None,
                      max_batches: int | None = None) -> PruneResult:
     """Forget the events observed before `before`, then the orders first seen before it that
-    have no event left: `batch_size` rows a transaction, so that a large backlog never holds
-    the tables for long, and at most `max_batches` transactions that forget something (None:
-    until done); the next run goes on where this one stopped."""
+    have no event left, then the sightings of undeclared sources before it: `batch_size` rows
+    a transaction, so that a large backlog never holds the tables for long, and at most
+    `max_batches` transactions that forget something (None: until done); the next run goes on
+    where this one stopped."""
     size = batch_size or PRUNE_BATCH
     route_minutes_prune(before=before)  # one row per route and minute: few, even for days
     route_version_minutes_prune(before=before)
-    pruned = {"events": 0, "orders": 0}
+    pruned = {"events": 0, "orders": 0, "undeclared": 0}
     batches = 0
-    for kind, prune in (("events", _events_prune), ("orders", _orders_prune)):
+    for kind, prune, left in (("events", _events_prune, _events_left),
+                              ("orders", _orders_prune, _orders_left),
+                              ("undeclared", _undeclared_prune, _undeclared_left)):
         last = size
         while last == size:
             if max_batches is not None and batches >= max_batches:
-                return PruneResult(events=pruned["events"], orders=pruned["orders"], done=False)
+                if not left(before):
+                    break
+                return PruneResult(events=pruned["events"], orders=pruned["orders"],
+                                   undeclared=pruned["undeclared"], done=False)
             last = prune(before, size)
             pruned[kind] += last
             batches += 1 if last else 0  # finding nothing left costs no batch
-    return PruneResult(events=pruned["events"], orders=pruned["orders"])
+    return PruneResult(events=pruned["events"], orders=pruned["orders"],
+                       undeclared=pruned["undeclared"])
 
 

@@ -119,8 +119,9 @@ def mul_quarter(value: float | None, quarters: int) -> float:
 
 @register.filter
 def get_item(mapping: Mapping[str, Any], key: str) -> Any:
-    """mapping[key], or None: a template cannot index by a variable."""
-    return mapping.get(key)
+    """mapping[key], or None: a template cannot index by a variable. A mapping the context
+    does not have (the template engine's "") has no keys."""
+    return mapping.get(key) if mapping else None
 
 
 @register.filter

@@ -185,6 +185,9 @@ def test_the_replicas_dead_letter_queue_lets_eventbridge_in(templates: Templates
 def test_the_replica_observes_its_bus_as_the_home_stack_does(templates: Templates):
     replica = templates["choreo-replica"]
     assert set(of_type(replica, "AWS::Events::Rule")) == {"ObserveGlobalBus"}
+    assert (of_type(replica, "AWS::Events::Rule")["ObserveGlobalBus"]["EventPattern"]
+            == of_type(templates["choreo"], "AWS::Events::Rule")["ObserveGlobalBus"]["EventPattern"]
+            == {"source": [{"prefix": ""}]})
     assert {outputs.OBSERVABILITY_QUEUE_URL, outputs.OBSERVABILITY_LOG_GROUP_NAME,
             outputs.bus_arn(Bus.GLOBAL)} <= set(replica["Outputs"])
 

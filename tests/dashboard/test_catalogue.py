@@ -418,3 +418,28 @@ def test_what_follows_each_event_is_what_its_consumers_react_with(client, stack)
         followers = CHOREOGRAPHY.followers_of(event.name)
         shown = parts(client.get(f"/catalogue/events/{event.name}").content.decode(), "data-followed-by")[""]
         assert shown == (" ".join(followers) or "nothing: it ends its consumers' part"), event.name
+
+
+def test_event_types_seen_that_the_model_does_not_declare_are_marked_undeclared(client, stack) -> None:
+    assert "data-undeclared-types" not in client.get("/catalogue/").content.decode()
+
+    refunded = factories.placed(order_id="ord-refund")
+    outer = factories.envelope(refunded)
+    outer["detail-type"] = "order.refunded"
+    outer["detail"] = {**outer["detail"], "type": "order.refunded"}
+    # a declared type, from a source that does not publish it
+    impostor = factories.envelope(factories.placed(order_id="ord-impostor"))
+    impostor["source"] = "payment"
+    impostor["detail"] = {**impostor["detail"], "source": "payment", "id": str(uuid.uuid4())}
+    services.observation_record(observations=[
+        observation_from_queue_body(json.dumps({"bus": "global", "event": event}),
+                                    observed_at=refunded.time, origin="live")
+        for event in (outer, impostor)])
+
+    html = client.get("/catalogue/").content.decode()
+    section = html[html.index("data-undeclared-types"):html.index('id="functions-title"')]
+    assert 'data-undeclared-type="order.refunded" data-source="order"' in section
+    assert 'data-undeclared-type="order.placed" data-source="payment"' in section
+    assert section.count('<span class="badge undeclared">undeclared</span>') == 2
+    assert 'href="/search/?type=order.refunded&amp;source=order"' in section
+    assert section.count("declared from another source") == 1  # order.placed, by order

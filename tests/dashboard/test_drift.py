@@ -90,7 +90,7 @@ def undeclared_observed(event_type: str, *, times: int) -> None:
 def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> None:
     answer = drift_now(client)
     assert (answer["undeclaredRules"], answer["routes"], answer["undeclaredEventTypes"],
-            answer["problems"]) == ([], [], [], [])
+            answer["undeclaredSources"], answer["problems"]) == ([], [], [], [], [])
     assert answer["clean"] and set(answer["buses"]) == {"global", "loyalty"}
 
     stack = deployed.outputs()
@@ -108,6 +108,8 @@ def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> 
     assert (by_hand["bus"], by_hand["name"], by_hand["pattern"]) == (
         "global", "audit-orders", {"source": ["order"], "detail-type": ["order.placed"]})
     assert [target["arn"] for target in by_hand["targets"]] == [audit_arn]
+    noticed = by_hand["noticedAt"]
+    assert noticed is not None and drift_now(client)["undeclaredRules"][0]["noticedAt"] == noticed
 
     [payment_rule] = [rule["Name"] for rule in events.list_rules(EventBusName=global_bus)["Rules"]
                       if "-WarehouseStockReservedToPayment-" in rule["Name"]]
@@ -125,6 +127,34 @@ def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> 
     assert (seen["type"], seen["source"], seen["count"]) == ("order.refunded", "order", 3)
     assert seen["firstSeen"] < seen["lastSeen"]
     assert not answer["clean"]
+
+
+def test_a_source_nobody_declared_is_observed_on_the_bus_and_reported(client, deployed) -> None:
+    """Put on the deployed bus by a publisher the model does not know: the observing rule
+    delivers it (it matches every event), the recording keeps a sighting, and drift reports
+    the source with its types, how many, where and when. (On the loyalty bus: the global
+    bus's observing rule also logs to a log group, which this deployment leaves out.)"""
+    stack = deployed.outputs()
+    kinds = ["invoice.sent", "invoice.sent", "invoice.voided"]
+    deployed.client("events").put_events(Entries=[
+        {"EventBusName": stack.bus_name(Bus.LOYALTY), "Source": "legacy.billing", "DetailType": kind,
+         "Detail": json.dumps({"invoice": index})} for index, kind in enumerate(kinds)])
+    messages = deployed.client("sqs").receive_message(
+        QueueUrl=stack.observability_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == len(kinds)
+    seen = factories.T0
+    for index, message in enumerate(messages):
+        services.observation_record(observations=[observation_from_queue_body(
+            message["Body"], observed_at=seen + timedelta(seconds=index), origin="live")])
+
+    answer = drift_now(client)
+    [source] = answer["undeclaredSources"]
+    assert (source["source"], source["count"], source["buses"]) == ("legacy.billing", 3, ["loyalty"])
+    assert source["firstSeen"] < source["lastSeen"]
+    assert [(kind["type"], kind["count"]) for kind in source["types"]] == [
+        ("invoice.sent", 2), ("invoice.voided", 1)]
+    assert answer["undeclaredEventTypes"] == [] and answer["count"] == 1 and not answer["clean"]
+    assert client.get("/api/drift/count").json()["undeclaredSources"] == 1
 
 
 def test_the_deployed_read_is_shared_for_a_minute(client, deployed) -> None:
@@ -152,3 +182,85 @@ def test_in_production_it_needs_a_sign_in(client, stack, settings, django_user_m
     with override_settings(DASHBOARD_REQUIRE_LOGIN=True, MIDDLEWARE=middleware):
         assert client.get("/api/drift").status_code == 302
 
+
+
+def badge_of(client: Any, path: str = "/stuck/") -> str:
+    """The top bar's drift badge as a page renders it."""
+    html = client.get(path).content.decode()
+    start = html.index('<span class="nav-badge drift')
+    return html[start:html.index("</span>", start) + len("</span>")]
+
+
+def test_the_drift_page_and_the_top_bar_say_a_clean_deployment_matches(client, deployed) -> None:
+    cache.clear()
+    response = client.get("/drift/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "data-drift-clean" in html and "The deployment matches the model" in html
+    assert 'href="/drift/" aria-current="page"' in html
+    assert client.get("/api/drift/count").json()["total"] == 0
+    badge = badge_of(client)
+    assert "hidden" in badge and "data-counted" in badge and ">0</span>" in badge
+
+
+def test_the_drift_page_lists_each_difference_with_its_evidence(client, deployed) -> None:
+    events = deployed.client("events")
+    global_bus = deployed.outputs().bus_name(Bus.GLOBAL)
+    events.put_rule(Name="audit-orders", EventBusName=global_bus,
+                    EventPattern=json.dumps({"source": ["order"], "detail-type": ["order.placed"]}))
+    events.put_targets(Rule="audit-orders", EventBusName=global_bus,
+                       Targets=[{"Id": "audit", "Arn": "arn:aws:sqs:us-east-1:123456789012:audit"}])
+    [payment_rule] = [rule["Name"] for rule in events.list_rules(EventBusName=global_bus)["Rules"]
+                      if "-WarehouseStockReservedToPayment-" in rule["Name"]]
+    events.remove_targets(Rule=payment_rule, EventBusName=global_bus, Ids=["Target0"])
+    undeclared_observed("order.refunded", times=2)
+    services.observation_record(observations=[observation_from_queue_body(json.dumps(
+        {"bus": "global", "event": {"id": "e-1", "source": "<b>legacy</b>", "detail-type": "invoice.sent",
+                                    "account": "123456789012", "detail": {}}}),
+        observed_at=factories.T0, origin="live")])
+    cache.clear()
+
+    html = client.get("/drift/").content.decode()
+    assert "data-drift-clean" not in html
+    assert 'data-undeclared-rule="audit-orders"' in html
+    assert "arn:aws:sqs:us-east-1:123456789012:audit" in html
+    assert "&quot;detail-type&quot;: [" in html  # the pattern, escaped
+    assert 'data-drifted-route="WarehouseStockReservedToPayment" data-problem="changed"' in html
+    assert 'data-difference="target-removed"' in html and payment_rule in html
+    assert 'href="/routes/WarehouseStockReservedToPayment"' in html
+    assert 'data-undeclared-type="order.refunded" data-source="order"' in html
+    assert 'href="/search/?type=order.refunded&amp;source=order"' in html
+    assert html.count("data-since") == 2  # since when each deployed difference has been seen
+    assert 'data-undeclared-source="&lt;b&gt;legacy&lt;/b&gt;"' in html  # escaped, as all is
+    assert 'data-source-type="invoice.sent"' in html and "<b>legacy" not in html
+
+    counts = client.get("/api/drift/count").json()
+    assert {key: counts[key] for key in ("total", "clean", "undeclaredRules", "routes",
+                                         "undeclaredEventTypes", "undeclaredSources")} == {
+        "total": 4, "clean": False, "undeclaredRules": 1, "routes": 1, "undeclaredEventTypes": 1,
+        "undeclaredSources": 1}
+    badge = badge_of(client)
+    assert "hidden" not in badge and ">4</span>" in badge
+
+    # the live graph marks what was judged, without judging again
+    live = client.get("/").content.decode()
+    assert '<g class="undeclared-rule" data-undeclared-rule="audit-orders" data-bus="global">' in live
+    assert 'data-edge="WarehouseStockReservedToPayment"' in live and "data-drift-note" in live
+
+
+def test_rendering_a_page_never_reads_aws_for_the_top_bar(client, stack, monkeypatch) -> None:
+    from dashboard.insight import drift as drift_module
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a page render read the deployment")
+
+    monkeypatch.setattr(drift_module, "deployed_read", refuse)
+    badge = badge_of(client)
+    assert "hidden" in badge and "data-counted" not in badge
+
+
+def test_the_drift_page_without_aws_says_so(client, stack) -> None:
+    response = client.get("/drift/")
+    assert response.status_code == 503
+    assert "the deployment could not be read" in response.content.decode()
+    assert client.get("/api/drift/count").status_code == 503

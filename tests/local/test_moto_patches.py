@@ -23,6 +23,7 @@ from moto.events.utils import EventTemplateParser
 from moto.sqs.models import Queue, sqs_backends
 
 from local import hooks, moto_patches
+from workflow.rules import observation_event_pattern
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -577,3 +578,30 @@ def test_the_call_ledger_counts_each_call_by_service_and_operation(aws: dict[str
         return after.get(name, 0) - before.get(name, 0)
 
     assert (grew("sqs:CreateQueue"), grew("sqs:SendMessage")) == (1, 2)
+
+
+def test_the_observing_pattern_matches_every_event_as_eventbridge_does():
+    """`{"source": [{"prefix": ""}]}` (workflow.rules.observation_event_pattern) matches every
+    event put on the bus, whatever its source, type or detail, as EventBridge's prefix matching
+    does: a source nobody declared reaches observability too. moto needs no patch for it."""
+    pattern = json.dumps(observation_event_pattern())
+    with mock_aws():
+        events, sqs = (boto3.client(s, region_name=REGION) for s in ("events", "sqs"))
+        events.create_event_bus(Name="bus")
+        url = sqs.create_queue(QueueName="observed")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="observe", EventBusName="bus", EventPattern=pattern)
+        events.put_targets(Rule="observe", EventBusName="bus", Targets=[{
+            "Id": "t", "Arn": arn, "InputTransformer": {
+                "InputPathsMap": {},
+                "InputTemplate": '{"bus": "global", "event": <aws.events.event.json>}'}}])
+        sent = [("order", "order.placed", {"n": 0}), ("legacy.billing", "invoice.sent", {"n": 1}),
+                ("x", 'a "quoted" type', {"n": 2}), ("order", "order.refunded", {"n": 3}),
+                ("com.example.other", "t", {})]
+        events.put_events(Entries=[{"EventBusName": "bus", "Source": source, "DetailType": kind,
+                                    "Detail": json.dumps(detail)} for source, kind, detail in sent])
+        bodies = [json.loads(m["Body"]) for m in
+                  sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+        assert sorted((b["event"]["source"], b["event"]["detail-type"], b["event"]["detail"])
+                      for b in bodies) == sorted(sent)
+        assert {b["bus"] for b in bodies} == {"global"}

@@ -7,7 +7,7 @@ import dataclasses
 
 from workflow.drift import DEAD_LETTERS, Deployed, DeployedRule, DeployedTarget, drift, target_key
 from workflow.model import CHOREOGRAPHY, Bus, ToQueue
-from workflow.rules import observation_rule_id, route_event_pattern
+from workflow.rules import observation_event_pattern, observation_rule_id, route_event_pattern
 
 STACK = "choreo"
 DLQ = "arn:aws:sqs:us-east-1:123456789012:choreo-RuleTargetDeadLetterQueue-X"
@@ -31,7 +31,7 @@ def clean() -> Deployed:
     for bus in CHOREOGRAPHY.observed_buses:
         rules[bus].append(DeployedRule(
             name=f"{STACK}-{observation_rule_id(bus)}-0123456789AB",
-            pattern={"source": list(CHOREOGRAPHY.sources())},
+            pattern=observation_event_pattern(),
             targets=(DeployedTarget("ObservabilityQueue", arn_of("queue:Observability"), DLQ),)))
     addresses = {target_key(route): arn_of(target_key(route)) for route in CHOREOGRAPHY.routes
                  if route.target.kind in ("queue", "bus")}
@@ -120,3 +120,32 @@ def test_only_the_buses_read_are_checked() -> None:
     deployed = clean()
     found = drift(dataclasses.replace(deployed, rules={Bus.GLOBAL: deployed.rules[Bus.GLOBAL]}))
     assert found.clean and found.buses == (Bus.GLOBAL,)
+
+
+def test_each_difference_is_counted_once_and_keeps_its_key_while_it_lasts() -> None:
+    by_hand = DeployedRule(name="audit-everything", pattern={"detail-type": ["order.placed"]})
+    deployed = clean()
+    deployed = dataclasses.replace(deployed, rules={
+        **deployed.rules, Bus.GLOBAL: (*deployed.rules[Bus.GLOBAL], by_hand)})
+    deployed = changed(deployed, Bus.GLOBAL, "WarehouseStockReservedToPayment", targets=())
+    found = drift(deployed)
+    assert (drift(clean()).count, found.count) == (0, 2)
+    assert found.keys() == {"rule:global:audit-everything": Bus.GLOBAL,
+                            "route:global:WarehouseStockReservedToPayment:target-removed": Bus.GLOBAL}
+    assert drift(deployed).keys() == found.keys()
+
+    # the same route, wrong in another way, is another difference
+    disabled = changed(deployed, Bus.GLOBAL, "WarehouseStockReservedToPayment", state="DISABLED")
+    [route] = drift(disabled).routes
+    assert route.key == "route:global:WarehouseStockReservedToPayment:state,target-removed"
+    assert route.summary == "the rule is DISABLED; no target delivers to queue:Payment " \
+        f"({arn_of('queue:Payment')})"
+
+
+def test_a_missing_route_says_which_rule_on_which_bus() -> None:
+    deployed = clean()
+    deployed = dataclasses.replace(deployed, rules={**deployed.rules, Bus.LOYALTY: tuple(
+        rule for rule in deployed.rules[Bus.LOYALTY] if "-PaymentTakenToLoyalty-" not in rule.name)})
+    [missing] = drift(deployed).routes
+    assert missing.key == "route:loyalty:PaymentTakenToLoyalty:missing"
+    assert missing.summary == "no rule PaymentTakenToLoyalty on the loyalty bus"

@@ -72,8 +72,7 @@ function figureText(chip) {
     text = document.createElementNS(SVG, "text");
     text.setAttribute("class", "route-figure");
     chip.append(text);
-    const title = document.createElementNS(SVG, "title");
-    chip.prepend(title);
+    if (!chip.querySelector(":scope > title")) chip.prepend(document.createElementNS(SVG, "title"));
   }
   return text;
 }
@@ -95,7 +94,9 @@ function decorate(route, health, heaviest) {
   }
   place(chip, figureText(chip), [chipLabel(route), rate(route.perSecond)]);
   const lat = route.latency;
-  chip.querySelector("title").textContent = `${route.rule}: ${route.events} events in ${health.window} `
+  // A label marked as drifted says first what differs from the model (drawn by the server).
+  const drift = chip.dataset.driftNote ? `${chip.dataset.driftNote}\n` : "";
+  chip.querySelector("title").textContent = `${drift}${route.rule}: ${route.events} events in ${health.window} `
     + `(${rate(route.perSecond)}), p50 ${duration(lat.p50Ms)} p95 ${duration(lat.p95Ms)} p99 ${duration(lat.p99Ms)}, `
     + `${route.failures} failures — open the route`;
   chip.setAttribute("aria-label", chip.querySelector("title").textContent);
