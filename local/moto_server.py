@@ -20,8 +20,12 @@ import threading
 import warnings
 from typing import Any
 
-from local import hooks, moto_patches
 from local.config import enforcement_from_environment
+
+# This module's own imports stay light, and moto is imported when the server is made: every
+# execution environment the Lambda service forks imports the module its parent process was
+# started as (Python's multiprocessing runs it as `__mp_main__`), and moto there cost each
+# environment ~20 MiB it never used.
 
 log = logging.getLogger("choreo.embedded_aws")
 
@@ -31,6 +35,8 @@ log = logging.getLogger("choreo.embedded_aws")
 TTL_SWEEP_SECONDS = 5.0
 
 def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> None:
+    from local import moto_patches
+
     while not stop.wait(every):
         try:
             moto_patches.expire_ttl_items()
@@ -75,6 +81,8 @@ class JsonCallsWithoutFlask:
 def wsgi_app(*, enforced: bool = True) -> Any:
     """moto's AWS, every service behind one endpoint, as its own server builds it; refusing
     what AWS refuses unless `enforced` is off (`local.enforcement`)."""
+    from local import hooks, moto_patches
+
     moto_patches.apply()
     # after moto_patches: it imports moto's IAM and S3, whose import-time instances the
     # first patch must see made

@@ -7,14 +7,20 @@
    work on what the record holds and would fail the same on every delivery (and, in a FIFO
    batch, fail every record after it each time).
 2. Apply the subdomain's action once per CloudEvent `id` (Powertools idempotency on
-   DynamoDB). The action itself is idempotent per order (see `workflow.ports`).
-3. Publish what the action decided. A failure anywhere raises, so the record is retried.
+   DynamoDB). The action itself is idempotent per order (see `workflow.ports`). The events it
+   decides on are the outcome Powertools records with the `id`.
+3. Publish the outcome: at once, or, inside `batch()`, every record's outcome in one
+   `PutEvents` once the batch has been worked through. A delivery whose `id` was already
+   applied publishes the recorded outcome again, with the same event ids: a crash between
+   recording and publishing loses no event, and the consumers downstream, idempotent per id,
+   apply it once. A failure anywhere raises, so the record (or the batch) is retried.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -63,6 +69,7 @@ class EventConsumer:
                  idempotency_window_seconds: int) -> None:
         self.actions = dict(actions)
         self.publisher = publisher
+        self._pending: list[Event] | None = None
         self.dead_letters = dead_letters
         self.config = IdempotencyConfig(event_key_jmespath="id",
                                         expires_after_seconds=idempotency_window_seconds)
@@ -105,9 +112,30 @@ class EventConsumer:
         logger.append_keys(correlation_id=event.correlation_id, event_id=event.id,
                            event_type=event.type, order_id=event.subject)
         try:
-            self._apply_once(cloudevent=event.to_dict())
+            outcome = self._apply_once(cloudevent=event.to_dict())
         finally:
             logger.remove_keys(["correlation_id", "event_id", "event_type", "order_id"])
+        # an outcome recorded before outcomes were kept whole names its events only
+        decided = [parse_cloudevent(published) for published in outcome.get("published", ())
+                   if isinstance(published, dict)]
+        if self._pending is None:
+            self.publisher.publish(decided)
+        else:
+            self._pending += decided
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within it, what each record decides is published when the batch has been worked
+        through, in as few `PutEvents` as there are tens of events: one call a batch instead
+        of one a record. The outcomes of records that failed were never recorded, and are not
+        published; if publishing fails, the batch fails, and its records are delivered again."""
+        self._pending = []
+        try:
+            yield
+            # a batch that holds one event twice (a duplicate delivery) publishes it once
+            self.publisher.publish(list({event.id: event for event in self._pending}.values()))
+        finally:
+            self._pending = None
 
     def _dead_letter(self, eventbridge_event: str | dict[str, Any], *, reason: str,
                      source: str) -> None:
@@ -115,16 +143,15 @@ class EventConsumer:
             json.dumps(eventbridge_event, default=repr)
         self.dead_letters.send(body, reason=reason, source=source)
 
-    def _apply(self, cloudevent: dict[str, Any]) -> dict[str, list[str]]:
+    def _apply(self, cloudevent: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         event = parse_cloudevent(cloudevent)
         outcome = self.actions[event.type](event)
         if outcome is None:
-            published: Sequence[Event] = ()
+            decided: Sequence[Event] = ()
         elif isinstance(outcome, Event):
-            published = (outcome,)
+            decided = (outcome,)
         else:
-            published = outcome
-        self.publisher.publish(published)
-        logger.info("applied", published=[f"{e.type} {e.id}" for e in published])
-        return {"published": [e.id for e in published]}
+            decided = outcome
+        logger.info("applied", published=[f"{e.type} {e.id}" for e in decided])
+        return {"published": [e.to_dict() for e in decided]}
 

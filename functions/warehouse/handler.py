@@ -32,5 +32,6 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     consumer.bind(context)
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=processor, context=context)
+    with consumer.batch():
+        return process_partial_response(event=event, record_handler=record_handler,
+                                        processor=processor, context=context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -65,11 +66,77 @@ def test_warehouse_reserves_stock_and_announces_it(aws: Aws, warehouse):
     assert after["reserved"] == 2
 
 
-def test_the_same_event_twice_reserves_once_and_publishes_once(aws: Aws, warehouse):
+def test_the_same_event_twice_reserves_once_and_publishes_one_outcome(aws: Aws, warehouse):
+    """The second delivery publishes the recorded outcome again, under the same event id: a
+    crash between recording and publishing must lose nothing, and consumers apply an id once."""
     order = placed(quantity=1)
     warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    [first] = aws.published()
     warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
-    assert [e.type for e in aws.published()] == ["warehouse.stock-reserved"]
+    [again] = aws.published()
+    assert first.type == "warehouse.stock-reserved"
+    assert again.to_dict() == first.to_dict()
+    assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 1
+
+
+def put_events_calls(monkeypatch: pytest.MonkeyPatch, consumer: Any) -> list[int]:
+    """The number of entries of each `PutEvents` the consumer's publisher makes."""
+    calls: list[int] = []
+    client = consumer.publisher.client
+    put_events = client.put_events
+
+    def counted(**request: Any) -> Any:
+        calls.append(len(request["Entries"]))
+        return put_events(**request)
+
+    monkeypatch.setattr(client, "put_events", counted)
+    return calls
+
+
+def test_a_batch_publishes_what_its_records_decided_in_one_call(aws: Aws, warehouse, monkeypatch):
+    orders = [placed(quantity=1) for _ in range(3)]
+    calls = put_events_calls(monkeypatch, warehouse.consumer)
+    response = warehouse.lambda_handler(sqs_event(*map(body, orders), fifo=True), FakeContext())
+    assert response == {"batchItemFailures": []}
+    assert calls == [3]
+    assert sorted(e.causation_id for e in aws.published()) == sorted(o.id for o in orders)
+
+
+def test_a_record_that_fails_publishes_nothing_and_those_before_it_are_published(
+        aws: Aws, warehouse, monkeypatch):
+    good = placed(quantity=1)
+    never_reserved = placed()
+    early = new_event(type="loyalty.points-awarded", cause=never_reserved, data={
+        "order": never_reserved.order, "reservation": {"reservationId": "r", "reservedAt": NOW},
+        "payment": {"paymentId": "p", "amount": never_reserved.order["total"], "takenAt": NOW},
+        "points": {"points": 24, "awardedAt": NOW}})  # shipping what was never reserved: retried
+    later = placed(quantity=1)
+    calls = put_events_calls(monkeypatch, warehouse.consumer)
+    response = warehouse.lambda_handler(sqs_event(body(good), body(early), body(later), fifo=True),
+                                        FakeContext())
+    # a FIFO batch stops at its first failure: the records after it are given back unworked
+    assert len(response["batchItemFailures"]) == 2
+    assert calls == [1]
+    [reserved] = aws.published()
+    assert reserved.causation_id == good.id
+
+
+def test_when_publishing_fails_the_batch_fails_and_its_redelivery_publishes_the_outcome(
+        aws: Aws, warehouse, monkeypatch):
+    order = placed(quantity=1)
+    client = warehouse.consumer.publisher.client
+
+    def unavailable(**_request: Any) -> Any:
+        raise RuntimeError("EventBridge is unavailable")
+
+    monkeypatch.setattr(client, "put_events", unavailable)
+    with pytest.raises(RuntimeError, match="unavailable"):
+        warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    assert aws.published() == []
+    monkeypatch.undo()
+    warehouse.lambda_handler(sqs_event(body(order), fifo=True), FakeContext())
+    [reserved] = aws.published()
+    assert reserved.type == "warehouse.stock-reserved"
     assert warehouse_stock(aws, "MUG-STONEWARE")["reserved"] == 1
 
 
@@ -252,7 +319,8 @@ def test_loyalty_takes_an_eventbridge_event_directly(aws: Aws):
         "payment": {"paymentId": "p", "amount": order.order["total"], "takenAt": NOW}})
     loyalty.lambda_handler(eventbridge_event(taken), FakeContext())
     loyalty.lambda_handler(eventbridge_event(taken), FakeContext())
-    [awarded] = aws.published()
+    awarded, again = aws.published()  # the recorded outcome, published again under its id
+    assert again.to_dict() == awarded.to_dict()
     assert awarded.type == "loyalty.points-awarded"
     assert awarded.data["points"]["points"] == 36
     assert loyalty.ledger.balance("c-1") == 36

@@ -4,6 +4,8 @@ handed straight to moto's handlers (`local.moto_server.JsonCallsWithoutFlask`)."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import flask
@@ -62,3 +64,14 @@ def test_other_calls_still_go_through_moto_s_server(client: Client, flask_reques
     assert answer.status_code == 200
     assert b"ListAllMyBucketsResult" in answer.data
     assert flask_requests == ["/"]
+
+
+def test_the_server_s_module_imports_nothing_heavy():
+    """Each execution environment imports the module its parent process was started as
+    (multiprocessing's `__mp_main__`): for the embedded AWS, this one. Whatever it imports at
+    the top, every environment pays for in memory."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, local.moto_server; print(' '.join(sorted({"
+         "name.split('.')[0] for name in sys.modules})))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert not {"moto", "boto3", "botocore", "flask", "werkzeug", "cheroot"} & set(loaded)
