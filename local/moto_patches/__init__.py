@@ -68,6 +68,7 @@ PATCHES: tuple[Patch, ...] = (
     events.deliver_whole_events,
     dynamodb.memoise_condition_lexing,
     dynamodb.memoise_update_expressions,
+    dynamodb.plain_json_item_results,
     sqs.sqs_attributes_on_demand,
     sqs.sqs_bounded_deleted_handles,
     sqs.number_every_fifo_message,

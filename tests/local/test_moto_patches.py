@@ -605,3 +605,29 @@ def test_the_observing_pattern_matches_every_event_as_eventbridge_does():
         assert sorted((b["event"]["source"], b["event"]["detail-type"], b["event"]["detail"])
                       for b in bodies) == sorted(sent)
         assert {b["bus"] for b in bodies} == {"global"}
+
+
+def test_item_answers_written_as_they_stand_read_as_moto_s_own(aws: dict[str, Any]):
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb)
+    item = {"pk": {"S": "a"}, "n": {"N": "1.5"}, "b": {"B": b"\x00\xffbytes"},
+            "m": {"M": {"l": {"L": [{"S": "x"}, {"BOOL": True}, {"NULL": True}]}}},
+            "ss": {"SS": ["p", "q"]}}
+    dynamodb.put_item(TableName=table, Item=item)
+    # a binary value takes moto's own walk, and comes back as the bytes it was
+    assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"] == item
+    plain = {key: value for key, value in item.items() if key != "b"}
+    dynamodb.put_item(TableName=table, Item=plain)
+    assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"] == plain
+    old = dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}}, ReturnValues="ALL_OLD")
+    assert old["Attributes"] == plain
+    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "none"}})
+    new = dynamodb.update_item(TableName=table, Key={"pk": {"S": "a"}},
+                               UpdateExpression="SET n = :n", ReturnValues="ALL_NEW",
+                               ExpressionAttributeValues={":n": {"N": "2"}},
+                               ReturnConsumedCapacity="TOTAL")
+    assert new["Attributes"] == {"pk": {"S": "a"}, "n": {"N": "2"}}
+    assert new["ConsumedCapacity"]["TableName"] == table
+    # an answer with a timestamp is still written by moto's walk
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert described["CreationDateTime"].year >= 2026
