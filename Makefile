@@ -27,8 +27,12 @@ browser:
 up: install
 	@$(PY) -m choreo up
 
+# Two pytest workers, each taking whole files: the suite's end-to-end tests mostly wait on the
+# system they drive, so two share two cores well (docs/testing.md has the figures).
+TEST_WORKERS ?= 2
+
 test: install browser
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
 	@$(PY) -m pytest -m "not e2e and not browser"
