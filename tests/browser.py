@@ -1,10 +1,11 @@
-"""Headless Chromium for the browser tests: Debian's chromium driven by Playwright, and a
-watch on what a user would never want to see happen (console errors, requests that leave
-the page's origin)."""
+"""Headless Chromium for the browser tests: Debian's chromium driven by Playwright, a watch
+on what a user would never want to see happen (console errors, requests that leave the page's
+origin), and the dashboard served for them to drive."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,8 +13,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support import wait_for
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Where the browser tests leave their screenshots (those meant for the docs say otherwise).
+SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp")
 
 
 @contextmanager
@@ -28,6 +33,37 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def dashboard_served() -> Iterator[str]:
+    """The dashboard (its ASGI app and its poller) served as `choreo up` serves it, in a thread
+    on a free port: pointed at whatever stack `dashboard.aws` is configured with and reading the
+    test database, so a fixture prepares both first. Yields its URL once it answers, and stops
+    it on the way out."""
+    from dashboard.web.serve import serve
+    from tests.dashboard.conftest import free_port
+
+    stop = threading.Event()
+    ready: list[str] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            serve(host="127.0.0.1", port=free_port(), stop=stop, ready=ready.append)
+        except BaseException as error:  # reported by the wait below, not lost in the thread
+            failures.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: ready or failures, timeout=10, message="the dashboard to answer")
+        if failures:
+            raise AssertionError("the dashboard failed to start") from failures[0]
+        yield ready[0]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def watch(page: Any, base: str) -> tuple[list[str], list[str]]:

@@ -1,5 +1,6 @@
 """Fixtures: the embedded AWS (moto's server on a free port), a stand-in order API, the
-dashboard pointed at them, and a fresh channel layer per test."""
+dashboard pointed at them, and a fresh channel layer per test; for the browser suites, the
+dashboard served with a few orders, dead letters of every kind, and headless Chromium."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +21,10 @@ from channels.layers import channel_layers
 from django.core.cache import cache
 
 from dashboard import aws
+from dashboard.readmodel import services
+from dashboard.readmodel.observations import observation_from_queue_body
+from tests.browser import chromium, dashboard_served
+from tests.dashboard import factories
 from workflow.model import CHOREOGRAPHY
 from workflow.outputs import NOTIFICATIONS_TABLE_NAME
 
@@ -237,3 +243,86 @@ def moto_stack(moto_endpoint: str, order_api: StubOrderApi) -> Iterator[MotoStac
     logs.delete_log_group(logGroupName=log_group)
     dynamodb.delete_table(TableName=notifications_table)
     aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9", outputs={})
+
+
+def _send(sqs: Any, queue_url: str, body: object, group: str | None = None, **attributes: str) -> None:
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body if isinstance(body, str) else json.dumps(body),
+                     MessageAttributes={name: {"DataType": "String", "StringValue": value}
+                                        for name, value in attributes.items()},
+                     **({"MessageGroupId": group} if group else {}))
+
+
+@pytest.fixture
+def failures(moto_stack: MotoStack, order_api: StubOrderApi) -> Iterator[dict[str, str]]:
+    """Dead letters of every kind in the embedded AWS's dead-letter queues, invalid events in
+    the read model, and chaos knobs on the stand-in order API."""
+    sqs = moto_stack.sqs
+    suffix = moto_stack.queue_url.rsplit("-", 1)[-1]
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    urls = {}
+    for name in ("Warehouse", "WarehouseDlq", "Payment", "PaymentDlq", "Order", "OrderDlq",
+                 "RuleTargetDlq", "ObservabilityDlq", "LoyaltyFailure"):
+        is_fifo = name.startswith("Warehouse")
+        urls[name] = sqs.create_queue(QueueName=f"{name}-{suffix}{'.fifo' if is_fifo else ''}",
+                                      Attributes=fifo if is_fifo else {})["QueueUrl"]
+    outputs = {**moto_stack.context.outputs().values, "GlobalEventBusName": "choreo-global",
+               "LoyaltyFailureQueueUrl": urls["LoyaltyFailure"]}
+    for name in ("Warehouse", "Payment", "Order"):
+        outputs[f"{name}QueueUrl"] = urls[name]
+    for name in ("Warehouse", "Payment", "Order", "RuleTarget", "Observability"):
+        outputs[f"{name}DeadLetterQueueUrl"] = urls[f"{name}Dlq"]
+    aws.configure(region=REGION, stack_name="choreo", endpoint_url=moto_stack.context.endpoint_url,
+                  outputs=outputs,
+                  credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"})
+
+    order = factories.happy_path(order_id="ord-dead")
+    _send(sqs, urls["WarehouseDlq"], factories.envelope(order[0]), group="warehouse-events")
+    _send(sqs, urls["PaymentDlq"], factories.schema_failing(order[1]),
+          reason="warehouse.stock-reserved: 'reservation' is a required property")
+    _send(sqs, urls["PaymentDlq"], "<script>alert(1)</script>",
+          reason="not JSON: Expecting value: line 1 column 1")
+    _send(sqs, urls["RuleTargetDlq"], factories.envelope(order[4]), ERROR_CODE="HTTP_500",
+          ERROR_MESSAGE="the notification endpoint answered 500",
+          RULE_ARN="arn:aws:events:us-east-1:123456789012:rule/choreo-global/shipped")
+    _send(sqs, urls["LoyaltyFailure"], {
+        "version": "1.0", "timestamp": datetime.now(UTC).isoformat(),
+        "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
+                           "approximateInvokeCount": 3,
+                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:choreo-Loyalty"},
+        "requestPayload": factories.envelope(order[2]),
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "RuntimeError", "errorMessage": "chaos: injected failure"}})
+
+    now = datetime.now(UTC)
+    schema_failing = factories.schema_failing(factories.placed(order_id="ord-bad"))
+    not_a_cloudevent = {"bus": "global", "event": {"detail": "<b>not a CloudEvent</b>"}}
+    services.observation_record(observations=[
+        observation_from_queue_body(factories.queue_body(schema_failing), observed_at=now, origin="live"),
+        observation_from_queue_body(json.dumps(not_a_cloudevent), observed_at=now, origin="live")])
+    chaos = order_api.with_chaos().chaos
+    assert chaos is not None
+    chaos.update(failure_rate=0.1, jitter_seconds=1.0)
+    yield urls
+    for url in urls.values():
+        sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def dashboard_url(moto_stack: MotoStack) -> Iterator[str]:
+    """The dashboard served against the embedded AWS, its read model holding a few orders: one
+    shipped (its customer a script tag), one declined, one short of stock, one in flight."""
+    later = factories.T0 + timedelta(seconds=2)
+    paths = [factories.happy_path(order_id="ord-happy-1", customer_id="<script>alert(1)</script>"),
+             factories.declined_path(order_id="ord-declined", at=later),
+             factories.rejected_path(order_id="ord-short", at=later + timedelta(seconds=1)),
+             factories.happy_path(order_id="ord-inflight", at=later + timedelta(seconds=2))[:3]]
+    services.observation_record(observations=[o for p in paths for o in factories.sightings_of(p)])
+    with dashboard_served() as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium, a fresh one for each test."""
+    with chromium() as launched:
+        yield launched

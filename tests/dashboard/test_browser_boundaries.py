@@ -5,8 +5,6 @@ home bus's policy refused are on the Failures page as refused."""
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,15 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.readmodel import services
-from dashboard.web.serve import serve
-from tests.browser import chromium, watch
+from tests.browser import SCREENSHOTS, dashboard_served, watch
 from tests.dashboard import factories
-from tests.dashboard.conftest import free_port
 from tests.dashboard.test_boundaries import HOME, LOYALTY, refused_in_loyalty_account  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp")
 
 
 @pytest.fixture
@@ -35,25 +29,8 @@ def dashboard_url(refused_in_loyalty_account, moto_stack) -> Iterator[str]:  # n
     paths.append(factories.declined_path(order_id="ord-0006declined", at=start + timedelta(seconds=45)))
     services.observation_record(observations=[
         o for path in paths for o in factories.published_in(path, {"loyalty.points-awarded": LOYALTY})])
-    port = free_port()
-    stop = threading.Event()
-    ready: list[str] = []
-    thread = threading.Thread(target=serve, kwargs={"host": "127.0.0.1", "port": port, "stop": stop,
-                                                    "ready": ready.append}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready
-    yield ready[0]
-    stop.set()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with chromium() as launched:
-        yield launched
+    with dashboard_served() as url:
+        yield url
 
 
 def test_two_accounts_outlined_live_a_crossing_marked_and_a_refusal_shown(dashboard_url, browser,

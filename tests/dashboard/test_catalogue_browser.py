@@ -13,9 +13,8 @@ from playwright.sync_api import expect
 
 from dashboard.readmodel import services
 from dashboard.readmodel.observations import observation_from_queue_body
-from tests.browser import VIOLATIONS, watch
+from tests.browser import SCREENSHOTS, VIOLATIONS, watch
 from tests.dashboard import factories
-from tests.dashboard.test_browser import SCREENSHOTS, browser, dashboard_url  # noqa: F401  (fixtures)
 from workflow.model import CHOREOGRAPHY
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,7 +30,7 @@ class Site:
 
 
 @pytest.fixture
-def recent_orders(dashboard_url) -> Site:  # noqa: F811
+def recent_orders(dashboard_url) -> Site:
     """Forty orders over the last fifty minutes, as a busy hour leaves them: most shipped, some
     declined, some short of stock; and one order.placed refused for its data."""
     now = datetime.now(UTC)
@@ -49,7 +48,7 @@ def recent_orders(dashboard_url) -> Site:  # noqa: F811
     return Site(dashboard_url, services.ObservedEvent.objects.get(order_id="ord-refused").invalid_reason)
 
 
-def test_the_catalogue_lists_the_model_and_follows_the_traffic_live(recent_orders, browser, moto_stack):  # noqa: F811
+def test_the_catalogue_lists_the_model_and_follows_the_traffic_live(recent_orders, browser, moto_stack):
     page = browser.new_page(viewport={"width": 1680, "height": 1050})
     page.add_init_script(VIOLATIONS)
     base = recent_orders.url
@@ -82,7 +81,7 @@ def test_the_catalogue_lists_the_model_and_follows_the_traffic_live(recent_order
     assert elsewhere == []
 
 
-def test_an_event_type_is_reached_from_the_graph_and_from_a_refused_event(recent_orders, browser):  # noqa: F811
+def test_an_event_type_is_reached_from_the_graph_and_from_a_refused_event(recent_orders, browser):
     page = browser.new_page(viewport={"width": 1680, "height": 1050})
     page.add_init_script(VIOLATIONS)
     base = recent_orders.url

@@ -5,19 +5,14 @@ draws them, legibly — no console error, no request elsewhere, nothing the CSP 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from dashboard import aws
-from dashboard.web.serve import serve
-from tests.browser import VIOLATIONS, chromium, watch
-from tests.dashboard.conftest import free_port
-from tests.dashboard.test_browser import SCREENSHOTS
+from tests.browser import SCREENSHOTS, VIOLATIONS, dashboard_served, watch
 from tests.dashboard.test_drift import deployed, template, undeclared_observed  # noqa: F401  (fixtures)
 from tests.dashboard.test_graph_legibility import MEASURE, problems
 from workflow.model import Bus
@@ -42,24 +37,8 @@ def drifted(deployed: aws.AwsContext) -> Iterator[str]:  # noqa: F811
     events.remove_targets(Rule=payment_rule, EventBusName=global_bus, Ids=["Target0"])
     undeclared_observed("order.refunded", times=2)
 
-    stop = threading.Event()
-    ready: list[str] = []
-    thread = threading.Thread(target=serve, kwargs={"host": "127.0.0.1", "port": free_port(),
-                                                    "stop": stop, "ready": ready.append}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready
-    yield ready[0]
-    stop.set()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
+    with dashboard_served() as url:
+        yield url
 
 
 def test_the_drift_page_the_top_bar_and_the_graph_show_the_drift(drifted, browser) -> None:

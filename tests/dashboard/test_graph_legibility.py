@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser import watch
+from tests.browser import SCREENSHOTS, watch
 from tests.dashboard import factories
-from tests.dashboard.test_browser import SCREENSHOTS, browser, dashboard_url  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -94,7 +93,7 @@ def problems(measured: dict[str, Any]) -> list[str]:
     return found
 
 
-def test_the_live_graph_stays_legible_with_orders_in_flight(dashboard_url, browser, moto_stack):  # noqa: F811
+def test_the_live_graph_stays_legible_with_orders_in_flight(dashboard_url, browser, moto_stack):
     page = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
     errors, elsewhere = watch(page, dashboard_url)
     page.goto(dashboard_url + "/")

@@ -3,21 +3,17 @@ top bar's count, without a console error or a request anywhere but the dashboard
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dashboard.readmodel import services
-from tests.browser import VIOLATIONS, watch
+from tests.browser import SCREENSHOTS, VIOLATIONS, watch
 from tests.dashboard import factories
-from tests.dashboard.test_browser import browser, dashboard_url, failures  # noqa: F401  (fixtures)
 from tests.dashboard.test_insight import shipped_unpaid
 from workflow.envelope import Event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp")
 
 
 def record(*paths: list[Event]) -> None:
@@ -26,7 +22,7 @@ def record(*paths: list[Event]) -> None:
 
 
 @pytest.fixture
-def recent_orders(failures, dashboard_url) -> None:  # noqa: F811
+def recent_orders(failures, dashboard_url) -> None:
     """Orders of the last half hour: some done, one just placed, some stopped (recorded
     before the browser starts: Playwright's loop is no place for the database)."""
     now = datetime.now(UTC)
@@ -41,7 +37,7 @@ def recent_orders(failures, dashboard_url) -> None:  # noqa: F811
 
 
 def test_the_trace_draws_the_steps_to_come_and_the_stuck_page_says_why(
-        recent_orders, dashboard_url, browser):  # noqa: F811
+        recent_orders, dashboard_url, browser):
     page = browser.new_page(viewport={"width": 1680, "height": 1050})
     page.add_init_script(VIOLATIONS)
     errors, elsewhere = watch(page, dashboard_url)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +18,8 @@ from playwright.sync_api import expect
 
 from dashboard.readmodel import services
 from dashboard.readmodel.observations import observation_from_queue_body
-from dashboard.web.serve import serve
-from tests.browser import VIOLATIONS, chromium, watch
+from tests.browser import VIOLATIONS, dashboard_served, watch
 from tests.dashboard import factories
-from tests.dashboard.conftest import free_port
 from workflow.envelope import Event
 from workflow.model import CHOREOGRAPHY
 
@@ -83,25 +79,8 @@ def live_history(moto_stack) -> Iterator[tuple[str, int]]:
     services.observation_record(observations=[
         observation_from_queue_body(factories.queue_body(body), observed_at=now, origin="live")
         for body in bad])
-    port = free_port()
-    stop = threading.Event()
-    ready: list[str] = []
-    thread = threading.Thread(target=serve, kwargs={"host": "127.0.0.1", "port": port, "stop": stop,
-                                                    "ready": ready.append}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready
-    yield ready[0], placed + len(bad)
-    stop.set()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with chromium() as launched:
-        yield launched
+    with dashboard_served() as url:
+        yield url, placed + len(bad)
 
 
 EVENTS_CELL = "tr[data-rule='OrderPlacedToWarehouse'] td[data-col='events']"

@@ -4,7 +4,6 @@ as they stream, and a pause loses none of them."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,16 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.readmodel import services
-from tests.browser import VIOLATIONS, watch
+from tests.browser import SCREENSHOTS, VIOLATIONS, watch
 from tests.dashboard import factories
-from tests.dashboard.test_browser import browser, dashboard_url  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = os.environ.get("DASHBOARD_SCREENSHOTS", "/tmp")
 
-
-def _page(browser, dashboard_url):  # noqa: F811
+def _page(browser, dashboard_url):
     page = browser.new_page(viewport={"width": 1680, "height": 1050})
     page.add_init_script(VIOLATIONS)
     errors, elsewhere = watch(page, dashboard_url)
@@ -39,7 +35,7 @@ def _shipped(order_id, minute, gaps_ms, customer_id="customer-1"):
     return timed
 
 
-def test_search_finds_events_links_their_traces_and_explains_a_bad_query(dashboard_url, browser,  # noqa: F811
+def test_search_finds_events_links_their_traces_and_explains_a_bad_query(dashboard_url, browser,
                                                                           moto_stack):
     page, errors, elsewhere = _page(browser, dashboard_url)
 
@@ -82,7 +78,7 @@ def test_search_finds_events_links_their_traces_and_explains_a_bad_query(dashboa
 
 
 @pytest.fixture
-def more_shipped(dashboard_url):  # noqa: F811
+def more_shipped(dashboard_url):
     """Three more shipped orders, recorded before the browser starts (the ORM refuses to run
     beside Playwright's event loop)."""
     paths = [_shipped("ord-steady", 10, [45, 60, 40, 80]), _shipped("ord-quick", 11, [25, 30, 20, 40]),
@@ -90,7 +86,7 @@ def more_shipped(dashboard_url):  # noqa: F811
     services.observation_record(observations=[o for p in paths for o in factories.sightings_of(p)])
 
 
-def test_compare_with_a_typical_order_from_the_trace_page(more_shipped, dashboard_url, browser):  # noqa: F811
+def test_compare_with_a_typical_order_from_the_trace_page(more_shipped, dashboard_url, browser):
     page, errors, elsewhere = _page(browser, dashboard_url)
 
     page.goto(dashboard_url + "/orders/ord-sluggish")
@@ -128,7 +124,7 @@ def _shown(page) -> list[str]:
                                      "rows => rows.map(r => r.dataset.eventId)")
 
 
-def test_the_live_feed_filters_as_it_streams_and_a_pause_loses_nothing(dashboard_url, browser, moto_stack):  # noqa: F811
+def test_the_live_feed_filters_as_it_streams_and_a_pause_loses_nothing(dashboard_url, browser, moto_stack):
     page, errors, elsewhere = _page(browser, dashboard_url)
     page.goto(dashboard_url + "/")
     page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
@@ -196,7 +192,7 @@ QUERIES = [
 ]
 
 
-def test_the_feed_filter_reads_a_query_as_search_does(dashboard_url, browser):  # noqa: F811
+def test_the_feed_filter_reads_a_query_as_search_does(dashboard_url, browser):
     """The browser's parser (query.js) and the server's (search.py) agree on every term and
     on what they refuse."""
     from dashboard.insight import search

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +16,8 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.readmodel import services
-from dashboard.web.serve import serve
-from tests.browser import VIOLATIONS, chromium, watch
+from tests.browser import VIOLATIONS, dashboard_served, watch
 from tests.dashboard import factories
-from tests.dashboard.conftest import free_port
 from tests.dashboard.test_route_health_browser import retimed
 from workflow.envelope import Event
 from workflow.model import CHOREOGRAPHY
@@ -71,25 +67,8 @@ def switching_history(now: datetime) -> tuple[list[Event], dict[int, int], str]:
 def history(moto_stack) -> Iterator[tuple[str, dict[int, int], str]]:
     events, placed, a_version_2 = switching_history(datetime.now(UTC))
     services.observation_record(observations=factories.sightings_of(events))
-    port = free_port()
-    stop = threading.Event()
-    ready: list[str] = []
-    thread = threading.Thread(target=serve, kwargs={"host": "127.0.0.1", "port": port, "stop": stop,
-                                                    "ready": ready.append}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ready
-    yield ready[0], placed, a_version_2
-    stop.set()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with chromium() as launched:
-        yield launched
+    with dashboard_served() as url:
+        yield url, placed, a_version_2
 
 
 def send(moto_stack, event: Event) -> None:
