@@ -1,5 +1,6 @@
 """Helpers shared by the tests: AWS's own sample events, filled with our events, and one way
-to wait for something to become true."""
+to wait for something to become true (`wait_for`, and `eventually` when the test needs what
+it waited for)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workflow.domain.payment import CardVault
 from workflow.envelope import Event
@@ -18,6 +19,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The card-token key of the tests (a deployment's is generated into Secrets Manager).
 TEST_CARD_TOKEN_KEY = "k" * 64
 TEST_VAULT = CardVault(TEST_CARD_TOKEN_KEY.encode())
+
+T = TypeVar("T")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
@@ -30,6 +33,24 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message} (waited {timeout:g} s)")
         time.sleep(interval)
+
+
+def eventually(fetch: Callable[[], T], until: Callable[[T], object] = bool, timeout: float = 10.0,
+               interval: float = 0.05, message: str = "condition not met") -> T:
+    """`wait_for`'s sibling for a test that asserts on what it waited for: call `fetch` until
+    `until(value)` is truthy (by default, until the value itself is) and return that value.
+    On timeout it fails as `wait_for` does, with the last value fetched."""
+    last: list[T] = []
+
+    def arrived() -> object:
+        last[:] = [fetch()]
+        return until(last[0])
+
+    try:
+        wait_for(arrived, timeout=timeout, interval=interval, message=message)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; last: {repr(last[0])[:2000] if last else 'none'}") from None
+    return last[0]
 
 
 def aws_sample(name: str) -> dict[str, Any]:

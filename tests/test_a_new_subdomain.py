@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from enum import StrEnum
@@ -31,6 +30,7 @@ from local.embedded_aws import EmbeddedAws, client
 from tests.dashboard.test_graph import _assert_nothing_overlaps
 from tests.e2e.conftest import free_port
 from tests.support import TEST_VAULT as VAULT
+from tests.support import wait_for
 from workflow import outputs
 from workflow.diagram import mermaid
 from workflow.domain.order import order_place
@@ -121,11 +121,8 @@ def test_the_local_system_routes_an_order_placed_to_it_and_runs_the_handler(depl
     assert answer["FailedEntryCount"] == 0
 
     log = config.cache_dir / "logs" / f"{deployment.physical_ids['AuditFunction']}.log"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if log.exists() and f"audited order.placed {placed.subject}" in log.read_text():
-            break
-        time.sleep(0.2)
+    wait_for(lambda: log.exists() and f"audited order.placed {placed.subject}" in log.read_text(),
+             60, 0.2, f"the Audit function to log that it audited {placed.subject}")
     assert log.exists(), f"the Audit function never ran (no {log})"
     assert f"audited order.placed {placed.subject}" in log.read_text()
 

@@ -15,6 +15,7 @@ import websockets
 from dashboard.web.serve import serve
 from tests.dashboard import factories
 from tests.dashboard.conftest import free_port
+from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,9 +35,7 @@ def test_served_events_reach_a_websocket_client_and_stop_is_prompt(moto_stack):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not ready and time.monotonic() < deadline and not failures:
-            time.sleep(0.05)
+        wait_for(lambda: ready or failures, 10, 0.05, "the server ready, or its failure")
         assert ready == [f"http://127.0.0.1:{port}"], failures
 
         page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from dashboard.failures.dead_letter_queues import dead_letter_queues, dead_letters_count
+from tests.support import eventually, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,15 +53,18 @@ def _wait_ready(process: subprocess.Popen[bytes], aws_endpoint: str, log_path: P
     cloudformation = boto3.client("cloudformation", endpoint_url=aws_endpoint,
                                   region_name="us-east-1", aws_access_key_id="test",
                                   aws_secret_access_key="test")
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"choreo up exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        if "choreo is up" in log_path.read_text():
-            stack = cloudformation.describe_stacks(StackName="choreo")["Stacks"][0]
-            return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-        time.sleep(0.5)
-    raise RuntimeError(f"choreo up not ready in {seconds:.0f}s:\n{log_path.read_text()[-3000:]}")
+        return "choreo is up" in log_path.read_text()
+
+    try:
+        wait_for(up, seconds, 0.5, "choreo up to say it is up")
+    except AssertionError as error:
+        raise RuntimeError(f"{error}:\n{log_path.read_text()[-3000:]}") from None
+    stack = cloudformation.describe_stacks(StackName="choreo")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
 @pytest.fixture(scope="session")
@@ -114,6 +118,8 @@ def place(system: RunningSystem, items: list[dict[str, Any]],
 
 def wait_status(system: RunningSystem, order_id: str, want: set[str],
                 seconds: float = 60) -> str | None:
+    """The order's status once it is one of `want`, or the last one seen after `seconds`: not
+    a failure, since some tests assert that an order did not get that far."""
     deadline = time.monotonic() + seconds
     status = None
     while time.monotonic() < deadline:
@@ -167,6 +173,8 @@ def statuses(system: RunningSystem, order_ids: list[str]) -> dict[str, str | Non
 
 def wait_all_terminal(system: RunningSystem, order_ids: list[str],
                       seconds: float = 120) -> dict[str, str | None]:
+    """The orders' statuses once all are terminal, or as they are after `seconds`: each
+    test asserts on them what it expects."""
     deadline = time.monotonic() + seconds
     while True:
         current = statuses(system, order_ids)
@@ -223,10 +231,11 @@ def wait_idle(system: RunningSystem, seconds: float = 60) -> None:
     """Until the functions have nothing left to do: no message waiting for one or being
     worked on, twice in a row half a second apart (a handler that publishes enqueues the
     next message before its own is deleted)."""
-    deadline = time.monotonic() + seconds
-    quiet = 0
-    while quiet < 2:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still busy after {seconds:.0f}s: {runtime_stats(system)['backlog']}")
-        quiet = quiet + 1 if runtime_stats(system)["backlog"] == 0 else 0
-        time.sleep(0.5)
+    readings: list[Any] = []
+
+    def last_two_backlogs() -> list[Any]:
+        readings[:] = [*readings[-1:], runtime_stats(system)["backlog"]]
+        return readings
+
+    eventually(last_two_backlogs, lambda backlogs: backlogs == [0, 0], seconds, 0.5,
+               "the functions idle: no backlog twice in a row")

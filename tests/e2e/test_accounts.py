@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.e2e.conftest import (
     runtime_stats,
     wait_status,
 )
+from tests.support import eventually
 from workflow import outputs
 from workflow.model import Bus
 
@@ -122,12 +122,9 @@ def test_an_order_ships_across_the_two_accounts_and_each_event_keeps_its_account
     assert response.status_code == 202
     order = response.json()
     assert wait_status(system, order["orderId"], {"shipped", "rejected", "cancelled"}) == "shipped"
-    deadline = time.monotonic() + 10
-    while True:
-        envelopes = logged_envelopes(system, order["correlationId"])
-        if len(envelopes) >= 5 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    envelopes = eventually(lambda: logged_envelopes(system, order["correlationId"]),
+                           lambda envelopes: len(envelopes) >= 5, 10, 0.2,
+                           "the order's five events in the home account's log group")
     accounts = {event["detail-type"]: event["account"] for event in envelopes}
     assert accounts == {"order.placed": HOME, "warehouse.stock-reserved": HOME,
                         "payment.taken": HOME, "loyalty.points-awarded": LOYALTY,
@@ -145,12 +142,10 @@ def test_the_replica_in_another_region_keeps_every_event_of_an_order_as_it_was_p
     response = place(system, [{"sku": first_sku(system), "quantity": 1}])
     order = response.json()
     assert wait_status(system, order["orderId"], {"shipped", "rejected", "cancelled"}) == "shipped"
-    deadline = time.monotonic() + 10
-    while True:
-        replicated = logged_envelopes(system, order["correlationId"], region=REPLICA_REGION)
-        if len(replicated) >= 5 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    replicated = eventually(
+        lambda: logged_envelopes(system, order["correlationId"], region=REPLICA_REGION),
+        lambda replicated: len(replicated) >= 5, 10, 0.2,
+        "the order's five events in the replica region's log group")
     home = logged_envelopes(system, order["correlationId"])
     assert sorted(event["detail"]["id"] for event in replicated) == sorted(
         event["detail"]["id"] for event in home)
@@ -178,12 +173,11 @@ def test_points_from_an_account_the_home_bus_no_longer_lets_in_are_refused_and_d
     try:
         response = place(system, [{"sku": first_sku(system), "quantity": 1}])
         order = response.json()
-        refused: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while not refused and time.monotonic() < deadline:
-            refused = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10,
-                                          MessageAttributeNames=["All"]).get("Messages", [])
-            time.sleep(0.2)
+        refused: list[dict[str, Any]] = eventually(
+            lambda: sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"]).get("Messages", []),
+            timeout=60, interval=0.2,
+            message="the refused points event in the loyalty account's dead-letter queue")
         (message,) = refused
         attributes = {name: value["StringValue"]
                       for name, value in message["MessageAttributes"].items()}

@@ -23,6 +23,7 @@ from websockets.typing import Origin
 
 from tests.browser import chromium, watch
 from tests.e2e.conftest import ROOT, RunningSystem, free_port, place
+from tests.support import eventually, wait_for
 from workflow.model import CHOREOGRAPHY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -51,18 +52,21 @@ def start_dashboard(system: RunningSystem, database: Path, log_path: Path,
         process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def serving() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"dashboard exited:\n{log_path.read_text()[-2000:]}")
         try:
-            if requests.get(f"{url}/", timeout=2).status_code == 200:
-                return Dashboard(url, process, port, database, log_path)
+            return requests.get(f"{url}/", timeout=2).status_code == 200
         except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"dashboard not up in 60s:\n{log_path.read_text()[-2000:]}")
+            return False
+
+    try:
+        wait_for(serving, 60, 0.3, f"the dashboard answering 200 at {url}/")
+    except AssertionError as error:
+        process.kill()
+        raise RuntimeError(f"{error}:\n{log_path.read_text()[-2000:]}") from None
+    return Dashboard(url, process, port, database, log_path)
 
 
 def stop_dashboard(dashboard: Dashboard, sig: int = signal.SIGINT) -> None:
@@ -110,14 +114,15 @@ def place_and_follow(page: Any, dashboard: Dashboard) -> None:
         arg=order_id, timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "e2e-live.png"))
 
-    page.goto(f"{dashboard.url}/orders/{order_id}", wait_until="networkidle")
-    deadline = time.monotonic() + 15
-    text = page.inner_text("body")
-    while time.monotonic() < deadline and not all(t in text for t in CHAIN):
-        page.wait_for_timeout(500)
-        page.reload(wait_until="networkidle")
-        text = page.inner_text("body")
-    page.screenshot(path=str(SCREENSHOTS / "e2e-trace.png"), full_page=True)
+    def trace_text() -> str:
+        page.goto(f"{dashboard.url}/orders/{order_id}", wait_until="networkidle")
+        return str(page.inner_text("body"))
+
+    try:
+        text = eventually(trace_text, lambda text: all(t in text for t in CHAIN), 15, 0.5,
+                          f"every event of the chain on the trace of {order_id}")
+    finally:
+        page.screenshot(path=str(SCREENSHOTS / "e2e-trace.png"), full_page=True)
     assert [t for t in CHAIN if t not in text] == []
     assert "shipped" in text
     notifications = page.locator("text=application/cloudevents+json")

@@ -16,6 +16,7 @@ import requests
 
 from tests.e2e.conftest import RunningSystem, log_group_events, place, wait_idle, wait_status
 from tests.e2e.test_dashboard import start_dashboard, stop_dashboard
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -61,11 +62,8 @@ def test_r6_a_dashboard_restarted_mid_stream_misses_no_event(
                     missing[order_id] = event_ids - shown
             return missing
 
-        deadline = time.monotonic() + 30
-        missing = missing_now()
-        while missing and time.monotonic() < deadline:
-            time.sleep(0.5)
-            missing = missing_now()
+        missing = eventually(missing_now, lambda missing: not missing, 30, 0.5,
+                             "every published event on the restarted dashboard's traces")
         print(f"\nR6: {len(order_ids)} orders, {sum(map(len, expected.values()))} events; "
               f"dashboard killed and restarted; missing {sum(map(len, missing.values()))}")
         assert len(order_ids) >= 5

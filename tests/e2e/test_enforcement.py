@@ -15,7 +15,6 @@ the order complete. Each test restores what it took away.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ import requests
 
 from dashboard.failures.dead_letter_queues import dead_letter_queues, dead_letters_redrive
 from tests.e2e.conftest import RunningSystem, log_group_trace, place, runtime_stats, wait_status
+from tests.support import eventually
 from workflow.model import Bus
 from workflow.outputs import (
     NOTIFICATION_ENDPOINT,
@@ -37,16 +37,6 @@ from workflow.outputs import (
 pytestmark = pytest.mark.e2e
 
 MUG = [{"sku": "MUG-STONEWARE", "quantity": 1}]
-
-
-def eventually(check: Any, seconds: float = 30, every: float = 0.25) -> Any:
-    """The first truthy answer of `check`, or the last answer after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            return answer
-        time.sleep(every)
 
 
 def dead_letters_of(system: RunningSystem, queue: str, correlation_id: str) -> list[dict[str, Any]]:
@@ -85,7 +75,9 @@ def test_without_the_payment_queues_allow_an_order_is_not_paid_and_its_event_is_
     # THEN its stock-reserved event sits in the rule target dead-letter queue, refused
     rule_dlq = running_system.outputs[dead_letter_queue_url(RULE_TARGET)]
     (letter,) = eventually(lambda: dead_letters_of(running_system, rule_dlq,
-                                                   placed["correlationId"]))
+                                                   placed["correlationId"]),
+                           timeout=30, interval=0.25,
+                           message="the refused stock-reserved event in the rule target's dead-letter queue")
     attributes = {name: value["StringValue"] for name, value in letter["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
     assert attributes["TARGET_ARN"].endswith(":" + url.rsplit("/", 1)[1])
@@ -137,7 +129,8 @@ def test_without_put_events_on_the_warehouse_role_a_new_order_is_never_reserved(
     # THEN the warehouse's PutEvents is refused, as AWS refuses it, and says why
     refusal = eventually(lambda: next(
         (refusal for refusal in runtime_stats(running_system)["refusedDeliveries"]["latest"]
-         if refusal.get("correlationid") == placed["correlationId"]), None))
+         if refusal.get("correlationid") == placed["correlationId"]), None),
+        timeout=30, interval=0.25, message="the warehouse's refused PutEvents in the runtime's stats")
     assert refusal is not None
     assert (refusal["kind"], refusal["action"]) == ("call", "events:PutEvents")
     assert f"assumed-role/{role}/" in refusal["principal"]
@@ -202,7 +195,9 @@ def test_without_its_permission_for_eventbridge_loyalty_is_not_invoked_and_the_e
         # THEN its payment.taken is dead-lettered, refused, naming the function as its target
         rule_dlq = running_system.outputs[dead_letter_queue_url(RULE_TARGET)]
         (letter,) = eventually(lambda: dead_letters_of(running_system, rule_dlq,
-                                                       placed["correlationId"]))
+                                                       placed["correlationId"]),
+                               timeout=30, interval=0.25,
+                               message="the refused payment.taken in the rule target's dead-letter queue")
         attributes = {name: value["StringValue"]
                       for name, value in letter["MessageAttributes"].items()}
         assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"

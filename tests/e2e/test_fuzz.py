@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.e2e.conftest import RunningSystem, api, log_group_events
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -77,11 +78,9 @@ def test_the_order_api_never_fails_and_publishes_only_what_it_accepts(
                 if event["type"] == "order.placed"
                 and datetime.fromisoformat(event["time"].replace("Z", "+00:00")) >= started}
 
-    deadline = time.monotonic() + 30  # the log group gets every event within moments
-    placed = placed_since()
-    while not placed >= set(accepted) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        placed = placed_since()
+    # the log group gets every event within moments
+    placed = eventually(placed_since, lambda placed: placed >= set(accepted), 30, 0.5,
+                        f"an order.placed in the log group for each of the {len(accepted)} orders accepted")
     print(f"\nR5: fuzzed the order API; {len(accepted)} orders accepted, "
           f"{len(placed)} order.placed published")
     assert placed == set(accepted)

@@ -7,7 +7,6 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from tests.e2e.conftest import RunningSystem, api, log_group_trace, place, wait_status
+from tests.support import eventually
 from workflow.model import CHOREOGRAPHY
 from workflow.outputs import (
     NOTIFICATION_API_KEY_SECRET_ARN,
@@ -39,12 +39,9 @@ def test_an_order_ships_and_its_five_cloudevents_are_in_the_log_group(
     assert wait_status(running_system, accepted["orderId"], {"shipped", "rejected",
                                                              "cancelled"}) == "shipped"
 
-    deadline = time.monotonic() + 10
-    while True:
-        events = log_group_trace(running_system, accepted["correlationId"])
-        if {event["type"] for event in events} >= set(CHAIN) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    events = eventually(lambda: log_group_trace(running_system, accepted["correlationId"]),
+                        lambda events: {event["type"] for event in events} >= set(CHAIN), 10, 0.2,
+                        "every event of the chain in the log group")
     by_type = {event["type"]: event for event in events}
     assert sorted(by_type) == sorted(CHAIN)
     for event in events:
@@ -64,14 +61,12 @@ def test_the_shipping_notification_reaches_the_endpoint_with_the_cloudevent(
     order_id = response.json()["orderId"]
     assert wait_status(running_system, order_id, {"shipped"}) == "shipped"
     dynamodb = running_system.client("dynamodb")
-    deadline = time.monotonic() + 10
-    items: list[dict[str, Any]] = []
-    while not items and time.monotonic() < deadline:
-        items = dynamodb.query(
+    items: list[dict[str, Any]] = eventually(
+        lambda: dynamodb.query(
             TableName=running_system.outputs[NOTIFICATIONS_TABLE_NAME],
             KeyConditionExpression="subject = :order",
-            ExpressionAttributeValues={":order": {"S": order_id}})["Items"]
-        time.sleep(0.1)
+            ExpressionAttributeValues={":order": {"S": order_id}})["Items"],
+        timeout=10, interval=0.1, message="the shipping notification kept by the receiver")
     [item] = items
     assert item["contentType"]["S"] == "application/cloudevents+json"
     assert json.loads(item["event"]["S"])["type"] == "warehouse.order-shipped"
@@ -99,14 +94,15 @@ def test_a_raw_put_events_reaches_the_observability_queue(running_system: Runnin
         "DetailType": "order.placed", "Detail": json.dumps({"marker": marker})}])
     sqs = running_system.client("sqs")
     queue_url = running_system.outputs["ObservabilityQueueUrl"]
-    deadline = time.monotonic() + 10
-    seen: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not seen:
-        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=1).get("Messages", []):
-            body = json.loads(message["Body"])
-            if marker in message["Body"]:
-                seen.append(body)
+
+    def marked() -> list[dict[str, Any]]:
+        return [json.loads(message["Body"])
+                for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                                   WaitTimeSeconds=1).get("Messages", [])
+                if marker in message["Body"]]
+
+    seen = eventually(marked, timeout=10, interval=0,
+                      message="the raw event in the observability queue")
     assert seen, "the raw event did not reach the observability queue"
     assert seen[0]["bus"] == "global"
     assert seen[0]["event"]["detail"] == {"marker": marker}

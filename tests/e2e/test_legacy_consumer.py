@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     system_started,
     wait_all_terminal,
 )
+from tests.support import eventually
 from workflow.products import PRODUCTS_BY_SKU
 
 pytestmark = pytest.mark.e2e
@@ -57,13 +58,9 @@ def _ledger(system: RunningSystem) -> dict[str, dict[str, Any]]:
 
 
 def _wait_counted(system: RunningSystem, orders: int, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        records = _ledger(system)
-        if sum(key.startswith("ORDER#") for key in records) >= orders \
-                or time.monotonic() > deadline:
-            return records
-        time.sleep(0.5)
+    return eventually(lambda: _ledger(system),
+                      lambda records: sum(key.startswith("ORDER#") for key in records) >= orders,
+                      seconds, 0.5, f"the ledger counting {orders} orders")
 
 
 def test_the_v1_only_ledger_counts_every_order_through_the_switch(legacy_system: RunningSystem):

@@ -43,7 +43,7 @@ from tests.e2e.conftest import (
 )
 from tests.processes import alive, command_line, connection_owner, descendants
 from tests.services import postgres_database, redis_prefix, redis_url
-from tests.support import wait_for
+from tests.support import eventually, wait_for
 from workflow.outputs import OBSERVABILITY_QUEUE_URL
 
 pytestmark = [pytest.mark.e2e,
@@ -97,12 +97,17 @@ def _environment(system: RunningSystem, database_url: str, prefix: str) -> dict[
 
 
 def _wait_serving(process: subprocess.Popen[bytes], log_path: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while "serving on" not in log_path.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
+
+    def serving() -> bool:
+        if process.poll() is not None:
             raise RuntimeError(f"serve_production not serving (exit {process.poll()}):\n"
                                f"{log_path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
+        return "serving on" in log_path.read_text(errors="replace")
+
+    try:
+        wait_for(serving, seconds, 0.2, "serve_production to say it is serving")
+    except AssertionError as error:
+        raise RuntimeError(f"{error}:\n{log_path.read_text(errors='replace')[-3000:]}") from None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -272,12 +277,9 @@ def _missing(session: requests.Session, production: Production,
 
 def _wait_no_missing(session: requests.Session, production: Production,
                      expected: dict[str, set[str]], seconds: float) -> dict[str, set[str]]:
-    deadline = time.monotonic() + seconds
-    missing = _missing(session, production, expected)
-    while missing and time.monotonic() < deadline:
-        time.sleep(0.5)
-        missing = _missing(session, production, expected)
-    return missing
+    return eventually(lambda: _missing(session, production, expected),
+                      lambda missing: not missing, seconds, 0.5,
+                      "every published event on the dashboard's traces")
 
 
 @pytest.mark.timeout(180)

@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
     wait_all_terminal,
     wait_idle,
 )
+from tests.support import eventually, wait_for
 from workflow.domain.loyalty import points_for
 from workflow.products import PRODUCTS_BY_SKU
 
@@ -269,12 +270,11 @@ def test_r5_malformed_events_are_dead_lettered_while_good_orders_ship(
 
     sqs = running_system.client("sqs")
     [warehouse_dlq] = [q for q in dead_letter_queues(running_system.outputs) if q.name == "Warehouse"]
-    deadline = time.monotonic() + 30
-    reasons: list[str] = []
-    while time.monotonic() < deadline and len(reasons) < len(garbage):
-        reasons = [letter.reason for letter in dead_letters_peek(sqs=sqs, queue=warehouse_dlq)
-                   if letter.kind == "refused"]
-        time.sleep(0.5)
+    reasons: list[str] = eventually(
+        lambda: [letter.reason for letter in dead_letters_peek(sqs=sqs, queue=warehouse_dlq)
+                 if letter.kind == "refused"],
+        lambda reasons: len(reasons) >= len(garbage), 30, 0.5,
+        f"the {len(garbage)} malformed events dead-lettered as refused")
     print(f"\nR5: {len(garbage)} malformed events → dead-lettered with reasons {reasons}")
     assert len(reasons) >= len(garbage)
     assert any("lacks" in reason for reason in reasons)
@@ -295,8 +295,7 @@ def test_r5_bad_requests_publish_nothing(running_system: RunningSystem) -> None:
         assert response.headers["content-type"] == "application/problem+json"
     # a good order after the bad ones: once its event is in the log group, so would theirs be
     good = place(running_system, [{"sku": "INFUSER-MESH", "quantity": 1}]).json()["orderId"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not log_group_events(running_system, f'"{good}"'):
-        time.sleep(0.2)
+    wait_for(lambda: log_group_events(running_system, f'"{good}"'), 30, 0.2,
+             "the good order's event in the log group")
     after = sum(1 for e in log_group_events(running_system) if e["type"] == "order.placed")
     assert after == before + 1

@@ -19,7 +19,7 @@ from local.event_sources import (
     sqs_record,
 )
 from local.lambda_runtime import InvocationResult
-from tests.support import aws_sample, wait_for
+from tests.support import aws_sample, eventually, wait_for
 
 IDS = ["a", "b", "c"]
 
@@ -120,8 +120,7 @@ def test_failed_records_come_back_after_the_local_retry_delay(queue):
     poller(sqs, url, worker, Chaos(), retry_delay_seconds=1).deliver(messages)
     failed_at = time.monotonic()
     assert visible(sqs, url) == 0
-    while visible(sqs, url) == 0 and time.monotonic() - failed_at < 10:
-        time.sleep(0.05)
+    wait_for(lambda: visible(sqs, url) != 0, 10, 0.05, "the failed record visible again")
     back_after = time.monotonic() - failed_at
     assert visible(sqs, url) == 1
     assert 0.8 <= back_after < 5, back_after
@@ -163,11 +162,13 @@ def test_jitter_holds_deliveries_back_without_receiving_them_again(queue):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
     worker = RecordingWorker()
     the_poller = poller(sqs, url, worker, Chaos(jitter_seconds=1))
-    deadline = time.monotonic() + 5
-    delivered: list[str] = []
-    while time.monotonic() < deadline and len(delivered) < 20:
+
+    def poll_once() -> list[str]:
         the_poller.poll_once(wait_seconds=0)
-        delivered = [i for batch in worker.batches for i in batch]
+        return [i for batch in worker.batches for i in batch]
+
+    delivered = eventually(poll_once, lambda ids: len(ids) >= 20, 5, 0,
+                           "all 20 messages delivered through the jitter")
     assert len(delivered) == len(set(delivered)) == 20
     assert the_poller.stats.delayed_records > 0
     # a held message was received once: its receive count did not grow while it waited
