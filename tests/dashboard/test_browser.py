@@ -11,6 +11,7 @@ import pytest
 
 from tests.browser import SCREENSHOTS, VIOLATIONS, watch
 from tests.dashboard import factories
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -144,6 +145,7 @@ def test_every_page_keeps_to_its_content_security_policy(dashboard_url, browser)
     assert float(page.locator("rect.span-bar >> nth=1").get_attribute("width").rstrip("%")) > 0
     # and the policy holds: markup with a style attribute is refused, and reported
     page.evaluate("document.body.insertAdjacentHTML('beforeend', '<p style=\"color: red\">x</p>')")
-    page.wait_for_function("window.__violations.length > 0", timeout=5000)
+    wait_for(lambda: page.evaluate("window.__violations.length") > 0, timeout=5,
+             message="the refused style attribute to be reported")
     errors.clear()  # the refusal above is logged as a console error, on purpose
     assert elsewhere == []

@@ -13,6 +13,7 @@ import pytest
 from dashboard.readmodel import services
 from tests.browser import SCREENSHOTS, VIOLATIONS, watch
 from tests.dashboard import factories
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -143,7 +144,10 @@ def test_the_live_feed_filters_as_it_streams_and_a_pause_loses_nothing(dashboard
     first = factories.happy_path(order_id="ord-stream-0", customer_id="streamer", at=now)
     _stream(moto_stack, first + factories.happy_path(order_id="ord-other-0", customer_id="someone", at=now))
     page.wait_for_selector(f"[data-feed] tr[data-event-id='{first[2].id}']", timeout=10000)
-    page.wait_for_function("document.querySelector('[data-rate]').textContent !== '0.0 events/s'")
+    # waited on from here: a predicate Playwright evaluates in the page is eval, which the
+    # page's policy refuses whenever the first check does not already hold
+    wait_for(lambda: page.inner_text("[data-rate]") != "0.0 events/s", timeout=30,
+             message="the feed's rate to count the streamed events")
     assert _shown(page) == [first[2].id]
 
     # AND paused, matching events are held and counted, not shown
