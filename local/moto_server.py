@@ -52,30 +52,33 @@ class JsonCallsWithoutFlask:
     calls that every order makes dozens of. Anything else goes through moto's own server."""
 
     def __init__(self, dispatcher: Any) -> None:
+        # imported when the server is made, once, not with this module nor on every call
+        from botocore.exceptions import ClientError
+        from moto.moto_api import recorder
+        from werkzeug.wrappers import Response
+
         self.dispatcher = dispatcher
         self._views: dict[int, Any] = {}
+        self._client_error, self._recorder, self._response = ClientError, recorder, Response
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/" \
                 or "HTTP_X_AMZ_TARGET" not in environ:
             return self.dispatcher(environ, start_response)
-        from botocore.exceptions import ClientError
-        from moto.moto_api import recorder
-        from werkzeug.wrappers import Response
-
         app = self.dispatcher.get_application(environ)
         view = self._views.get(id(app))
         if view is None:
             endpoint, _ = app.url_map.bind_to_environ(environ).match("/", method="POST")
             view = self._views[id(app)] = app.view_functions[endpoint]
         request = app.request_class(environ)
-        recorder._record_request(request)
+        self._recorder._record_request(request)
         try:  # what moto's view does with a request (moto.core.utils.convert_to_flask_response)
             result = view.callback(request, request.raw_url, dict(request.headers))
-        except ClientError as error:
+        except self._client_error as error:
             result = 400, {}, error.response["Error"]["Message"]
         status, headers, content = result if len(result) == 3 else (200, {}, result)
-        return Response(response=content, status=status, headers=headers)(environ, start_response)
+        return self._response(response=content, status=status, headers=headers)(environ,
+                                                                                 start_response)
 
 
 def wsgi_app(*, enforced: bool = True) -> Any:
