@@ -15,8 +15,9 @@ function, and what Lambda function URLs do for the functions that have one.
   behind (a message has waited longer than `behind_after_seconds` to be received) is answered
   503 with `Retry-After`, instead of adding to queues that would only grow until handlers time
   out: the embedded AWS protects itself, as AWS's services shed load. Reads are still served.
-- It is served by cheroot, as the embedded AWS is (`local.serving`; docs/local-mode.md has the
-  figures that chose it over the standard library's server).
+- It is served as the embedded AWS is (`local.connection_server`: a thread per keep-alive
+  connection; docs/local-mode.md has the figures that chose it). A repeated header reaches
+  the function as API Gateway hands it on, its values joined with commas.
 """
 
 from __future__ import annotations
@@ -36,13 +37,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cheroot.server import HeaderReader, HTTPConnection, HTTPRequest
-from cheroot.wsgi import Gateway_10
-
 from local.config import ACCOUNT_ID, Chaos, ChaosControl
+from local.connection_server import CLOSE_CONNECTION, ConnectionServer
 from local.hosts import REFUSAL, allowed_hosts, content_length, host_allowed
 from local.lambda_runtime import FunctionWorker
-from local.serving import wsgi_server
 from local.template import FUNCTION_URL_PATH
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -214,60 +212,6 @@ def json_answer(status: int, body: Any, content_type: str = "application/json", 
 
 
 HANDLED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"})
-CLOSE_CONNECTION = "choreo.close_connection"
-"""The environ key of a callable that makes the server close the connection after the answer."""
-
-
-class RepeatedHeadersJoined(HeaderReader):
-    """Reads a request's headers as API Gateway hands them on: a repeated header's values
-    joined with commas (cheroot itself joins only the headers HTTP defines as lists, with ", ",
-    and keeps the last of any other). A folded line continues its header, after a space."""
-
-    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
-        headers: dict[bytes, bytes] = {} if hdict is None else hdict
-        name: bytes | None = None
-        while True:
-            line = rfile.readline()
-            if not line:
-                raise ValueError("Illegal end of headers.")
-            if line == b"\r\n":
-                return headers
-            if not line.endswith(b"\r\n"):
-                raise ValueError("HTTP requires CRLF terminators")
-            if line[:1] in (b" ", b"\t"):
-                if name is None:
-                    raise ValueError("Illegal header line.")
-                headers[name] += b" " + line.strip()
-                continue
-            raw_name, colon, value = line.partition(b":")
-            if not colon:
-                raise ValueError("Illegal header line.")
-            name = raw_name.strip().title()  # as cheroot names them
-            value = value.strip()
-            headers[name] = headers[name] + b"," + value if name in headers else value
-
-
-class _FrontRequest(HTTPRequest):
-    header_reader = RepeatedHeadersJoined()
-
-
-class _FrontConnection(HTTPConnection):
-    RequestHandlerClass = _FrontRequest
-
-
-class _FrontGateway(Gateway_10):
-    """WSGI 1.0, with a way for the front to close the connection after its answer (an
-    application may not send `Connection` itself)."""
-
-    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # stubs say None
-        environ: dict[str, Any] = super().get_environ()
-        request = self.req
-
-        def close() -> None:
-            request.close_connection = True
-
-        environ[CLOSE_CONNECTION] = close
-        return environ
 
 
 def request_headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -282,8 +226,8 @@ def request_headers(environ: dict[str, Any]) -> dict[str, str]:
 
 
 class HttpFront:
-    """The front as a WSGI application, served by cheroot as the embedded AWS is
-    (`local.serving`): keep-alive connections, a pool of threads."""
+    """The front as a WSGI application, served as the embedded AWS is
+    (`local.connection_server`): keep-alive connections, a thread for each."""
 
     def __init__(self, *, host: str, port: int, routes: list[ApiRoute],
                  workers: dict[str, FunctionWorker], chaos: ChaosControl,
@@ -302,11 +246,8 @@ class HttpFront:
         self.chaos = chaos
         self.stats = stats
         self.api_id = api_id
-        self.server = wsgi_server(host, port, self, name="http-front")
-        self.server.gateway = _FrontGateway
-        self.server.ConnectionClass = _FrontConnection
-        self.server.prepare()  # binds now, so that the port is known
-        self.port: int = self.server.bind_addr[1]  # the one bound, if 0 asked for any
+        self.server = ConnectionServer(host, port, self, name="http-front")  # bound now
+        self.port: int = self.server.port  # the one bound, if 0 asked for any
         self.allowed_hosts = allowed if allowed is not None else \
             allowed_hosts(bind_host=host, port=self.port)
         self.thread = threading.Thread(target=self.server.serve, name="http-front", daemon=True)
