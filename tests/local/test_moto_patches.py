@@ -295,6 +295,47 @@ def test_expired_items_are_swept_from_tables_with_ttl(aws: dict[str, Any]):
     assert keys(without_ttl) == {"past", "future", "none", "text"}
 
 
+def test_the_sweep_reads_a_large_table_with_a_sort_key_in_slices(aws: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch):
+    """Every expired item goes, in a table with a sort key too, and the lock is let go between
+    slices: no other call waits for a walk of the whole table."""
+    from local.moto_patches import dynamodb as patched
+
+    dynamodb = aws["dynamodb"]
+    dynamodb.create_table(
+        TableName="sorted", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}])
+    dynamodb.update_time_to_live(TableName="sorted", TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expiration"})
+    now = time.time()
+    for number in range(25):
+        expiration = now - 10 if number % 2 else now + 3600
+        dynamodb.put_item(TableName="sorted", Item={
+            "pk": {"S": f"order-{number % 5}"}, "sk": {"S": f"line-{number}"},
+            "expiration": {"N": str(int(expiration))}})
+    monkeypatch.setattr(patched, "SWEEP_SLICE", 4)
+    taken = []
+    lock = patched.DYNAMODB_LOCK
+
+    class Counting:
+        def __enter__(self) -> None:
+            taken.append(1)
+            lock.acquire()
+
+        def __exit__(self, *exc: Any) -> None:
+            lock.release()
+
+    monkeypatch.setattr(patched, "DYNAMODB_LOCK", Counting())
+
+    assert moto_patches.expire_ttl_items(now) == 12
+    remaining = dynamodb.scan(TableName="sorted")["Items"]
+    assert sorted(int(item["sk"]["S"].split("-")[1]) for item in remaining) == list(range(0, 25, 2))
+    assert len(taken) >= 1 + 25 // 4  # the keys once, then a slice at a time
+
+
 def test_receipt_handles_are_long_random_letters(aws: dict[str, Any]):
     sqs = aws["sqs"]
     url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
@@ -631,3 +672,23 @@ def test_item_answers_written_as_they_stand_read_as_moto_s_own(aws: dict[str, An
     # an answer with a timestamp is still written by moto's walk
     described = dynamodb.describe_table(TableName=table)["Table"]
     assert described["CreationDateTime"].year >= 2026
+
+
+def test_ec2_reads_a_region_s_instance_type_offerings_when_they_are_asked_for():
+    """EC2 still answers which instance types a region's zones offer, from moto's own data,
+    but reads no region's file before it is asked (40 MiB kept for a service nobody called)."""
+    from moto.ec2.models import instance_types
+    from moto.utilities.utils import load_resource
+
+    offerings: Any = instance_types.INSTANCE_TYPE_OFFERINGS["availability-zone"]
+    assert "eu-west-3" in offerings and len(offerings) > 20
+    assert not dict.__contains__(offerings, "eu-west-3"), "read before it was asked for"
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-3")
+        answered = ec2.describe_instance_type_offerings(
+            LocationType="availability-zone")["InstanceTypeOfferings"]
+    on_disk = load_resource(f"ec2/resources/instance_type_offerings/availability-zone/"
+                            f"{offerings.files['eu-west-3']}")
+    assert {(o["InstanceType"], o["Location"]) for o in answered} == \
+        {(o["InstanceType"], o["Location"]) for o in on_disk}
+    assert {o["LocationType"] for o in answered} == {"availability-zone"}
