@@ -12,7 +12,7 @@ checked by tests/local/test_moto_patches.py, which also fails loudly when moto i
 the version they were written against.
 
 One module per service of moto's that it patches, as moto keeps them (`core`, `sqs`,
-`events`, `dynamodb`, `awslambda`, `logs`; `clock` is what several share). `PATCHES` says in
+`events`, `dynamodb`, `awslambda`, `logs`, `ec2`; `clock` is what several share). `PATCHES` says in
 which order they apply; `apply_each` is the one place that makes sure each applies once.
 Enforcement (`local.enforcement`) registers its patches the same way.
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 
 import moto
 
-from local.moto_patches import awslambda, core, dynamodb, events, logs, sqs
+from local.moto_patches import awslambda, core, dynamodb, ec2, events, logs, sqs
 from local.moto_patches.dynamodb import DYNAMODB_LOCK, expire_ttl_items
 from local.moto_patches.events import (
     BASE_EVENT_MESSAGE,
@@ -77,6 +77,7 @@ PATCHES: tuple[Patch, ...] = (
     events.event_buses_across_accounts,
     awslambda.configuration_updates_reach_the_runtime,
     logs.log_group_arns_as_cloudformation_gives_them,
+    ec2.instance_type_offerings_on_demand,
 )
 
 _APPLIED: set[Patch] = set()
