@@ -5,9 +5,11 @@ on each of the model's buses the stack outputs name) and from the stack's resour
 logical id each rule is), then judged by `workflow.drift`; one read is shared by every viewer
 and process for `DEPLOYED_SECONDS`, as AWS's list calls are throttled per account. The
 observed side is the read model's: the (type, source) pairs seen that the model does not
-declare (`dashboard.catalogue.selectors.undeclared_event_types`), and the sources it does not
+declare (`dashboard.catalogue.selectors.undeclared_event_types`), the sources it does not
 declare that put events on an observed bus, with the types they used
-(`dashboard.catalogue.selectors.undeclared_sources`; the observing rules match every event).
+(`dashboard.catalogue.selectors.undeclared_sources`; the observing rules match every event),
+the events put on a bus where no route of the model takes them, and the causation links seen
+that the model has no reaction for (`dashboard.insight.drift_traffic`).
 
 Each judgement (`drift_get`) records since when each difference has been seen
 (`DriftNoticed`), and is kept for `DEPLOYED_SECONDS` as the latest (`drift_latest`): what the
@@ -32,6 +34,7 @@ from dashboard.catalogue.selectors import (
     undeclared_event_types,
     undeclared_sources,
 )
+from dashboard.insight.drift_traffic import Link, Unrouted, undeclared_link_list, unrouted_list
 from dashboard.models import DriftNoticed
 from workflow import outputs
 from workflow.drift import (
@@ -177,12 +180,18 @@ class DriftView:
     checked_at: datetime
     sources: tuple[UndeclaredSource, ...] = ()
     """the sources seen that the model does not declare, each with its types"""
+    unrouted: tuple[Unrouted, ...] = ()
+    """the events seen on a bus where no route of the model takes them, by bus, type, source"""
+    links: tuple[Link, ...] = ()
+    """the causation links seen that the model has no reaction for"""
 
     @property
     def count(self) -> int:
-        """How many differences: the deployment's, the undeclared event types and the
-        undeclared sources (each once, whatever types it used)."""
-        return self.found.count + len(self.event_types) + len(self.sources)
+        """How many differences: the deployment's, the undeclared event types, the undeclared
+        sources (each once, whatever types it used), the events put into the void (each bus,
+        type and source once) and the undeclared causation links (each pair once)."""
+        return self.found.count + len(self.event_types) + len(self.sources) + \
+            len(self.unrouted) + len(self.links)
 
     @property
     def clean(self) -> bool:
@@ -215,7 +224,8 @@ def drift_get(*, context: aws.AwsContext | None = None) -> DriftView:
     now = timezone.now()
     view = DriftView(found=found, read=read, event_types=tuple(undeclared_event_types()),
                      noticed=noticed_record(found, now=now), checked_at=now,
-                     sources=tuple(undeclared_sources()))
+                     sources=tuple(undeclared_sources()), unrouted=tuple(unrouted_list()),
+                     links=tuple(undeclared_link_list()))
     cache.set(_cache_key("latest", context), view, DEPLOYED_SECONDS)
     return view
 
@@ -242,8 +252,9 @@ def _rule_dict(view: DriftView, item: UndeclaredRule) -> dict[str, Any]:
 
 
 def drift_report(*, context: aws.AwsContext | None = None) -> dict[str, Any]:
-    """`/api/drift`'s answer: the deployed rules judged against the model, and the observed
-    event types and sources it does not declare."""
+    """`/api/drift`'s answer: the deployed rules judged against the model, the observed
+    event types and sources it does not declare, the events put into the void and the causation
+    links it has no reaction for."""
     view = drift_get(context=context)
     return {
         "clean": view.clean,
@@ -266,6 +277,17 @@ def drift_report(*, context: aws.AwsContext | None = None) -> dict[str, Any]:
                         "firstSeen": kind.first_seen.isoformat(),
                         "lastSeen": kind.last_seen.isoformat()} for kind in item.types]}
             for item in view.sources],
+        "unroutedEvents": [
+            {"bus": item.bus, "type": item.type, "source": item.source, "count": item.count,
+             "firstSeen": item.first_seen.isoformat(), "lastSeen": item.last_seen.isoformat(),
+             "latestEventId": item.latest_event_id, "latestOrderId": item.latest_order_id or None}
+            for item in view.unrouted],
+        "undeclaredLinks": [
+            {"causeType": item.cause_type, "type": item.type, "source": item.source,
+             "count": item.count, "expected": list(item.expected), "detail": item.summary,
+             "firstSeen": item.first_seen.isoformat(), "lastSeen": item.last_seen.isoformat(),
+             "latestEventId": item.latest_event_id, "latestOrderId": item.latest_order_id or None}
+            for item in view.links],
         "problems": list(view.read.problems),
         "deployedReadAt": view.read.read_at.isoformat(),
         "checkedAt": view.checked_at.isoformat(),
