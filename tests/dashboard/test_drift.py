@@ -23,6 +23,7 @@ from dashboard.readmodel.observations import observation_from_queue_body
 from local.template import _refers_to, adapt_for_moto, dumps
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, moto_client
+from workflow.envelope import new_event, put_events_entry
 from workflow.model import Bus
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +270,58 @@ def test_the_drift_page_without_aws_says_so(client, stack) -> None:
     assert count.status_code == 200
     assert count.json()["total"] is None
     assert "the deployment could not be read" in count.json()["problem"]
+
+
+def test_events_into_the_void_and_undeclared_links_are_reported_counted_and_drawn(
+        client, deployed) -> None:
+    """Put through EventBridge's API on the deployed loyalty bus, where no route takes
+    warehouse.stock-reserved, and a payment.taken caused straight by an order.placed (the model
+    has the warehouse react to that, not the payment): the observing rule delivers both to the
+    observability queue, the recording keeps what differs, and drift names it."""
+    placed, reserved, taken, *_ = factories.happy_path(order_id="ord-void")
+    skipping = new_event(type="payment.taken", cause=placed, data=taken.data,
+                         time=placed.time + timedelta(seconds=1))
+    stack = deployed.outputs()
+    deployed.client("events").put_events(Entries=[
+        put_events_entry(event, bus_name=stack.bus_name(Bus.LOYALTY))
+        for event in (placed, reserved, skipping)])
+    messages = deployed.client("sqs").receive_message(
+        QueueUrl=stack.observability_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3
+    for index, message in enumerate(messages):
+        services.observation_record(observations=[observation_from_queue_body(
+            message["Body"], observed_at=factories.T0 + timedelta(seconds=index), origin="live")])
+
+    answer = drift_now(client)
+    assert sorted((item["bus"], item["type"], item["source"], item["count"])
+                  for item in answer["unroutedEvents"]) == [
+        ("loyalty", "order.placed", "order", 1), ("loyalty", "warehouse.stock-reserved", "warehouse", 1)]
+    assert all(item["latestOrderId"] == "ord-void" and item["firstSeen"] for item in answer["unroutedEvents"])
+    [link] = answer["undeclaredLinks"]
+    assert (link["causeType"], link["type"], link["source"], link["count"], link["latestEventId"]) == (
+        "order.placed", "payment.taken", "payment", 1, skipping.id)
+    assert link["expected"] == ["warehouse.stock-reserved", "warehouse.stock-unavailable"]
+    assert answer["count"] == 3 and not answer["clean"]
+    counts = client.get("/api/drift/count").json()
+    assert (counts["total"], counts["unroutedEvents"], counts["undeclaredLinks"]) == (3, 2, 1)
+    assert ">3</span>" in badge_of(client)
+
+    html = client.get("/drift/").content.decode()
+    assert 'data-unrouted="warehouse.stock-reserved" data-bus="loyalty" data-source="warehouse"' in html
+    assert 'href="/search/?type=warehouse.stock-reserved&amp;source=warehouse"' in html
+    assert 'data-undeclared-link="order.placed&gt;payment.taken"' in html
+    assert 'href="/orders/ord-void" data-latest-link' in html
+
+    live = client.get("/").content.decode()
+    assert ('data-undeclared-link="order.placed&gt;payment.taken" data-from="function:OrderApi" '
+            'data-to="function:Payment"') in live
+    assert "order.placed → payment.taken is not in the model" in live
+
+
+def test_the_traffics_drift_goes_when_its_events_age_out(client, deployed) -> None:
+    placed, reserved, *_ = factories.happy_path(order_id="ord-old")
+    services.observation_record(observations=[factories.observe(reserved, "loyalty")])
+    assert [item["type"] for item in drift_now(client)["unroutedEvents"]] == ["warehouse.stock-reserved"]
+    services.read_model_prune(before=factories.T0 + timedelta(days=1))
+    answer = drift_now(client)
+    assert answer["unroutedEvents"] == [] and answer["clean"]
