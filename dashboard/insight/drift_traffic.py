@@ -100,8 +100,9 @@ def undeclared_link_list(*, limit: int = SHOWN,
                   .filter(cause_type=row["cause_type"], type=row["type"], source=row["source"])
                   .order_by("-observed_at").values_list("event__event_id", "event__order_id")
                   .first()) or ("", "")
+        event_id, order_id = latest
         found.append(Link(row["cause_type"], row["type"], row["source"], row["count"],
                           database_moment(row["first"]) or row["first"],
-                          database_moment(row["last"]) or row["last"], *latest,
+                          database_moment(row["last"]) or row["last"], event_id, order_id,
                           expected=expected_after(row["cause_type"], model)))
     return found
