@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 from dashboard import aws
 from dashboard.readmodel import services
 from tests.browser import SCREENSHOTS, VIOLATIONS, dashboard_served, watch
-from tests.dashboard.test_drift import deployed, template, undeclared_observed  # noqa: F401  (fixtures)
 from tests.dashboard import factories
+from tests.dashboard.test_drift import deployed, template, undeclared_observed  # noqa: F401  (fixtures)
 from tests.dashboard.test_graph_legibility import MEASURE, problems
 from workflow.envelope import new_event
 from workflow.model import Bus
