@@ -120,7 +120,8 @@ def test_the_traffics_drift_is_listed_and_drawn(traffic_drifted, browser) -> Non
 
     page.goto(traffic_drifted + "/")
     page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
-    drawn = page.locator("svg[data-graph] .undeclared-link[data-undeclared-link='order.placed>payment.taken']")
+    drawn = page.locator(
+        "svg[data-graph] .undeclared-link[data-undeclared-link='order.placed>payment.taken']")
     expect(drawn).to_have_count(1)
     assert drawn.locator("title").text_content().startswith(
         "order.placed → payment.taken is not in the model: payment.taken was caused by order.placed")
