@@ -43,7 +43,8 @@ def _counts(view: DriftView) -> dict[str, Any]:
             "undeclaredRules": len(view.found.undeclared_rules), "routes": len(view.found.routes),
             "undeclaredEventTypes": len(view.event_types),
             "undeclaredSources": len(view.sources), "unroutedEvents": len(view.unrouted),
-            "undeclaredLinks": len(view.links), "checkedAt": view.checked_at.isoformat()}
+            "undeclaredLinks": len(view.links), "eventSourceMappings": len(view.mappings),
+            "checkedAt": view.checked_at.isoformat()}
 
 
 @require_GET

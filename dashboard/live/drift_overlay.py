@@ -1,9 +1,11 @@
 """What the live graph draws of drift (`dashboard/insight/drift.py`), over the model's layout.
 
 A declared route that is missing or changed is its own line and label, marked, with a
-tooltip saying what differs and since when. A rule nobody declared has no place in the model's
-layout, so it gets one beside it: a column right of the picture, one box per rule naming what
-it delivers to, joined to its bus by a dashed line that never crosses the model's lines —
+tooltip saying what differs and since when; so is the line from a queue to its consumer whose
+event source mapping is missing, changed, or joined by one nobody declared. A rule nobody
+declared has no place in the model's layout, so it gets one beside it: a column right of the
+picture, one box per rule naming what it delivers to, joined to its bus by a dashed line that
+never crosses the model's lines —
 
 - from the backplane (the bar extended to the right), each line in its own lane, the box
   nearest the bar in the lane nearest the boxes, so that no two lines cross;
@@ -30,6 +32,7 @@ from dashboard.insight.drift import DriftView
 from dashboard.insight.drift_traffic import Link
 from dashboard.live.graph import AREA_GAP, MARGIN, NODE_H, NODE_W, Graph, Node, rounded_path
 from workflow.drift import RouteDrift, UndeclaredRule
+from workflow.mapping_drift import MappingDrift
 from workflow.traffic_drift import link_ends
 
 COLUMN_GAP = 30  # between the last lane and the boxes
@@ -117,6 +120,11 @@ def route_tooltip(view: DriftView, item: RouteDrift) -> str:
            f"({_since(view, item.key)})"
 
 
+def mapping_tooltip(view: DriftView, item: MappingDrift) -> str:
+    return f"the event source mapping of queue {item.queue} to {item.function} is " \
+           f"{item.problem}: {item.summary} ({_since(view, item.key)})"
+
+
 def rule_tooltip(view: DriftView, item: UndeclaredRule) -> str:
     targets = ", ".join(target.arn for target in item.rule.targets) or "nothing"
     pattern = json.dumps(item.rule.pattern, sort_keys=True) if item.rule.pattern else "no pattern"
@@ -196,6 +204,12 @@ def drift_overlay_build(graph: Graph, view: DriftView) -> DriftOverlay:
         for edge in graph.edges:
             if edge.kind == "route" and edge.rule == item.route:
                 overlay.routes[edge.id] = tooltip
+                said = overlay.connectors.get(edge.connector)
+                overlay.connectors[edge.connector] = f"{said}\n{tooltip}" if said else tooltip
+    for mapping in view.mappings:
+        tooltip = mapping_tooltip(view, mapping)
+        for edge in graph.edges:
+            if edge.kind == "delivery" and edge.id == f"delivery:{mapping.queue}":
                 said = overlay.connectors.get(edge.connector)
                 overlay.connectors[edge.connector] = f"{said}\n{tooltip}" if said else tooltip
     if view.found.undeclared_rules:

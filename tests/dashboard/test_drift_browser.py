@@ -16,7 +16,12 @@ from dashboard import aws
 from dashboard.readmodel import services
 from tests.browser import SCREENSHOTS, VIOLATIONS, dashboard_served, watch
 from tests.dashboard import factories
-from tests.dashboard.test_drift import deployed, template, undeclared_observed  # noqa: F401  (fixtures)
+from tests.dashboard.test_drift import (  # noqa: F401  (fixtures)
+    deployed,
+    synthesized,
+    template,
+    undeclared_observed,
+)
 from tests.dashboard.test_graph_legibility import MEASURE, problems
 from workflow.envelope import new_event
 from workflow.model import Bus
