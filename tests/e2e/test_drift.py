@@ -1,6 +1,7 @@
-"""Drift in the traffic, against the running system: events put through EventBridge's API on a
-bus where no route of the model takes them, and an event caused by one the model has no
-reaction to it for, are named on `/api/drift` within the drift period, as they flow."""
+"""Drift against the running system: events put through EventBridge's API on a bus where no
+route of the model takes them, and an event caused by one the model has no reaction to it for,
+are named on `/api/drift` within the drift period, as they flow; the event source mappings the
+system deployed are the model's."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from tests.e2e.conftest import RunningSystem, place, wait_status
 from tests.e2e.test_dashboard import Dashboard, dashboard  # noqa: F401  (the fixture)
 from tests.support import eventually
 from workflow.envelope import Event, new_event, parse_cloudevent, put_events_entry
-from workflow.model import Bus
-from workflow.outputs import bus_name
+from workflow.model import CHOREOGRAPHY, Bus
+from workflow.outputs import bus_name, queue_url
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +75,13 @@ def test_events_into_the_void_and_an_undeclared_link_are_named_on_the_drift_api(
     assert (link["causeType"], link["type"], link["source"]) == (
         "order.placed", "order.cancelled", "order")
     assert not found["clean"]
+    # the event source mappings the local system deployed are the model's: one a queue, each
+    # queue named by the outputs, so that each was checked
+    deployed = running_system.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert len(deployed) == len(CHOREOGRAPHY.queues)
+    assert all(queue_url(queue.id) in running_system.outputs for queue in CHOREOGRAPHY.queues)
+    assert found["eventSourceMappings"] == [], found["eventSourceMappings"]
+    assert not any("mappings" in problem for problem in found["problems"]), found["problems"]
     count = requests.get(f"{dashboard.url}/api/drift/count", timeout=30).json()
     assert count["unroutedEvents"] >= 1 and count["undeclaredLinks"] >= 1
     # the model's own traffic of that order is none of it
