@@ -361,6 +361,16 @@ def _deviations_record(judged: list[ObservedEvent], orders: dict[str, Order], *,
             orders[order_id].deviation = reason
 
 
+def _matched_as(observation: Observation, row: ObservedEvent) -> tuple[str, str]:
+    """What the bus's rules matched an event on: its EventBridge `detail-type` and `source`,
+    which a valid event's CloudEvent `type` and `source` repeat (`workflow.envelope`); the
+    CloudEvent's when the envelope says none."""
+    kind, source = observation.eventbridge.get("detail-type"), observation.eventbridge.get("source")
+    if isinstance(kind, str) and isinstance(source, str):
+        return kind, source
+    return row.type, row.source
+
+
 def _traffic_drift_record(fresh: list[tuple[Observation, ObservedEvent]],
                           judged: list[ObservedEvent], *, model: Choreography) -> None:
     """Keep what drift says of the traffic (see `workflow.traffic_drift`): each new sighting
@@ -368,11 +378,12 @@ def _traffic_drift_record(fresh: list[tuple[Observation, ObservedEvent]],
     learnt its cause's type, when the model has no reaction from that type to its own. A set
     lookup per sighting and per event; a row is written only for a difference."""
     expected = traffic(model)
-    void = [UnroutedSighting(event=row, bus=o.bus[:64], type=row.type, source=row.source,
+    void = [UnroutedSighting(event=row, bus=o.bus[:64], type=kind[:128], source=source[:128],
                              observed_at=o.observed_at)
             for o, row in fresh
-            if row.type and expected.unrouted(event_type=row.type, source=row.source, bus=o.bus,
-                                              dataschema=row.envelope.get("dataschema"))]
+            for kind, source in [_matched_as(o, row)]
+            if kind and expected.unrouted(event_type=kind, source=source, bus=o.bus,
+                                          dataschema=row.envelope.get("dataschema"))]
     if void:
         UnroutedSighting.objects.bulk_create(void, ignore_conflicts=True)
     links = [UndeclaredLink(event=row, cause_type=row.cause_type, type=row.type,

@@ -15,6 +15,7 @@ from dashboard.insight.drift_traffic import undeclared_link_list, unrouted_list
 from dashboard.models import UndeclaredLink, UnroutedSighting
 from dashboard.readmodel import services
 from dashboard.readmodel.history import history_rebuild
+from dashboard.readmodel.observations import observation_from_queue_body
 from tests.dashboard import factories
 from workflow.envelope import new_event
 
@@ -115,3 +116,19 @@ def test_they_age_out_with_their_events() -> None:
     assert undeclared_link_list() == []
     [void] = unrouted_list()
     assert (void.count, void.latest_event_id) == (1, new_reserved.id)
+
+
+def test_the_void_is_judged_on_what_the_rules_matched() -> None:
+    """EventBridge's rules match the envelope's `detail-type` and `source`: an event whose
+    envelope disagrees with its CloudEvent (kept invalid for it) is judged by the envelope."""
+    _, reserved, taken, *_ = factories.happy_path(order_id="ord-a")
+    as_payment = factories.envelope(reserved)
+    as_payment["detail-type"], as_payment["source"] = "payment.taken", "payment"
+    as_reserved = factories.envelope(taken)
+    as_reserved["detail-type"], as_reserved["source"] = "warehouse.stock-reserved", "warehouse"
+    record(*(observation_from_queue_body(json.dumps({"bus": "loyalty", "event": outer}),
+                                         observed_at=T0, origin="live")
+             for outer in (as_payment, as_reserved)))
+    [void] = unrouted_list()
+    assert (void.type, void.source, void.latest_event_id) == (
+        "warehouse.stock-reserved", "warehouse", taken.id)
