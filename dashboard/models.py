@@ -305,3 +305,45 @@ class DriftNoticed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} since {self.first_seen:%Y-%m-%d %H:%M}"
+
+
+class UnroutedSighting(models.Model):
+    """An event of the model seen on a bus where no route of the model takes it: put "into the
+    void" (`workflow.traffic_drift.Routing.unrouted`), which only the observing rules saw.
+    Recorded as its sighting is, once per event and bus, and forgotten with its event, so that
+    drift lists it, with how many and when, for as long as the events are kept."""
+
+    event = models.ForeignKey(ObservedEvent, on_delete=models.CASCADE, related_name="+")
+    bus = models.CharField(max_length=64)
+    type = models.CharField(max_length=128)
+    source = models.CharField(max_length=128)
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "bus"], name="unrouted_sighting_once")]
+        # Drift counts each (bus, type, source)'s sightings, first and last.
+        indexes = [models.Index(fields=["bus", "type", "source", "observed_at"], name="unrouted_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.bus}, routed nowhere"
+
+
+class UndeclaredLink(models.Model):
+    """An observed event whose cause (its `causationid`) is of a type the model does not have it
+    follow: no function's reaction publishes `type` on consuming `cause_type`
+    (`workflow.traffic_drift.undeclared_link`). Recorded once the event and its cause have both
+    been seen (in either order), and forgotten with the event."""
+
+    event = models.OneToOneField(ObservedEvent, on_delete=models.CASCADE, related_name="+")
+    cause_type = models.CharField(max_length=128)
+    type = models.CharField(max_length=128)
+    source = models.CharField(max_length=128, help_text="the effect's source")
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        # Drift counts each (cause type, type)'s links, first and last.
+        indexes = [models.Index(fields=["cause_type", "type", "source", "observed_at"],
+                                name="undeclared_link_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.cause_type} -> {self.type} (not in the model)"

@@ -29,7 +29,7 @@ class Traffic:
     last_seen: datetime | None
 
 
-def _moment(value: datetime | str | None) -> datetime | None:
+def database_moment(value: datetime | str | None) -> datetime | None:
     """A database's datetime: SQLite hands an aggregate's back as text (UTC, no offset)."""
     if value is None or isinstance(value, datetime):
         return value
@@ -56,7 +56,7 @@ def event_type_traffic(*, types: Iterable[str], now: datetime | None = None) -> 
            f"(SELECT MAX(e.observed_at) FROM {table} e WHERE e.type = types.name) FROM types")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*names, since, since, False])
-        return {name: Traffic(recent=recent, recent_invalid=invalid, last_seen=_moment(last))
+        return {name: Traffic(recent=recent, recent_invalid=invalid, last_seen=database_moment(last))
                 for name, recent, invalid, last in cursor.fetchall()}
 
 
@@ -122,13 +122,14 @@ def undeclared_sources(*, limit: int = UNDECLARED_SOURCES_SHOWN) -> list[Undecla
                 .order_by("-count", "detail_type")):
         if len(types[row["source"]]) < limit:
             types[row["source"]].append(UndeclaredEventType(
-                row["detail_type"], row["source"], row["count"], _moment(row["first"]) or row["first"],
-                _moment(row["last"]) or row["last"]))
+                row["detail_type"], row["source"], row["count"],
+                database_moment(row["first"]) or row["first"],
+                database_moment(row["last"]) or row["last"]))
     buses: dict[str, set[str]] = {name: set() for name in names}
     for source, bus in (UndeclaredSighting.objects.filter(source__in=names)
                         .values_list("source", "bus").distinct()):
         buses[source].add(bus)
-    return [UndeclaredSource(row["source"], row["count"], _moment(row["first"]) or row["first"],
-                             _moment(row["last"]) or row["last"], tuple(sorted(buses[row["source"]])),
+    return [UndeclaredSource(row["source"], row["count"], database_moment(row["first"]) or row["first"],
+                             database_moment(row["last"]) or row["last"], tuple(sorted(buses[row["source"]])),
                              tuple(types[row["source"]]))
             for row in rows]

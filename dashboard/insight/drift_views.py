@@ -42,7 +42,9 @@ def _counts(view: DriftView) -> dict[str, Any]:
     return {"total": view.count, "clean": view.clean,
             "undeclaredRules": len(view.found.undeclared_rules), "routes": len(view.found.routes),
             "undeclaredEventTypes": len(view.event_types),
-            "undeclaredSources": len(view.sources), "checkedAt": view.checked_at.isoformat()}
+            "undeclaredSources": len(view.sources), "unroutedEvents": len(view.unrouted),
+            "undeclaredLinks": len(view.links), "eventSourceMappings": len(view.mappings),
+            "checkedAt": view.checked_at.isoformat()}
 
 
 @require_GET

@@ -56,7 +56,7 @@ def live_context(request: HttpRequest, form: OrderForm | None = None,
     return {
         "nav": "live",
         "graph": graph,
-        "drift_overlay": drift_overlay_build(graph, drift) if drift and drift.found.count else None,
+        "drift_overlay": drift_overlay_build(graph, drift) if drift and drift.drawn else None,
         "graph_data": graph.to_dict(),
         "form": form or OrderForm(products=products),
         "catalogue_problem": catalogue_problem,

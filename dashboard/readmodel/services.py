@@ -25,7 +25,9 @@ from dashboard.models import (
     SharedTerm,
     Sighting,
     TermSet,
+    UndeclaredLink,
     UndeclaredSighting,
+    UnroutedSighting,
 )
 from dashboard.readmodel.observations import Observation, moment, unforeseen
 from dashboard.readmodel.route_minutes import route_minutes_add, route_minutes_clear, route_minutes_prune
@@ -39,6 +41,7 @@ from dashboard.readmodel.version_minutes import (
 from workflow.conformance import verdict_of
 from workflow.model import CHOREOGRAPHY, Choreography
 from workflow.money import from_decimal_text
+from workflow.traffic_drift import traffic
 
 log = logging.getLogger("dashboard.readmodel.services")
 
@@ -254,6 +257,7 @@ def _observations_record(observations: Sequence[Observation], *,
 
     orders = _fold_into_orders(created, {o.event_id: o for o, _ in fresh})
     _deviations_record(judged, orders, model=model)
+    _traffic_drift_record(fresh, judged, model=model)
     route_minutes_add(created=created.values(), hops=judged, model=model)
     route_version_minutes_add(created=created.values(), model=model)
     return [_item(row, o, orders.get(row.order_id)) for o, row in fresh]
@@ -357,6 +361,40 @@ def _deviations_record(judged: list[ObservedEvent], orders: dict[str, Order], *,
             orders[order_id].deviation = reason
 
 
+def _matched_as(observation: Observation, row: ObservedEvent) -> tuple[str, str]:
+    """What the bus's rules matched an event on: its EventBridge `detail-type` and `source`,
+    which a valid event's CloudEvent `type` and `source` repeat (`workflow.envelope`); the
+    CloudEvent's when the envelope says none."""
+    kind, source = observation.eventbridge.get("detail-type"), observation.eventbridge.get("source")
+    if isinstance(kind, str) and isinstance(source, str):
+        return kind, source
+    return row.type, row.source
+
+
+def _traffic_drift_record(fresh: list[tuple[Observation, ObservedEvent]],
+                          judged: list[ObservedEvent], *, model: Choreography) -> None:
+    """Keep what drift says of the traffic (see `workflow.traffic_drift`): each new sighting
+    of an event that no route of the model takes on its bus, and each event that has just
+    learnt its cause's type, when the model has no reaction from that type to its own. A set
+    lookup per sighting and per event; a row is written only for a difference."""
+    expected = traffic(model)
+    void = [UnroutedSighting(event=row, bus=o.bus[:64], type=kind[:128], source=source[:128],
+                             observed_at=o.observed_at)
+            for o, row in fresh
+            for kind, source in [_matched_as(o, row)]
+            if kind and expected.unrouted(event_type=kind, source=source, bus=o.bus,
+                                          dataschema=row.envelope.get("dataschema"))]
+    if void:
+        UnroutedSighting.objects.bulk_create(void, ignore_conflicts=True)
+    links = [UndeclaredLink(event=row, cause_type=row.cause_type, type=row.type,
+                            source=row.source, observed_at=row.observed_at)
+             for row in judged
+             if row.cause_type and row.type
+             and expected.undeclared_link(cause_type=row.cause_type, effect_type=row.type)]
+    if links:
+        UndeclaredLink.objects.bulk_create(links, ignore_conflicts=True)
+
+
 def _fold_into_orders(created: dict[str, ObservedEvent],
                       observations: dict[str, Observation]) -> dict[str, Order]:
     counted = [row for row in created.values() if row.valid and row.order_id and row.time]
@@ -387,6 +425,8 @@ def read_model_clear() -> tuple[int, int]:
         events = ObservedEvent.objects.count()
         orders = Order.objects.count()
         Sighting.objects.all().delete()
+        UnroutedSighting.objects.all().delete()
+        UndeclaredLink.objects.all().delete()
         SearchTerm.objects.all().delete()
         ObservedEvent.objects.all().delete()
         SharedTerm.objects.all().delete()

@@ -3,12 +3,15 @@ then changed by hand through boto3 as an operator would, and with traffic the mo
 declare in the read model.
 
 Only the stack's buses, queues and rules are deployed (what the drift check reads), from the
-template the CDK app synthesizes, as the local runtime adapts it for moto."""
+template the CDK app synthesizes, as the local runtime adapts it for moto; and each of its SQS
+event source mappings, as the template declares it, to a stand-in function of its own."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,6 +26,7 @@ from dashboard.readmodel.observations import observation_from_queue_body
 from local.template import _refers_to, adapt_for_moto, dumps
 from tests.dashboard import factories
 from tests.dashboard.conftest import REGION, moto_client
+from workflow.envelope import new_event, put_events_entry
 from workflow.model import Bus
 
 pytestmark = pytest.mark.django_db
@@ -49,13 +53,50 @@ def rules_only(template: dict[str, Any], stack_name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    adapted = adapt_for_moto(synth_template(nag=False), api_url="http://127.0.0.1:9")
+def synthesized() -> dict[str, Any]:
+    return synth_template(nag=False)
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: dict[str, Any]) -> dict[str, Any]:
+    adapted = adapt_for_moto(synthesized, api_url="http://127.0.0.1:9")
     return adapted.template
 
 
+def mappings_as_declared(context: aws.AwsContext, synthesized: dict[str, Any]) -> None:
+    """Each SQS event source mapping of the synthesized template, created as CloudFormation
+    would, from its queue to a stand-in for its function (the stack's functions are not
+    deployed here), and disabled, as the local runtime's adaptation makes them (moto's own
+    mappings would take the queues' messages)."""
+    queues = {resource["LogicalResourceId"]: resource["PhysicalResourceId"]
+              for resource in context.client("cloudformation").list_stack_resources(
+                  StackName=context.stack_name)["StackResourceSummaries"]
+              if resource["ResourceType"] == "AWS::SQS::Queue"}
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    role = context.client("iam").create_role(
+        RoleName=f"{context.stack_name}-stand-in", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lambda_client = context.client("lambda")
+    for resource in synthesized["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        properties = resource["Properties"]
+        queue_url = queues[properties["EventSourceArn"]["Fn::GetAtt"][0]]
+        function = f"{context.stack_name}-{properties['FunctionName']['Ref']}"
+        lambda_client.create_function(FunctionName=function, Runtime="python3.12", Role=role,
+                                      Handler="handler.handler", Code={"ZipFile": code.getvalue()})
+        lambda_client.create_event_source_mapping(
+            EventSourceArn=context.client("sqs").get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"],
+            FunctionName=function, Enabled=False, **{key: properties[key] for key in (
+                "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes")
+                if key in properties})
+
+
 @pytest.fixture
-def deployed(moto_endpoint: str, template: dict[str, Any]) -> Iterator[aws.AwsContext]:
+def deployed(moto_endpoint: str, template: dict[str, Any],
+             synthesized: dict[str, Any]) -> Iterator[aws.AwsContext]:
     stack_name = f"drift-{uuid.uuid4().hex[:8]}"
     cloudformation = moto_client(moto_endpoint, "cloudformation")
     cloudformation.create_stack(StackName=stack_name,
@@ -63,6 +104,7 @@ def deployed(moto_endpoint: str, template: dict[str, Any]) -> Iterator[aws.AwsCo
     context = aws.configure(region=REGION, stack_name=stack_name, endpoint_url=moto_endpoint,
                             credentials={"aws_access_key_id": "test",
                                          "aws_secret_access_key": "test"})
+    mappings_as_declared(context, synthesized)
     yield context
     aws.configure(region=REGION, stack_name="choreo", endpoint_url="http://127.0.0.1:9", outputs={})
 
@@ -91,7 +133,8 @@ def test_the_deployed_stack_is_clean_until_changed_by_hand(client, deployed) -> 
     answer = drift_now(client)
     assert (answer["undeclaredRules"], answer["routes"], answer["undeclaredEventTypes"],
             answer["undeclaredSources"], answer["problems"]) == ([], [], [], [], [])
-    assert answer["clean"] and set(answer["buses"]) == {"global", "loyalty"}
+    assert answer["eventSourceMappings"] == [], answer["eventSourceMappings"]
+    assert answer["clean"] and set(answer["buses"]) == {"global", "loyalty"}, answer["problems"]
 
     stack = deployed.outputs()
     events = deployed.client("events")
@@ -269,3 +312,102 @@ def test_the_drift_page_without_aws_says_so(client, stack) -> None:
     assert count.status_code == 200
     assert count.json()["total"] is None
     assert "the deployment could not be read" in count.json()["problem"]
+
+
+def test_events_into_the_void_and_undeclared_links_are_reported_counted_and_drawn(
+        client, deployed) -> None:
+    """Put through EventBridge's API on the deployed loyalty bus, where no route takes
+    warehouse.stock-reserved, and a payment.taken caused straight by an order.placed (the model
+    has the warehouse react to that, not the payment): the observing rule delivers both to the
+    observability queue, the recording keeps what differs, and drift names it."""
+    placed, reserved, taken, *_ = factories.happy_path(order_id="ord-void")
+    skipping = new_event(type="payment.taken", cause=placed, data=taken.data,
+                         time=placed.time + timedelta(seconds=1))
+    stack = deployed.outputs()
+    deployed.client("events").put_events(Entries=[
+        put_events_entry(event, bus_name=stack.bus_name(Bus.LOYALTY))
+        for event in (placed, reserved, skipping)])
+    messages = deployed.client("sqs").receive_message(
+        QueueUrl=stack.observability_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3
+    for index, message in enumerate(messages):
+        services.observation_record(observations=[observation_from_queue_body(
+            message["Body"], observed_at=factories.T0 + timedelta(seconds=index), origin="live")])
+
+    answer = drift_now(client)
+    assert sorted((item["bus"], item["type"], item["source"], item["count"])
+                  for item in answer["unroutedEvents"]) == [
+        ("loyalty", "order.placed", "order", 1), ("loyalty", "warehouse.stock-reserved", "warehouse", 1)]
+    assert all(item["latestOrderId"] == "ord-void" and item["firstSeen"] for item in answer["unroutedEvents"])
+    [link] = answer["undeclaredLinks"]
+    assert (link["causeType"], link["type"], link["source"], link["count"], link["latestEventId"]) == (
+        "order.placed", "payment.taken", "payment", 1, skipping.id)
+    assert link["expected"] == ["warehouse.stock-reserved", "warehouse.stock-unavailable"]
+    assert answer["count"] == 3 and not answer["clean"]
+    counts = client.get("/api/drift/count").json()
+    assert (counts["total"], counts["unroutedEvents"], counts["undeclaredLinks"]) == (3, 2, 1)
+    assert ">3</span>" in badge_of(client)
+
+    html = client.get("/drift/").content.decode()
+    assert 'data-unrouted="warehouse.stock-reserved" data-bus="loyalty" data-source="warehouse"' in html
+    assert 'href="/search/?type=warehouse.stock-reserved&amp;source=warehouse"' in html
+    assert 'data-undeclared-link="order.placed&gt;payment.taken"' in html
+    assert 'href="/orders/ord-void" data-latest-link' in html
+
+    live = client.get("/").content.decode()
+    assert ('data-undeclared-link="order.placed&gt;payment.taken" data-from="function:OrderApi" '
+            'data-to="function:Payment"') in live
+    assert "order.placed → payment.taken is not in the model" in live
+
+
+def test_the_traffics_drift_goes_when_its_events_age_out(client, deployed) -> None:
+    reserved = factories.happy_path(order_id="ord-old")[1]
+    services.observation_record(observations=[factories.observe(reserved, "loyalty")])
+    assert [item["type"] for item in drift_now(client)["unroutedEvents"]] == ["warehouse.stock-reserved"]
+    services.read_model_prune(before=factories.T0 + timedelta(days=1))
+    answer = drift_now(client)
+    assert answer["unroutedEvents"] == [] and answer["clean"]
+
+
+def test_an_event_source_mapping_changed_by_hand_is_reported_until_put_back(client, deployed) -> None:
+    """Through Lambda's API, as an operator would: the Payment queue's mapping loses
+    ReportBatchItemFailures and takes batches of one, and another function starts consuming the
+    Warehouse queue; put back, each is gone at the next read."""
+    lambda_client = deployed.client("lambda")
+    sqs = deployed.client("sqs")
+    stack = deployed.outputs()
+
+    def queue_arn(queue_id: str) -> str:
+        url = stack.queue_url(queue_id)
+        assert url is not None
+        return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+                   ["Attributes"]["QueueArn"])
+
+    [payment] = lambda_client.list_event_source_mappings(
+        EventSourceArn=queue_arn("Payment"))["EventSourceMappings"]
+    lambda_client.update_event_source_mapping(UUID=payment["UUID"], BatchSize=1,
+                                              FunctionResponseTypes=[])
+    extra = lambda_client.create_event_source_mapping(
+        EventSourceArn=queue_arn("Warehouse"), FunctionName=payment["FunctionArn"], Enabled=False)
+
+    answer = drift_now(client)
+    found = {(item["queue"], item["problem"]): item for item in answer["eventSourceMappings"]}
+    assert set(found) == {("Payment", "changed"), ("Warehouse", "undeclared")}
+    changed = found[("Payment", "changed")]
+    assert [d["kind"] for d in changed["differences"]] == ["batch-size", "batch-item-failures"]
+    assert changed["uuid"] == payment["UUID"] and changed["noticedAt"] is not None
+    assert found[("Warehouse", "undeclared")]["uuid"] == extra["UUID"]
+    assert answer["count"] == 2 and not answer["clean"]
+    assert client.get("/api/drift/count").json()["eventSourceMappings"] == 2
+
+    html = client.get("/drift/").content.decode()
+    assert 'data-drifted-mapping="Payment" data-function="Payment" data-problem="changed"' in html
+    assert 'data-difference="batch-item-failures"' in html
+    live = client.get("/").content.decode()
+    assert "the event source mapping of queue Payment to Payment is changed" in live
+
+    lambda_client.update_event_source_mapping(UUID=payment["UUID"], BatchSize=10,
+                                              FunctionResponseTypes=["ReportBatchItemFailures"])
+    lambda_client.delete_event_source_mapping(UUID=extra["UUID"])
+    answer = drift_now(client)
+    assert answer["eventSourceMappings"] == [] and answer["clean"]

@@ -7,14 +7,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from dashboard import aws
+from dashboard.readmodel import services
 from tests.browser import SCREENSHOTS, VIOLATIONS, dashboard_served, watch
-from tests.dashboard.test_drift import deployed, template, undeclared_observed  # noqa: F401  (fixtures)
+from tests.dashboard import factories
+from tests.dashboard.test_drift import (  # noqa: F401  (fixtures)
+    deployed,
+    synthesized,
+    template,
+    undeclared_observed,
+)
 from tests.dashboard.test_graph_legibility import MEASURE, problems
+from workflow.envelope import new_event
 from workflow.model import Bus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,5 +89,55 @@ def test_the_drift_page_the_top_bar_and_the_graph_show_the_drift(drifted, browse
     assert problems(measured) == []
     page.screenshot(path=f"{SCREENSHOTS}/dashboard-live-drift.png")
 
+    assert page.evaluate("window.__violations") == []
+    assert errors == [] and elsewhere == []
+
+
+@pytest.fixture
+def traffic_drifted(deployed: aws.AwsContext) -> Iterator[str]:  # noqa: F811
+    """The model's stack as deployed, with traffic that bypasses the model in the read model:
+    an event on a bus where no route takes it, and one caused by an event the model has no
+    reaction to it for; the dashboard serving it."""
+    placed, reserved, taken, *_ = factories.happy_path(order_id="ord-drift")
+    skipping = new_event(type="payment.taken", cause=placed, data=taken.data,
+                         time=placed.time + timedelta(seconds=1))
+    services.observation_record(observations=[
+        factories.observe(placed), factories.observe(skipping),
+        factories.observe(reserved, "loyalty")])
+    with dashboard_served() as url:
+        yield url
+
+
+def test_the_traffics_drift_is_listed_and_drawn(traffic_drifted, browser) -> None:
+    page = browser.new_page(viewport={"width": 1680, "height": 1000})
+    page.add_init_script(VIOLATIONS)
+    errors, elsewhere = watch(page, traffic_drifted)
+
+    page.goto(traffic_drifted + "/drift/")
+    void = page.locator("[data-unrouted='warehouse.stock-reserved'][data-bus='loyalty']")
+    expect(void).to_have_count(1)
+    link = page.locator("tr[data-undeclared-link='order.placed>payment.taken']")
+    expect(link).to_contain_text("warehouse.stock-reserved")  # what the model has instead
+    expect(page.locator("[data-drift-badge]")).to_have_text("2")
+    page.screenshot(path=f"{SCREENSHOTS}/dashboard-drift-traffic.png", full_page=True)
+    link.locator("[data-latest-link]").click()
+    expect(page).to_have_url(traffic_drifted + "/orders/ord-drift")
+
+    page.goto(traffic_drifted + "/")
+    page.wait_for_selector("[data-connection][data-state='open']", timeout=10000)
+    drawn = page.locator(
+        "svg[data-graph] .undeclared-link[data-undeclared-link='order.placed>payment.taken']")
+    expect(drawn).to_have_count(1)
+    assert drawn.locator("title").text_content().startswith(
+        "order.placed → payment.taken is not in the model: payment.taken was caused by order.placed")
+    assert "since" in drawn.locator("title").text_content()
+    box = drawn.locator("path.drift-link").bounding_box()
+    assert box is not None and box["width"] > 50 and box["height"] > 50
+    stroke = drawn.locator("path.drift-link").evaluate("path => getComputedStyle(path).strokeDasharray")
+    assert stroke not in ("", "none")
+
+    time.sleep(0.3)  # the layout settles
+    assert problems(page.evaluate(MEASURE)) == []
+    page.screenshot(path=f"{SCREENSHOTS}/dashboard-live-drift-traffic.png")
     assert page.evaluate("window.__violations") == []
     assert errors == [] and elsewhere == []

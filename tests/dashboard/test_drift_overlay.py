@@ -9,11 +9,12 @@ import itertools
 from datetime import UTC, datetime
 
 from dashboard.insight.drift import DeployedRead, DriftView
+from dashboard.insight.drift_traffic import Link
 from dashboard.live.drift_overlay import DriftBox, drift_overlay_build
-from dashboard.live.graph import graph_build
+from dashboard.live.graph import Node, graph_build
 from tests.workflow.test_drift import arn_of, changed, clean
 from workflow.drift import DeployedRule, DeployedTarget, drift
-from workflow.model import Bus
+from workflow.model import CHOREOGRAPHY, Bus
 
 NOTICED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 Segment = tuple[tuple[float, float], tuple[float, float]]
@@ -112,3 +113,53 @@ def test_a_clean_deployment_draws_nothing() -> None:
     graph = graph_build()
     overlay = drift_overlay_build(graph, view_with())
     assert (overlay.routes, overlay.connectors, overlay.boxes) == ({}, {}, [])
+
+
+def link_of(cause_type: str, effect_type: str, source: str, count: int = 3) -> Link:
+    return Link(cause_type, effect_type, source, count, NOTICED, NOTICED.replace(hour=10),
+                "evt-1", "ord-1", expected=CHOREOGRAPHY.followers_of(cause_type)
+                if cause_type in {e.name for e in CHOREOGRAPHY.events} else ())
+
+
+def on_border(point: tuple[float, float], node: Node) -> bool:
+    x, y = point
+    inside = node.x - 0.2 <= x <= node.x + node.w + 0.2 and node.y - 0.2 <= y <= node.y + node.h + 0.2
+    return inside and min(abs(x - node.x), abs(x - node.x - node.w),
+                          abs(y - node.y), abs(y - node.y - node.h)) <= 0.2
+
+
+def test_an_undeclared_causation_link_is_a_curve_between_the_functions_that_published_its_ends() -> None:
+    graph = graph_build()
+    view = dataclasses.replace(view_with(), links=(
+        link_of("order.placed", "payment.taken", "payment"),
+        link_of("order.refunded", "order.cancelled", "order"),  # a cause the model cannot place
+    ))
+    overlay = drift_overlay_build(graph, view)
+
+    [link] = overlay.links
+    assert (link.cause_node, link.effect_node) == ("function:OrderApi", "function:Payment")
+    assert on_border(link.start, graph.node("function:OrderApi"))
+    assert on_border(link.end, graph.node("function:Payment"))
+    assert link.path.startswith(f"M{link.start[0]:g},{link.start[1]:g} C")
+    # bowed aside, so it never lies on a straight line of the model's
+    (x1, y1), (x2, y2) = link.start, link.end
+    for cx, cy in link.control:
+        assert abs((x2 - x1) * (cy - y1) - (y2 - y1) * (cx - x1)) > 1000
+        assert 0 <= cx <= overlay.width and 0 <= cy <= overlay.height
+    assert link.tooltip == (
+        "order.placed → payment.taken is not in the model: payment.taken was caused by "
+        "order.placed, which the model follows with warehouse.stock-reserved or "
+        "warehouse.stock-unavailable (seen 3 times since 2026-12-01 09:30:00 UTC, "
+        "last 2026-12-01 10:30:00 UTC)")
+    # the model's own layout is left as it is
+    assert (overlay.width, overlay.height) == (graph.width, graph.height)
+
+
+def test_a_link_from_a_function_to_itself_loops_out_of_it() -> None:
+    graph = graph_build()
+    view = dataclasses.replace(view_with(), links=(
+        link_of("warehouse.order-shipped", "warehouse.stock-released", "warehouse"),))
+    [link] = drift_overlay_build(graph, view).links
+    node = graph.node("function:Warehouse")
+    assert link.cause_node == link.effect_node == node.id
+    assert on_border(link.start, node) and on_border(link.end, node)
