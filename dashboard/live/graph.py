@@ -22,7 +22,15 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dashboard.live.boundaries import Boundary, boundaries_layout
+from dashboard.live.boundaries import (
+    BOUNDARY_PAD,
+    LABEL_INSET,
+    Boundary,
+    area_placement,
+    boundaries_layout,
+    label_width,
+    placement_label,
+)
 from workflow import outputs as stack_outputs
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
 from workflow.placement import Placements
@@ -46,11 +54,12 @@ CHIP_CHAR_W = 6.63  # an 11px monospace font is 0.6 em wide per character
 CHIP_PAD = 16
 PORT_SPREAD = 26
 AREA_TITLE_X = 14
-AREA_TITLE_CHAR_W = 9.2  # 12px bold capitals, letter-spaced
+AREA_TITLE_BASELINE = 19  # from the top of its header
 PAIR_OFFSET = 12  # half the distance between two opposite lines
 MARGIN = 18
 BAR_THICKNESS = 10
 BAR_LABEL_W = 104
+BAR_LABEL_ABOVE, BAR_LABEL_BELOW = 24, 26  # the bus's name above the bar, "EventBridge" below
 
 
 def chip_width(text: str) -> float:
@@ -152,6 +161,9 @@ class Area:
     w: float
     h: float
     framed: bool = True
+    title_y: float = 0
+    """the baseline of its title: at its top above the bar, at its bottom below it, on the
+    side where no line comes in"""
 
 
 @dataclass
@@ -363,10 +375,11 @@ class _Layout:
         top_area_bottom = top_near_y + NODE_H + AREA_PAD
         bar_y = top_area_bottom + self._band(top)
         bottom_area_top = bar_y + self._band(bottom)
-        bottom_near_y = bottom_area_top + AREA_HEADER
+        # Below the bar lines come in through an area's top: its title is at its bottom.
+        bottom_near_y = bottom_area_top + AREA_PAD
         bottom_far_y = bottom_near_y + NODE_H + self._far_gap(bottom)
         bottom_area_bottom = (bottom_far_y if self._has_far(bottom) else bottom_near_y) \
-            + NODE_H + AREA_PAD
+            + NODE_H + AREA_HEADER
         return _Levels(top_far_y=top_far_y, top_near_y=top_near_y,
                        top_area_bottom=top_area_bottom, bar_y=bar_y,
                        bottom_area_top=bottom_area_top, bottom_near_y=bottom_near_y,
@@ -374,17 +387,10 @@ class _Layout:
 
     # --- placing nodes -------------------------------------------------------------------------
 
-    def _lead(self, area_id: str, near: Node, width: float, *, first: bool, framed: bool,
-              row_index: int) -> float:
-        """Room before a column: an area's padding before its first one, and in the bottom
-        row enough that the lines coming down through the header miss the area's title."""
-        lead = AREA_PAD if framed and first else 0.0
-        if framed and first and row_index == 1:
-            port_count = len(self.to_bar.get(near.id, []))
-            leftmost = (width / 2) - (port_count - 1) * PORT_SPREAD
-            title_end = AREA_TITLE_X + len(Topology.area_title(area_id)) * AREA_TITLE_CHAR_W + 10
-            lead = max(lead, title_end - leftmost)
-        return lead
+    @staticmethod
+    def _lead(*, first: bool, framed: bool) -> float:
+        """Room before a column: an area's padding before its first one."""
+        return AREA_PAD if framed and first else 0.0
 
     def _caption_room(self, previous: Column, near: Node, far: Node | None, x: float,
                       lead: float, width: float) -> float:
@@ -397,6 +403,16 @@ class _Layout:
                       if b and frozenset((a.id, b.id)) in self.captions] + [0.0])
         return max(0.0, needed - gap)
 
+    def _outline_label_room(self, area_id: str) -> float:
+        """How wide an area must be for the label of an outline around it alone (accounts and
+        regions are outlined only when there is more than one)."""
+        if not self.placements.subdomains and not self.placements.replica_region:
+            return 0.0
+        where = area_placement(area_id, self.placements, self.topology.model)
+        label = placement_label(where, home=where == self.placements.home)
+        # the label ends LABEL_INSET inside the outline, and starts 8 px past its other corner
+        return label_width(label) + LABEL_INSET + 8 - 2 * BOUNDARY_PAD
+
     def _area(self, area_id: str, columns: list[Column], x: float, right: float,
               row_index: int, levels: _Levels) -> Area:
         """The frame of a row's area, from its first column to `right`: up to the bar's band
@@ -405,11 +421,13 @@ class _Layout:
         own_far = any(far is not None for _, far in columns)
         if row_index == 0:
             top, bottom = (far_y if own_far else near_y) - AREA_HEADER, levels.top_area_bottom
+            title_y = top + AREA_TITLE_BASELINE
         else:
             top = levels.bottom_area_top
-            bottom = (far_y if own_far else near_y) + NODE_H + AREA_PAD
+            bottom = (far_y if own_far else near_y) + NODE_H + AREA_HEADER
+            title_y = bottom - AREA_HEADER + AREA_TITLE_BASELINE
         return Area(id=area_id, title=Topology.area_title(area_id), x=x, y=top, w=right - x,
-                    h=bottom - top)
+                    h=bottom - top, title_y=title_y)
 
     def _place_row(self, row_index: int, levels: _Levels) -> tuple[float, list[Node], list[Area]]:
         """Columns left to right, each as wide as its labels; returns the row's width, its
@@ -424,8 +442,7 @@ class _Layout:
             area_x = x
             for index, (near, far) in enumerate(columns):
                 width = self._column_width(near, far)
-                lead = self._lead(area_id, near, width, first=index == 0, framed=framed,
-                                  row_index=row_index)
+                lead = self._lead(first=index == 0, framed=framed)
                 if previous is not None:
                     x += self._caption_room(previous, near, far, x, lead, width)
                 if index == 0:
@@ -439,7 +456,7 @@ class _Layout:
                 previous = (near, far)
             x -= COL_GAP
             if framed:
-                x += AREA_PAD
+                x = max(x + AREA_PAD, area_x + self._outline_label_room(area_id))
                 areas.append(self._area(area_id, columns, area_x, x, row_index, levels))
             x += AREA_GAP
         return x - AREA_GAP + MARGIN, placed, areas
@@ -497,7 +514,18 @@ class _Layout:
         bar_start: float = MARGIN
         bar_end = max([*ports, width - 2 * MARGIN]) + MARGIN
         gaps = list(itertools.pairwise([bar_start, *ports, bar_end]))
-        wide = [g for g in gaps if g[1] - g[0] >= BAR_LABEL_W]
+        chips = [(chip.left, chip.y, chip.left + chip.w, chip.y + CHIP_H)
+                 for connector in self.connectors.values() for chip in connector.chips]
+
+        def clear(gap: tuple[float, float]) -> bool:
+            """Wide enough for the bus's name, and no label in the way above or below."""
+            middle = (gap[0] + gap[1]) / 2
+            x1, x2 = middle - BAR_LABEL_W / 2, middle + BAR_LABEL_W / 2
+            y1, y2 = bar_y - BAR_LABEL_ABOVE, bar_y + BAR_LABEL_BELOW
+            return gap[1] - gap[0] >= BAR_LABEL_W and not any(
+                cx1 < x2 and x1 < cx2 and cy1 < y2 and y1 < cy2 for cx1, cy1, cx2, cy2 in chips)
+
+        wide = [g for g in gaps if clear(g)] or [g for g in gaps if g[1] - g[0] >= BAR_LABEL_W]
         gap_start, gap_end = wide[0] if wide else max(gaps, key=lambda g: g[1] - g[0])
         return Bar(bus=backplane, title=f"{backplane} bus",
                    deployed=self.outputs.get(stack_outputs.bus_name(Bus(backplane)), ""),
@@ -667,4 +695,5 @@ def graph_build(model: Choreography = CHOREOGRAPHY, outputs: dict[str, str] | No
                 placements: Placements | None = None) -> Graph:
     """The laid-out graph of a choreography (the one deployed, by default); with
     `placements` that span accounts, each account's subdomains outlined."""
-    return _Layout(topology(model), outputs or {}, placements).build()
+    placements = placements or Placements()
+    return _Layout(topology(model, placements.replica_region), outputs or {}, placements).build()
