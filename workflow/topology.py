@@ -268,7 +268,7 @@ def _replica_columns(backplane: str, region: str) -> list[Column]:
                      detail=f"a copy of the {backplane} bus in {region}, sent every event: its "
                             "history survives the home region"),
              Element(id=f"{REPLICA}:logs", kind="logs", title="Log group",
-                     subtitle=f"CloudWatch Logs, {region}", area=REPLICA,
+                     subtitle="CloudWatch Logs", area=REPLICA,
                      detail=f"every event the replica received, kept in {region}"))]
 
 

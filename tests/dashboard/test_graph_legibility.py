@@ -22,7 +22,6 @@ import pytest
 from dashboard.live import views
 from tests.browser import SCREENSHOTS, watch
 from tests.dashboard import factories
-from workflow.legacy import with_legacy_consumer
 from workflow.model import CHOREOGRAPHY, Bus, Choreography, Function, Queue, Route, ToFunction, ToQueue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -131,9 +130,9 @@ MEASURE = """
     name: `node ${node.dataset.node}`, owner: node.dataset.node, ...box(node.querySelector(".node-box")) }));
   const areas = [...svg.querySelectorAll(".area rect")].map((rect) => ({
     name: `area ${rect.closest(".area").getAttribute("class")}`, ...box(rect) }));
-  const outlines = [...svg.querySelectorAll("[data-boundary] rect")].map((rect) => ({
-    name: `outline ${rect.closest("[data-boundary]").dataset.boundary} ${rect.closest("[data-boundary]").dataset.region}`,
-    ...box(rect) }));
+  const outlines = [...svg.querySelectorAll("[data-boundary]")].map((outline) => ({
+    name: `outline ${outline.dataset.boundary} ${outline.dataset.region}`,
+    ...box(outline.querySelector("rect")) }));
   const segments = data.connectors.flatMap((connector) => connector.points.slice(1).map((point, index) => {
     const [ax, ay] = at(connector.points[index]);
     const [bx, by] = at(point);
@@ -149,7 +148,8 @@ MEASURE = """
   const scrolls = (element) => ["auto", "scroll"].includes(getComputedStyle(element).overflowX);
   const scroller = svg.parentElement;
   const badges = [...document.querySelectorAll("details.span .span-name")].flatMap((name) =>
-    [...name.querySelectorAll(".badge")].map((badge) => ({ name: badge.textContent.trim(), badge: box(badge), column: box(name) })));
+    [...name.querySelectorAll(".badge")].map((badge) => ({
+      name: badge.textContent.trim(), badge: box(badge), column: box(name) })));
   return { labels, nodes, areas, outlines, segments, routeChips, badges,
            graph: box(svg), card: box(card), scroller: box(scroller),
            scrollable: scrolls(scroller) && scroller.scrollWidth >= svg.getBoundingClientRect().width - 1,
@@ -216,8 +216,9 @@ def problems(measured: dict[str, Any]) -> list[str]:
                 found.append(f"{label['name']} covers {node['name']} by {_overlap(node, label):.1f}px")
         on_screen = _clipped(node, measured["scroller"])  # a node scrolled away is under nothing
         for name in ("legend", "panel"):
-            if on_screen and measured[name]["w"] and _overlap(on_screen, measured[name]) > TOLERANCE:
-                found.append(f"the {name} covers {node['name']} by {_overlap(on_screen, measured[name]):.1f}px")
+            covered = _overlap(on_screen, measured[name]) if on_screen and measured[name]["w"] else 0
+            if covered > TOLERANCE:
+                found.append(f"the {name} covers {node['name']} by {covered:.1f}px")
     outlines = measured["outlines"]
     for outline in outlines:
         for other in [*measured["areas"], *nodes, *outlines]:
