@@ -381,7 +381,11 @@ def topology(model: Choreography = CHOREOGRAPHY, replica_region: str | None = No
     """The picture of `model`; with `replica_region`, the observability's replica there too."""
     backplane = _backplane(model)
     homes = _private_bus_homes(model, backplane)
-    areas = [(s.value, _columns_of(model, s, homes)) for s in model.subdomains()]
+    # A subdomain whose own bus is observed goes last, next to the observability its line
+    # runs to, so that line crosses no other area.
+    observed = {homes[bus.value] for bus in model.observed_buses if bus.value in homes}
+    subdomains = sorted(model.subdomains(), key=lambda subdomain: subdomain in observed)
+    areas = [(s.value, _columns_of(model, s, homes)) for s in subdomains]
     outside = [(OUTSIDE, _notification_columns(model))]
     observing = [(OBSERVABILITY, _observability_columns())]
     if replica_region:

@@ -7,7 +7,8 @@ model).
 Legible means: no text over another; no node under a label that isn't its own, under the
 order legend or under the order panel; no outline of an account or region cutting through an
 area or another outline; no line through a caption, a title or an outline's label; text no
-smaller than can be read; and the whole graph within its card, or scrollable there."""
+smaller than can be read; no line through a box it does not join; and the whole graph within
+its card, or scrollable there."""
 
 from __future__ import annotations
 
@@ -211,6 +212,10 @@ def problems(measured: dict[str, Any]) -> list[str]:
             if segment["line"] not in _pair(label["line"]) and _crossed(segment, label):
                 found.append(f"the line {segment['line']} runs through {label['name']}")
     for node in nodes:
+        for segment in measured["segments"]:
+            ends = segment["line"].removeprefix("c:").split(">")
+            if node["owner"] not in ends and _crossed(segment, node):
+                found.append(f"the line {segment['line']} runs through {node['name']}")
         for label in labels:
             if label["owner"] != node["owner"] and _overlap(node, label) > TOLERANCE:
                 found.append(f"{label['name']} covers {node['name']} by {_overlap(node, label):.1f}px")

@@ -26,8 +26,10 @@ function setUp(scroller) {
     else if (mode === "whole") scale = Math.min(LARGEST, room() / width);
     svg.style.width = `${Math.round(width * scale)}px`;
     svg.style.maxWidth = "none";
-    scroller.classList.toggle("pannable", scroller.scrollWidth > scroller.clientWidth + 1
-      || scroller.scrollHeight > scroller.clientHeight + 1);
+    const pannable = scroller.scrollWidth > scroller.clientWidth + 1
+      || scroller.scrollHeight > scroller.clientHeight + 1;
+    scroller.classList.toggle("pannable", pannable);
+    controls?.querySelector("[data-zoom-hint]")?.classList.toggle("hidden", !pannable);
     for (const button of controls?.querySelectorAll("[aria-pressed]") || []) {
       button.setAttribute("aria-pressed", String(button.dataset.zoom === mode));
     }
