@@ -346,15 +346,24 @@ class _Layout:
                        for e in self.bundles.get(pair, []) if e.event]
         return max(widths)
 
+    def _stack(self, node_id: str) -> float:
+        """The height of the labels on a node's lines to the bar, all its lines' together."""
+        groups = self.to_bar.get(node_id, [])
+        return (sum(_stack_height(len(edges)) for _, edges in groups)
+                + 2 * CHIP_GAP * max(0, len(groups) - 1))
+
+    def _talking(self, row: Row) -> list[Node]:
+        """A row's nodes with lines to the bar, left to right."""
+        return [near for _, columns in row for near, _far in columns if near.id in self.to_bar]
+
     def _band(self, row: Row) -> float:
-        """Room between a row and the bar for the tallest stack of labels."""
-        tallest = 0.0
-        for _, columns in row:
-            for near, _far in columns:
-                groups = self.to_bar.get(near.id, [])
-                tallest = max(tallest, sum(_stack_height(len(edges)) for _, edges in groups)
-                              + 2 * CHIP_GAP * max(0, len(groups) - 1))
-        return tallest + 2 * BAND_MARGIN + BAR_THICKNESS / 2
+        """Room between a row and the bar for its labels. Neighbours' labels are staggered
+        (one's near the area, the next's near the bar), so a label has its height to itself
+        across the neighbouring column, where its route's figures go: the band holds the
+        tallest two neighbours' stacks together."""
+        heights = [self._stack(node.id) for node in self._talking(row)]
+        together = [a + b + 2 * CHIP_GAP for a, b in itertools.pairwise(heights)]
+        return max([0.0, *heights, *together]) + 2 * BAND_MARGIN + BAR_THICKNESS / 2
 
     def _far_gap(self, row: Row) -> float:
         """Between a column's two nodes: room for labels if any line between them has one."""
@@ -538,6 +547,8 @@ class _Layout:
         """Straight vertical lines between each node and the bar, several side by side when a
         node both hears and speaks; labels stacked on each, in bands that never overlap."""
         taken_ports: list[float] = []
+        near_the_bar = {node.id for row in self.rows
+                        for index, node in enumerate(self._talking(row)) if index % 2}
         # Nodes above the bar first: ports below it step aside so no two lines meet the bar at
         # one point.
         for node_id, groups in sorted(self.to_bar.items(), key=lambda item: self.nodes[item[0]].y):
@@ -549,7 +560,13 @@ class _Layout:
             else:
                 band_start, band_end = bar_y + BAR_THICKNESS / 2 + BAND_MARGIN, bottom_area_top - BAND_MARGIN
             count = len(groups)
-            sub = (band_end - band_start) / count
+            stack = self._stack(node_id)
+            # the stack's top: against the area, or against the bar (every other node)
+            y = band_start if above != (node_id in near_the_bar) else band_end - stack
+            tops: dict[int, float] = {}
+            for index in range(count) if above else reversed(range(count)):
+                tops[index] = y
+                y += _stack_height(len(groups[index][1])) + 2 * CHIP_GAP
             for index, (direction, edges) in enumerate(groups):
                 x = node.cx + (index - (count - 1) / 2) * 2 * PORT_SPREAD
                 x = _free_port(x, taken_ports, node)
@@ -557,8 +574,7 @@ class _Layout:
                 points = [(x, bar_y), (x, node_edge)] if direction == "in" else [(x, node_edge), (x, bar_y)]
                 connector = Connector(id=f"c:{edges[0].source}>{edges[0].target}",
                                       kind=self._kind(edges), points=points)
-                lo = band_start + (index if above else count - 1 - index) * sub
-                y = lo + (sub - _stack_height(len(edges))) / 2
+                y = tops[index]
                 for edge in edges:
                     text = self._chip_text(edge)
                     connector.chips.append(Chip(edge=edge.id, text=text, x=x, y=round(y, 1),
