@@ -1,8 +1,8 @@
 // Zoom and pan for the graph. The graph is drawn in its own units (its viewBox); on screen it
 // takes a scale. "Fit" (the default) fits it to its card, never larger than 1.2 and never so
 // small that its smallest text goes under 8 px: a choreography too wide for that is shown at
-// that scale and panned (scroll, or drag) within the card. "Whole" fits the whole width
-// whatever the text's size; − and + zoom from there.
+// that scale and panned sideways (scroll, or drag) within the card, which is as tall as the
+// graph. "Whole" fits the whole width whatever the text's size; − and + zoom from there.
 
 const SMALLEST_FONT = 10; // px in the graph's units: its route figures
 const READABLE = 8.2; // px on screen
@@ -26,8 +26,7 @@ function setUp(scroller) {
     else if (mode === "whole") scale = Math.min(LARGEST, room() / width);
     svg.style.width = `${Math.round(width * scale)}px`;
     svg.style.maxWidth = "none";
-    const pannable = scroller.scrollWidth > scroller.clientWidth + 1
-      || scroller.scrollHeight > scroller.clientHeight + 1;
+    const pannable = scroller.scrollWidth > scroller.clientWidth + 1;
     scroller.classList.toggle("pannable", pannable);
     controls?.querySelector("[data-zoom-hint]")?.classList.toggle("hidden", !pannable);
     for (const button of controls?.querySelectorAll("[aria-pressed]") || []) {
@@ -55,14 +54,13 @@ function setUp(scroller) {
   scroller.addEventListener("pointerdown", (event) => {
     if (event.button !== 0 || event.target.closest("a, [role='link']")) return;
     if (!scroller.classList.contains("pannable")) return;
-    drag = { x: event.clientX, y: event.clientY, left: scroller.scrollLeft, top: scroller.scrollTop };
+    drag = { x: event.clientX, left: scroller.scrollLeft };
     scroller.classList.add("panning");
     scroller.setPointerCapture(event.pointerId);
   });
   scroller.addEventListener("pointermove", (event) => {
     if (!drag) return;
     scroller.scrollLeft = drag.left - (event.clientX - drag.x);
-    scroller.scrollTop = drag.top - (event.clientY - drag.y);
   });
   const release = () => { drag = null; scroller.classList.remove("panning"); };
   scroller.addEventListener("pointerup", release);
