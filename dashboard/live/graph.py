@@ -31,12 +31,14 @@ from dashboard.live.boundaries import (
     label_width,
     placement_label,
 )
+from dashboard.templatetags.dashboard_extras import TITLE_CHAR_WIDTH
 from workflow import outputs as stack_outputs
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
 from workflow.placement import Placements
 from workflow.topology import OUTSIDE, Element, FlightPlan, Link, Topology, topology
 
 NODE_W, NODE_H = 138, 52
+NODE_W_MAX = 200
 TEXT_X = 41  # where a node's text starts, right of its icon
 COL_GAP = 22
 LINK_GAP = 36  # between side-by-side nodes joined by a line, before its caption
@@ -304,9 +306,11 @@ class _Layout:
 
     def _node(self, element: Element) -> Node:
         value = self.outputs.get(element.output, "") if element.output else ""
+        # as wide as its title, up to a limit (past it the title is squeezed to fit)
+        width = min(NODE_W_MAX, max(NODE_W, round(TEXT_X + len(element.title) * TITLE_CHAR_WIDTH + 10)))
         return Node(id=element.id, kind=element.kind, title=element.title,
                     subtitle=element.subtitle, area=element.area, detail=element.detail,
-                    deployed=_short_name(value) if value and element.short else value)
+                    deployed=_short_name(value) if value and element.short else value, w=width)
 
     # --- what the topology says of edges ----------------------------------------------------
 
@@ -338,7 +342,7 @@ class _Layout:
 
     def _column_width(self, near: Node, far: Node | None) -> float:
         """Wide enough for a node and for the widest label on its lines."""
-        widths: list[float] = [NODE_W]
+        widths: list[float] = [near.w, far.w if far else 0.0]
         for _, edges in self.to_bar.get(near.id, []):
             widths += [chip_width(self._chip_text(e)) for e in edges]
         if far is not None:
@@ -406,7 +410,7 @@ class _Layout:
         """How much further right a column must go for the caption of a line joining it to
         the column before."""
         right_edge = max(n.x + n.w for n in previous if n is not None)
-        gap = x + lead + (width - NODE_W) / 2 - right_edge
+        gap = x + lead + (width - max(n.w for n in (near, far) if n)) / 2 - right_edge
         needed = max([_link_gap(self.captions[frozenset((a.id, b.id))])
                       for a in previous if a for b in (near, far)
                       if b and frozenset((a.id, b.id)) in self.captions] + [0.0])
@@ -459,7 +463,7 @@ class _Layout:
                 x += lead
                 for node, y in ((near, near_y), (far, far_y)):
                     if node is not None:
-                        node.x, node.y = x + (width - NODE_W) / 2, y
+                        node.x, node.y = x + (width - node.w) / 2, y
                         placed.append(node)
                 x += width + COL_GAP
                 previous = (near, far)
