@@ -12,10 +12,8 @@ its card, or scrollable there."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -23,7 +21,7 @@ import pytest
 from dashboard.live import views
 from tests.browser import SCREENSHOTS, watch
 from tests.dashboard import factories
-from workflow.model import CHOREOGRAPHY, Bus, Choreography, Function, Queue, Route, ToFunction, ToQueue
+from tests.dashboard.deployments import ACCOUNTS, BIGGER, TOPOLOGIES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,45 +31,6 @@ TOLERANCE = 1.0  # px: antialiased edges that touch are not an overlap
 SMALLEST_TEXT = 8.0  # px on screen: smaller is not read without a magnifier
 
 
-class Subdomains(StrEnum):
-    """The model's subdomains and three more (an enum cannot be extended; members of both
-    compare and hash as their values)."""
-
-    ORDER = "order"
-    WAREHOUSE = "warehouse"
-    PAYMENT = "payment"
-    LOYALTY = "loyalty"
-    AUDIT = "audit"
-    INVOICING = "invoicing"
-    SHIPPING = "shipping"
-
-
-def _bigger() -> Choreography:
-    """The model and three subdomains more: one fed by a queue with two routes, one by a queue
-    with one, one a direct target of the global bus."""
-    def function(name: str, subdomain: Subdomains, summary: str) -> Function:
-        return Function(name, subdomain, f"tests.fixtures.{name.lower()}.handler", summary)  # type: ignore[arg-type]
-
-    return dataclasses.replace(
-        CHOREOGRAPHY,
-        functions=(*CHOREOGRAPHY.functions,
-                   function("Audit", Subdomains.AUDIT, "Keeps an audit trail of orders."),
-                   function("Invoicing", Subdomains.INVOICING, "Issues an invoice per payment."),
-                   function("Shipping", Subdomains.SHIPPING, "Books a carrier for each shipment.")),
-        queues=(*CHOREOGRAPHY.queues,
-                Queue("Audit", Subdomains.AUDIT, consumer="Audit"),  # type: ignore[arg-type]
-                Queue("Invoicing", Subdomains.INVOICING, consumer="Invoicing")),  # type: ignore[arg-type]
-        routes=(*CHOREOGRAPHY.routes,
-                Route("order.placed", Bus.GLOBAL, ToQueue("Audit")),
-                Route("order.cancelled", Bus.GLOBAL, ToQueue("Audit")),
-                Route("payment.taken", Bus.GLOBAL, ToQueue("Invoicing")),
-                Route("warehouse.order-shipped", Bus.GLOBAL, ToFunction("Shipping"))))
-
-
-BIGGER = _bigger()
-TOPOLOGIES = ("default", "accounts", "legacy", "bigger")
-
-
 @pytest.fixture
 def topology(request: pytest.FixtureRequest, settings: Any,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
@@ -79,10 +38,10 @@ def topology(request: pytest.FixtureRequest, settings: Any,
     model) say."""
     name = request.param
     if name == "accounts":
-        settings.DASHBOARD_SUBDOMAIN_ACCOUNTS = f"loyalty={factories.LOYALTY_ACCOUNT}"
-        settings.DASHBOARD_HOME_ACCOUNT = factories.HOME_ACCOUNT
-        settings.DASHBOARD_HOME_REGION = "us-east-1"
-        settings.DASHBOARD_REPLICA_REGION = "eu-west-1"
+        settings.DASHBOARD_SUBDOMAIN_ACCOUNTS = ACCOUNTS.subdomain_accounts
+        settings.DASHBOARD_HOME_ACCOUNT = ACCOUNTS.home_account
+        settings.DASHBOARD_HOME_REGION = ACCOUNTS.home_region
+        settings.DASHBOARD_REPLICA_REGION = ACCOUNTS.replica_region
     elif name == "legacy":
         settings.DASHBOARD_LEGACY_CONSUMER = True
     elif name == "bigger":
