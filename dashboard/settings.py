@@ -297,6 +297,10 @@ DASHBOARD_SUBDOMAIN_ACCOUNTS = os.environ.get("CHOREO_SUBDOMAIN_ACCOUNTS", "")
 DASHBOARD_REPLICA_REGION = os.environ.get("CHOREO_REPLICA_REGION", "")
 DASHBOARD_HOME_ACCOUNT = os.environ.get("CHOREO_HOME_ACCOUNT", "")
 DASHBOARD_HOME_REGION = os.environ.get("CHOREO_HOME_REGION", "")
+# Whether the deployment carries the v1-only sales ledger and its translator
+# (workflow/legacy.py): the same variable `python -m choreo up` reads, so the graph draws
+# what runs.
+DASHBOARD_LEGACY_CONSUMER = _flag("CHOREO_LEGACY_CONSUMER")
 # On AWS, a boto3 profile per other account to read its stack's dead-letter queues with
 # (`222222222222=loyalty-readonly`); the embedded AWS needs none.
 DASHBOARD_ACCOUNT_PROFILES = os.environ.get("CHOREO_ACCOUNT_PROFILES", "")

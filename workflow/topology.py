@@ -4,7 +4,8 @@ each event type's token. Derived from the model alone; `dashboard/live/graph.py`
 `workflow/diagram.py` is the same model as a Mermaid flowchart.
 
 The arrangement keeps the original design's reading: the busiest bus is a backplane across
-the middle, half the subdomains above it and half below; the outside world (notification
+the middle, the subdomains above it and below it in the model's order, split where the two
+rows come out nearest in width; the outside world (notification
 endpoints) ends the top row and observability the bottom one. Within a subdomain each column
 is the element next to the backplane and, behind it, the one it serves: an HTTP API behind
 its function, a private bus's one listener behind the bus.
@@ -12,13 +13,21 @@ its function, a private bus's one listener behind the bus.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from workflow import outputs
-from workflow.model import CHOREOGRAPHY, Bus, Choreography, Function, Subdomain, ToFunction
+from workflow.model import (
+    CHOREOGRAPHY,
+    Bus,
+    Choreography,
+    Function,
+    Queue,
+    Subdomain,
+    ToFunction,
+)
 
 OBSERVABILITY = "observability"
+REPLICA = "replica"
 OUTSIDE = "outside"
 CUSTOMER = "actor:customer"
 
@@ -45,7 +54,7 @@ class Link:
     delivery to its function, a request, an observation."""
 
     id: str
-    kind: str  # route | publish | delivery | request | observe
+    kind: str  # route | publish | delivery | send | request | observe
     source: str
     target: str
     event: str = ""
@@ -93,6 +102,12 @@ class Topology:
             return "polls"
         if link.id == "observe:history":
             return "replays"
+        if link.id == "observe:replica:logs":
+            return "keeps"
+        if link.kind == "send":
+            outbox = self.model.outbox_queues(link.source.removeprefix("function:"))
+            return "outbox" if link.target in {f"queue:{queue.id}" for queue in outbox} \
+                else "delivers"
         if link.source == CUSTOMER:
             return self.model.http_apis[0].entry_route
         if link.kind == "request":
@@ -114,7 +129,7 @@ class Topology:
 
     @staticmethod
     def area_title(area: str) -> str:
-        return "Observability" if area == OBSERVABILITY else area.title()
+        return {OBSERVABILITY: "Observability", REPLICA: "Replica"}.get(area, area.title())
 
 
 def _backplane(model: Choreography) -> str:
@@ -161,6 +176,13 @@ def _bus(bus: str, area: str) -> Element:
                    area=area, detail=f"the {bus} event bus", output=outputs.bus_name(Bus(bus)))
 
 
+def _senders_of(model: Choreography, queue: Queue) -> list[Function]:
+    """The functions that send to a queue themselves, not through a rule."""
+    return [function for function in model.functions
+            if queue.id in function.delivers_to
+            or queue in model.outbox_queues(function.id)]
+
+
 def _lives_on_private_bus(model: Choreography, function: Function, bus: str) -> bool:
     """A function that only hears from and talks to one private bus sits behind it."""
     hears = {r.bus.value for r in model.routes
@@ -176,6 +198,22 @@ def _columns_of(model: Choreography, subdomain: Subdomain,
     queue → consumer, bus → target, then whatever is left."""
     columns: list[Column] = []
     placed: set[str] = set()
+    queued: set[str] = set()
+
+    def queue_column(queue: Queue) -> None:
+        """A queue beside whoever sends to it in person (an outbox's writer, a translator),
+        then its consumer."""
+        for sender in _senders_of(model, queue):
+            if sender.id not in placed and sender.subdomain == subdomain:
+                columns.append((_function(sender), None))
+                placed.add(sender.id)
+        columns.append((_queue(model, queue.id), None))
+        queued.add(queue.id)
+        consumer = model.function(queue.consumer)
+        if consumer.id not in placed and consumer.subdomain == subdomain:
+            columns.append((_function(consumer), None))
+            placed.add(consumer.id)
+
     for api in model.http_apis:
         function = model.function(api.function)
         if function.subdomain != subdomain:
@@ -187,14 +225,12 @@ def _columns_of(model: Choreography, subdomain: Subdomain,
                               output=outputs.http_api_url(api))
         columns.append((_function(function), api_element))
         placed.add(function.id)
+        for queue in model.queues:  # the API's own queues next to it, so its line is short
+            if queue.subdomain == subdomain and function in _senders_of(model, queue):
+                queue_column(queue)
     for queue in model.queues:
-        if queue.subdomain != subdomain:
-            continue
-        columns.append((_queue(model, queue.id), None))
-        consumer = model.function(queue.consumer)
-        if consumer.id not in placed and consumer.subdomain == subdomain:
-            columns.append((_function(consumer), None))
-            placed.add(consumer.id)
+        if queue.subdomain == subdomain and queue.id not in queued:
+            queue_column(queue)
     for bus, home in homes.items():
         if home != subdomain:
             continue
@@ -226,6 +262,16 @@ def _observability_columns() -> list[Column]:
     ]
 
 
+def _replica_columns(backplane: str, region: str) -> list[Column]:
+    return [(Element(id=f"{REPLICA}:bus", kind="bus", title=f"{backplane} bus",
+                     subtitle=f"replica, {region}", area=REPLICA,
+                     detail=f"a copy of the {backplane} bus in {region}, sent every event: its "
+                            "history survives the home region"),
+             Element(id=f"{REPLICA}:logs", kind="logs", title="Log group",
+                     subtitle="CloudWatch Logs", area=REPLICA,
+                     detail=f"every event the replica received, kept in {region}"))]
+
+
 def _notification_columns(model: Choreography) -> list[Column]:
     destinations = dict.fromkeys(r.target.ref for r in model.routes
                                  if r.target.kind == "notification")
@@ -235,7 +281,7 @@ def _notification_columns(model: Choreography) -> list[Column]:
              None) for destination in destinations]
 
 
-def _links(model: Choreography, backplane: str) -> list[Link]:
+def _links(model: Choreography, backplane: str, replica: bool) -> list[Link]:
     links: list[Link] = []
     for api in model.http_apis:
         links.append(Link(id=f"request:customer:{api.id}", kind="request", source=CUSTOMER,
@@ -254,6 +300,9 @@ def _links(model: Choreography, backplane: str) -> list[Link]:
                           target=f"{route.target.kind}:{route.target.ref}", event=route.event,
                           bus=route.bus.value, rule=route.rule_id))
     for queue in model.queues:
+        for sender in _senders_of(model, queue):
+            links.append(Link(id=f"send:{sender.id}:{queue.id}", kind="send",
+                              source=f"function:{sender.id}", target=f"queue:{queue.id}"))
         links.append(Link(id=f"delivery:{queue.id}", kind="delivery", source=f"queue:{queue.id}",
                           target=f"function:{queue.consumer}"))
     for bus in model.observed_buses:
@@ -265,6 +314,11 @@ def _links(model: Choreography, backplane: str) -> list[Link]:
                       target="observability:dashboard"))
     links.append(Link(id="observe:history", kind="observe", source="observability:logs",
                       target="observability:dashboard"))
+    if replica:
+        links.append(Link(id=f"observe:{backplane}:{REPLICA}", kind="observe",
+                          source=f"bus:{backplane}", target=f"{REPLICA}:bus", bus=backplane))
+        links.append(Link(id=f"observe:{REPLICA}:logs", kind="observe",
+                          source=f"{REPLICA}:bus", target=f"{REPLICA}:logs"))
     return links
 
 
@@ -313,23 +367,41 @@ def _flights(model: Choreography, links: list[Link],
     return flights
 
 
-def topology(model: Choreography = CHOREOGRAPHY) -> Topology:
+def _split(sizes: list[int], top_extra: int, bottom_extra: int) -> int:
+    """How many subdomains go above the backplane, in the model's order: the split whose
+    wider row has the fewest columns (the picture is as wide as its wider row)."""
+    if len(sizes) < 2:
+        return len(sizes)
+    return min(range(1, len(sizes)),
+               key=lambda k: (max(sum(sizes[:k]) + top_extra, sum(sizes[k:]) + bottom_extra),
+                              -k))
+
+
+def topology(model: Choreography = CHOREOGRAPHY, replica_region: str | None = None) -> Topology:
+    """The picture of `model`; with `replica_region`, the observability's replica there too."""
     backplane = _backplane(model)
     homes = _private_bus_homes(model, backplane)
-    subdomains = list(model.subdomains())
-    top_count = math.ceil(len(subdomains) / 2)
-    rows: list[Row] = [
-        [(s.value, _columns_of(model, s, homes)) for s in subdomains[:top_count]]
-        + [(OUTSIDE, _notification_columns(model))],
-        [(s.value, _columns_of(model, s, homes)) for s in subdomains[top_count:]]
-        + [(OBSERVABILITY, _observability_columns())],
-    ]
-    links = _links(model, backplane)
+    # A subdomain whose own bus is observed goes last, next to the observability its line
+    # runs to, so that line crosses no other area.
+    observed = {homes[bus.value] for bus in model.observed_buses if bus.value in homes}
+    subdomains = sorted(model.subdomains(), key=lambda subdomain: subdomain in observed)
+    areas = [(s.value, _columns_of(model, s, homes)) for s in subdomains]
+    outside = [(OUTSIDE, _notification_columns(model))]
+    observing = [(OBSERVABILITY, _observability_columns())]
+    if replica_region:
+        observing.append((REPLICA, _replica_columns(backplane, replica_region)))
+    top_count = _split([len(columns) for _, columns in areas],
+                       sum(len(columns) for _, columns in outside),
+                       sum(len(columns) for _, columns in observing))
+    rows: list[Row] = [areas[:top_count] + outside, areas[top_count:] + observing]
+    links = _links(model, backplane, replica=bool(replica_region))
     customer = Element(id=CUSTOMER, kind="actor", title="Customer", subtitle="places orders",
                        area=OUTSIDE, detail="a client of the order API") \
         if model.http_apis else None
     observe = {bus.value: [f"observe:{bus.value}",
-                           *([f"observe:{bus.value}:logs"] if bus.value == backplane else [])]
+                           *([f"observe:{bus.value}:logs"] if bus.value == backplane else []),
+                           *([f"observe:{bus.value}:{REPLICA}"]
+                             if bus.value == backplane and replica_region else [])]
                for bus in model.observed_buses}
     return Topology(backplane=backplane, rows=rows, links=links, customer=customer,
                     customer_api=f"api:{model.http_apis[0].id}" if model.http_apis else "",

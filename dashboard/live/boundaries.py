@@ -24,6 +24,7 @@ from typing import Protocol
 
 from workflow.model import CHOREOGRAPHY, Choreography, Subdomain
 from workflow.placement import Placement, Placements
+from workflow.topology import REPLICA
 
 BOUNDARY_PAD = 8  # between an area and its account's outline: less than half the areas' gap
 LABEL_CHAR_W = 7.2  # a 12px monospace font is 0.6 em wide per character
@@ -78,6 +79,8 @@ class _Framed(Protocol):
 def area_placement(area_id: str, placements: Placements, model: Choreography) -> Placement:
     """Where an area runs: its subdomain's placement; anything else (the observability) is
     in the home account."""
+    if area_id == REPLICA and placements.replica_region:
+        return Placement(placements.home.account, placements.replica_region)
     known = {subdomain.value: subdomain for subdomain in model.subdomains()}
     subdomain: Subdomain | None = known.get(area_id)
     return placements.of_subdomain(subdomain)
@@ -92,7 +95,7 @@ def boundaries_layout(areas: Sequence[_Framed], bar_y: float, placements: Placem
     """One outline per run of neighbouring areas in a row placed alike; none when the
     choreography runs in one account and region. An outline's outer edge steps past the
     captions in `avoid` (the line from the customer to the API has one above the top row)."""
-    if not placements.subdomains:
+    if not placements.subdomains and not placements.replica_region:
         return []
     boundaries: list[Boundary] = []
     for above in (True, False):

@@ -22,13 +22,23 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dashboard.live.boundaries import Boundary, boundaries_layout
+from dashboard.live.boundaries import (
+    BOUNDARY_PAD,
+    LABEL_INSET,
+    Boundary,
+    area_placement,
+    boundaries_layout,
+    label_width,
+    placement_label,
+)
+from dashboard.templatetags.dashboard_extras import TITLE_CHAR_WIDTH
 from workflow import outputs as stack_outputs
 from workflow.model import CHOREOGRAPHY, Bus, Choreography
 from workflow.placement import Placements
 from workflow.topology import OUTSIDE, Element, FlightPlan, Link, Topology, topology
 
 NODE_W, NODE_H = 138, 52
+NODE_W_MAX = 200
 TEXT_X = 41  # where a node's text starts, right of its icon
 COL_GAP = 22
 LINK_GAP = 36  # between side-by-side nodes joined by a line, before its caption
@@ -46,11 +56,12 @@ CHIP_CHAR_W = 6.63  # an 11px monospace font is 0.6 em wide per character
 CHIP_PAD = 16
 PORT_SPREAD = 26
 AREA_TITLE_X = 14
-AREA_TITLE_CHAR_W = 9.2  # 12px bold capitals, letter-spaced
+AREA_TITLE_BASELINE = 19  # from the top of its header
 PAIR_OFFSET = 12  # half the distance between two opposite lines
 MARGIN = 18
 BAR_THICKNESS = 10
 BAR_LABEL_W = 104
+BAR_LABEL_ABOVE, BAR_LABEL_BELOW = 24, 26  # the bus's name above the bar, "EventBridge" below
 
 
 def chip_width(text: str) -> float:
@@ -152,6 +163,9 @@ class Area:
     w: float
     h: float
     framed: bool = True
+    title_y: float = 0
+    """the baseline of its title: at its top above the bar, at its bottom below it, on the
+    side where no line comes in"""
 
 
 @dataclass
@@ -292,9 +306,11 @@ class _Layout:
 
     def _node(self, element: Element) -> Node:
         value = self.outputs.get(element.output, "") if element.output else ""
+        # as wide as its title, up to a limit (past it the title is squeezed to fit)
+        width = min(NODE_W_MAX, max(NODE_W, round(TEXT_X + len(element.title) * TITLE_CHAR_WIDTH + 10)))
         return Node(id=element.id, kind=element.kind, title=element.title,
                     subtitle=element.subtitle, area=element.area, detail=element.detail,
-                    deployed=_short_name(value) if value and element.short else value)
+                    deployed=_short_name(value) if value and element.short else value, w=width)
 
     # --- what the topology says of edges ----------------------------------------------------
 
@@ -326,7 +342,7 @@ class _Layout:
 
     def _column_width(self, near: Node, far: Node | None) -> float:
         """Wide enough for a node and for the widest label on its lines."""
-        widths: list[float] = [NODE_W]
+        widths: list[float] = [near.w, far.w if far else 0.0]
         for _, edges in self.to_bar.get(near.id, []):
             widths += [chip_width(self._chip_text(e)) for e in edges]
         if far is not None:
@@ -334,15 +350,24 @@ class _Layout:
                        for e in self.bundles.get(pair, []) if e.event]
         return max(widths)
 
+    def _stack(self, node_id: str) -> float:
+        """The height of the labels on a node's lines to the bar, all its lines' together."""
+        groups = self.to_bar.get(node_id, [])
+        return (sum(_stack_height(len(edges)) for _, edges in groups)
+                + 2 * CHIP_GAP * max(0, len(groups) - 1))
+
+    def _talking(self, row: Row) -> list[Node]:
+        """A row's nodes with lines to the bar, left to right."""
+        return [near for _, columns in row for near, _far in columns if near.id in self.to_bar]
+
     def _band(self, row: Row) -> float:
-        """Room between a row and the bar for the tallest stack of labels."""
-        tallest = 0.0
-        for _, columns in row:
-            for near, _far in columns:
-                groups = self.to_bar.get(near.id, [])
-                tallest = max(tallest, sum(_stack_height(len(edges)) for _, edges in groups)
-                              + 2 * CHIP_GAP * max(0, len(groups) - 1))
-        return tallest + 2 * BAND_MARGIN + BAR_THICKNESS / 2
+        """Room between a row and the bar for its labels. Neighbours' labels are staggered
+        (one's near the area, the next's near the bar), so a label has its height to itself
+        across the neighbouring column, where its route's figures go: the band holds the
+        tallest two neighbours' stacks together."""
+        heights = [self._stack(node.id) for node in self._talking(row)]
+        together = [a + b + 2 * CHIP_GAP for a, b in itertools.pairwise(heights)]
+        return max([0.0, *heights, *together]) + 2 * BAND_MARGIN + BAR_THICKNESS / 2
 
     def _far_gap(self, row: Row) -> float:
         """Between a column's two nodes: room for labels if any line between them has one."""
@@ -363,10 +388,11 @@ class _Layout:
         top_area_bottom = top_near_y + NODE_H + AREA_PAD
         bar_y = top_area_bottom + self._band(top)
         bottom_area_top = bar_y + self._band(bottom)
-        bottom_near_y = bottom_area_top + AREA_HEADER
+        # Below the bar lines come in through an area's top: its title is at its bottom.
+        bottom_near_y = bottom_area_top + AREA_PAD
         bottom_far_y = bottom_near_y + NODE_H + self._far_gap(bottom)
         bottom_area_bottom = (bottom_far_y if self._has_far(bottom) else bottom_near_y) \
-            + NODE_H + AREA_PAD
+            + NODE_H + AREA_HEADER
         return _Levels(top_far_y=top_far_y, top_near_y=top_near_y,
                        top_area_bottom=top_area_bottom, bar_y=bar_y,
                        bottom_area_top=bottom_area_top, bottom_near_y=bottom_near_y,
@@ -374,28 +400,31 @@ class _Layout:
 
     # --- placing nodes -------------------------------------------------------------------------
 
-    def _lead(self, area_id: str, near: Node, width: float, *, first: bool, framed: bool,
-              row_index: int) -> float:
-        """Room before a column: an area's padding before its first one, and in the bottom
-        row enough that the lines coming down through the header miss the area's title."""
-        lead = AREA_PAD if framed and first else 0.0
-        if framed and first and row_index == 1:
-            port_count = len(self.to_bar.get(near.id, []))
-            leftmost = (width / 2) - (port_count - 1) * PORT_SPREAD
-            title_end = AREA_TITLE_X + len(Topology.area_title(area_id)) * AREA_TITLE_CHAR_W + 10
-            lead = max(lead, title_end - leftmost)
-        return lead
+    @staticmethod
+    def _lead(*, first: bool, framed: bool) -> float:
+        """Room before a column: an area's padding before its first one."""
+        return AREA_PAD if framed and first else 0.0
 
     def _caption_room(self, previous: Column, near: Node, far: Node | None, x: float,
                       lead: float, width: float) -> float:
         """How much further right a column must go for the caption of a line joining it to
         the column before."""
         right_edge = max(n.x + n.w for n in previous if n is not None)
-        gap = x + lead + (width - NODE_W) / 2 - right_edge
+        gap = x + lead + (width - max(n.w for n in (near, far) if n)) / 2 - right_edge
         needed = max([_link_gap(self.captions[frozenset((a.id, b.id))])
                       for a in previous if a for b in (near, far)
                       if b and frozenset((a.id, b.id)) in self.captions] + [0.0])
         return max(0.0, needed - gap)
+
+    def _outline_label_room(self, area_id: str) -> float:
+        """How wide an area must be for the label of an outline around it alone (accounts and
+        regions are outlined only when there is more than one)."""
+        if not self.placements.subdomains and not self.placements.replica_region:
+            return 0.0
+        where = area_placement(area_id, self.placements, self.topology.model)
+        label = placement_label(where, home=where == self.placements.home)
+        # the label ends LABEL_INSET inside the outline, and starts 8 px past its other corner
+        return label_width(label) + LABEL_INSET + 8 - 2 * BOUNDARY_PAD
 
     def _area(self, area_id: str, columns: list[Column], x: float, right: float,
               row_index: int, levels: _Levels) -> Area:
@@ -405,11 +434,13 @@ class _Layout:
         own_far = any(far is not None for _, far in columns)
         if row_index == 0:
             top, bottom = (far_y if own_far else near_y) - AREA_HEADER, levels.top_area_bottom
+            title_y = top + AREA_TITLE_BASELINE
         else:
             top = levels.bottom_area_top
-            bottom = (far_y if own_far else near_y) + NODE_H + AREA_PAD
+            bottom = (far_y if own_far else near_y) + NODE_H + AREA_HEADER
+            title_y = bottom - AREA_HEADER + AREA_TITLE_BASELINE
         return Area(id=area_id, title=Topology.area_title(area_id), x=x, y=top, w=right - x,
-                    h=bottom - top)
+                    h=bottom - top, title_y=title_y)
 
     def _place_row(self, row_index: int, levels: _Levels) -> tuple[float, list[Node], list[Area]]:
         """Columns left to right, each as wide as its labels; returns the row's width, its
@@ -424,8 +455,7 @@ class _Layout:
             area_x = x
             for index, (near, far) in enumerate(columns):
                 width = self._column_width(near, far)
-                lead = self._lead(area_id, near, width, first=index == 0, framed=framed,
-                                  row_index=row_index)
+                lead = self._lead(first=index == 0, framed=framed)
                 if previous is not None:
                     x += self._caption_room(previous, near, far, x, lead, width)
                 if index == 0:
@@ -433,13 +463,13 @@ class _Layout:
                 x += lead
                 for node, y in ((near, near_y), (far, far_y)):
                     if node is not None:
-                        node.x, node.y = x + (width - NODE_W) / 2, y
+                        node.x, node.y = x + (width - node.w) / 2, y
                         placed.append(node)
                 x += width + COL_GAP
                 previous = (near, far)
             x -= COL_GAP
             if framed:
-                x += AREA_PAD
+                x = max(x + AREA_PAD, area_x + self._outline_label_room(area_id))
                 areas.append(self._area(area_id, columns, area_x, x, row_index, levels))
             x += AREA_GAP
         return x - AREA_GAP + MARGIN, placed, areas
@@ -497,7 +527,18 @@ class _Layout:
         bar_start: float = MARGIN
         bar_end = max([*ports, width - 2 * MARGIN]) + MARGIN
         gaps = list(itertools.pairwise([bar_start, *ports, bar_end]))
-        wide = [g for g in gaps if g[1] - g[0] >= BAR_LABEL_W]
+        chips = [(chip.left, chip.y, chip.left + chip.w, chip.y + CHIP_H)
+                 for connector in self.connectors.values() for chip in connector.chips]
+
+        def clear(gap: tuple[float, float]) -> bool:
+            """Wide enough for the bus's name, and no label in the way above or below."""
+            middle = (gap[0] + gap[1]) / 2
+            x1, x2 = middle - BAR_LABEL_W / 2, middle + BAR_LABEL_W / 2
+            y1, y2 = bar_y - BAR_LABEL_ABOVE, bar_y + BAR_LABEL_BELOW
+            return gap[1] - gap[0] >= BAR_LABEL_W and not any(
+                cx1 < x2 and x1 < cx2 and cy1 < y2 and y1 < cy2 for cx1, cy1, cx2, cy2 in chips)
+
+        wide = [g for g in gaps if clear(g)] or [g for g in gaps if g[1] - g[0] >= BAR_LABEL_W]
         gap_start, gap_end = wide[0] if wide else max(gaps, key=lambda g: g[1] - g[0])
         return Bar(bus=backplane, title=f"{backplane} bus",
                    deployed=self.outputs.get(stack_outputs.bus_name(Bus(backplane)), ""),
@@ -510,6 +551,8 @@ class _Layout:
         """Straight vertical lines between each node and the bar, several side by side when a
         node both hears and speaks; labels stacked on each, in bands that never overlap."""
         taken_ports: list[float] = []
+        near_the_bar = {node.id for row in self.rows
+                        for index, node in enumerate(self._talking(row)) if index % 2}
         # Nodes above the bar first: ports below it step aside so no two lines meet the bar at
         # one point.
         for node_id, groups in sorted(self.to_bar.items(), key=lambda item: self.nodes[item[0]].y):
@@ -521,7 +564,13 @@ class _Layout:
             else:
                 band_start, band_end = bar_y + BAR_THICKNESS / 2 + BAND_MARGIN, bottom_area_top - BAND_MARGIN
             count = len(groups)
-            sub = (band_end - band_start) / count
+            stack = self._stack(node_id)
+            # the stack's top: against the area, or against the bar (every other node)
+            y = band_start if above != (node_id in near_the_bar) else band_end - stack
+            tops: dict[int, float] = {}
+            for index in range(count) if above else reversed(range(count)):
+                tops[index] = y
+                y += _stack_height(len(groups[index][1])) + 2 * CHIP_GAP
             for index, (direction, edges) in enumerate(groups):
                 x = node.cx + (index - (count - 1) / 2) * 2 * PORT_SPREAD
                 x = _free_port(x, taken_ports, node)
@@ -529,8 +578,7 @@ class _Layout:
                 points = [(x, bar_y), (x, node_edge)] if direction == "in" else [(x, node_edge), (x, bar_y)]
                 connector = Connector(id=f"c:{edges[0].source}>{edges[0].target}",
                                       kind=self._kind(edges), points=points)
-                lo = band_start + (index if above else count - 1 - index) * sub
-                y = lo + (sub - _stack_height(len(edges))) / 2
+                y = tops[index]
                 for edge in edges:
                     text = self._chip_text(edge)
                     connector.chips.append(Chip(edge=edge.id, text=text, x=x, y=round(y, 1),
@@ -667,4 +715,5 @@ def graph_build(model: Choreography = CHOREOGRAPHY, outputs: dict[str, str] | No
                 placements: Placements | None = None) -> Graph:
     """The laid-out graph of a choreography (the one deployed, by default); with
     `placements` that span accounts, each account's subdomains outlined."""
-    return _Layout(topology(model), outputs or {}, placements).build()
+    placements = placements or Placements()
+    return _Layout(topology(model, placements.replica_region), outputs or {}, placements).build()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -23,23 +24,33 @@ from dashboard.readmodel import selectors
 from dashboard.shared import placements
 from dashboard.shared.access import may_act
 from dashboard.shared.problems import Problem
+from workflow.legacy import with_legacy_consumer
+from workflow.model import CHOREOGRAPHY, Choreography
 
 RECENT_EVENTS = 60
 RECENT_ORDERS = 12
 
 
+def deployed_model() -> Choreography:
+    """The choreography the deployment runs: the model, and the legacy consumer beside it
+    when the deployment carries one (`CHOREO_LEGACY_CONSUMER`, as it was deployed with)."""
+    return with_legacy_consumer(CHOREOGRAPHY) if settings.DASHBOARD_LEGACY_CONSUMER else CHOREOGRAPHY
+
+
 @lru_cache(maxsize=4)
-def _graph(outputs: tuple[tuple[str, str], ...], placed: placements.Settings) -> Graph:
+def _graph(outputs: tuple[tuple[str, str], ...], placed: placements.Settings,
+           model: Choreography) -> Graph:
     found = dict(outputs)
-    return graph_build(outputs=found, placements=placements.placements_of(placed, found))
+    return graph_build(model, outputs=found,
+                       placements=placements.placements_of(placed, found, model))
 
 
 def current_graph() -> Graph:
-    """The model's graph, with deployed names once the stack can be read, and the accounts
-    and regions it runs in as the settings place it."""
+    """The graph of what the deployment runs, with deployed names once the stack can be
+    read, and the accounts and regions it runs in as the settings place it."""
     outputs = aws.current().outputs_or_none()
     return _graph(tuple(sorted(outputs.values.items())) if outputs else (),
-                  placements.current_settings())
+                  placements.current_settings(), deployed_model())
 
 
 

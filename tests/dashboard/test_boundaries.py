@@ -63,10 +63,13 @@ def test_loyalty_in_its_own_account_is_outlined_and_labelled_apart_from_the_home
     assert loyalty.areas == ["loyalty"] and not loyalty.home
     assert loyalty.label == f"{LOYALTY} · us-east-1"
     # the home account around everything else framed: in the top row one run, in the bottom
-    # row one on each side of Loyalty
+    # row one on each side of Loyalty; and the replica, in the home account, in its region
     assert sorted(b.areas for b in by_account[HOME]) == [["observability"], ["order", "warehouse"],
-                                                          ["payment"]]
-    assert all(b.home and b.label == f"home {HOME} · us-east-1" for b in by_account[HOME])
+                                                          ["payment"], ["replica"]]
+    assert all(b.home and b.label == f"home {HOME} · us-east-1"
+               for b in by_account[HOME] if b.areas != ["replica"])
+    (replica,) = [b for b in by_account[HOME] if b.areas == ["replica"]]
+    assert not replica.home and replica.label == f"{HOME} · eu-west-1"
     assert "replicated to eu-west-1" in next(b.detail for b in by_account[HOME]
                                              if b.areas == ["observability"])
     # Loyalty's bus and function are inside its outline, and nothing else is

@@ -9,6 +9,9 @@ import itertools
 import pytest
 
 from dashboard.live.graph import CHIP_H, NOTE_CHAR_W, NOTE_H, Graph, flight_key, graph_build
+from dashboard.shared.placements import placements_of
+from tests.dashboard.deployments import ACCOUNTS, BIGGER
+from workflow.legacy import with_legacy_consumer
 from workflow.model import (
     CHOREOGRAPHY,
     NOTIFICATIONS,
@@ -151,3 +154,17 @@ def test_the_graph_is_data(graph):
     data = graph.to_dict()
     assert {"nodes", "edges", "connectors", "flights", "areas", "bar"} <= set(data)
     assert all(connector["path"].startswith("M") for connector in data["connectors"])
+
+
+@pytest.mark.parametrize("deployment", ["legacy", "accounts", "bigger"])
+def test_every_deployment_lays_out_without_overlaps_or_lines_through_boxes(deployment):
+    model = {"legacy": with_legacy_consumer(CHOREOGRAPHY), "bigger": BIGGER}.get(deployment, CHOREOGRAPHY)
+    placements = placements_of(ACCOUNTS) if deployment == "accounts" else None
+
+    graph = graph_build(model, placements=placements)
+
+    _assert_nothing_overlaps(graph)
+    test_lines_never_run_through_a_box_they_do_not_join(graph)
+    drawn = {node.id for node in graph.nodes}
+    assert {f"function:{function.id}" for function in model.functions} <= drawn
+    assert {f"queue:{queue.id}" for queue in model.queues} <= drawn

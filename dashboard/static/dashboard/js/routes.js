@@ -30,8 +30,8 @@ function chipLabel(route) {
   return parts.join(" ");
 }
 
-// What a figure must not cover: every label and every box of the graph, and the figures
-// already placed.
+// What a figure must not cover: every label, box and line of the graph (but the line it
+// labels, and the one running back beside it), and the figures already placed.
 const graphData = JSON.parse(document.getElementById("graph-data").textContent);
 const boxOf = (rect) => ({ x: Number(rect.getAttribute("x")), y: Number(rect.getAttribute("y")),
   w: Number(rect.getAttribute("width")), h: Number(rect.getAttribute("height")) });
@@ -39,6 +39,12 @@ const obstacles = [
   ...[...svg.querySelectorAll(".chip rect")].map(boxOf),
   ...graphData.nodes.map((node) => ({ x: node.x, y: node.y, w: node.w, h: node.h })),
 ];
+const lines = graphData.connectors.flatMap((connector) => connector.points.slice(1).map((point, index) => {
+  const [ax, ay] = connector.points[index];
+  const [bx, by] = point;
+  return { id: connector.id, x: Math.min(ax, bx), y: Math.min(ay, by), w: Math.abs(ax - bx), h: Math.abs(ay - by) };
+}));
+const pairOf = (id) => { const [source, target] = id.slice(2).split(">"); return `c:${target}>${source}`; };
 const placed = new Map(); // chip edge id → the box its figure took
 const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
@@ -48,7 +54,9 @@ function place(chip, text, lines) {
   placed.delete(chip.dataset.edge);
   text.classList.remove("hidden"); // measured as shown
   const box = boxOf(chip.querySelector("rect"));
-  const taken = [...obstacles, ...placed.values()];
+  const own = chip.dataset.connector;
+  const crossing = lines.filter((line) => line.id !== own && line.id !== pairOf(own));
+  const taken = [...obstacles, ...crossing, ...placed.values()];
   for (const line of lines) {
     text.textContent = line;
     const width = text.getComputedTextLength();
