@@ -36,7 +36,7 @@ class _RegionsOnDemand(dict[str, Any]):
         self._load(region)
         return super().__getitem__(region)
 
-    def get(self, region: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, region: str, default: Any = None) -> Any:
         self._load(region)
         return super().get(region, default)
 
@@ -49,13 +49,13 @@ class _RegionsOnDemand(dict[str, Any]):
     def __len__(self) -> int:
         return len(self.files)
 
-    def keys(self) -> Any:  # type: ignore[override]
+    def keys(self) -> Any:
         return self.files.keys()
 
-    def items(self) -> Any:  # type: ignore[override]
+    def items(self) -> Any:
         return [(region, self[region]) for region in self.files]
 
-    def values(self) -> Any:  # type: ignore[override]
+    def values(self) -> Any:
         return [self[region] for region in self.files]
 
 
