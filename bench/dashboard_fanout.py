@@ -212,9 +212,9 @@ async def _broadcaster(layer: BaseChannelLayer | None = None) -> Any:
 @contextmanager
 def dashboard_served() -> Iterator[ServedFanOut]:
     """The dashboard's ASGI app as `dashboard.web.serve` serves it, minus the poller."""
-    from dashboard.web.serve import serve
-
     from django.conf import settings
+
+    from dashboard.web.serve import serve
 
     port = free_port()
     stop = threading.Event()

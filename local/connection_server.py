@@ -41,6 +41,7 @@ IDLE_SECONDS = 120.0
 # Connections open at once; each is a thread. Beyond this, a new one is answered 503 and closed.
 MAX_CONNECTIONS = 1024
 RECEIVE_BYTES = 256 * 1024
+REFUSAL_DRAIN_SECONDS = 1.0
 CLOSE_CONNECTION = "choreo.close_connection"
 """The environ key of a callable that makes the server close the connection after the answer
 (a WSGI application may not send `Connection` itself)."""
@@ -136,7 +137,7 @@ class ConnectionServer:
                     return
                 raise
             if not self._slots.acquire(blocking=False):
-                _refuse(connection)
+                threading.Thread(target=_refuse, args=(connection,), daemon=True).start()
                 continue
             threading.Thread(target=self._serve_connection, args=(connection, address),
                              name=f"{self.name}-{address[1]}", daemon=True).start()
@@ -291,8 +292,14 @@ def _plain(code: int, text: str) -> bytes:
 
 
 def _refuse(connection: socket.socket) -> None:
+    """Answer 503 and close; the request is read first (for a second at most), as closing a
+    socket with unread data resets the connection and the client would lose the answer."""
     try:
+        connection.settimeout(REFUSAL_DRAIN_SECONDS)
         connection.sendall(_plain(503, "too many connections"))
+        connection.shutdown(socket.SHUT_WR)
+        while connection.recv(RECEIVE_BYTES):
+            pass
     except OSError:
         pass
     finally:

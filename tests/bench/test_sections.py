@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Each section's sizes turned down as far as they go while still measuring something.
 TINY = {
     "BENCH_IMPORT_RUNS": "1", "BENCH_ORDERS": "5", "BENCH_RECORDS": "5",
-    "BENCH_WS_CLIENTS": "21",  # one past the per-address limit "BENCH_FANOUT_EVENTS": "20", "BENCH_FANOUT_RATE": "20",
+    "BENCH_WS_CLIENTS": "21",  # one past the dashboard's per-address limit
+    "BENCH_FANOUT_EVENTS": "20", "BENCH_FANOUT_RATE": "20",
     "BENCH_CAPACITY_FROM": "50", "BENCH_CAPACITY_SECONDS": "1", "BENCH_CEILING_SECONDS": "2",
     "BENCH_DRAIN_MESSAGES": "100", "BENCH_TRACE_EVENTS": "300", "BENCH_TRACE_SAMPLES": "3",
     "BENCH_TRACE_SCANS": "1", "BENCH_CONFORMANCE_EVENTS": "300",
