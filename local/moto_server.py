@@ -13,6 +13,7 @@ requests in C (it says what cheroot, which served here before, cost).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import threading
@@ -34,6 +35,8 @@ log = logging.getLogger("choreo.embedded_aws")
 # swept every 5 s, it was an eighth of the process's time with a few thousand orders kept.
 TTL_SWEEP_SECONDS = 60.0
 
+
+
 def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> None:
     from local import moto_patches
 
@@ -42,6 +45,19 @@ def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> No
             moto_patches.expire_ttl_items()
         except Exception:  # a sweep that fails is tried again; it must not end the server
             log.exception("TTL sweep failed")
+        keep_the_collector_off_the_history()
+
+
+def keep_the_collector_off_the_history() -> None:
+    """moto holds the history (items, messages, log events) as millions of Python objects,
+    and each full pass of the cyclic garbage collector walked all of them with the process
+    stopped: over a second at a time after a few thousand orders, growing with the history,
+    long enough for the front to turn orders away as "behind" (docs/benchmarks.md). What
+    lives now is moved out of the collector's sight (`gc.freeze`), so a pass walks only what
+    came since. History is freed by reference counting as before (a deleted item, an expired
+    message); only a reference cycle among objects frozen before they died would be kept,
+    and moto's history makes none."""
+    gc.freeze()
 
 
 class JsonCallsWithoutFlask:
