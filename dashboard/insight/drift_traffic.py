@@ -13,8 +13,10 @@ of the latest event per group listed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Max, Min
 
@@ -45,6 +47,16 @@ class Unrouted:
 
 
 @dataclass(frozen=True)
+class _Group:
+    values: tuple[str, str, str]
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    latest_event_id: str
+    latest_order_id: str
+
+
+@dataclass(frozen=True)
 class Link:
     """Events of `type` (from `source`) caused by events of `cause_type`, which the model does
     not have them follow."""
@@ -71,38 +83,39 @@ class Link:
         return f"{self.type} was caused by {self.cause_type}, which the model follows with {instead}"
 
 
-def unrouted_list(*, limit: int = SHOWN) -> list[Unrouted]:
-    """The events put into the void, by bus, type and source, busiest first."""
-    rows = (UnroutedSighting.objects.values("bus", "type", "source")
+def _groups(sighting: Any, fields: tuple[str, str, str], limit: int) -> Iterator[_Group]:
+    """The sightings grouped by `fields`, busiest first: each group's values, count, first
+    and last seen, and its latest event's id and order id."""
+    rows = (sighting.objects.values(*fields)
             .annotate(count=Count("id"), first=Min("observed_at"), last=Max("observed_at"))
-            .order_by("-count", "bus", "type", "source")[:limit])
-    found = []
+            .order_by("-count", *fields)[:limit])
     for row in rows:
-        latest = (UnroutedSighting.objects
-                  .filter(bus=row["bus"], type=row["type"], source=row["source"])
+        latest = (sighting.objects.filter(**{field: row[field] for field in fields})
                   .order_by("-observed_at").values_list("event__event_id", "event__order_id")
                   .first()) or ("", "")
-        found.append(Unrouted(row["bus"], row["type"], row["source"], row["count"],
-                              database_moment(row["first"]) or row["first"],
-                              database_moment(row["last"]) or row["last"], *latest))
+        first, second, third = (row[field] for field in fields)
+        yield _Group((first, second, third), row["count"],
+                     database_moment(row["first"]) or row["first"],
+                     database_moment(row["last"]) or row["last"], *latest)
+
+
+def unrouted_list(*, limit: int = SHOWN) -> list[Unrouted]:
+    """The events put into the void, by bus, type and source, busiest first."""
+    found = []
+    for group in _groups(UnroutedSighting, ("bus", "type", "source"), limit):
+        bus, type_, source = group.values
+        found.append(Unrouted(bus, type_, source, group.count, group.first_seen,
+                              group.last_seen, group.latest_event_id, group.latest_order_id))
     return found
 
 
 def undeclared_link_list(*, limit: int = SHOWN,
                          model: Choreography = CHOREOGRAPHY) -> list[Link]:
     """The causation links observed that the model does not have, busiest first."""
-    rows = (UndeclaredLink.objects.values("cause_type", "type", "source")
-            .annotate(count=Count("id"), first=Min("observed_at"), last=Max("observed_at"))
-            .order_by("-count", "cause_type", "type", "source")[:limit])
     found = []
-    for row in rows:
-        latest = (UndeclaredLink.objects
-                  .filter(cause_type=row["cause_type"], type=row["type"], source=row["source"])
-                  .order_by("-observed_at").values_list("event__event_id", "event__order_id")
-                  .first()) or ("", "")
-        event_id, order_id = latest
-        found.append(Link(row["cause_type"], row["type"], row["source"], row["count"],
-                          database_moment(row["first"]) or row["first"],
-                          database_moment(row["last"]) or row["last"], event_id, order_id,
-                          expected=expected_after(row["cause_type"], model)))
+    for group in _groups(UndeclaredLink, ("cause_type", "type", "source"), limit):
+        cause_type, type_, source = group.values
+        found.append(Link(cause_type, type_, source, group.count, group.first_seen,
+                          group.last_seen, group.latest_event_id, group.latest_order_id,
+                          expected=expected_after(cause_type, model)))
     return found
