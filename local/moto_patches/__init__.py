@@ -74,9 +74,11 @@ PATCHES: tuple[Patch, ...] = (
     sqs.number_every_fifo_message,
     sqs.fifo_long_polls_wait_for_a_deliverable_group,
     dynamodb.dynamodb_isolated_writes,
+    dynamodb.items_kept_on_disk,
     events.event_buses_across_accounts,
     awslambda.configuration_updates_reach_the_runtime,
     logs.log_group_arns_as_cloudformation_gives_them,
+    logs.log_streams_kept_on_disk,
     ec2.instance_type_offerings_on_demand,
 )
 

@@ -20,7 +20,7 @@ import moto.events.models
 import moto.sqs.models
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
-from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
@@ -32,6 +32,7 @@ from moto.dynamodb.parsing.validators import (
 )
 
 from local.moto_patches import clock
+from local.moto_patches.history import SpilledMapping
 
 
 def memoise_condition_lexing() -> None:
@@ -307,6 +308,15 @@ def _keys(table: Table) -> list[tuple[Any, Any]]:
     return [(hash_key, None) for hash_key in list(table.items)]
 
 
+def _look(table: Table, hash_key: Any, range_key: Any) -> Any:
+    """An item as it is, read without making it recent (`SpilledMapping.peek`)."""
+    items: Any = table.items
+    found = items.peek(hash_key) if isinstance(items, SpilledMapping) else items.get(hash_key)
+    if range_key is None or found is None:
+        return None if table.has_range_key else found
+    return found.get(range_key)
+
+
 def _expired(item: Any, attribute: str, cutoff: float) -> bool:
     value = item.attrs.get(attribute)
     return value is not None and value.type == "N" and float(value.value) < cutoff
@@ -334,9 +344,65 @@ def expire_ttl_items(now: float | None = None) -> int:
                 for start in range(0, len(keys), SWEEP_SLICE):
                     with DYNAMODB_LOCK:
                         for hash_key, range_key in keys[start:start + SWEEP_SLICE]:
-                            item = table.get_item(hash_key, range_key) \
-                                if range_key is not None or not table.has_range_key else None
+                            item = _look(table, hash_key, range_key)
                             if item is not None and _expired(item, attribute, cutoff):
                                 table.delete_item(hash_key, range_key)
                                 expired += 1
     return expired
+
+
+def _pack_key(key: Any) -> Any:
+    """What the index keeps of a key: the string of a string key, the key itself otherwise
+    (DynamoDB compares numbers by value, as the key's own equality does)."""
+    return key.value if type(key) is DynamoType and key.type == "S" else key
+
+
+def _unpack_key(packed: Any) -> Any:
+    return DynamoType({"S": packed}) if isinstance(packed, str) else packed
+
+
+# Set while a Query without an index runs, in the thread running it: the partition it reads.
+_QUERYING = threading.local()
+
+
+def items_kept_on_disk() -> None:
+    """Each table's items in a `SpilledMapping` (local/moto_patches/history.py says why), and
+    the three walks moto made of a whole table where DynamoDB reads less: a Query reads its
+    partition, not every item (moto sorted the whole table for each); counting a table
+    without a sort key needs no item read; the TTL sweep looks without keeping."""
+    table_class: Any = Table
+    init = table_class.__init__
+
+    def __init__(self: Table, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.items = SpilledMapping(  # type: ignore[assignment]
+            DYNAMODB_LOCK, default_factory=dict if self.range_key_attr else None,
+            pack_key=_pack_key, unpack_key=_unpack_key)
+
+    table_class.__init__ = __init__
+    length = table_class.__len__
+    table_class.__len__ = lambda self: length(self) if self.has_range_key else len(self.items)
+    query, all_items = table_class.query, table_class.all_items
+
+    def query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        _QUERYING.partition = None if index_name or hash_key is None else hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERYING.partition = None
+
+    def partition_items(self: Table) -> list[Item]:
+        partition = getattr(_QUERYING, "partition", None)
+        if partition is None:
+            return all_items(self)
+        found = self.items.peek(partition) if isinstance(self.items, SpilledMapping) \
+            else self.items.get(partition)
+        if found is None:
+            return []
+        if not self.range_key_attr:
+            return [found]  # type: ignore[list-item]
+        return sorted(found.values(), key=lambda item: item.range_key)
+
+    table_class.query = query_one_partition
+    table_class.all_items = partition_items

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import moto
@@ -10,6 +13,8 @@ import moto.core.responses
 import moto.dynamodb.models
 import moto.events.models
 import moto.sqs.models
+
+from local.moto_patches.history import SpilledMapping
 
 
 def log_group_arns_as_cloudformation_gives_them() -> None:
@@ -32,3 +37,35 @@ def log_group_arns_as_cloudformation_gives_them() -> None:
     send = rule_class._send_to_cw_log_group
     rule_class._send_to_cw_log_group = lambda self, name, event: send(
         self, name.removesuffix(":*"), event)
+
+
+# One lock for CloudWatch Logs: PutLogEvents reads a stream and then appends to it, and a
+# stream is written out of memory only under this lock (`history.SpilledMapping`).
+LOGS_LOCK = threading.RLock()
+
+
+def log_streams_kept_on_disk() -> None:
+    """Each log group's streams in a `SpilledMapping` (local/moto_patches/history.py): the log
+    group keeps every event of the global bus, each in a stream of its own."""
+    from moto.logs.models import LogGroup, LogsBackend
+
+    group_class: Any = LogGroup
+    init = group_class.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.streams = SpilledMapping(LOGS_LOCK, owner=self)
+
+    group_class.__init__ = __init__
+    backend_class: Any = LogsBackend
+    for name in ("create_log_stream", "delete_log_stream", "put_log_events"):
+        setattr(backend_class, name, _under(LOGS_LOCK, getattr(backend_class, name)))
+
+
+def _under(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return locked
