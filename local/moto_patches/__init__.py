@@ -79,6 +79,7 @@ PATCHES: tuple[Patch, ...] = (
     awslambda.configuration_updates_reach_the_runtime,
     logs.log_group_arns_as_cloudformation_gives_them,
     logs.log_streams_kept_on_disk,
+    logs.filter_log_events_a_stream_at_a_time,
     ec2.instance_type_offerings_on_demand,
 )
 

@@ -300,12 +300,43 @@ def dynamodb_isolated_writes() -> None:
 SWEEP_SLICE = 512
 
 
-def _keys(table: Table) -> list[tuple[Any, Any]]:
-    """Every item's key, as the sweep finds it (moto's `all_items` also sorts them)."""
-    if table.range_key_attr:
-        return [(hash_key, range_key) for hash_key, by_range in list(table.items.items())
-                for range_key in list(by_range)]
-    return [(hash_key, None) for hash_key in list(table.items)]
+def _candidates(table: Table, attribute: str, cutoff: float) -> list[tuple[Any, Any]]:
+    """The keys of the items that may have expired: every item, less those written out to disk
+    with a note (`_expiry_note`) that they expire later, or never."""
+    items: Any = table.items
+    if isinstance(items, SpilledMapping):
+        hash_keys = [hash_key for hash_key, note in items.noted()
+                     if note is None or note[0] != attribute
+                     or (note[1] is not None and note[1] < cutoff)]
+    else:
+        hash_keys = list(items)
+    if not table.range_key_attr:
+        return [(hash_key, None) for hash_key in hash_keys]
+    keys = []
+    for hash_key in hash_keys:
+        partition = items.peek(hash_key) if isinstance(items, SpilledMapping) \
+            else items.get(hash_key)
+        keys += [(hash_key, range_key) for range_key in list(partition or {})]
+    return keys
+
+
+def _expiry_note(table: Table, value: Any) -> tuple[str, float | None] | None:
+    """What the sweep needs to know of an item (or a partition's items) written out: the TTL
+    attribute it was read by, and the soonest expiry under it, `None` for never."""
+    attribute = table.ttl.get("AttributeName")
+    if table.ttl.get("TimeToLiveStatus") != "ENABLED" or not attribute:
+        return None
+    soonest: float | None = None
+    for item in value.values() if isinstance(value, dict) else (value,):
+        expiry = item.attrs.get(attribute)
+        if expiry is None or expiry.type != "N":
+            continue
+        try:
+            at = float(expiry.value)
+        except ValueError:
+            continue
+        soonest = at if soonest is None else min(soonest, at)
+    return attribute, soonest
 
 
 def _look(table: Table, hash_key: Any, range_key: Any) -> Any:
@@ -330,7 +361,8 @@ def expire_ttl_items(now: float | None = None) -> int:
     items "still show up in reads, queries, and scans" until then (UpdateTimeToLive, DynamoDB
     API Reference): readers cannot rely on the moment, so a sweep may be rare and slow. It
     reads the table in slices, each under the lock and each item read again by its key,
-    rather than holding every call up for a walk of the whole table."""
+    rather than holding every call up for a walk of the whole table; an item kept on disk is
+    read only if the note taken when it was written out says it may have expired."""
     cutoff = clock.now() if now is None else now
     expired = 0
     for regions in list(dynamodb_backends.values()):
@@ -340,7 +372,7 @@ def expire_ttl_items(now: float | None = None) -> int:
                 if table.ttl.get("TimeToLiveStatus") != "ENABLED" or not attribute:
                     continue
                 with DYNAMODB_LOCK:
-                    keys = _keys(table)
+                    keys = _candidates(table, attribute, cutoff)
                 for start in range(0, len(keys), SWEEP_SLICE):
                     with DYNAMODB_LOCK:
                         for hash_key, range_key in keys[start:start + SWEEP_SLICE]:
@@ -377,7 +409,8 @@ def items_kept_on_disk() -> None:
         init(self, *args, **kwargs)
         self.items = SpilledMapping(  # type: ignore[assignment]
             DYNAMODB_LOCK, default_factory=dict if self.range_key_attr else None,
-            pack_key=_pack_key, unpack_key=_unpack_key)
+            pack_key=_pack_key, unpack_key=_unpack_key,
+            note=functools.partial(_expiry_note, self))
 
     table_class.__init__ = __init__
     length = table_class.__len__

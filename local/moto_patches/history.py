@@ -117,12 +117,14 @@ class SpilledMapping(MutableMapping[Any, Any]):
 
     `pack_key`/`unpack_key` turn a key into what the index keeps and back (a DynamoDB key is
     a `DynamoType`; the index keeps its string). `default_factory` makes a missing key's
-    value on `[]`, as `collections.defaultdict` does. `owner` is pickled by reference."""
+    value on `[]`, as `collections.defaultdict` does. `owner` is pickled by reference.
+    `note` says something small of a value as it is written out, kept in memory beside its
+    reference (`noted`): what the TTL sweep needs, without reading every item back."""
 
     def __init__(self, lock: threading.RLock, *, file: HistoryFile | None = None,
                  default_factory: Callable[[], Any] | None = None, owner: object = None,
                  pack_key: Callable[[Any], Any] = _same, unpack_key: Callable[[Any], Any] = _same,
-                 recent: int | None = None) -> None:
+                 recent: int | None = None, note: Callable[[Any], Any] | None = None) -> None:
         self.lock = lock
         self.file = HISTORY if file is None else file
         self.default_factory = default_factory
@@ -130,10 +132,13 @@ class SpilledMapping(MutableMapping[Any, Any]):
         self.pack_key = pack_key
         self.unpack_key = unpack_key
         self.recent = RECENT if recent is None else recent
+        self.note = note
         # packed key → [value, the blob it was read from or None if new, that blob's ref]
         self._live: OrderedDict[Any, list[Any]] = OrderedDict()
         # packed key → ref, for the values not in `_live`
         self._refs: dict[Any, int] = {}
+        # packed key → what `note` said of the value when it was written out
+        self._notes: dict[Any, Any] = {}
 
     # -- the file
 
@@ -155,6 +160,8 @@ class SpilledMapping(MutableMapping[Any, Any]):
             key, (value, blob, ref) = self._live.popitem(last=False)
             fresh = self._dumps(value)
             self._refs[key] = ref if fresh == blob else self.file.append(fresh)
+            if self.note is not None:
+                self._notes[key] = self.note(value)
 
     def _peek(self, packed: Any) -> Any:
         entry = self._live.get(packed)
@@ -172,6 +179,7 @@ class SpilledMapping(MutableMapping[Any, Any]):
                 self._live.move_to_end(packed)
                 return entry[0]
             ref = self._refs.pop(packed, None)
+            self._notes.pop(packed, None)
             if ref is None:
                 if self.default_factory is None:
                     raise KeyError(key)
@@ -188,6 +196,7 @@ class SpilledMapping(MutableMapping[Any, Any]):
         packed = self.pack_key(key)
         with self.lock:
             self._refs.pop(packed, None)
+            self._notes.pop(packed, None)
             self._live[packed] = [value, None, None]
             self._live.move_to_end(packed)
             self._settle()
@@ -195,6 +204,7 @@ class SpilledMapping(MutableMapping[Any, Any]):
     def __delitem__(self, key: Any) -> None:
         packed = self.pack_key(key)
         with self.lock:
+            self._notes.pop(packed, None)
             if self._live.pop(packed, None) is None and self._refs.pop(packed, None) is None:
                 raise KeyError(key)
 
@@ -221,6 +231,13 @@ class SpilledMapping(MutableMapping[Any, Any]):
                 return default
             return self._peek(packed)
 
+    def noted(self) -> list[tuple[Any, Any]]:
+        """Each key with what `note` said of its value when it was written out; `None` for
+        the values in memory, and for any the mapping has no note of."""
+        with self.lock:
+            return [*((self.unpack_key(packed), self._notes.get(packed)) for packed in self._refs),
+                    *((self.unpack_key(packed), None) for packed in self._live)]
+
     def _each(self) -> Iterator[tuple[Any, Any]]:
         for packed in self._packed_keys():
             with self.lock:
@@ -240,6 +257,7 @@ class SpilledMapping(MutableMapping[Any, Any]):
         with self.lock:
             self._live.clear()
             self._refs.clear()
+            self._notes.clear()
 
     def copy(self) -> dict[Any, Any]:
         return dict(self.items())
@@ -250,9 +268,10 @@ class SpilledMapping(MutableMapping[Any, Any]):
 
         twin = SpilledMapping(self.lock, file=self.file, default_factory=self.default_factory,
                               owner=self.owner, pack_key=self.pack_key,
-                              unpack_key=self.unpack_key, recent=self.recent)
+                              unpack_key=self.unpack_key, recent=self.recent, note=self.note)
         with self.lock:
             twin._refs = dict(self._refs)
+            twin._notes = dict(self._notes)
             for packed, (value, _, _) in self._live.items():
                 twin._live[packed] = [copy.deepcopy(value, memo), None, None]
         return twin

@@ -69,3 +69,56 @@ def _under(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., A
             return method(*args, **kwargs)
 
     return locked
+
+
+def filter_log_events_a_stream_at_a_time() -> None:
+    """FilterLogEvents as moto answers it (the same events, order, pages and tokens), reading
+    one stream at a time and keeping of each match only where to find it again: moto held
+    every stream and every matching event in memory at once for each page, which for a log
+    group kept on disk (`log_streams_kept_on_disk`) would bring the whole history back into
+    memory for each page the dashboard's replay reads."""
+    from moto.logs.models import LogGroup
+
+    def filter_log_events(self: Any, log_group_name: str, log_stream_names: list[str],
+                          start_time: int, end_time: int, limit: int | None,
+                          next_token: str | None, filter_pattern: str,
+                          interleaved: bool) -> tuple[list[dict[str, Any]], str | None,
+                                                      list[dict[str, Any]]]:
+        limit = limit or 10000
+        searched: list[str] = []
+        # (timestamp, stream, event id, the event's place in what its stream matched)
+        found: list[tuple[int, str, str, int]] = []
+        for name, stream in self.streams.items():
+            if log_stream_names and name not in log_stream_names:
+                continue
+            searched.append(name)
+            matched = stream.filter_log_events(start_time, end_time, filter_pattern)
+            found += [(event["timestamp"], name, event["eventId"], place)
+                      for place, event in enumerate(matched)]
+        if interleaved:
+            found.sort(key=lambda match: match[0])
+        first = 0
+        if next_token:
+            group, stream_name, event_id = [*next_token.split("@"), "", ""][:3]
+            first = next((index + 1 for index, match in enumerate(found)
+                          if group == log_group_name and match[1:3] == (stream_name, event_id)),
+                         -1)
+            if first < 0:  # AWS answers an invalid token with no events
+                found, first = [], 0
+        page = found[first:first + limit]
+        matched_by_stream: dict[str, list[dict[str, Any]]] = {}
+        for _, name, _, _ in page:
+            if name not in matched_by_stream:
+                stream = self.streams.peek(name) if isinstance(self.streams, SpilledMapping) \
+                    else self.streams[name]
+                matched_by_stream[name] = stream.filter_log_events(start_time, end_time,
+                                                                   filter_pattern)
+        events = [matched_by_stream[name][place] for _, name, _, place in page]
+        token = None
+        if events and first + limit < len(found):
+            token = f"{log_group_name}@{events[-1]['logStreamName']}@{events[-1]['eventId']}"
+        return events, token, [{"logStreamName": name, "searchedCompletely": True}
+                               for name in searched]
+
+    group_class: Any = LogGroup
+    group_class.filter_log_events = filter_log_events

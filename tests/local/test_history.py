@@ -273,3 +273,51 @@ def test_log_events_written_out_are_found_and_appended_to(aws: dict[str, Any]):
     assert len(streams) == 12
     assert {stream["arn"].rsplit(":", 1)[-1] for stream in streams} == {
         f"s{n}" for n in range(12)}
+
+
+def test_filter_log_events_pages_through_history_kept_on_disk(aws: dict[str, Any]):
+    logs = aws["logs"]
+    logs.create_log_group(logGroupName="g")
+    now = int(time.time() * 1000)
+    for n in range(8):
+        logs.create_log_stream(logGroupName="g", logStreamName=f"s{n}")
+        logs.put_log_events(logGroupName="g", logStreamName=f"s{n}", logEvents=[
+            {"timestamp": now + n, "message": f"first {n}"},
+            {"timestamp": now + 100 + n, "message": f"second {n}"}])
+
+    def every_page(**request: Any) -> list[list[str]]:
+        pages, token = [], None
+        while True:
+            answer = logs.filter_log_events(logGroupName="g", limit=3, **request,
+                                            **({"nextToken": token} if token else {}))
+            pages.append([event["message"] for event in answer["events"]])
+            token = answer.get("nextToken")
+            if not token:
+                return pages
+
+    pages = every_page(interleaved=True)
+    assert [len(page) for page in pages] == [3, 3, 3, 3, 3, 1]
+    assert sum(pages, []) == [f"first {n}" for n in range(8)] + [f"second {n}" for n in range(8)]
+    chosen = sum(every_page(logStreamNames=["s2", "s5"], filterPattern="second"), [])
+    assert chosen == ["second 2", "second 5"]
+    assert logs.filter_log_events(logGroupName="g", nextToken="g@nowhere@0")["events"] == []
+
+
+def test_the_sweep_reads_back_only_what_may_have_expired(aws: dict[str, Any],
+                                                        monkeypatch: pytest.MonkeyPatch):
+    dynamodb = aws["dynamodb"]
+    table = _table(dynamodb, "records")
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "expiration"})
+    now = time.time()
+    for n in range(40):
+        dynamodb.put_item(TableName=table, Item={
+            "pk": {"S": f"r{n}"}, "expiration": {"N": str(int(now + (-60 if n < 5 else 600)))}})
+    reads = []
+    loads = SpilledMapping._loads
+    monkeypatch.setattr(SpilledMapping, "_loads",
+                        lambda self, blob: reads.append(1) or loads(self, blob))
+
+    assert moto_patches.expire_ttl_items(now) == 5
+    assert len(reads) <= 11  # each expired item read to check it and to delete it; none else
+    assert dynamodb.describe_table(TableName=table)["Table"]["ItemCount"] == 35
