@@ -297,8 +297,10 @@ def test_filter_log_events_pages_through_history_kept_on_disk(aws: dict[str, Any
 
     pages = every_page(interleaved=True)
     assert [len(page) for page in pages] == [3, 3, 3, 3, 3, 1]
-    assert sum(pages, []) == [f"first {n}" for n in range(8)] + [f"second {n}" for n in range(8)]
-    chosen = sum(every_page(logStreamNames=["s2", "s5"], filterPattern="second"), [])
+    assert [message for page in pages for message in page] == [
+        *(f"first {n}" for n in range(8)), *(f"second {n}" for n in range(8))]
+    chosen = [message for page in every_page(logStreamNames=["s2", "s5"], filterPattern="second")
+              for message in page]
     assert chosen == ["second 2", "second 5"]
     assert logs.filter_log_events(logGroupName="g", nextToken="g@nowhere@0")["events"] == []
 
@@ -315,8 +317,12 @@ def test_the_sweep_reads_back_only_what_may_have_expired(aws: dict[str, Any],
             "pk": {"S": f"r{n}"}, "expiration": {"N": str(int(now + (-60 if n < 5 else 600)))}})
     reads = []
     loads = SpilledMapping._loads
-    monkeypatch.setattr(SpilledMapping, "_loads",
-                        lambda self, blob: reads.append(1) or loads(self, blob))
+
+    def counted(self: SpilledMapping, blob: bytes) -> Any:
+        reads.append(blob)
+        return loads(self, blob)
+
+    monkeypatch.setattr(SpilledMapping, "_loads", counted)
 
     assert moto_patches.expire_ttl_items(now) == 5
     assert len(reads) <= 11  # each expired item read to check it and to delete it; none else
