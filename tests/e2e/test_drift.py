@@ -35,9 +35,12 @@ def placed_event(url: str, order_id: str) -> Event:
         return [item["event"] for item in response.json()["events"]
                 if item["event"]["type"] == "order.placed"] if response.ok else []
 
-    # events reach the dashboard in any order: the order's row can come before its placing
+    # Events reach the dashboard in any order, so the order's row can come before its placing;
+    # and a long poll left open by a dashboard an earlier test stopped can take an event and
+    # hand it to a closed connection, as SQS can: it comes back after the observability
+    # queue's visibility timeout (30 s).
     trace = eventually(lambda: requests.get(f"{url}/api/orders/{order_id}", timeout=10),
-                       until=lambda response: len(placed(response)) == 1, timeout=30,
+                       until=lambda response: len(placed(response)) == 1, timeout=75,
                        message=f"the dashboard to observe order {order_id} placed")
     return parse_cloudevent(placed(trace)[0])
 
