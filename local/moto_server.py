@@ -36,7 +36,6 @@ log = logging.getLogger("choreo.embedded_aws")
 TTL_SWEEP_SECONDS = 60.0
 
 
-
 def sweep_expired(stop: threading.Event, every: float = TTL_SWEEP_SECONDS) -> None:
     from local import moto_patches
 

@@ -32,7 +32,7 @@ from moto.dynamodb.parsing.validators import (
 )
 
 from local.moto_patches import clock
-from local.moto_patches.history import SpilledMapping
+from local.moto_patches.history import SpilledMapping, peek, under
 
 
 def memoise_condition_lexing() -> None:
@@ -195,15 +195,6 @@ DYNAMODB_LOCK = threading.RLock()
 _SERIALISED = ("put_item", "update_item", "delete_item", "get_item", "transact_write_items")
 
 
-def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with DYNAMODB_LOCK:
-            return method(*args, **kwargs)
-
-    return locked
-
-
 # Set while an UpdateItem on a table without a stream runs, in the thread running it.
 _UPDATING_WITHOUT_STREAM = threading.local()
 
@@ -292,7 +283,7 @@ def dynamodb_isolated_writes() -> None:
     backend_class.transact_write_items = transact_write_items
     backend_class.update_item = _update_without_stream_copy(backend_class.update_item)
     for name in _SERIALISED:
-        setattr(backend_class, name, _serialised(getattr(backend_class, name)))
+        setattr(backend_class, name, under(DYNAMODB_LOCK, getattr(backend_class, name)))
 
 
 # Items a sweep looks at while it holds `DYNAMODB_LOCK`: between slices every other DynamoDB
@@ -312,12 +303,8 @@ def _candidates(table: Table, attribute: str, cutoff: float) -> list[tuple[Any, 
         hash_keys = list(items)
     if not table.range_key_attr:
         return [(hash_key, None) for hash_key in hash_keys]
-    keys = []
-    for hash_key in hash_keys:
-        partition = items.peek(hash_key) if isinstance(items, SpilledMapping) \
-            else items.get(hash_key)
-        keys += [(hash_key, range_key) for range_key in list(partition or {})]
-    return keys
+    return [(hash_key, range_key) for hash_key in hash_keys
+            for range_key in list(peek(items, hash_key) or {})]
 
 
 def _expiry_note(table: Table, value: Any) -> tuple[str, float | None] | None:
@@ -341,8 +328,7 @@ def _expiry_note(table: Table, value: Any) -> tuple[str, float | None] | None:
 
 def _look(table: Table, hash_key: Any, range_key: Any) -> Any:
     """An item as it is, read without making it recent (`SpilledMapping.peek`)."""
-    items: Any = table.items
-    found = items.peek(hash_key) if isinstance(items, SpilledMapping) else items.get(hash_key)
+    found = peek(table.items, hash_key)
     if range_key is None or found is None:
         return None if table.has_range_key else found
     return found.get(range_key)
@@ -429,12 +415,11 @@ def items_kept_on_disk() -> None:
         partition = getattr(_QUERYING, "partition", None)
         if partition is None:
             return all_items(self)
-        found = self.items.peek(partition) if isinstance(self.items, SpilledMapping) \
-            else self.items.get(partition)
+        found = peek(self.items, partition)
         if found is None:
             return []
         if not self.range_key_attr:
-            return [found]  # type: ignore[list-item]
+            return [found]
         return sorted(found.values(), key=lambda item: item.range_key)
 
     table_class.query = query_one_partition

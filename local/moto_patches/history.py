@@ -21,6 +21,7 @@ them: readers do not change what they read.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -278,6 +279,23 @@ class SpilledMapping(MutableMapping[Any, Any]):
 
     def __repr__(self) -> str:
         return f"<SpilledMapping {len(self._live)} recent, {len(self._refs)} on disk>"
+
+
+def peek(mapping: Any, key: Any) -> Any:
+    """A mapping's value for `key`, or None, read without making it recent if the mapping is
+    a `SpilledMapping` (a plain dict, for a table or group made before the patches)."""
+    return mapping.peek(key) if isinstance(mapping, SpilledMapping) else mapping.get(key)
+
+
+def under(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method`, holding `lock` while it runs: an operation that gets a value and then changes
+    it in place, so that the value is not written out between the two."""
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 class _View:

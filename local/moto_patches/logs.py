@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import moto
@@ -14,7 +12,7 @@ import moto.dynamodb.models
 import moto.events.models
 import moto.sqs.models
 
-from local.moto_patches.history import SpilledMapping
+from local.moto_patches.history import SpilledMapping, peek, under
 
 
 def log_group_arns_as_cloudformation_gives_them() -> None:
@@ -59,16 +57,7 @@ def log_streams_kept_on_disk() -> None:
     group_class.__init__ = __init__
     backend_class: Any = LogsBackend
     for name in ("create_log_stream", "delete_log_stream", "put_log_events"):
-        setattr(backend_class, name, _under(LOGS_LOCK, getattr(backend_class, name)))
-
-
-def _under(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return method(*args, **kwargs)
-
-    return locked
+        setattr(backend_class, name, under(LOGS_LOCK, getattr(backend_class, name)))
 
 
 def filter_log_events_a_stream_at_a_time() -> None:
@@ -109,10 +98,8 @@ def filter_log_events_a_stream_at_a_time() -> None:
         matched_by_stream: dict[str, list[dict[str, Any]]] = {}
         for _, name, _, _ in page:
             if name not in matched_by_stream:
-                stream = self.streams.peek(name) if isinstance(self.streams, SpilledMapping) \
-                    else self.streams[name]
-                matched_by_stream[name] = stream.filter_log_events(start_time, end_time,
-                                                                   filter_pattern)
+                matched_by_stream[name] = peek(self.streams, name).filter_log_events(
+                    start_time, end_time, filter_pattern)
         events = [matched_by_stream[name][place] for _, name, _, place in page]
         token = None
         if events and first + limit < len(found):

@@ -219,15 +219,22 @@ def test_a_query_reads_its_partition_in_sort_key_order(aws: dict[str, Any]):
     assert dynamodb.describe_table(TableName=table)["Table"]["ItemCount"] == 9
 
 
-def test_expired_items_on_disk_are_swept(aws: dict[str, Any]):
-    dynamodb = aws["dynamodb"]
-    table = _table(dynamodb, "idempotency")
+def _records_expiring(dynamodb: Any, name: str, now: float, expired: list[bool]) -> str:
+    """A table with TTL on `expiration` and one record for each of `expired`: a minute past
+    its expiry if true, ten minutes before it otherwise."""
+    table = _table(dynamodb, name)
     dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
         "Enabled": True, "AttributeName": "expiration"})
-    now = time.time()
-    for n in range(10):
+    for n, gone in enumerate(expired):
         dynamodb.put_item(TableName=table, Item={
-            "pk": {"S": f"r{n}"}, "expiration": {"N": str(int(now + (-60 if n % 2 else 600)))}})
+            "pk": {"S": f"r{n}"}, "expiration": {"N": str(int(now + (-60 if gone else 600)))}})
+    return table
+
+
+def test_expired_items_on_disk_are_swept(aws: dict[str, Any]):
+    dynamodb = aws["dynamodb"]
+    now = time.time()
+    table = _records_expiring(dynamodb, "idempotency", now, [n % 2 == 1 for n in range(10)])
 
     assert moto_patches.expire_ttl_items(now) == 5
     kept = sorted(item["pk"]["S"] for item in dynamodb.scan(TableName=table)["Items"])
@@ -308,13 +315,8 @@ def test_filter_log_events_pages_through_history_kept_on_disk(aws: dict[str, Any
 def test_the_sweep_reads_back_only_what_may_have_expired(aws: dict[str, Any],
                                                         monkeypatch: pytest.MonkeyPatch):
     dynamodb = aws["dynamodb"]
-    table = _table(dynamodb, "records")
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": "expiration"})
     now = time.time()
-    for n in range(40):
-        dynamodb.put_item(TableName=table, Item={
-            "pk": {"S": f"r{n}"}, "expiration": {"N": str(int(now + (-60 if n < 5 else 600)))}})
+    table = _records_expiring(dynamodb, "records", now, [n < 5 for n in range(40)])
     reads = []
     loads = SpilledMapping._loads
 
