@@ -12,7 +12,9 @@ followed to their end, with the warehouse kept stocked so that each ends as its 
    of the plan could still take; an order is placed only once its slice is covered.
 4. Pollers ask each placed order for its status a second after placing it, then every couple
    of seconds, at a bounded total rate; latency comes from the order record's own times.
-5. After the last placement, orders have `grace_seconds` to end; those that do not are lost.
+5. After the last placement, orders have `grace_seconds` to end. Then every order not yet
+   seen to end is asked about once more (the asking, bounded in rate, falls behind when
+   orders end faster than it may ask); those that have not ended then are lost.
 """
 
 from __future__ import annotations
@@ -152,6 +154,8 @@ class _LoadRun:
     placed_times: deque[float] = field(default_factory=deque)
     ended_times: deque[float] = field(default_factory=deque)
     last_placed: float = 0.0
+    asking: int = 0
+    """status requests under way (taken from the schedule, not yet answered)"""
     throttled: int = 0
     errors: int = 0
     restocked_units: int = 0
@@ -213,7 +217,27 @@ class _LoadRun:
                     wait = self.schedule.wait_seconds(now)
                     self.lock.wait(TICK_SECONDS if wait is None else min(wait, TICK_SECONDS))
                     continue
-            self._check(api, order_id)
+                self.asking += 1
+            try:
+                self._check(api, order_id)
+            finally:
+                with self.lock:
+                    self.asking -= 1
+                    self.lock.notify_all()
+
+    def last_call(self) -> float:
+        """Ask about every order not yet seen to end one last time; when to stop waiting for
+        the answers: the grace again, or longer if the asking is that far behind."""
+        with self.lock:
+            now = self.clock()
+            behind = len(self.schedule) / self.settings.poll_max_per_second
+            self.schedule.last_call(now)
+            self.lock.notify_all()
+            return now + max(self.settings.grace_seconds, 2 * behind)
+
+    def all_asked(self) -> bool:
+        with self.lock:
+            return not len(self.schedule) and not self.asking
 
     def _check(self, api: OrderApi, order_id: str) -> None:
         try:
@@ -343,15 +367,22 @@ def load_run(*, api_url: str, dynamodb: Any, table_name: str, settings: LoadSett
     keeper = _start(run, run.stock_keeper, "load-stock-keeper")
     placers = [_start(run, run.placer, f"load-placer-{n}") for n in range(settings.concurrency)]
     pollers = [_start(run, run.poller, f"load-poller-{n}") for n in range(POLLERS)]
-    deadline = math.inf
+    deadline = last_answers = math.inf
     try:
-        while not (deadline < run.clock() or (deadline < math.inf and run.all_ended())):
+        while True:
             if run.failure is not None:
                 raise LoadFailed(f"the load run stopped: {run.failure}") from run.failure
             if progress:
                 progress(run.progress())
             if deadline == math.inf and not any(placer.is_alive() for placer in placers):
                 deadline = run.clock() + settings.grace_seconds
+            if deadline < math.inf and run.all_ended():
+                break
+            if deadline <= run.clock():
+                if last_answers == math.inf:
+                    last_answers = run.last_call()
+                elif run.all_asked() or last_answers <= run.clock():
+                    break
             time.sleep(TICK_SECONDS)
     finally:
         run.stopping.set()

@@ -21,7 +21,11 @@ class PollSchedule:
     """When to ask for each order's status: `first_after` seconds after it was placed, then
     every `every` seconds until it ends, earliest first, and never more than `max_per_second`
     requests a second in all (each at least 1/max_per_second after the one before): the
-    generator must not become the load it measures. Not thread-safe: its user holds a lock."""
+    generator must not become the load it measures. Not thread-safe: its user holds a lock.
+
+    When the orders end faster than the bound lets them be asked about, the asking falls
+    behind; the run's wait for its last orders ends with `last_call`: every order not yet
+    seen to end is asked about once more, and what it says then is final."""
 
     def __init__(self, *, first_after: float, every: float, max_per_second: float) -> None:
         self.first_after = first_after
@@ -30,6 +34,7 @@ class PollSchedule:
         self._due: list[tuple[float, int, str]] = []
         self._order = itertools.count()
         self._next_allowed = -math.inf
+        self.closing = False
 
     def __len__(self) -> int:
         return len(self._due)
@@ -41,7 +46,20 @@ class PollSchedule:
         self._push(order_id, placed_at + self.first_after)
 
     def again(self, order_id: str, *, now: float, not_before: float = 0.0) -> None:
+        """Ask about `order_id` again in `every` seconds, or not before `not_before` (the wait
+        a throttled answer asked for). After `last_call` an order is asked about again only
+        after such a wait: an answer that came is final."""
+        if self.closing and not_before <= now:
+            return
         self._push(order_id, max(now + self.every, not_before))
+
+    def last_call(self, now: float) -> None:
+        """Every order still scheduled becomes due now, to be asked about one last time."""
+        self.closing = True
+        pending = [order_id for _, _, order_id in sorted(self._due)]
+        self._due = []
+        for order_id in pending:
+            self._push(order_id, now)
 
     def take(self, now: float) -> str | None:
         """The order to ask about now, or None if none is due or the rate allows no request."""

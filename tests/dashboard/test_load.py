@@ -126,6 +126,32 @@ def test_a_throttled_status_request_waits_as_long_as_it_was_asked() -> None:
     assert schedule.take(17.0) == "ord-a"
 
 
+def test_the_last_call_asks_about_every_pending_order_once_at_the_rate_bound() -> None:
+    schedule = PollSchedule(first_after=1.0, every=2.0, max_per_second=10)
+    for n in range(5):
+        schedule.add(f"ord-{n}", placed_at=float(n))
+
+    schedule.last_call(now=0.5)
+    taken = run_schedule(schedule, until=3.0)
+
+    # earliest placed first, all due at once, still no faster than the bound; an answer that
+    # is not an end is final, so none is asked about twice
+    assert [order for _, order in taken] == [f"ord-{n}" for n in range(5)]
+    assert [when for when, _ in taken] == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9], abs=0.002)
+    assert len(schedule) == 0
+
+
+def test_after_the_last_call_a_throttled_order_is_still_asked_about_after_its_wait() -> None:
+    schedule = PollSchedule(first_after=1.0, every=2.0, max_per_second=10)
+    schedule.add("ord-a", placed_at=0.0)
+    schedule.last_call(now=5.0)
+    assert schedule.take(5.0) == "ord-a"
+
+    schedule.again("ord-a", now=5.0, not_before=8.0)  # a 429 that asked for three seconds
+
+    assert schedule.take(7.9) is None and schedule.take(8.0) == "ord-a"
+
+
 # -- throttled answers ----------------------------------------------------------------------
 
 def test_retry_after_is_read_in_seconds_or_as_a_date() -> None:

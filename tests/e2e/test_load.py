@@ -43,6 +43,21 @@ def test_a_load_run_ends_every_order_as_its_card_says(running_system: RunningSys
                for level in stock.values()), stock
 
 
+def test_orders_that_end_faster_than_they_may_be_asked_about_are_not_called_lost(
+        running_system: RunningSystem) -> None:
+    # One status request a second, a three-second grace: the asking falls behind the orders'
+    # ends, as it does at twenty orders a second against the default ten asks. The last
+    # call asks about each order once more instead of calling the unasked ones lost.
+    settings = LoadSettings(orders=12, concurrency=4, declined_share=0, seed=6, skus=SKUS,
+                            grace_seconds=3, poll_max_per_second=1)
+
+    summary = load_run(api_url=running_system.api, dynamodb=running_system.client("dynamodb"),
+                       table_name=running_system.outputs["InventoryTableName"], settings=settings)
+
+    assert (summary.placed, summary.lost, summary.unexpected) == (12, 0, 0)
+    assert summary.shipped == 12 and summary.ok
+
+
 @pytest.mark.timeout(60 * 30)  # two thousand orders take minutes, not the suite's 5
 def test_r7_two_rounds_at_concurrency_8_end_as_cards_and_stock_say(
         running_system: RunningSystem) -> None:
