@@ -75,6 +75,7 @@ PATCHES: tuple[Patch, ...] = (
     sqs.fifo_long_polls_wait_for_a_deliverable_group,
     dynamodb.dynamodb_isolated_writes,
     dynamodb.items_kept_on_disk,
+    dynamodb.notes_forgotten_on_ttl_change,
     events.event_buses_across_accounts,
     awslambda.configuration_updates_reach_the_runtime,
     logs.log_group_arns_as_cloudformation_gives_them,

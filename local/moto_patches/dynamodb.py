@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import pickle
 import threading
 from collections import deque
@@ -297,8 +298,7 @@ def _candidates(table: Table, attribute: str, cutoff: float) -> list[tuple[Any, 
     items: Any = table.items
     if isinstance(items, SpilledMapping):
         hash_keys = [hash_key for hash_key, note in items.noted()
-                     if note is None or note[0] != attribute
-                     or (note[1] is not None and note[1] < cutoff)]
+                     if note is None or note < cutoff]
     else:
         hash_keys = list(items)
     if not table.range_key_attr:
@@ -307,23 +307,42 @@ def _candidates(table: Table, attribute: str, cutoff: float) -> list[tuple[Any, 
             for range_key in list(peek(items, hash_key) or {})]
 
 
-def _expiry_note(table: Table, value: Any) -> tuple[str, float | None] | None:
-    """What the sweep needs to know of an item (or a partition's items) written out: the TTL
-    attribute it was read by, and the soonest expiry under it, `None` for never."""
+def _expiry_note(table: Table, value: Any) -> float | None:
+    """What the sweep needs to know of an item (or a partition's items) written out: the
+    soonest expiry under the table's TTL attribute, `math.inf` for never; `None` (no note)
+    while the table has no TTL. One float: the notes live as long as the history, tens of
+    thousands of them (the attribute they were taken under is not kept with each; a change
+    of attribute drops them all, `notes_forgotten_on_ttl_change`)."""
     attribute = table.ttl.get("AttributeName")
     if table.ttl.get("TimeToLiveStatus") != "ENABLED" or not attribute:
         return None
-    soonest: float | None = None
+    soonest = math.inf
     for item in value.values() if isinstance(value, dict) else (value,):
         expiry = item.attrs.get(attribute)
         if expiry is None or expiry.type != "N":
             continue
         try:
-            at = float(expiry.value)
+            soonest = min(soonest, float(expiry.value))
         except ValueError:
             continue
-        soonest = at if soonest is None else min(soonest, at)
-    return attribute, soonest
+    return soonest
+
+
+def notes_forgotten_on_ttl_change() -> None:
+    """UpdateTimeToLive drops the notes of the table's items written out: each says when an
+    item expires under the attribute in force when it was written, and an item with no note
+    is one the sweep reads back to look."""
+    update: Any = DynamoDBBackend.update_time_to_live
+
+    def update_time_to_live(self: DynamoDBBackend, table_name: str,
+                            ttl_spec: dict[str, Any]) -> None:
+        with DYNAMODB_LOCK:
+            update(self, table_name, ttl_spec)
+            items = self.get_table(table_name).items
+            if isinstance(items, SpilledMapping):
+                items.forget_notes()
+
+    DynamoDBBackend.update_time_to_live = update_time_to_live  # type: ignore[method-assign]
 
 
 def _look(table: Table, hash_key: Any, range_key: Any) -> Any:

@@ -120,7 +120,9 @@ class SpilledMapping(MutableMapping[Any, Any]):
     a `DynamoType`; the index keeps its string). `default_factory` makes a missing key's
     value on `[]`, as `collections.defaultdict` does. `owner` is pickled by reference.
     `note` says something small of a value as it is written out, kept in memory beside its
-    reference (`noted`): what the TTL sweep needs, without reading every item back."""
+    reference (`noted`): what the TTL sweep needs, without reading every item back. A note
+    costs memory for as long as the value is kept, so it should be one small object (a
+    float, not a tuple), and `None` for nothing worth noting (then none is kept)."""
 
     def __init__(self, lock: threading.RLock, *, file: HistoryFile | None = None,
                  default_factory: Callable[[], Any] | None = None, owner: object = None,
@@ -161,8 +163,9 @@ class SpilledMapping(MutableMapping[Any, Any]):
             key, (value, blob, ref) = self._live.popitem(last=False)
             fresh = self._dumps(value)
             self._refs[key] = ref if fresh == blob else self.file.append(fresh)
-            if self.note is not None:
-                self._notes[key] = self.note(value)
+            note = None if self.note is None else self.note(value)
+            if note is not None:
+                self._notes[key] = note
 
     def _peek(self, packed: Any) -> Any:
         entry = self._live.get(packed)
@@ -238,6 +241,11 @@ class SpilledMapping(MutableMapping[Any, Any]):
         with self.lock:
             return [*((self.unpack_key(packed), self._notes.get(packed)) for packed in self._refs),
                     *((self.unpack_key(packed), None) for packed in self._live)]
+
+    def forget_notes(self) -> None:
+        """Drop every note: what they said no longer holds (the TTL attribute changed)."""
+        with self.lock:
+            self._notes.clear()
 
     def _each(self) -> Iterator[tuple[Any, Any]]:
         for packed in self._packed_keys():

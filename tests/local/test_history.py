@@ -329,3 +329,36 @@ def test_the_sweep_reads_back_only_what_may_have_expired(aws: dict[str, Any],
     assert moto_patches.expire_ttl_items(now) == 5
     assert len(reads) <= 11  # each expired item read to check it and to delete it; none else
     assert dynamodb.describe_table(TableName=table)["Table"]["ItemCount"] == 35
+
+
+def test_a_changed_ttl_attribute_is_swept_by_the_new_one(aws: dict[str, Any]):
+    """Each note says when an item expires under the attribute in force when it was written
+    out; after UpdateTimeToLive names another attribute, the sweep goes by the new one."""
+    dynamodb = aws["dynamodb"]
+    now = time.time()
+    table = _records_expiring(dynamodb, "renamed", now, [False] * 6)
+    for n in range(6):  # under `until`, the even ones are past
+        dynamodb.update_item(TableName=table, Key={"pk": {"S": f"r{n}"}},
+                             UpdateExpression="SET #u = :u",
+                             ExpressionAttributeNames={"#u": "until"},
+                             ExpressionAttributeValues={":u": {"N": str(int(now - 60 + 660 * (n % 2)))}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "last"}})  # the others go to disk
+    assert moto_patches.expire_ttl_items(now) == 0  # none is past under `expiration`
+
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "until"})
+
+    assert moto_patches.expire_ttl_items(now) == 3
+    kept = sorted(item["pk"]["S"] for item in dynamodb.scan(TableName=table)["Items"])
+    assert kept == ["last", "r1", "r3", "r5"]
+
+
+def test_a_note_is_one_small_object_and_none_is_kept_for_nothing(tmp_path: Path):
+    noted = SpilledMapping(threading.RLock(), file=HistoryFile(tmp_path), recent=1,
+                           note=lambda value: value.get("expires"))
+    noted["a"] = {"expires": 10.0}
+    noted["b"] = {}
+    noted["c"] = {"expires": 30.0}
+
+    assert dict(noted.noted()) == {"a": 10.0, "b": None, "c": None}  # c is in memory
+    assert len(noted._notes) == 1
