@@ -183,7 +183,9 @@ def run() -> list[Result]:
                     f"{soak.elapsed_seconds / 60:.0f} min; lost {soak.lost}, unexpected "
                     f"{soak.unexpected}; deepest backlog {watch.deepest_backlog}; "
                     f"dead letters {dead_letters(system)}; failed records {failed}")
-            first_thousand = watch.memory_then or after_second
+            # the soak's first thousand, unless it never ended that many (then before it)
+            baseline, since = ((watch.memory_then, f"after its first {SOAK_FIRST}")
+                               if watch.memory_then is not None else (after_second, "before it"))
             results += [
                 result("P2", "sustained events/s (orders/s x events/order)",
                        soak.completion_rate * EVENTS_PER_ORDER, ceiling, "events/s", note),
@@ -193,8 +195,7 @@ def run() -> list[Result]:
                        None, "ms"),
                 result("P2", f"soak p50, last {min(1000, soak.placed // 2)} orders vs first",
                        soak.p50_last_ms or 0, soak.p50_first_ms, "ms"),
-                result("P2", f"soak: system PSS at the end vs after its first {SOAK_FIRST}",
-                       at_end, first_thousand, "MiB",
+                result("P2", f"soak: system PSS at the end vs {since}", at_end, baseline, "MiB",
                        f"{at_end / after_second:.2f} x the {after_second:.0f} MiB before the soak"),
             ]
     return results

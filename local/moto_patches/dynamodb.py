@@ -292,7 +292,7 @@ def dynamodb_isolated_writes() -> None:
 SWEEP_SLICE = 512
 
 
-def _candidates(table: Table, attribute: str, cutoff: float) -> list[tuple[Any, Any]]:
+def _candidates(table: Table, cutoff: float) -> list[tuple[Any, Any]]:
     """The keys of the items that may have expired: every item, less those written out to disk
     with a note (`_expiry_note`) that they expire later, or never."""
     items: Any = table.items
@@ -377,7 +377,7 @@ def expire_ttl_items(now: float | None = None) -> int:
                 if table.ttl.get("TimeToLiveStatus") != "ENABLED" or not attribute:
                     continue
                 with DYNAMODB_LOCK:
-                    keys = _candidates(table, attribute, cutoff)
+                    keys = _candidates(table, cutoff)
                 for start in range(0, len(keys), SWEEP_SLICE):
                     with DYNAMODB_LOCK:
                         for hash_key, range_key in keys[start:start + SWEEP_SLICE]:
